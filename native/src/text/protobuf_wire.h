@@ -30,6 +30,7 @@ class WireReader {
     if ((tag >> 3) == 0 || (tag >> 3) > 0x1FFFFFFF || wt > 5) fail("invalid tag " + std::to_string(tag));
     *field = uint32_t(tag >> 3);
     *type = WireType(wt);
+    last_field_ = *field;
     return true;
   }
 
@@ -79,8 +80,26 @@ class WireReader {
         return;
       case WireType::Bytes: bytes(); return;
       case WireType::Fixed32: fixed32(); return;
-      default: fail("groups are not used by SentencePiece models");
+      case WireType::StartGroup: skip_group(last_field_, 1); return;
+      default: fail("end-group tag without a start");
     }
+  }
+
+  // Deprecated groups never appear in SentencePiece models, but protobuf skips them as unknown
+  // fields, so a file the library loads must load here too. Depth is capped like protobuf's
+  // recursion limit (100).
+  void skip_group(uint32_t group_field, int depth) {
+    if (depth > 100) fail("groups nested too deeply");
+    uint32_t field;
+    WireType t;
+    while (next(&field, &t)) {
+      if (t == WireType::EndGroup) {
+        if (field != group_field) fail("group " + std::to_string(group_field) + " ends as " + std::to_string(field));
+        return;
+      }
+      if (t == WireType::StartGroup) skip_group(field, depth + 1); else skip(t);
+    }
+    fail("unterminated group");
   }
 
   [[noreturn]] void fail(const std::string& why) const {
@@ -91,6 +110,7 @@ class WireReader {
   const char* p_;
   const char* end_;
   std::string what_;
+  uint32_t last_field_ = 0;
 };
 
 }  // namespace dimba::text

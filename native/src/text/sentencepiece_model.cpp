@@ -70,6 +70,22 @@ void parse_normalizer_spec(std::string_view bytes, SentencePieceModel* m) {
   }
 }
 
+// self_test_data does not affect encoding (we do not rerun the library's self-test), but
+// protobuf parses it as a message, so a malformed one makes the whole file unreadable.
+void check_self_test_data(std::string_view bytes) {
+  WireReader r(bytes, "ModelProto.self_test_data");
+  uint32_t field;
+  WireType t;
+  while (r.next(&field, &t)) {
+    if (field == 1 && t == WireType::Bytes) {
+      WireReader sample(r.bytes(), "ModelProto.self_test_data.samples");
+      while (sample.next(&field, &t)) sample.skip(t);  // input = 1, expected = 2: both strings
+    } else {
+      r.skip(t);
+    }
+  }
+}
+
 }  // namespace
 
 SentencePieceModel parse_sentencepiece_model(std::string_view bytes) {
@@ -84,8 +100,13 @@ SentencePieceModel parse_sentencepiece_model(std::string_view bytes) {
       parse_trainer_spec(r.bytes(), &m);
     } else if (field == 3 && t == WireType::Bytes) {
       parse_normalizer_spec(r.bytes(), &m);
+    } else if (field == 4 && t == WireType::Bytes) {
+      check_self_test_data(r.bytes());
+    } else if (field == 5 && t == WireType::Bytes) {
+      // denormalizer_spec only matters for decoding; it must still be a well-formed message.
+      SentencePieceModel ignored;
+      parse_normalizer_spec(r.bytes(), &ignored);
     } else {
-      // self_test_data (4) and denormalizer_spec (5) do not affect encoding.
       r.skip(t);
     }
   }
