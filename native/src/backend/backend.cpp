@@ -1,0 +1,59 @@
+// The backend registry and the CPU backend's table.
+// defines: cpu_backend, find_backend
+#include "backend/backend.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace dimba {
+namespace {
+
+void* host_alloc(size_t bytes) {
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+  if (!p) throw EngineError(ErrorCode::OutOfMemory, "cannot allocate " + std::to_string(bytes) + " bytes");
+  return p;
+}
+void host_free(void* p) { std::free(p); }
+void host_copy(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void host_sync() {}
+
+}  // namespace
+
+const Backend& cpu_backend() {
+  static const Backend be = {
+      "cpu",
+      host_alloc,
+      host_free,
+      host_copy,
+      host_copy,
+      host_sync,
+      cpu::linear_forward,
+      cpu::sgemm,
+      cpu::layernorm_forward,
+      cpu::rmsnorm_forward,
+      cpu::modulate_forward,
+      cpu::gated_residual_forward,
+      cpu::gelu_tanh_forward,
+      cpu::silu_forward,
+      cpu::softplus_forward,
+      cpu::add_forward,
+      cpu::add_row_forward,
+      cpu::attention_forward,
+      cpu::conv1d_causal_depthwise_forward,
+      cpu::selective_scan_forward,
+      cpu::patch_embed_forward,
+      cpu::unpatchify_forward,
+      cpu::sincos_pos_embed_2d,
+      cpu::timestep_embedding_forward,
+  };
+  return be;
+}
+
+const Backend& find_backend(const std::string& name) {
+  if (name == "cpu") return cpu_backend();
+  throw EngineError(ErrorCode::InvalidArgument, "unknown backend '" + name + "' (known: cpu)");
+}
+
+}  // namespace dimba

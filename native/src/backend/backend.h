@@ -1,0 +1,55 @@
+// The backend interface: one table of op function pointers per backend (in the spirit of
+// ggml's backend registry). CPU is the reference and always present; Vulkan/CUDA will fill
+// the same table and be checked against CPU op by op (a parity test per op on random
+// inputs) and end to end against the golden tensors. Every op keeps its name and argument
+// order on every backend (backend/cpu/ops.h documents the semantics); pointers are device
+// pointers of that backend (host memory for CPU). An op a backend lacks is a null entry,
+// reported as unsupported, never silently replaced.
+// defines: Backend, cpu_backend, find_backend
+#pragma once
+#include <cstddef>
+#include <string>
+
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/ops.h"
+
+namespace dimba {
+
+struct Backend {
+  const char* name;  // "cpu", "vulkan", "cuda"
+
+  // Memory: device buffers and copies from/to host.
+  void* (*alloc)(size_t bytes);
+  void (*free)(void* p);
+  void (*upload)(void* dst_device, const void* src_host, size_t bytes);
+  void (*download)(void* dst_host, const void* src_device, size_t bytes);
+  void (*synchronize)();
+
+  // Ops: the signatures of backend/cpu/ops.h and backend/cpu/gemm.h.
+  decltype(&cpu::linear_forward) linear_forward;
+  decltype(&cpu::sgemm) sgemm;
+  decltype(&cpu::layernorm_forward) layernorm_forward;
+  decltype(&cpu::rmsnorm_forward) rmsnorm_forward;
+  decltype(&cpu::modulate_forward) modulate_forward;
+  decltype(&cpu::gated_residual_forward) gated_residual_forward;
+  decltype(&cpu::gelu_tanh_forward) gelu_tanh_forward;
+  decltype(&cpu::silu_forward) silu_forward;
+  decltype(&cpu::softplus_forward) softplus_forward;
+  decltype(&cpu::add_forward) add_forward;
+  decltype(&cpu::add_row_forward) add_row_forward;
+  decltype(&cpu::attention_forward) attention_forward;
+  decltype(&cpu::conv1d_causal_depthwise_forward) conv1d_causal_depthwise_forward;
+  decltype(&cpu::selective_scan_forward) selective_scan_forward;
+  decltype(&cpu::patch_embed_forward) patch_embed_forward;
+  decltype(&cpu::unpatchify_forward) unpatchify_forward;
+  decltype(&cpu::sincos_pos_embed_2d) sincos_pos_embed_2d;
+  decltype(&cpu::timestep_embedding_forward) timestep_embedding_forward;
+};
+
+// The CPU backend (always available).
+const Backend& cpu_backend();
+
+// "cpu" (more later); throws EngineError(InvalidArgument) naming the known backends.
+const Backend& find_backend(const std::string& name);
+
+}  // namespace dimba

@@ -1,0 +1,66 @@
+// Multi-head attention on the CPU: per sample and head, S = q k^T / sqrt(hd) and O = S v as
+// two sgemms reading q/k/v in place through their row strides; the softmax between them is
+// row-wise with the vectorised exp. Query rows go in tiles so the [tile, Tk] score buffer
+// stays in cache. Cross-attention passes k_lens (MODEL.md section 2: sample b attends only
+// to its own len_b text tokens, which is what the reference's packed block-diagonal mask
+// computes).
+// defines: attention_forward
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/fast_math.h"
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/ops.h"
+#include "core/threadpool.h"
+
+namespace dimba::cpu {
+namespace {
+
+// In place: each of `rows` rows of S (length n, leading dim ld) becomes softmax(row).
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void softmax_rows(float* S, int rows, int n, int ld) {
+  for (int r = 0; r < rows; ++r) {
+    float* s = S + int64_t(r) * ld;
+    float m = s[0];
+    for (int i = 1; i < n; ++i) m = s[i] > m ? s[i] : m;
+    float sum = 0.0f;
+    for (int i = 0; i < n; ++i) {
+      float e = fast_expf(s[i] - m);
+      s[i] = e;
+      sum += e;
+    }
+    const float inv = 1.0f / sum;
+    for (int i = 0; i < n; ++i) s[i] *= inv;
+  }
+}
+
+}  // namespace
+
+void attention_forward(float* out, const float* q, const float* k, const float* v, const int* k_lens, int B,
+                       int Tq, int Tk, int H, int hd, int64_t q_stride, int64_t kv_stride, int64_t out_stride) {
+  const float scale = 1.0f / std::sqrt(float(hd));
+  const int tile = 256;
+  std::vector<float> S(size_t(std::min(tile, Tq)) * size_t(std::max(Tk, 1)));
+  for (int b = 0; b < B; ++b) {
+    const int n = k_lens ? std::max(0, std::min(k_lens[b], Tk)) : Tk;
+    for (int h = 0; h < H; ++h) {
+      const float* K = k + int64_t(b) * Tk * kv_stride + int64_t(h) * hd;
+      const float* V = v + int64_t(b) * Tk * kv_stride + int64_t(h) * hd;
+      for (int t0 = 0; t0 < Tq; t0 += tile) {
+        const int rows = std::min(tile, Tq - t0);
+        const float* Q = q + (int64_t(b) * Tq + t0) * q_stride + int64_t(h) * hd;
+        float* O = out + (int64_t(b) * Tq + t0) * out_stride + int64_t(h) * hd;
+        if (n == 0) {
+          for (int r = 0; r < rows; ++r) std::fill(O + r * out_stride, O + r * out_stride + hd, 0.0f);
+          continue;
+        }
+        sgemm(false, true, rows, n, hd, scale, Q, int(q_stride), K, int(kv_stride), 0.0f, S.data(), n);
+        softmax_rows(S.data(), rows, n, n);
+        sgemm(false, false, rows, hd, n, 1.0f, S.data(), n, V, int(kv_stride), 0.0f, O, int(out_stride));
+      }
+    }
+  }
+}
+
+}  // namespace dimba::cpu

@@ -1,0 +1,81 @@
+// The CPU backend's ops: the reference every other backend is checked against, op by op.
+// llm.c style: each op is a plain function, arguments in the order (outputs, inputs,
+// weights, sizes, options); all tensors are contiguous row-major f32 unless a dtype says
+// otherwise, and in-place (out == inp) is allowed where noted. Backward ops will sit beside
+// each forward in the same file with the same argument order (`d` prefix for gradients),
+// which is why the norms can return their mean/rstd (pass null when not training).
+// Matmuls: backend/cpu/gemm.h (linear_forward, sgemm). Threads: core/threadpool.h.
+// defines: the forward ops listed below, one file each in backend/cpu/
+#pragma once
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace dimba::cpu {
+
+// ---- normalisation (layernorm.cpp, rmsnorm.cpp) --------------------------------------------
+// out[r,:] = (inp[r,:] - mean) * rstd * weight + bias over C columns; weight/bias may be null
+// (no affine). mean/rstd [rows] are written when non-null (for backward). In-place ok.
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                       const float* bias, int64_t rows, int C, float eps);
+// out[r,:] = inp[r,:] * rsqrt(mean(inp[r,:]^2) + eps) * weight (weight may be null). In-place ok.
+void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t rows, int C,
+                     float eps);
+
+// ---- adaLN modulation and gated residuals (modulate.cpp) ------------------------------------
+// out[b,t,:] = inp[b,t,:] * (1 + scale_b) + shift_b, where shift_b = shift + b*mod_stride
+// (likewise scale): the [B,6,C] adaLN table is addressed in place. In-place ok.
+void modulate_forward(float* out, const float* inp, const float* shift, const float* scale, int B, int64_t T,
+                      int C, int64_t mod_stride);
+// x[b,t,:] += gate_b * y[b,t,:] with gate_b = gate + b*gate_stride; gate null: x += y.
+void gated_residual_forward(float* x, const float* y, const float* gate, int B, int64_t T, int C,
+                            int64_t gate_stride);
+
+// ---- activations and elementwise (activations.cpp, elementwise.cpp) --------------------------
+// All over n elements, in-place ok.
+void gelu_tanh_forward(float* out, const float* inp, int64_t n);  // 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3)))
+void silu_forward(float* out, const float* inp, int64_t n);       // x * sigmoid(x)
+void softplus_forward(float* out, const float* inp, int64_t n);   // log(1+e^x), x above 20 passes through
+void add_forward(float* out, const float* a, const float* b, int64_t n);
+// out[r,:] = a[r,:] + b[:] over rows x C (a per-row broadcast).
+void add_row_forward(float* out, const float* a, const float* row, int64_t rows, int C);
+
+// ---- attention (attention.cpp) -----------------------------------------------------------
+// Multi-head softmax(q k^T / sqrt(hd)) v for each sample b and head h, unmasked except that
+// sample b sees only its first k_lens[b] keys (k_lens null: all Tk). Token t of sample b,
+// head h starts at q + (b*Tq + t)*q_stride + h*hd (k, v likewise with kv_stride; out with
+// out_stride), so packed [q|k|v] rows are read in place. A sample with no keys gets zeros.
+// Uses sgemm for both products; scratch is internal (one [rows, Tk] tile per thread).
+void attention_forward(float* out, const float* q, const float* k, const float* v, const int* k_lens, int B,
+                       int Tq, int Tk, int H, int hd, int64_t q_stride, int64_t kv_stride, int64_t out_stride);
+
+// ---- Mamba pieces (conv1d.cpp, selective_scan.cpp) ---------------------------------------
+// Causal depthwise conv over time, channels-last: inp row t is inp + t*in_stride (D values),
+// out [T, D] contiguous: out[t,d] = bias[d] + sum_k w[d,k] * inp[t+k-(K-1), d] (zero before 0).
+// reverse: time runs from T-1 down to 0 (the same as flipping inp, convolving, flipping back),
+// which is how the backward direction of a bidirectional Mamba avoids materialising flips.
+void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* weight, const float* bias,
+                                     int T, int D, int K, int64_t in_stride, bool reverse);
+// The Mamba selective scan for one sequence (MODEL.md section 2), state float32:
+//   s[d,n] = exp(delta[t,d]*A[d,n]) * s[d,n] + delta[t,d]*Bm[t,n]*u[t,d]   (s starts at 0)
+//   y[t,d] (+)= (sum_n s[d,n]*Cm[t,n] + Dskip[d]*u[t,d]) * silu(z[t,d])
+// u, delta, y: [T, D]; A: [D, N] (already -exp(A_log)); Bm, Cm rows at t*bc_stride; z rows at
+// t*z_stride. reverse: t from T-1 down to 0. accumulate: y += instead of y =.
+void selective_scan_forward(float* y, const float* u, const float* delta, const float* A, const float* Bm,
+                            const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
+                            int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate);
+
+// ---- patches and embeddings (patch.cpp, embeddings.cpp) ---------------------------------
+// Conv2d(k=p, stride=p) as patchify + Linear: img [B,Cin,H,W] -> out [B, (H/p)*(W/p), C],
+// tokens row-major (i, j); weight [C, Cin*p*p] (a [C,Cin,p,p] conv kernel) in wdtype.
+void patch_embed_forward(float* out, const float* img, const void* weight, DType wdtype, const float* bias,
+                         int B, int Cin, int H, int W, int p, int C);
+// tokens [B, h*w, p*p*Cout] (each token row-major [p, p, Cout]) -> img [B, Cout, h*p, w*p].
+void unpatchify_forward(float* img, const float* tokens, int B, int Cout, int h, int w, int p);
+// The 2-D sin-cos position embedding out [h*w, C] (MODEL.md section 2 step 2, column
+// coordinate first, computed in float64): gh[i] = i/(h/base)/interp, gw[j] = j/(w/base)/interp.
+void sincos_pos_embed_2d(float* out, int C, int h, int w, double base_size, double pe_interpolation);
+// out [B, dim] = concat(cos(t*f), sin(t*f)), f_i = exp(-ln(max_period) * i/(dim/2)) (dim even).
+void timestep_embedding_forward(float* out, const float* t, int B, int dim, double max_period);
+
+}  // namespace dimba::cpu

@@ -1,0 +1,42 @@
+// Patchify (Conv2d with kernel = stride = p, as im2col + Linear) and its inverse for the
+// model output (MODEL.md section 2, steps 1 and 9).
+// defines: patch_embed_forward, unpatchify_forward
+#include <vector>
+
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/ops.h"
+
+namespace dimba::cpu {
+
+void patch_embed_forward(float* out, const float* img, const void* weight, DType wdtype, const float* bias,
+                         int B, int Cin, int H, int W, int p, int C) {
+  const int h = H / p, w = W / p, K = Cin * p * p;
+  const int64_t rows = int64_t(B) * h * w;
+  // cols[b, i*w+j, (c*p + a)*p + bb] = img[b, c, i*p+a, j*p+bb]: the [C, Cin, p, p] kernel order.
+  std::vector<float> cols(size_t(rows) * K);
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < h; ++i)
+      for (int j = 0; j < w; ++j) {
+        float* row = cols.data() + ((int64_t(b) * h + i) * w + j) * K;
+        for (int c = 0; c < Cin; ++c)
+          for (int a = 0; a < p; ++a)
+            for (int bb = 0; bb < p; ++bb)
+              row[(c * p + a) * p + bb] = img[((int64_t(b) * Cin + c) * H + i * p + a) * W + j * p + bb];
+      }
+  linear_forward(out, cols.data(), weight, wdtype, bias, int(rows), K, C);
+}
+
+void unpatchify_forward(float* img, const float* tokens, int B, int Cout, int h, int w, int p) {
+  const int H = h * p, W = w * p, row = p * p * Cout;
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < h; ++i)
+      for (int j = 0; j < w; ++j) {
+        const float* tok = tokens + ((int64_t(b) * h + i) * w + j) * row;
+        for (int a = 0; a < p; ++a)
+          for (int bb = 0; bb < p; ++bb)
+            for (int c = 0; c < Cout; ++c)
+              img[((int64_t(b) * Cout + c) * H + i * p + a) * W + j * p + bb] = tok[(a * p + bb) * Cout + c];
+      }
+}
+
+}  // namespace dimba::cpu
