@@ -5,6 +5,7 @@
 // defines: main (test_tokenizer)
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <string>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.h"
+#include "text/sentencepiece_model.h"
 #include "text/tokenizer.h"
 
 using dimba::ErrorCode;
@@ -103,6 +105,188 @@ void test_content_hash() {
 
 void test_missing_file_is_io_error() {
   CHECK_THROWS_CODE(Tokenizer::load("/nonexistent/dir/spiece.model"), ErrorCode::Io);
+}
+
+// Bytes the sentencepiece library gives for malformed UTF-8 (recorded with libsentencepiece
+// 0.1.97 on tiny-spiece.model): each bad byte becomes one U+FFFD, a run of them is one <unk>
+// (id 2) whose piece is the replacement characters, and a literal U+FFFD is removed by nmt_nfkc.
+void test_malformed_utf8_like_the_library() {
+  const Tokenizer& tok = tiny();
+  const std::string fffd = "\xEF\xBF\xBD";
+  struct Case {
+    std::string text;
+    std::vector<int32_t> ids;
+    std::vector<std::string> pieces;
+  };
+  const std::vector<Case> cases = {
+      {"\x80", {7, 2}, {"\xE2\x96\x81", fffd}},
+      {"a\xff" "b", {3, 2, 91}, {"\xE2\x96\x81" "a", fffd, "b"}},
+      {"\xE2\x96", {7, 2}, {"\xE2\x96\x81", fffd + fffd}},            // truncated sequence
+      {"caf\xC3", {11, 87, 197, 2}, {"\xE2\x96\x81" "c", "a", "f", fffd}},
+      {"\xC0\xAF", {7, 2}, {"\xE2\x96\x81", fffd + fffd}},            // overlong '/'
+      {"\xED\xA0\x80x", {7, 2, 432}, {"\xE2\x96\x81", fffd + fffd + fffd, "x"}},  // surrogate
+      {"\xEF\xBF\xBD", {}, {}},                                        // a real U+FFFD
+      {"\xF0\x9F\x8E", {7, 2}, {"\xE2\x96\x81", fffd + fffd + fffd}},  // emoji cut short
+      {"x\xfe\xfe\xfey", {7, 432, 2, 145}, {"\xE2\x96\x81", "x", fffd + fffd + fffd, "y"}},
+      {"\xF4\x90\x80\x80", {7, 2}, {"\xE2\x96\x81", fffd + fffd + fffd + fffd}},  // > U+10FFFF
+      {"ok \xff\xff\xff end", {7, 75, 316, 7, 2, 165, 6},
+       {"\xE2\x96\x81", "o", "k", "\xE2\x96\x81", fffd + fffd + fffd, "\xE2\x96\x81" "e", "nd"}},
+  };
+  for (const auto& c : cases) {
+    std::vector<int32_t> ids;
+    std::vector<std::string> pieces;
+    tok.encode(c.text, &ids, &pieces);
+    if (ids != c.ids) std::printf("    ids differ: got %s want %s\n", show(ids).c_str(), show(c.ids).c_str());
+    CHECK(ids == c.ids);
+    CHECK(pieces == c.pieces);
+  }
+  // Random byte soup (NULs included) never fails and always yields valid ids.
+  std::mt19937 rng(99);
+  for (int i = 0; i < 2000; ++i) {
+    std::string s(rng() % 64, '\0');
+    for (char& ch : s) ch = char(rng());
+    auto t5 = tok.encode_t5(s, 32);
+    for (int32_t id : t5.ids) CHECK(id >= 0 && id < tok.vocab_size());
+  }
+}
+
+// Library behaviours the golden model does not exercise (user-defined, unused and control
+// pieces, byte fallback, each whitespace flag, no charsmap), checked against outputs recorded
+// from libsentencepiece 0.1.97 (tests/data/tokenizer/library-variants.json) on variants of
+// tiny-spiece.model that this test rebuilds with a small protobuf writer.
+namespace pb {
+void varint(std::string& o, uint64_t v) {
+  while (v >= 0x80) {
+    o.push_back(char(v | 0x80));
+    v >>= 7;
+  }
+  o.push_back(char(v));
+}
+void bytes(std::string& o, int field, const std::string& s) {
+  varint(o, uint64_t(field) << 3 | 2);
+  varint(o, s.size());
+  o += s;
+}
+void integer(std::string& o, int field, int64_t v) {
+  varint(o, uint64_t(field) << 3);
+  varint(o, uint64_t(v));
+}
+void f32(std::string& o, int field, float x) {
+  varint(o, uint64_t(field) << 3 | 5);
+  char b[4];
+  std::memcpy(b, &x, 4);
+  o.append(b, 4);
+}
+std::string model(const dimba::text::SentencePieceModel& m) {
+  std::string o, trainer, norm;
+  for (const auto& p : m.pieces) {
+    std::string s;
+    bytes(s, 1, p.piece);
+    f32(s, 2, p.score);
+    if (p.type != dimba::text::PieceType::Normal) integer(s, 3, int(p.type));
+    bytes(o, 1, s);
+  }
+  integer(trainer, 3, m.model_type);
+  integer(trainer, 4, int64_t(m.pieces.size()));
+  if (m.treat_whitespace_as_suffix) integer(trainer, 24, 1);
+  if (m.byte_fallback) integer(trainer, 35, 1);
+  bytes(o, 2, trainer);
+  bytes(norm, 1, m.normalizer_name);
+  if (!m.precompiled_charsmap.empty()) bytes(norm, 2, m.precompiled_charsmap);
+  integer(norm, 3, m.add_dummy_prefix);
+  integer(norm, 4, m.remove_extra_whitespaces);
+  integer(norm, 5, m.escape_whitespaces);
+  bytes(o, 3, norm);
+  return o;
+}
+}  // namespace pb
+
+void test_library_variants() {
+  using dimba::text::ModelPiece;
+  using dimba::text::PieceType;
+  const auto doc = nlohmann::json::parse(read_file(std::string(DIMBA_TEST_DATA_DIR) + "/tokenizer/library-variants.json"));
+  const auto base = dimba::text::parse_sentencepiece_model(read_file(harness::golden_path("tiny-spiece.model")));
+  int checked = 0;
+  for (const auto& v : doc["variants"]) {
+    auto m = base;
+    if (v.contains("set_type"))
+      for (const auto& [piece, type] : v["set_type"].items())
+        for (auto& p : m.pieces)
+          if (p.piece == piece) p.type = PieceType(type.get<int>());
+    if (v.contains("add_pieces"))
+      for (const auto& a : v["add_pieces"]) m.pieces.push_back(ModelPiece{a[0], a[1], PieceType(a[2].get<int>())});
+    if (v.value("byte_fallback", false)) {
+      m.byte_fallback = true;
+      for (int b = 0; b < 256; ++b) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+        m.pieces.push_back(ModelPiece{buf, 0.f, PieceType::Byte});
+      }
+    }
+    m.add_dummy_prefix = v.value("add_dummy_prefix", true);
+    m.remove_extra_whitespaces = v.value("remove_extra_whitespaces", true);
+    m.escape_whitespaces = v.value("escape_whitespaces", true);
+    m.treat_whitespace_as_suffix = v.value("treat_whitespace_as_suffix", false);
+    if (v.value("drop_charsmap", false)) m.precompiled_charsmap.clear();
+    const Tokenizer tok = Tokenizer::from_bytes(pb::model(m));
+    for (const auto& c : v["cases"]) {
+      std::vector<int32_t> ids;
+      std::vector<std::string> pieces;
+      tok.encode(c["text"].get<std::string>(), &ids, &pieces);
+      const bool ok = ids == c["ids"].get<std::vector<int32_t>>() && pieces == c["pieces"].get<std::vector<std::string>>();
+      if (!ok) std::printf("    %s: \"%s\" differs\n", v["name"].get<std::string>().c_str(), c["text"].get<std::string>().c_str());
+      CHECK(ok);
+      ++checked;
+    }
+  }
+  std::printf("    %d variant cases\n", checked);
+  CHECK(checked > 0);
+}
+
+// Models the library refuses are refused here, with BadFile and a message naming the problem.
+void test_invalid_vocabularies_rejected() {
+  using dimba::text::ModelPiece;
+  using dimba::text::PieceType;
+  const auto base = dimba::text::parse_sentencepiece_model(read_file(harness::golden_path("tiny-spiece.model")));
+  auto expect_bad = [&](dimba::text::SentencePieceModel m, const char* what) {
+    try {
+      Tokenizer::from_bytes(pb::model(m));
+      harness::fail(__FILE__, __LINE__, std::string("accepted a model with ") + what);
+    } catch (const EngineError& e) {
+      CHECK(e.code == ErrorCode::BadFile || e.code == ErrorCode::UnsupportedFormat);
+      std::printf("    %-28s -> %s\n", what, e.what());
+    }
+  };
+  auto m = base;
+  m.pieces[2].type = PieceType::Normal;
+  expect_bad(m, "no <unk>");
+  m = base;
+  m.pieces[5].type = PieceType::Unknown;
+  expect_bad(m, "two <unk>");
+  m = base;
+  m.pieces[9].piece = m.pieces[10].piece;
+  expect_bad(m, "a duplicate piece");
+  m = base;
+  m.pieces[9].piece.clear();
+  expect_bad(m, "an empty piece");
+  m = base;
+  m.pieces.push_back(ModelPiece{"<0x41>", 0.f, PieceType::Byte});
+  expect_bad(m, "a byte piece, no fallback");
+  m = base;
+  m.byte_fallback = true;
+  expect_bad(m, "fallback, no byte pieces");
+  m = base;
+  m.pieces.clear();
+  expect_bad(m, "no pieces");
+  m = base;
+  m.model_type = 2;
+  expect_bad(m, "a BPE model");
+  m = base;
+  m.precompiled_charsmap.resize(3);
+  expect_bad(m, "a 3-byte charsmap");
+  m = base;
+  m.precompiled_charsmap.resize(1000);
+  expect_bad(m, "a cut charsmap");
 }
 
 // A corrupt model either loads (protobuf cannot tell a truncation at a field boundary from a
@@ -216,6 +400,9 @@ int main() {
   RUN(test_t5_convention_edges);
   RUN(test_content_hash);
   RUN(test_missing_file_is_io_error);
+  RUN(test_malformed_utf8_like_the_library);
+  RUN(test_library_variants);
+  RUN(test_invalid_vocabularies_rejected);
   RUN(test_corrupt_models_never_crash);
   RUN(test_long_prompt);
   return harness::summary();
