@@ -1,0 +1,118 @@
+// The whole Dimba forward (MODEL.md section 2, steps 1-9). Activations come from the model's
+// arena: the tensors that live across blocks (x, the Mamba residual stream, yy, temb, t0) are
+// allocated first, then each block's scratch is carved after them and released when the
+// block ends, so the next block reuses it (peak: the live tensors plus one block's scratch).
+// defines: DimbaModel::forward
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/fpenv.h"
+#include "models/dimba.h"
+
+namespace dimba {
+
+void DimbaModel::forward(float* out, const float* x_in, const float* t, const float* y, const int* y_lens, int B,
+                         int H, int W, int L, const ActivationHook& hook) {
+  const DimbaConfig& c = cfg_;
+  const Backend& be = *be_;
+  const int p = c.patch_size, C = c.hidden_size;
+  auto bad = [](const std::string& m) { throw EngineError(ErrorCode::InvalidArgument, "Dimba forward: " + m); };
+  if (B < 1 || B > 4096) bad("batch size " + std::to_string(B));
+  if (H < p || W < p || H % p || W % p || H > 65536 || W > 65536)
+    bad("latent " + std::to_string(H) + "x" + std::to_string(W) + " is not a positive multiple of patch " +
+        std::to_string(p));
+  if (L < 1 || L > 65536) bad("text length " + std::to_string(L));
+  if (y_lens)
+    for (int b = 0; b < B; ++b)
+      if (y_lens[b] < 0 || y_lens[b] > L) bad("y_lens[" + std::to_string(b) + "] outside 0.." + std::to_string(L));
+  const int h = H / p, w = W / p, N = h * w;
+  const int64_t BN = int64_t(B) * N;
+  const int out_row = p * p * c.out_channels;
+  auto emit = [&](const std::string& name, const float* d, std::vector<int64_t> shape) {
+    if (hook) hook(name, d, shape);
+  };
+
+  ScopedFlushDenormals ftz;  // MODEL.md 3: the scan decays into denormals
+  Arena& arena = *arena_;
+  arena.reset(0);
+  float* x = arena.alloc_f32(size_t(BN) * C);         // (B, N, C) the block stream
+  float* residual = arena.alloc_f32(size_t(BN) * C);  // (B, N, C) the Mamba residual stream
+  float* yy = arena.alloc_f32(size_t(B) * L * C);     // (B, L, C)
+  float* temb = arena.alloc_f32(size_t(B) * C);       // (B, C)
+  float* t0 = arena.alloc_f32(size_t(B) * 6 * C);     // (B, 6C)
+  const size_t live = arena.mark();
+
+  // 1-2. patch embedding, then the 2-D sin-cos position embedding for this (h, w).
+  be.patch_embed_forward(x, x_in, w_.x_embed_w.data, w_.x_embed_w.dtype, w_.x_embed_b, B, c.in_channels, H, W, p, C);
+  emit("act.x_embedder", x, {B, N, C});
+  {
+    float* pe = arena.alloc_f32(size_t(N) * C);  // (N, C)
+    be.sincos_pos_embed_2d(pe, C, h, w, double(c.input_size / p), c.pe_interpolation);
+    for (int b = 0; b < B; ++b) be.add_forward(x + int64_t(b) * N * C, x + int64_t(b) * N * C, pe, int64_t(N) * C);
+    arena.reset(live);
+  }
+  // 3-4. timestep embedding and the adaLN-single table.
+  {
+    float* tf = arena.alloc_f32(size_t(B) * 256);  // (B, 256)
+    float* hid = arena.alloc_f32(size_t(B) * C);   // (B, C)
+    be.timestep_embedding_forward(tf, t, B, 256, 10000.0);
+    be.linear_forward(hid, tf, w_.t_mlp0_w.data, w_.t_mlp0_w.dtype, w_.t_mlp0_b, B, 256, C, false);
+    be.silu_forward(hid, hid, int64_t(B) * C);
+    be.linear_forward(temb, hid, w_.t_mlp2_w.data, w_.t_mlp2_w.dtype, w_.t_mlp2_b, B, C, C, false);
+    emit("act.t_embedder", temb, {B, C});
+    be.silu_forward(hid, temb, int64_t(B) * C);
+    be.linear_forward(t0, hid, w_.t_block_w.data, w_.t_block_w.dtype, w_.t_block_b, B, C, 6 * C, false);
+    emit("act.t_block", t0, {B, 6 * C});
+    arena.reset(live);
+  }
+  // 5. caption projection, on all L tokens (sample b later attends to its first y_lens[b]).
+  {
+    float* hid = arena.alloc_f32(size_t(B) * L * C);  // (B, L, C)
+    be.linear_forward(hid, y, w_.y_fc1_w.data, w_.y_fc1_w.dtype, w_.y_fc1_b, B * L, c.caption_channels, C, false);
+    be.gelu_tanh_forward(hid, hid, int64_t(B) * L * C);
+    be.linear_forward(yy, hid, w_.y_fc2_w.data, w_.y_fc2_w.dtype, w_.y_fc2_b, B * L, C, C, false);
+    emit("act.y_embedder", yy, {B, 1, L, C});
+    arena.reset(live);
+  }
+  // 7. blocks, with the Mamba residual dataflow quirk.
+  bool have_residual = false;
+  for (int i = 0; i < c.depth; ++i) {
+    dimba_block_forward(x, yy, y_lens, t0, w_.blocks[size_t(i)], c, B, N, L, be, arena);
+    emit("act.blocks." + std::to_string(i), x, {B, N, C});
+    const int j = c.mamba_after_block(i);
+    if (j < 0) continue;
+    // Quirk (MODEL.md 2.7): residual = x (first time) or x + residual, in float32; the mixer
+    // reads RMSNorm(residual) and its output replaces x; the residual is never added back.
+    if (have_residual)
+      be.add_forward(residual, x, residual, BN * C);
+    else
+      std::memcpy(residual, x, size_t(BN) * C * sizeof(float));
+    have_residual = true;
+    float* hn = arena.alloc_f32(size_t(BN) * C);
+    be.rmsnorm_forward(hn, nullptr, residual, w_.mamba_blocks[size_t(j)].norm_w, BN, C, 1e-5f);
+    mamba_mixer_forward(x, hn, w_.mamba_blocks[size_t(j)], c, B, N, be, arena);
+    arena.reset(live);
+    emit("act.mamba_blocks." + std::to_string(j), x, {B, N, C});
+    emit("act.mamba_blocks." + std::to_string(j) + ".residual", residual, {B, N, C});
+  }
+  // 8. final layer, modulated by temb (quirk: not t0).
+  {
+    float* mod = arena.alloc_f32(size_t(B) * 2 * C);       // (B, 2, C) = [shift | scale]
+    float* hn = arena.alloc_f32(size_t(BN) * C);           // (B, N, C)
+    float* fo = arena.alloc_f32(size_t(BN) * out_row);     // (B, N, p*p*out)
+    for (int b = 0; b < B; ++b) {
+      be.add_forward(mod + int64_t(b) * 2 * C, w_.final_table, temb + int64_t(b) * C, C);
+      be.add_forward(mod + int64_t(b) * 2 * C + C, w_.final_table + C, temb + int64_t(b) * C, C);
+    }
+    be.layernorm_forward(hn, nullptr, nullptr, x, nullptr, nullptr, BN, C, 1e-6f);
+    be.modulate_forward(hn, hn, mod, mod + C, B, N, C, 2 * C);
+    be.linear_forward(fo, hn, w_.final_w.data, w_.final_w.dtype, w_.final_b, int(BN), C, out_row, false);
+    emit("act.final_layer", fo, {B, N, out_row});
+    // 9. unpatchify.
+    be.unpatchify_forward(out, fo, B, c.out_channels, h, w, p);
+    arena.reset(live);
+  }
+}
+
+}  // namespace dimba

@@ -1,0 +1,63 @@
+// DimbaBlock (the PixArt-style attention block, MODEL.md section 2):
+//   x = x + gate_msa * attn(LN(x)*(1+scale_msa)+shift_msa)
+//   x = x + cross_attn(x, yy)                      (no gate, no norm; per-sample text lengths)
+//   x = x + gate_mlp * mlp(LN(x)*(1+scale_mlp)+shift_mlp)
+// with [shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp] = table[6,C] + t0[b].
+// Scratch per stage from the arena, released after each stage: the peak is about 5 [B,N,C]
+// (the MLP's [B,N,4C] hidden plus one [B,N,C]).
+// defines: dimba_block_forward
+#include "models/dimba.h"
+
+namespace dimba {
+
+void dimba_block_forward(float* x, const float* yy, const int* y_lens, const float* t0, const DimbaBlockWeights& w,
+                         const DimbaConfig& cfg, int B, int N, int L, const Backend& be, Arena& arena) {
+  const int C = cfg.hidden_size, H = cfg.num_heads, hd = C / H, Hm = cfg.mlp_hidden();
+  const int64_t BN = int64_t(B) * N;
+  const size_t m0 = arena.mark();
+
+  // mod [B, 6, C] = scale_shift_table + t0 (t0 is [B, 6C] viewed as [B, 6, C]).
+  float* mod = arena.alloc_f32(size_t(B) * 6 * C);
+  for (int b = 0; b < B; ++b) be.add_forward(mod + int64_t(b) * 6 * C, t0 + int64_t(b) * 6 * C, w.scale_shift_table, 6 * C);
+  const float *shift_msa = mod, *scale_msa = mod + C, *gate_msa = mod + 2 * C;
+  const float *shift_mlp = mod + 3 * C, *scale_mlp = mod + 4 * C, *gate_mlp = mod + 5 * C;
+  const size_t m1 = arena.mark();
+
+  {  // self-attention
+    float* h = arena.alloc_f32(size_t(BN) * C);        // (B, N, C)
+    float* qkv = arena.alloc_f32(size_t(BN) * 3 * C);  // (B, N, 3C) = [q | k | v]
+    be.layernorm_forward(h, nullptr, nullptr, x, nullptr, nullptr, BN, C, 1e-6f);
+    be.modulate_forward(h, h, shift_msa, scale_msa, B, N, C, 6 * C);
+    be.linear_forward(qkv, h, w.attn_qkv_w.data, w.attn_qkv_w.dtype, w.attn_qkv_b, int(BN), C, 3 * C, false);
+    float* a = h;  // h is dead once qkv exists
+    be.attention_forward(a, qkv, qkv + C, qkv + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
+    float* o = qkv;  // and qkv once the attention output exists
+    be.linear_forward(o, a, w.attn_proj_w.data, w.attn_proj_w.dtype, w.attn_proj_b, int(BN), C, C, false);
+    be.gated_residual_forward(x, o, gate_msa, B, N, C, 6 * C);
+    arena.reset(m1);
+  }
+  {  // cross-attention to the sample's own text tokens (MODEL.md 2.6)
+    float* q = arena.alloc_f32(size_t(BN) * C);                 // (B, N, C)
+    float* kv = arena.alloc_f32(size_t(B) * L * 2 * C);          // (B, L, 2C) = [k | v]
+    float* a = arena.alloc_f32(size_t(BN) * C);                 // (B, N, C)
+    be.linear_forward(q, x, w.cross_q_w.data, w.cross_q_w.dtype, w.cross_q_b, int(BN), C, C, false);
+    be.linear_forward(kv, yy, w.cross_kv_w.data, w.cross_kv_w.dtype, w.cross_kv_b, B * L, C, 2 * C, false);
+    be.attention_forward(a, q, kv, kv + C, y_lens, B, N, L, H, hd, C, 2 * C, C);
+    // x += proj(a): the Linear accumulates straight onto the residual stream.
+    be.linear_forward(x, a, w.cross_proj_w.data, w.cross_proj_w.dtype, w.cross_proj_b, int(BN), C, C, true);
+    arena.reset(m1);
+  }
+  {  // MLP
+    float* h = arena.alloc_f32(size_t(BN) * C);        // (B, N, C)
+    float* hid = arena.alloc_f32(size_t(BN) * Hm);     // (B, N, Hm)
+    be.layernorm_forward(h, nullptr, nullptr, x, nullptr, nullptr, BN, C, 1e-6f);
+    be.modulate_forward(h, h, shift_mlp, scale_mlp, B, N, C, 6 * C);
+    be.linear_forward(hid, h, w.mlp_fc1_w.data, w.mlp_fc1_w.dtype, w.mlp_fc1_b, int(BN), C, Hm, false);
+    be.gelu_tanh_forward(hid, hid, BN * Hm);
+    be.linear_forward(h, hid, w.mlp_fc2_w.data, w.mlp_fc2_w.dtype, w.mlp_fc2_b, int(BN), Hm, C, false);
+    be.gated_residual_forward(x, h, gate_mlp, B, N, C, 6 * C);
+  }
+  arena.reset(m0);
+}
+
+}  // namespace dimba
