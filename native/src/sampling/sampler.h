@@ -10,7 +10,8 @@
 //
 // Cancellation: before each model call the sampler checks `cancel` and whether the last
 // on_step asked to stop; either throws EngineError(Cancelled). A cancelled run therefore
-// never starts another model call, and a request made in on_step(i) stops before step i+1.
+// never starts another model call, and a request made in on_step(i) stops before step i+1;
+// one made in the last on_step, after the last model call, leaves the finished sample be.
 // defines: DenoiseFn, StepInfo, StepAction, StepFn, SamplerHooks, SamplerKind,
 //          sampler_name, parse_sampler_kind, check_steps, sampler_times, sampler_model_times,
 //          run_sampler, ModelCaller

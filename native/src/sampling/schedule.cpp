@@ -60,6 +60,8 @@ DiscreteVpSchedule::DiscreteVpSchedule(int n, double beta_start, double beta_end
   std::vector<double> grid = np_linspace(0.0, 1.0, n + 1);
   t_keys_.resize(size_t(n));
   for (int k = 0; k < n; ++k) t_keys_[size_t(k)] = to_f32(grid[size_t(k) + 1]);
+  log_alpha_rev_.assign(log_alpha_keys_.rbegin(), log_alpha_keys_.rend());
+  t_rev_.assign(t_keys_.rbegin(), t_keys_.rend());
   // DPM-Solver clips the schedule where lambda < -5.1 (numerical_clip_alpha); Dimba's stops at
   // about -5.04, so the clip never fires and is not implemented.
   if (lambda(1.0) < -5.1)
@@ -111,9 +113,7 @@ double DiscreteVpSchedule::t_from_lambda(double lam) const {
   const double x = -2.0 * lam;
   const double lse = x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
   const double la = -0.5 * lse;
-  std::vector<double> xs(log_alpha_keys_.rbegin(), log_alpha_keys_.rend());
-  std::vector<double> ys(t_keys_.rbegin(), t_keys_.rend());
-  return interp_extend(la, xs, ys);
+  return interp_extend(la, log_alpha_rev_, t_rev_);
 }
 
 std::vector<double> time_uniform_grid(int steps, int n) {

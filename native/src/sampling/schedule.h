@@ -50,6 +50,7 @@ class DiscreteVpSchedule {
   int n_;
   std::vector<double> betas_, acp_, acp_prev_, post_var_, post_logvar_, c1_, c2_;
   std::vector<double> t_keys_, log_alpha_keys_;
+  std::vector<double> log_alpha_rev_, t_rev_;  // the keypoints reversed, for t_from_lambda
 };
 
 // numpy's linspace(1, 1/N, steps + 1, dtype=float32) widened to double: the "time_uniform"
