@@ -5,10 +5,12 @@ namespace dimba {
 // Each kind is defined in its own file (verify/<kind>_case.cpp).
 // extern const GoldenKind kDimbaCase;  ... one line per kind
 extern const GoldenKind kDimbaCase;    // dimba_case.cpp
+extern const GoldenKind kSamplerCase;  // sampler_case.cpp
 
 const std::vector<GoldenKind>& golden_kinds() {
   static const std::vector<GoldenKind> kinds = {
       kDimbaCase,
+      kSamplerCase,
   };
   return kinds;
 }
