@@ -105,6 +105,7 @@ void test_content_hash() {
 
 void test_missing_file_is_io_error() {
   CHECK_THROWS_CODE(Tokenizer::load("/nonexistent/dir/spiece.model"), ErrorCode::Io);
+  CHECK_THROWS_CODE(Tokenizer::load(DIMBA_TEST_DATA_DIR), ErrorCode::Io);  // a directory
 }
 
 // Bytes the sentencepiece library gives for malformed UTF-8 (recorded with libsentencepiece
