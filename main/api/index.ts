@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './settings.js';
+export * from './contract.js';
+export * from './wire.js';
+export type * from './platform.js';

@@ -1,0 +1,40 @@
+// The settings a user can change, with their defaults for a fresh install.
+import { z } from 'zod';
+
+export const THEMES = ['system', 'light', 'dark'] as const;
+export const BACKENDS = ['auto', 'cpu', 'vulkan', 'cuda'] as const;
+
+export const settingsSchema = z
+  .object({
+    /** Colour scheme of the window. */
+    theme: z.enum(THEMES),
+    /** Compute backend for the engine; `auto` picks the fastest available. */
+    backend: z.enum(BACKENDS),
+    /** Folder of the image library; empty = `library/` inside the user-data folder. */
+    libraryFolder: z.string().max(4096),
+    /** Folder of downloaded models; empty = `models/` inside the user-data folder. */
+    modelsFolder: z.string().max(4096),
+    /** Sampling steps a new generation starts with. */
+    defaultSteps: z.number().int().min(1).max(200),
+    /** Classifier-free guidance scale a new generation starts with. */
+    defaultGuidance: z.number().min(0).max(30),
+    /** Show a preview every N steps while sampling; 0 = no previews. */
+    previewEvery: z.number().int().min(0).max(50),
+  })
+  .strict();
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
+  theme: 'system',
+  backend: 'auto',
+  libraryFolder: '',
+  modelsFolder: '',
+  defaultSteps: 20,
+  defaultGuidance: 4.5,
+  previewEvery: 5,
+});
+
+/** A change to some settings; keys not given keep their value. */
+export const settingsPatchSchema = settingsSchema.partial().strict();
+export type SettingsPatch = z.infer<typeof settingsPatchSchema>;

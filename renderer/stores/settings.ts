@@ -1,0 +1,49 @@
+// The settings as the renderer sees them: loaded from, and written through, the API.
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+import { ApiError, type ApiErrorShape, type Settings, type SettingsPatch } from '@api';
+import { useClient } from '../composables/useClient';
+
+function toErrorShape(error: unknown): ApiErrorShape {
+  if (error instanceof ApiError) return error.toShape();
+  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+}
+
+export const useSettingsStore = defineStore('settings', () => {
+  const client = useClient();
+  const settings = ref<Settings | null>(null);
+  const busy = ref(false);
+  const error = ref<ApiErrorShape | null>(null);
+  /** Set after a successful save, cleared by the next change. */
+  const savedAt = ref<Date | null>(null);
+
+  // Another window (or the CLI later) may change settings: follow along.
+  client.on('onSettingsChanged', (next) => {
+    settings.value = next;
+  });
+
+  async function run(task: () => Promise<Settings>, markSaved: boolean): Promise<boolean> {
+    busy.value = true;
+    error.value = null;
+    try {
+      settings.value = await task();
+      savedAt.value = markSaved ? new Date() : savedAt.value;
+      return true;
+    } catch (caught) {
+      error.value = toErrorShape(caught);
+      return false;
+    } finally {
+      busy.value = false;
+    }
+  }
+
+  return {
+    settings,
+    busy,
+    error,
+    savedAt,
+    load: () => run(() => client.call('settings.get'), false),
+    update: (patch: SettingsPatch) => run(() => client.call('settings.update', patch), true),
+    reset: () => run(() => client.call('settings.reset'), true),
+  };
+});

@@ -1,0 +1,37 @@
+// @vitest-environment happy-dom
+import { flushPromises, mount } from '@vue/test-utils';
+import { createPinia } from 'pinia';
+import { describe, expect, it } from 'vitest';
+import App from '../../../renderer/App.vue';
+import { createClient } from '../../../renderer/api/client';
+import { clientKey } from '../../../renderer/composables/useClient';
+import { VIEWS, viewFromHash } from '../../../renderer/stores/navigation';
+import { FakePlatform } from '../support/fake-platform';
+
+describe('viewFromHash', () => {
+  it('reads the view from the address and falls back to Generate', () => {
+    expect(viewFromHash('#/models')).toBe('models');
+    expect(viewFromHash('')).toBe('generate');
+    expect(viewFromHash('#/nowhere')).toBe('generate');
+  });
+});
+
+describe('app frame', () => {
+  it('navigates to every view, keeping it in the address; views still to come say what is coming', async () => {
+    window.location.hash = '';
+    const wrapper = mount(App, {
+      global: { plugins: [createPinia()], provide: { [clientKey as symbol]: createClient(new FakePlatform()) } },
+    });
+    await flushPromises();
+    for (const view of VIEWS) {
+      await wrapper.get(`[data-testid="nav-${view.id}"]`).trigger('click');
+      await flushPromises();
+      expect(wrapper.get('[data-testid="view"]').attributes('data-view')).toBe(view.id);
+      expect(window.location.hash).toBe(`#/${view.id}`);
+      expect(wrapper.get(`[data-testid="nav-${view.id}"]`).attributes('aria-current')).toBe('page');
+      if (view.id === 'settings') expect(wrapper.find('[data-testid="settings-form"]').exists()).toBe(true);
+      else expect(wrapper.get('[data-testid="empty-state"]').text()).toMatch(/Not here yet: .{20,}/);
+    }
+    expect(wrapper.get('[data-testid="app-mode"]').text()).toContain('browser mode');
+  });
+});
