@@ -325,6 +325,19 @@ void invalid_arguments_are_rejected() {
     std::vector<double> x = {0.0};
     CHECK_THROWS_CODE(run_sampler(k, S(), 5, x, SamplerHooks{}), ErrorCode::InvalidArgument);  // no denoise
   }
+  for (const std::vector<double>& ts : {std::vector<double>{1.0}, std::vector<double>{1.0, 0.5, 0.6},
+                                        std::vector<double>{1.0, 0.0}, std::vector<double>{1.5, 0.5},
+                                        std::vector<double>{1.0, std::nan(""), 0.001}}) {
+    std::vector<double> x = {0.0};
+    CHECK_THROWS_CODE(ddim_on_times(S(), ts, x, h), ErrorCode::InvalidArgument);
+    CHECK_THROWS_CODE(euler_on_times(S(), ts, x, h), ErrorCode::InvalidArgument);
+    CHECK_THROWS_CODE(dpm_solver_pp_2m_on_times(S(), ts, x, h), ErrorCode::InvalidArgument);
+  }
+  for (SamplerKind k : kAll) {  // the largest step count is accepted, and its grid is valid
+    std::vector<double> x = {0.5};
+    run_sampler(k, S(), 1000, x, h);
+    CHECK(std::isfinite(x[0]));
+  }
   CHECK_THROWS_CODE(parse_sampler_kind("k_lms"), ErrorCode::InvalidArgument);
   CHECK(parse_sampler_kind("ddim") == SamplerKind::Ddim);
   GuidedModelFn<float> m = [](const std::vector<float>& in, double, std::vector<float>& out) { out = in; };

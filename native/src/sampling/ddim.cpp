@@ -2,8 +2,6 @@
 // defines: ddim_times, ddim, ddim_on_times
 #include "sampling/ddim.h"
 
-#include "core/error.h"
-
 namespace dimba {
 
 std::vector<double> ddim_times(const DiscreteVpSchedule& s, int steps) {
@@ -17,7 +15,7 @@ void ddim(const DiscreteVpSchedule& s, int steps, std::vector<double>& x, const 
 
 void ddim_on_times(const DiscreteVpSchedule& s, const std::vector<double>& ts, std::vector<double>& x,
                    const SamplerHooks& hooks) {
-  if (ts.size() < 2) throw EngineError(ErrorCode::InvalidArgument, "ddim needs at least two time points");
+  check_times(ts, s);
   const int steps = int(ts.size()) - 1;
   ModelCaller model(hooks, steps, s.n());
   const size_t n = x.size();

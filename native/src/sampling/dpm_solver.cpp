@@ -4,8 +4,6 @@
 
 #include <cmath>
 
-#include "core/error.h"
-
 namespace dimba {
 
 std::vector<double> dpm_solver_times(const DiscreteVpSchedule& s, int steps) {
@@ -19,7 +17,7 @@ void dpm_solver_pp_2m(const DiscreteVpSchedule& s, int steps, std::vector<double
 
 void dpm_solver_pp_2m_on_times(const DiscreteVpSchedule& s, const std::vector<double>& ts, std::vector<double>& x,
                                const SamplerHooks& hooks) {
-  if (ts.size() < 2) throw EngineError(ErrorCode::InvalidArgument, "dpm-solver needs at least two time points");
+  check_times(ts, s);
   const int steps = int(ts.size()) - 1;
   ModelCaller model(hooks, steps, s.n());
   const size_t n = x.size();

@@ -4,8 +4,6 @@
 
 #include <cmath>
 
-#include "core/error.h"
-
 namespace dimba {
 namespace {
 constexpr double kRho = 7.0;  // Karras et al. 2022, eq. 5 and Table 1
@@ -33,7 +31,7 @@ void euler(const DiscreteVpSchedule& s, int steps, std::vector<double>& x, const
 
 void euler_on_times(const DiscreteVpSchedule& s, const std::vector<double>& ts, std::vector<double>& x,
                     const SamplerHooks& hooks) {
-  if (ts.size() < 2) throw EngineError(ErrorCode::InvalidArgument, "euler needs at least two time points");
+  check_times(ts, s);
   const int steps = int(ts.size()) - 1;
   ModelCaller model(hooks, steps, s.n());
   const size_t n = x.size();

@@ -1,5 +1,5 @@
 // Sampler dispatch by kind, argument checks, and the model-call wrapper every sampler uses.
-// defines: sampler_name, parse_sampler_kind, check_steps, sampler_times, sampler_model_times,
+// defines: sampler_name, parse_sampler_kind, check_steps, check_times, sampler_times, sampler_model_times,
 //          run_sampler, ModelCaller
 #include "sampling/sampler.h"
 
@@ -31,6 +31,17 @@ void check_steps(int steps, const DiscreteVpSchedule& s) {
   if (steps < 1 || steps > s.n())
     throw EngineError(ErrorCode::InvalidArgument, "steps must be between 1 and " + std::to_string(s.n()) +
                                                       ", got " + std::to_string(steps));
+}
+
+void check_times(const std::vector<double>& ts, const DiscreteVpSchedule& s) {
+  if (ts.size() < 2 || ts.size() > size_t(s.n()) + 1)
+    throw EngineError(ErrorCode::InvalidArgument, "a time grid needs 2 to N + 1 points, got " + std::to_string(ts.size()));
+  for (size_t i = 0; i < ts.size(); ++i) {
+    if (!(ts[i] >= s.t_keys()[0] && ts[i] <= 1.0))
+      throw EngineError(ErrorCode::InvalidArgument, "time " + std::to_string(ts[i]) + " lies outside [1/N, 1]");
+    if (i > 0 && !(ts[i] < ts[i - 1]))
+      throw EngineError(ErrorCode::InvalidArgument, "a time grid must decrease strictly");
+  }
 }
 
 std::vector<double> sampler_times(SamplerKind k, const DiscreteVpSchedule& s, int steps) {

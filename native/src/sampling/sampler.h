@@ -3,17 +3,18 @@
 // callback for eps; it knows nothing of networks, prompts or guidance (sampling/cfg.h builds
 // a guided denoise from a batched model).
 //
-// Latents are float64 inside the samplers. The update rules subtract nearly equal terms
-// (sigma(t)/sigma(s) * x against alpha(t) * phi * x0 with phi = expm1(-h)), and the golden
-// (../shared/golden/dpm-solver.safetensors) was computed in float64; the latents are small
-// (4 x H/8 x W/8 per image), so double costs nothing next to one model call.
+// Latents are float64 inside the samplers: the golden (../shared/golden/dpm-solver.safetensors)
+// was computed in float64, the latents are small (4 x H/8 x W/8 per image) so double costs
+// nothing next to one model call, and long runs (up to 1000 steps) accumulate no float32
+// rounding. (float32 would also pass: numpy's reference with float32 latent updates lands at
+// ~5e-7 on the golden, the same residual as float64, which is the golden's own float32 times.)
 //
 // Cancellation: before each model call the sampler checks `cancel` and whether the last
 // on_step asked to stop; either throws EngineError(Cancelled). A cancelled run therefore
 // never starts another model call, and a request made in on_step(i) stops before step i+1;
 // one made in the last on_step, after the last model call, leaves the finished sample be.
 // defines: DenoiseFn, StepInfo, StepAction, StepFn, SamplerHooks, SamplerKind,
-//          sampler_name, parse_sampler_kind, check_steps, sampler_times, sampler_model_times,
+//          sampler_name, parse_sampler_kind, check_steps, check_times, sampler_times, sampler_model_times,
 //          run_sampler, ModelCaller
 #pragma once
 #include <atomic>
@@ -59,6 +60,9 @@ SamplerKind parse_sampler_kind(const std::string& name);
 // steps must lie in [1, schedule.n()]: more steps than training steps only re-evaluate the
 // same interpolated schedule. Throws EngineError(InvalidArgument).
 void check_steps(int steps, const DiscreteVpSchedule& s);
+// A caller's own grid (the *_on_times entry points): at least two times, finite, strictly
+// decreasing, within [t_keys[0], 1]. Throws EngineError(InvalidArgument).
+void check_times(const std::vector<double>& ts, const DiscreteVpSchedule& s);
 
 // The continuous times the sampler visits, ts[0] = 1 ... ts[steps] = 1/N (steps + 1 points).
 std::vector<double> sampler_times(SamplerKind k, const DiscreteVpSchedule& s, int steps);
