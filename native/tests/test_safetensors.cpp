@@ -63,7 +63,7 @@ static void rejects_malformed() {
                     ErrorCode::BadFile);
   CHECK_THROWS_CODE(parse(file_bytes(R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,8]}})", 8)),
                     ErrorCode::BadFile);  // absurd shape
-  CHECK_THROWS_CODE(parse(file_bytes(R"({"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", 8)),
+  CHECK_THROWS_CODE(parse(file_bytes(R"({"a":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}})", 8)),
                     ErrorCode::UnsupportedFormat);
   CHECK_THROWS_CODE(parse(file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8)),
                     ErrorCode::BadFile);  // overlap

@@ -8,13 +8,15 @@
 
 namespace dimba {
 
-enum class DType : uint8_t { F32, F16, BF16, I64, I32, U8 };
+// F64 exists only to read golden/reference files; no op computes in it.
+enum class DType : uint8_t { F32, F16, BF16, F64, I64, I32, U8 };
 
 inline size_t dtype_size(DType t) {
   switch (t) {
     case DType::F32: return 4;
     case DType::F16: return 2;
     case DType::BF16: return 2;
+    case DType::F64: return 8;
     case DType::I64: return 8;
     case DType::I32: return 4;
     case DType::U8: return 1;
@@ -27,6 +29,7 @@ inline const char* dtype_name(DType t) {
     case DType::F32: return "F32";
     case DType::F16: return "F16";
     case DType::BF16: return "BF16";
+    case DType::F64: return "F64";
     case DType::I64: return "I64";
     case DType::I32: return "I32";
     case DType::U8: return "U8";

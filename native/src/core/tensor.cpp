@@ -77,6 +77,11 @@ void convert_to_f32(float* dst, const void* src, DType src_dtype, size_t n) {
       for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(s[i]);
       return;
     }
+    case DType::F64: {  // golden/reference files only
+      const double* s = static_cast<const double*>(src);
+      for (size_t i = 0; i < n; ++i) dst[i] = float(s[i]);
+      return;
+    }
     default:
       throw EngineError(ErrorCode::InvalidArgument, std::string("not a float dtype: ") + dtype_name(src_dtype));
   }

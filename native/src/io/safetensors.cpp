@@ -22,7 +22,7 @@ constexpr size_t kMaxRank = 8;
 
 bool dtype_from_name(const std::string& s, DType* out) {
   static const std::pair<const char*, DType> table[] = {
-      {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16},
+      {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16}, {"F64", DType::F64},
       {"I64", DType::I64}, {"I32", DType::I32}, {"U8", DType::U8}};
   for (auto& [name, t] : table)
     if (s == name) { *out = t; return true; }
