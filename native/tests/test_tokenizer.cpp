@@ -78,6 +78,7 @@ void test_vocabulary_lookups() {
   CHECK_THROWS_CODE(tok.id_to_piece(tok.vocab_size()), ErrorCode::InvalidArgument);
   CHECK_THROWS_CODE(tok.id_to_piece(-1), ErrorCode::InvalidArgument);
   CHECK_THROWS_CODE(tok.encode_t5("x", 0), ErrorCode::InvalidArgument);
+  CHECK_THROWS_CODE(tok.encode_t5("x", 2000000000), ErrorCode::InvalidArgument);
 }
 
 void test_t5_convention_edges() {

@@ -255,7 +255,9 @@ std::vector<std::string> Tokenizer::encode_pieces(std::string_view utf8) const {
 }
 
 T5Tokens Tokenizer::encode_t5(std::string_view utf8, int max_length) const {
-  if (max_length < 1) throw EngineError(ErrorCode::InvalidArgument, "T5 max_length must be >= 1, got " + std::to_string(max_length));
+  // The bound only catches nonsense before it becomes a giant allocation (Dimba uses 300).
+  if (max_length < 1 || max_length > (1 << 20))
+    throw EngineError(ErrorCode::InvalidArgument, "T5 max_length must be in [1, 1048576], got " + std::to_string(max_length));
   if (impl_->eos_id < 0) throw EngineError(ErrorCode::ModelMismatch, "SentencePiece model has no </s> piece, which T5 needs");
   T5Tokens t;
   t.ids = encode(utf8);

@@ -32,7 +32,7 @@ class Tokenizer {
   void encode(std::string_view utf8, std::vector<int32_t>* ids, std::vector<std::string>* pieces) const;
 
   // T5 input: the first max_length-1 pieces, </s>, 0-padding to max_length (transformers'
-  // T5Tokenizer with padding="max_length", truncation=True). max_length >= 1.
+  // T5Tokenizer with padding="max_length", truncation=True). 1 <= max_length <= 2^20.
   T5Tokens encode_t5(std::string_view utf8, int max_length) const;
 
   // The normalised text the Viterbi pass sees (spm_normalize), for diagnostics.
