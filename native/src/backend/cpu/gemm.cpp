@@ -1,20 +1,26 @@
-// The CPU matmuls behind every Linear and attention product. f32 weights go straight to
-// OpenBLAS; f16/bf16 weights are widened one cache-sized panel of rows at a time (never the
-// whole matrix) and each panel is multiplied by OpenBLAS sgemm. The measurements behind this
-// choice are in native/bench/README.md.
-// defines: linear_forward, sgemm
+// The CPU matmuls behind every Linear and attention product, and the choice among the
+// implementations in gemm_kernels.h. On a CPU with AVX-512 the own kernels run (weights
+// widened while packing, never as a whole); elsewhere OpenBLAS does, with f16/bf16 weights
+// widened one cache-sized panel of rows at a time. The measurements behind the choice are in
+// native/bench/README.md.
+// defines: linear_forward, sgemm, linear_forward_path, gemm_default_path, gemm_path_name,
+//          gemm_path_available, gemm_set_threads, gemm_threads
 #include "backend/cpu/gemm.h"
 
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
+#include "backend/cpu/gemm_kernels.h"
 #include "core/error.h"
 
 namespace dimba::cpu {
 namespace {
+
+std::atomic<int> g_threads{1};
 
 // Rows of w widened per panel: about 256 KiB of f32, so the panel stays in L2 while the
 // sgemm streams x past it.
@@ -29,16 +35,8 @@ void widen_rows(float* dst, const void* w, DType wdtype, size_t first, size_t co
   }
 }
 
-}  // namespace
-
-void linear_forward(float* y, const float* x, const void* w, DType wdtype, const float* bias,
-                    int M, int K, int N, bool accumulate) {
-  if (M < 0 || K < 0 || N < 0)
-    throw EngineError(ErrorCode::InvalidArgument, "linear_forward: negative size");
-  if (wdtype != DType::F32 && wdtype != DType::F16 && wdtype != DType::BF16)
-    throw EngineError(ErrorCode::InvalidArgument,
-                      std::string("linear_forward: unsupported weight dtype ") + dtype_name(wdtype));
-  if (M == 0 || N == 0) return;
+void linear_blas(float* y, const float* x, const void* w, DType wdtype, const float* bias, int M,
+                 int K, int N, bool accumulate) {
   // The bias goes into y first so that the product can accumulate onto it (beta = 1).
   if (bias) {
     for (int i = 0; i < M; ++i) {
@@ -60,7 +58,8 @@ void linear_forward(float* y, const float* x, const void* w, DType wdtype, const
     return;
   }
   const int nb = panel_rows(K);
-  std::vector<float> panel(size_t(std::min(nb, N)) * K);
+  thread_local std::vector<float> panel;
+  panel.resize(size_t(std::min(nb, N)) * K);
   for (int n0 = 0; n0 < N; n0 += nb) {
     const int n = std::min(nb, N - n0);
     widen_rows(panel.data(), w, wdtype, size_t(n0) * K, size_t(n) * K);
@@ -69,13 +68,86 @@ void linear_forward(float* y, const float* x, const void* w, DType wdtype, const
   }
 }
 
+void check_sizes(const char* fn, int M, int N, int K) {
+  if (M < 0 || N < 0 || K < 0)
+    throw EngineError(ErrorCode::InvalidArgument, std::string(fn) + ": negative size");
+}
+
+}  // namespace
+
+const char* gemm_path_name(GemmPath p) {
+  switch (p) {
+    case GemmPath::Blas: return "openblas";
+    case GemmPath::Avx512: return "avx512";
+    case GemmPath::Avx512Bf16: return "avx512bf16";
+  }
+  return "?";
+}
+
+bool gemm_path_available(GemmPath p) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f") &&
+                             __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512vl") &&
+                             __builtin_cpu_supports("avx512dq");
+  static const bool bf16 = avx512 && __builtin_cpu_supports("avx512bf16");
+  switch (p) {
+    case GemmPath::Blas: return true;
+    case GemmPath::Avx512: return avx512;
+    case GemmPath::Avx512Bf16: return bf16;
+  }
+  return false;
+}
+
+void gemm_set_threads(int threads) { g_threads = std::max(1, threads); }
+int gemm_threads() { return g_threads; }
+
+GemmPath gemm_default_path(DType wdtype) {
+  return gemm_path_available(GemmPath::Avx512) ? GemmPath::Avx512 : GemmPath::Blas;
+}
+
+void linear_forward_path(GemmPath path, float* y, const float* x, const void* w, DType wdtype,
+                         const float* bias, int M, int K, int N, bool accumulate) {
+  check_sizes("linear_forward", M, N, K);
+  if (wdtype != DType::F32 && wdtype != DType::F16 && wdtype != DType::BF16)
+    throw EngineError(ErrorCode::InvalidArgument,
+                      std::string("linear_forward: unsupported weight dtype ") + dtype_name(wdtype));
+  if (path == GemmPath::Avx512Bf16 && wdtype != DType::BF16)
+    throw EngineError(ErrorCode::InvalidArgument, "linear_forward: avx512bf16 needs bf16 weights");
+  if (!gemm_path_available(path))
+    throw EngineError(ErrorCode::InvalidArgument,
+                      std::string("linear_forward: this CPU cannot run ") + gemm_path_name(path));
+  if (M == 0 || N == 0) return;
+  if (path == GemmPath::Blas) {
+    linear_blas(y, x, w, wdtype, bias, M, K, N, accumulate);
+    return;
+  }
+  GemmOperands g{M, N, K, x, K, 1, w, wdtype, K, 1, 1.0f, bias, accumulate, y, N};
+  gemm_avx512_run(path, g, g_threads);
+}
+
+void linear_forward(float* y, const float* x, const void* w, DType wdtype, const float* bias,
+                    int M, int K, int N, bool accumulate) {
+  linear_forward_path(gemm_default_path(wdtype), y, x, w, wdtype, bias, M, K, N, accumulate);
+}
+
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
            const float* B, int ldb, float beta, float* C, int ldc) {
-  if (M < 0 || N < 0 || K < 0)
-    throw EngineError(ErrorCode::InvalidArgument, "sgemm: negative size");
+  check_sizes("sgemm", M, N, K);
   if (M == 0 || N == 0) return;
-  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-              M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (!gemm_path_available(GemmPath::Avx512)) {
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
+                transB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // The own kernel computes C = init + alpha*A*B with init = C or 0, so beta is applied first.
+  if (beta != 0.0f && beta != 1.0f)
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) C[ptrdiff_t(i) * ldc + j] *= beta;
+  GemmOperands g{M, N, K,
+                 A, transA ? 1 : lda, transA ? lda : 1,
+                 B, DType::F32, transB ? ldb : 1, transB ? 1 : ldb,
+                 alpha, nullptr, beta != 0.0f, C, ldc};
+  gemm_avx512_run(GemmPath::Avx512, g, g_threads);
 }
 
 }  // namespace dimba::cpu
