@@ -93,17 +93,6 @@ void test_t5_convention_edges() {
   CHECK((t.mask == std::vector<int32_t>{1, 1, 1, 1, 1}));
 }
 
-void test_content_hash() {
-  const Tokenizer& tok = tiny();
-  CHECK(tok.content_hash().rfind("fnv1a64:", 0) == 0);
-  CHECK(tok.content_hash().size() == 8 + 16);
-  std::string bytes = read_file(harness::golden_path("tiny-spiece.model"));
-  CHECK(Tokenizer::from_bytes(bytes).content_hash() == tok.content_hash());
-  // A vocabulary with one score changed is a different tokenizer for the cache.
-  bytes[bytes.size() - 1] ^= 0;  // same bytes: same hash
-  CHECK(Tokenizer::from_bytes(bytes).content_hash() == tok.content_hash());
-}
-
 void test_missing_file_is_io_error() {
   CHECK_THROWS_CODE(Tokenizer::load("/nonexistent/dir/spiece.model"), ErrorCode::Io);
   CHECK_THROWS_CODE(Tokenizer::load(DIMBA_TEST_DATA_DIR), ErrorCode::Io);  // a directory
@@ -202,6 +191,18 @@ std::string model(const dimba::text::SentencePieceModel& m) {
   return o;
 }
 }  // namespace pb
+
+void test_content_hash() {
+  const Tokenizer& tok = tiny();
+  CHECK(tok.content_hash().rfind("fnv1a64:", 0) == 0);
+  CHECK(tok.content_hash().size() == 8 + 16);
+  std::string bytes = read_file(harness::golden_path("tiny-spiece.model"));
+  CHECK(Tokenizer::from_bytes(bytes).content_hash() == tok.content_hash());
+  // A vocabulary with one score changed is a different tokenizer for the cache.
+  auto m = dimba::text::parse_sentencepiece_model(bytes);
+  m.pieces[10].score -= 0.5f;
+  CHECK(Tokenizer::from_bytes(pb::model(m)).content_hash() != tok.content_hash());
+}
 
 void test_library_variants() {
   using dimba::text::ModelPiece;
@@ -365,12 +366,16 @@ void test_corrupt_models_never_crash() {
 
 void test_long_prompt() {
   const Tokenizer& tok = tiny();
+  // 100,000 characters (not bytes) of mixed text.
   std::string text;
   const char* words[] = {"a ", "red ", "circle ", "on ", "the ", "left, ", "Ünïcödé ", "日本 ", "3.14 ", "\t"};
   std::mt19937 rng(7);
-  while (text.size() < 100000) text += words[rng() % 10];
-  text.resize(100000);
-  while ((uint8_t(text.back()) & 0xC0) == 0x80 || uint8_t(text.back()) >= 0xC0) text.pop_back();
+  size_t chars = 0;
+  while (chars < 100000) {
+    const std::string w = words[rng() % 10];
+    for (char c : w) chars += (uint8_t(c) & 0xC0) != 0x80;
+    text += w;
+  }
   auto t0 = std::chrono::steady_clock::now();
   auto ids = tok.encode(text);
   auto t1 = std::chrono::steady_clock::now();
@@ -378,7 +383,8 @@ void test_long_prompt() {
   auto t2 = std::chrono::steady_clock::now();
   const double ms_encode = std::chrono::duration<double, std::milli>(t1 - t0).count();
   const double ms_t5 = std::chrono::duration<double, std::milli>(t2 - t1).count();
-  std::printf("    %zu bytes -> %zu pieces in %.1f ms; encode_t5(300) %.1f ms\n", text.size(), ids.size(), ms_encode, ms_t5);
+  std::printf("    %zu characters (%zu bytes) -> %zu pieces in %.1f ms; encode_t5(300) %.1f ms\n", chars, text.size(),
+              ids.size(), ms_encode, ms_t5);
   CHECK(t5.ids.size() == 300 && t5.mask.size() == 300);
   CHECK(std::vector<int32_t>(t5.ids.begin(), t5.ids.begin() + 299) == std::vector<int32_t>(ids.begin(), ids.begin() + 299));
   CHECK(t5.ids[299] == 1);
