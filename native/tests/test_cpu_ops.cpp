@@ -188,7 +188,33 @@ static void patchify_roundtrip_and_pos_embed() {
   CHECK(std::fabs(pe[1 * C + 0] - float(std::sin(1.0 / 1.5))) < 1e-7f); // gw[1] = 1/(3/2)
 }
 
+static void activations_match_double() {
+  std::vector<float> x;
+  for (float v = -60.0f; v <= 60.0f; v += 0.01171875f) x.push_back(v);
+  for (float v : {1e-9f, -1e-9f, 1e-5f, -1e-5f, 0.0f, 19.99f, 20.01f, -88.5f, -300.0f}) x.push_back(v);
+  const size_t n = x.size();
+  std::vector<float> g(n), s(n), sp(n), wg(n), ws(n), wsp(n);
+  cpu::gelu_tanh_forward(g.data(), x.data(), int64_t(n));
+  cpu::silu_forward(s.data(), x.data(), int64_t(n));
+  cpu::softplus_forward(sp.data(), x.data(), int64_t(n));
+  double worst_sp = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double v = x[i];
+    wg[i] = float(0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))));
+    ws[i] = float(v / (1 + std::exp(-v)));
+    double want = v > 20 ? v : std::log1p(std::exp(v));
+    wsp[i] = float(want);
+    if (want > 1e-30) worst_sp = std::max(worst_sp, std::fabs(sp[i] - want) / want);
+  }
+  CHECK_REL(g.data(), wg.data(), n, 1e-6);
+  CHECK_REL(s.data(), ws.data(), n, 1e-6);
+  CHECK_REL(sp.data(), wsp.data(), n, 1e-6);
+  std::printf("    softplus worst pointwise rel err %.2e\n", worst_sp);
+  CHECK(worst_sp < 1e-6);
+}
+
 int main() {
+  RUN(activations_match_double);
   RUN(fast_exp_accuracy);
   RUN(selective_scan_matches_naive);
   RUN(conv1d_causal_and_reverse);

@@ -34,7 +34,7 @@ void* Arena::alloc(size_t bytes) {
   }
   size_t begin = chunks_.empty() ? 0 : chunks_.back().begin + chunks_.back().size;
   if (used_ > begin) begin = used_;
-  size_t size = std::max(bytes, size_t(16) << 20);
+  size_t size = std::max(bytes, std::max(size_t(16) << 20, capacity()));
   chunks_.push_back({aligned_alloc_shared(size), size, begin});
   used_ = begin + bytes;
   peak_ = std::max(peak_, used_);
@@ -49,12 +49,15 @@ Tensor Arena::tensor(DType dtype, std::vector<int64_t> shape) {
 void Arena::reset(size_t mark) {
   DIMBA_CHECK(mark <= used_);
   used_ = mark;
-  if (mark == 0 && chunks_.size() > 1) {
-    // Merge: one allocation of the peak size serves every later run.
-    size_t size = peak_;
+  if (mark != 0) return;
+  // A full reset ends a run: size one chunk to that run's peak if the run needed several
+  // chunks (merge) or used well under what is held (a smaller input than before), then
+  // measure the next run afresh.
+  if (chunks_.size() > 1 || (peak_ > 0 && capacity() > peak_ + peak_ / 4)) {
     chunks_.clear();
-    chunks_.push_back({aligned_alloc_shared(size), size, 0});
+    chunks_.push_back({aligned_alloc_shared(peak_), (peak_ + 63) / 64 * 64, 0});
   }
+  peak_ = 0;
 }
 
 }  // namespace dimba

@@ -5,8 +5,9 @@
 // allocation the same way; we plan it by running once rather than by formula).
 //
 // Growth: when a request does not fit, a new chunk is added (existing pointers stay valid).
-// On reset(0) with several chunks, they are merged into one chunk of the peak size, so
-// from the second forward on the arena is a single allocation that never grows.
+// reset(0) ends a run: if that run needed several chunks they are merged into one chunk of
+// the run's peak, so from the second forward on the arena is a single allocation that never
+// grows; peak() then measures the new run.
 // defines: Arena
 #pragma once
 #include <cstddef>
@@ -32,7 +33,7 @@ class Arena {
   void reset(size_t mark);
 
   size_t used() const { return used_; }           // bytes live now
-  size_t peak() const { return peak_; }           // most bytes ever live at once
+  size_t peak() const { return peak_; }           // most bytes live at once since reset(0)
   size_t capacity() const;                        // bytes held from the system
 
  private:

@@ -5,7 +5,9 @@
 // Accuracy: relative error about 2e-7 over [-87, 88] (Cody-Waite range reduction by ln 2,
 // degree-6 Taylor polynomial on |r| <= ln2/2); below -87 it returns a value under 2e-38,
 // which FTZ makes 0 (core/fpenv.h).
-// defines: fast_expf
+// fast_log1pf: log(1+y) for y >= 0 (softplus), relative error about 1e-7, via an atanh series
+// on the mantissa.
+// defines: fast_expf, fast_log1pf
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -36,6 +38,28 @@ static inline float fast_expf(float x) {
   float out;
   std::memcpy(&out, &pbits, 4);
   return out;
+}
+
+// log(1 + y), y >= 0 finite. Tiny y uses the series directly (1 + y would round y away).
+static inline float fast_log1pf(float y) {
+  if (y < 1e-4f) return y * (1.0f - y * (0.5f - y * (1.0f / 3.0f)));
+  float v = 1.0f + y;
+  int32_t bits;
+  std::memcpy(&bits, &v, 4);
+  // v = m * 2^e with m in [sqrt(1/2), sqrt(2)): shift the mantissa by 0x3f3504f3 (sqrt(1/2)).
+  int32_t e = ((bits - 0x3f3504f3) >> 23);
+  int32_t mbits = bits - e * (1 << 23);
+  float m;
+  std::memcpy(&m, &mbits, 4);
+  // Correct for the rounding of 1 + y: log(1+y) = log(v) + (y - (v - 1)) / v.
+  float corr = (y - (v - 1.0f)) / v;
+  float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+  float p = 1.0f / 9.0f;
+  p = p * s2 + 1.0f / 7.0f;
+  p = p * s2 + 1.0f / 5.0f;
+  p = p * s2 + 1.0f / 3.0f;
+  p = p * s2 + 1.0f;
+  return 2.0f * s * p + float(e) * 0.693147180559945309f + corr;
 }
 
 }  // namespace dimba::cpu

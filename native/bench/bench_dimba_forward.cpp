@@ -1,0 +1,231 @@
+// Dimba-L/2 forward on the CPU with random weights at 512px: latent 64x64 (N = 1024 tokens),
+// batch 2 (the doubled batch of classifier-free guidance), L = 300 text tokens. Prints
+// seconds per forward (median), GFLOP/s over the whole forward (FLOPs counted analytically:
+// every Linear, both attention products, the scan and the conv), the fraction of the best
+// GEMM rate measured IN THIS RUN through linear_forward on Dimba-L shapes, a per-stage time
+// split, and memory: peak RSS (getrusage), weights, activation arena peak.
+// Usage: bench_dimba_forward [--weights bf16|f32|f16] [--reps N] [--res 512] [--batch 2]
+//                            [--text-len 300] [--depth D] [--threads T]
+// --threads sets both the op pool (DIMBA_THREADS) and the GEMM's threads; default: the pool
+// takes every hardware thread and the GEMM its own default.
+// Results and the command: native/bench/README.md ("Dimba-L forward").
+// defines: main (bench_dimba_forward)
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/gemm_kernels.h"
+#include "core/tensor.h"
+#include "core/threadpool.h"
+#include "io/checkpoint.h"
+#include "models/dimba.h"
+
+using namespace dimba;
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double peak_rss_mib() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_maxrss) / 1024.0;  // Linux: KiB
+}
+
+// xorshift64*: fast uniform numbers for 860M weights (Box-Muller normals would take longer
+// than the forward itself).
+struct Rand {
+  uint64_t s;
+  float uniform() {  // [-1, 1)
+    s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
+    return float(int64_t((s * 0x2545F4914F6CDD1Dull) >> 11) - (int64_t(1) << 52)) / float(int64_t(1) << 52);
+  }
+};
+
+// A checkpoint of random weights in memory: Linear weights ~ U(-1,1)/sqrt(fan_in) so
+// activations stay O(1) through 28 blocks; Mamba parameters like Mamba's own init
+// (A_log = log(1..Ns), dt bias = softplus^-1 of dt in [1e-3, 1e-1], D = 1), so the scan
+// decays the way a trained model's does (denormals included).
+Checkpoint random_checkpoint(const DimbaConfig& cfg, DType dtype) {
+  Checkpoint ck;
+  Rand r{0x9E3779B97F4A7C15ull};
+  for (const auto& [name, shape] : dimba_expected_tensors(cfg)) {
+    size_t n = size_t(shape_numel(shape));
+    std::vector<float> v(n);
+    auto ends = [&](const char* s) { return name.size() >= std::strlen(s) && name.compare(name.size() - std::strlen(s), std::string::npos, s) == 0; };
+    if (ends("A_log") || ends("A_b_log")) {
+      int64_t Ns = shape[1];
+      for (size_t i = 0; i < n; ++i) v[i] = std::log(float(i % size_t(Ns) + 1));
+    } else if (ends(".D") || ends(".D_b") || ends("norm.weight")) {
+      std::fill(v.begin(), v.end(), 1.0f);
+    } else if (ends("dt_proj.bias") || ends("dt_proj_b.bias")) {
+      for (size_t i = 0; i < n; ++i) {
+        float dt = std::exp(std::log(1e-3f) + (r.uniform() * 0.5f + 0.5f) * (std::log(1e-1f) - std::log(1e-3f)));
+        v[i] = dt + std::log(-std::expm1(-dt));  // softplus^-1(dt)
+      }
+    } else {
+      float fan_in = shape.size() >= 2 ? float(n / size_t(shape[0])) : 1.0f;
+      float scale = shape.size() >= 2 ? 1.0f / std::sqrt(fan_in) : 0.02f;
+      for (auto& x : v) x = r.uniform() * scale;
+    }
+    auto mem = aligned_alloc_shared(n * dtype_size(dtype));
+    convert_from_f32(mem.get(), dtype, v.data(), n);
+    ck.storage.push_back(mem);
+    ck.tensors[name] = TensorEntry{dtype, shape, static_cast<const uint8_t*>(mem.get()), n * dtype_size(dtype)};
+  }
+  return ck;
+}
+
+struct Flops {
+  double linear = 0, attention = 0, scan = 0;
+  double total() const { return linear + attention + scan; }
+};
+
+Flops count_flops(const DimbaConfig& c, int B, int N, int L, const std::vector<int>& lens) {
+  const double C = c.hidden_size, Hm = c.mlp_hidden(), Di = c.d_inner(), R = c.dt_rank_resolved(), Ns = c.d_state;
+  const double p = c.patch_size, BN = double(B) * N;
+  double sum_len = 0;
+  for (int l : lens) sum_len += l;
+  Flops f;
+  f.linear += 2 * BN * (c.in_channels * p * p) * C;                        // patch embedding
+  f.linear += 2 * B * (256 * C + C * C + C * 6 * C);                        // t_embedder, t_block
+  f.linear += 2 * double(B) * L * (c.caption_channels * C + C * C);        // y_embedder
+  const double block_lin = 2 * BN * (3 * C * C + C * C + C * C + C * C + 2 * C * Hm) + 2 * double(B) * L * 2 * C * C;
+  f.linear += c.depth * block_lin;
+  f.attention += c.depth * (4 * double(B) * N * N * C + 4 * double(N) * sum_len * C);
+  const double mamba_lin = 2 * BN * (C * 2 * Di + 2 * (Di * (R + 2 * Ns) + R * Di) + Di * C);
+  f.linear += c.mamba_depth() * mamba_lin;
+  // Scan: per state element exp's argument mul, decay mul, input fma, output fma (6 flops,
+  // the exp itself not counted); the gate and skip; the 4-tap conv. Both directions.
+  f.scan += c.mamba_depth() * 2 * (BN * Di * (6 * Ns + 4) + 2 * c.d_conv * BN * Di);
+  f.linear += 2 * BN * C * (p * p * c.out_channels);                      // final layer
+  return f;
+}
+
+// Best linear_forward rate on Dimba-L shapes (M = B*N rows), weights in `dtype`.
+double best_gemm_gflops(const DimbaConfig& c, int M, DType dtype, int reps) {
+  const int C = c.hidden_size, Hm = c.mlp_hidden(), Di = c.d_inner();
+  struct Shape { const char* name; int K, N; };
+  const Shape shapes[] = {{"qkv", C, 3 * C}, {"mlp.fc1", C, Hm}, {"mlp.fc2", Hm, C}, {"in_proj", C, 2 * Di}};
+  double best = 0;
+  Rand r{42};
+  for (const Shape& s : shapes) {
+    std::vector<float> x(size_t(M) * s.K), y(size_t(M) * s.N), wf(size_t(s.N) * s.K), b(size_t(s.N));
+    for (auto& v : x) v = r.uniform();
+    for (auto& v : wf) v = r.uniform() * 0.03f;
+    std::vector<uint8_t> w(wf.size() * dtype_size(dtype));
+    convert_from_f32(w.data(), dtype, wf.data(), wf.size());
+    double t_best = 1e30;
+    for (int i = 0; i < reps; ++i) {
+      double t0 = now_s();
+      cpu::linear_forward(y.data(), x.data(), w.data(), dtype, b.data(), M, s.K, s.N, false);
+      t_best = std::min(t_best, now_s() - t0);
+    }
+    double gf = 2.0 * M * s.K * s.N / t_best / 1e9;
+    std::printf("  gemm %-8s M=%d K=%d N=%d %-4s: %7.1f GFLOP/s\n", s.name, M, s.K, s.N, dtype_name(dtype), gf);
+    best = std::max(best, gf);
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  DType dtype = DType::BF16;
+  int reps = 3, res = 512, B = 2, L = 300, depth = 0, threads = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) { std::fprintf(stderr, "%s needs a value\n", a.c_str()); std::exit(2); }
+      return argv[++i];
+    };
+    if (a == "--weights") {
+      std::string v = next();
+      dtype = v == "f32" ? DType::F32 : v == "f16" ? DType::F16 : v == "bf16" ? DType::BF16 : DType::U8;
+      if (dtype == DType::U8) { std::fprintf(stderr, "unknown --weights %s\n", v.c_str()); return 2; }
+    } else if (a == "--reps") reps = std::atoi(next().c_str());
+    else if (a == "--res") res = std::atoi(next().c_str());
+    else if (a == "--batch") B = std::atoi(next().c_str());
+    else if (a == "--text-len") L = std::atoi(next().c_str());
+    else if (a == "--depth") depth = std::atoi(next().c_str());
+    else if (a == "--threads") threads = std::atoi(next().c_str());
+    else {
+      std::fprintf(stderr,
+                   "usage: bench_dimba_forward [--weights bf16|f32|f16] [--reps N] [--res 512] [--batch 2] "
+                   "[--text-len 300] [--depth D] [--threads T]\n");
+      return 2;
+    }
+  }
+  if (threads > 0) {  // before the pool's first use
+    setenv("DIMBA_THREADS", std::to_string(threads).c_str(), 1);
+    cpu::gemm_set_threads(threads);
+  }
+  DimbaConfig cfg = DimbaConfig::dimba_l_2(res);
+  if (depth > 0) cfg.depth = depth, cfg.validate();
+  const int H = res / 8, W = res / 8, N = (H / cfg.patch_size) * (W / cfg.patch_size);
+  std::printf("Dimba-L/2 depth %d C %d: %dpx, latent %dx%d (N=%d), batch %d, L=%d, weights %s, op threads %d, gemm threads %d\n",
+              cfg.depth, cfg.hidden_size, res, H, W, N, B, L, dtype_name(dtype), ThreadPool::global().size(), cpu::gemm_threads());
+
+  double t0 = now_s();
+  Checkpoint ck = random_checkpoint(cfg, dtype);
+  DimbaModel model = DimbaModel::load(ck, cfg, dtype);
+  std::printf("  random weights made and bound in %.1f s: %.1f MiB\n", now_s() - t0, model.weight_bytes() / 1048576.0);
+
+  Rand r{7};
+  std::vector<float> x(size_t(B) * cfg.in_channels * H * W), t(size_t(B), 500.0f),
+      y(size_t(B) * L * cfg.caption_channels), out(size_t(B) * cfg.out_channels * H * W);
+  for (auto& v : x) v = r.uniform() * 1.7f;
+  for (auto& v : y) v = r.uniform() * 0.3f;
+  std::vector<int> lens(size_t(B), L);
+
+  // Per-stage split from the activation hook's timestamps (hook cost is one clock read).
+  std::map<std::string, double> split;
+  double last = 0;
+  auto hook = [&](const std::string& name, const float*, const std::vector<int64_t>&) {
+    double now = now_s();
+    std::string stage = name.rfind("act.blocks.", 0) == 0 ? "dimba blocks"
+                        : name.rfind("act.mamba_blocks.", 0) == 0 ? "mamba blocks"
+                        : "embed+final";
+    if (name.find(".residual") == std::string::npos) split[stage] += now - last;
+    last = now;
+  };
+  std::vector<double> times;
+  for (int i = 0; i <= reps; ++i) {  // run 0 warms up (and sizes the arena)
+    split.clear();
+    double s = now_s();
+    last = s;
+    model.forward(out.data(), x.data(), t.data(), y.data(), lens.data(), B, H, W, L, hook);
+    double e = now_s() - s;
+    if (i > 0) times.push_back(e);
+    std::printf("  forward %d: %.2f s (dimba blocks %.2f, mamba blocks %.2f, embed+final %.2f)%s\n", i, e,
+                split["dimba blocks"], split["mamba blocks"], split["embed+final"] + (e - (last - s)),
+                i == 0 ? " [warm-up]" : "");
+  }
+  double finite = 0;
+  for (float v : out) finite += std::isfinite(v) ? 0 : 1;
+  std::sort(times.begin(), times.end());
+  const double med = times[times.size() / 2];
+  Flops f = count_flops(cfg, B, N, L, lens);
+  const double gflops = f.total() / med / 1e9;
+  std::printf("  FLOPs per forward: %.1f G (linear %.1f, attention %.1f, scan+conv %.1f)\n", f.total() / 1e9,
+              f.linear / 1e9, f.attention / 1e9, f.scan / 1e9);
+  const double gemm = best_gemm_gflops(cfg, B * N, dtype, 3);
+  std::printf("RESULT seconds/forward %.2f (median of %d) | %.1f GFLOP/s | best GEMM %.1f GFLOP/s | %.0f%% of GEMM\n",
+              med, reps, gflops, gemm, 100.0 * gflops / gemm);
+  std::printf("RESULT memory: peak RSS %.0f MiB | weights %.0f MiB | activation arena peak %.0f MiB | "
+              "one [B,N,C] = %.1f MiB | non-finite outputs %.0f\n",
+              peak_rss_mib(), model.weight_bytes() / 1048576.0, model.arena_peak_bytes() / 1048576.0,
+              double(B) * N * cfg.hidden_size * 4 / 1048576.0, finite);
+  return 0;
+}
