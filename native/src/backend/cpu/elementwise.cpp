@@ -19,3 +19,26 @@ void add_row_forward(float* out, const float* a, const float* row, int64_t rows,
 }
 
 }  // namespace dimba::cpu
+
+namespace dimba::cpu {
+
+// Backward of add_forward (gradients accumulate): da += dout, db += dout (either may be null).
+void add_backward(float* da, float* db, const float* dout, int64_t n) {
+  ThreadPool::global().parallel_for(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      if (da) da[i] += dout[i];
+      if (db) db[i] += dout[i];
+    }
+  }, 16384);
+}
+
+// Backward of add_row_forward: da += dout, drow += sum over rows (one thread: a reduction).
+void add_row_backward(float* da, float* drow, const float* dout, int64_t rows, int C) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int i = 0; i < C; ++i) {
+      if (da) da[r * C + i] += dout[r * C + i];
+      if (drow) drow[i] += dout[r * C + i];
+    }
+}
+
+}  // namespace dimba::cpu

@@ -151,3 +151,25 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
 }
 
 }  // namespace dimba::cpu
+
+#include <vector>
+
+namespace dimba::cpu {
+
+// Backward of linear_forward for f32 weights (training keeps weights in f32); gradients
+// accumulate, any of dx/dw/db may be null. Two sgemms (llm.c's matmul_backward):
+//   dx[M,K] += dy[M,N] @ w[N,K];  dw[N,K] += dy^T @ x;  db[N] += sum_rows dy.
+void linear_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int M, int K,
+                     int N) {
+  if (M == 0) return;
+  if (dx) sgemm(false, false, M, K, N, 1.0f, dy, N, w, K, 1.0f, dx, K);
+  if (dw) sgemm(true, false, N, K, M, 1.0f, dy, N, x, K, 1.0f, dw, K);
+  if (db) {
+    std::vector<double> s(size_t(N), 0.0);
+    for (int m = 0; m < M; ++m)
+      for (int n = 0; n < N; ++n) s[size_t(n)] += dy[int64_t(m) * N + n];
+    for (int n = 0; n < N; ++n) db[n] += float(s[size_t(n)]);
+  }
+}
+
+}  // namespace dimba::cpu

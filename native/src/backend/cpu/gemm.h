@@ -11,6 +11,10 @@ namespace dimba::cpu {
 // accumulate: when true, y += result instead of y = result.
 void linear_forward(float* y, const float* x, const void* w, DType wdtype, const float* bias,
                     int M, int K, int N, bool accumulate = false);
+// Backward of linear_forward for f32 w (training): dx += dy @ w, dw += dy^T @ x, db += sum
+// over rows of dy; any of dx/dw/db may be null (gradients accumulate).
+void linear_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int M, int K,
+                     int N);
 
 // C = alpha * op(A) @ op(B) + beta * C, row-major, all f32 (attention scores and values).
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,

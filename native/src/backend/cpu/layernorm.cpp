@@ -38,3 +38,43 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 }
 
 }  // namespace dimba::cpu
+
+namespace dimba::cpu {
+
+// Backward of layernorm_forward (same argument order, llm.c style; gradients accumulate):
+//   xhat = (x - mean) * rstd, dxhat = dout * weight,
+//   dinp += rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)).
+// dweight/dbias (null when no affine) sum over rows, so that path runs on one thread.
+void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                        const float* weight, const float* mean, const float* rstd, int64_t rows, int C) {
+  auto body = [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* x = inp + r * C;
+      const float* g = dout + r * C;
+      float* dx = dinp + r * C;
+      const double m = mean[r], rs = rstd[r];
+      double s1 = 0.0, s2 = 0.0;
+      for (int i = 0; i < C; ++i) {
+        const double xh = (double(x[i]) - m) * rs;
+        const double dxh = double(g[i]) * (weight ? weight[i] : 1.0f);
+        s1 += dxh;
+        s2 += dxh * xh;
+        if (dweight) dweight[i] += float(double(g[i]) * xh);
+        if (dbias) dbias[i] += g[i];
+      }
+      s1 /= C;
+      s2 /= C;
+      for (int i = 0; i < C; ++i) {
+        const double xh = (double(x[i]) - m) * rs;
+        const double dxh = double(g[i]) * (weight ? weight[i] : 1.0f);
+        dx[i] += float(rs * (dxh - s1 - xh * s2));
+      }
+    }
+  };
+  if (dweight || dbias)
+    body(0, rows);
+  else
+    ThreadPool::global().parallel_for(rows, body, 16);
+}
+
+}  // namespace dimba::cpu

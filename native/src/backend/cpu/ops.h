@@ -21,6 +21,12 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 // out[r,:] = inp[r,:] * rsqrt(mean(inp[r,:]^2) + eps) * weight (weight may be null). In-place ok.
 void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t rows, int C,
                      float eps);
+// Backward (training; gradients accumulate, llm.c argument order: d-outputs, d-weights, dout,
+// then the forward's inputs and saved mean/rstd). dweight/dbias may be null.
+void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                        const float* weight, const float* mean, const float* rstd, int64_t rows, int C);
+void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
+                      const float* rstd, int64_t rows, int C);
 
 // ---- adaLN modulation and gated residuals (modulate.cpp) ------------------------------------
 // out[b,t,:] = inp[b,t,:] * (1 + scale_b) + shift_b, where shift_b = shift + b*mod_stride
@@ -30,6 +36,12 @@ void modulate_forward(float* out, const float* inp, const float* shift, const fl
 // x[b,t,:] += gate_b * y[b,t,:] with gate_b = gate + b*gate_stride; gate null: x += y.
 void gated_residual_forward(float* x, const float* y, const float* gate, int B, int64_t T, int C,
                             int64_t gate_stride);
+// Backward: dinp += dout*(1+scale_b); dshift_b/dscale_b (+)= sums over t, in the mod_stride
+// layout. Gated residual: dx passes through, dy += dx*gate_b, dgate_b += sum_t dx*y.
+void modulate_backward(float* dinp, float* dshift, float* dscale, const float* dout, const float* inp,
+                       const float* scale, int B, int64_t T, int C, int64_t mod_stride);
+void gated_residual_backward(float* dy, float* dgate, const float* dx, const float* y, const float* gate, int B,
+                             int64_t T, int C, int64_t gate_stride);
 
 // ---- activations and elementwise (activations.cpp, elementwise.cpp) --------------------------
 // All over n elements, in-place ok.
@@ -39,6 +51,12 @@ void softplus_forward(float* out, const float* inp, int64_t n);   // log(1+e^x),
 void add_forward(float* out, const float* a, const float* b, int64_t n);
 // out[r,:] = a[r,:] + b[:] over rows x C (a per-row broadcast).
 void add_row_forward(float* out, const float* a, const float* row, int64_t rows, int C);
+// Backward (gradients accumulate: dinp += dout * f'(inp), inp the saved pre-activation).
+void gelu_tanh_backward(float* dinp, const float* dout, const float* inp, int64_t n);
+void silu_backward(float* dinp, const float* dout, const float* inp, int64_t n);
+void softplus_backward(float* dinp, const float* dout, const float* inp, int64_t n);
+void add_backward(float* da, float* db, const float* dout, int64_t n);
+void add_row_backward(float* da, float* drow, const float* dout, int64_t rows, int C);
 
 // ---- attention (attention.cpp) -----------------------------------------------------------
 // Multi-head softmax(q k^T / sqrt(hd)) v for each sample b and head h, unmasked except that
@@ -48,6 +66,10 @@ void add_row_forward(float* out, const float* a, const float* row, int64_t rows,
 // Uses sgemm for both products; scratch is internal (one [rows, Tk] tile per thread).
 void attention_forward(float* out, const float* q, const float* k, const float* v, const int* k_lens, int B,
                        int Tq, int Tk, int H, int hd, int64_t q_stride, int64_t kv_stride, int64_t out_stride);
+// Backward: recomputes the probabilities; dq/dk/dv accumulate with the strides of q/k/v.
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                        const float* v, const int* k_lens, int B, int Tq, int Tk, int H, int hd, int64_t q_stride,
+                        int64_t kv_stride, int64_t out_stride);
 
 // ---- Mamba pieces (conv1d.cpp, selective_scan.cpp) ---------------------------------------
 // Causal depthwise conv over time, channels-last: inp row t is inp + t*in_stride (D values),
@@ -56,6 +78,10 @@ void attention_forward(float* out, const float* q, const float* k, const float* 
 // which is how the backward direction of a bidirectional Mamba avoids materialising flips.
 void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* weight, const float* bias,
                                      int T, int D, int K, int64_t in_stride, bool reverse);
+// Backward (accumulates; dinp rows at t*in_stride like inp).
+void conv1d_causal_depthwise_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                                      const float* inp, const float* weight, int T, int D, int K,
+                                      int64_t in_stride, bool reverse);
 // The Mamba selective scan for one sequence (MODEL.md section 2), state float32:
 //   s[d,n] = exp(delta[t,d]*A[d,n]) * s[d,n] + delta[t,d]*Bm[t,n]*u[t,d]   (s starts at 0)
 //   y[t,d] (+)= (sum_n s[d,n]*Cm[t,n] + Dskip[d]*u[t,d]) * silu(z[t,d])
@@ -64,6 +90,13 @@ void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* 
 void selective_scan_forward(float* y, const float* u, const float* delta, const float* A, const float* Bm,
                             const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
                             int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate);
+// Backward: the reverse-time recurrence over recomputed float32 states (accumulates). dBm/dCm
+// rows at t*dbc_stride, dz rows at t*dz_stride; dA is d/dA (A = -exp(A_log) already).
+void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, float* dCm, float* dDskip, float* dz,
+                             const float* dy, const float* u, const float* delta, const float* A, const float* Bm,
+                             const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
+                             int64_t bc_stride, int64_t z_stride, int64_t dbc_stride, int64_t dz_stride,
+                             bool reverse);
 
 // ---- patches and embeddings (patch.cpp, embeddings.cpp) ---------------------------------
 // Conv2d(k=p, stride=p) as patchify + Linear: img [B,Cin,H,W] -> out [B, (H/p)*(W/p), C],
@@ -72,6 +105,10 @@ void patch_embed_forward(float* out, const float* img, const void* weight, DType
                          int B, int Cin, int H, int W, int p, int C);
 // tokens [B, h*w, p*p*Cout] (each token row-major [p, p, Cout]) -> img [B, Cout, h*p, w*p].
 void unpatchify_forward(float* img, const float* tokens, int B, int Cout, int h, int w, int p);
+// Backward (accumulates; f32 weight). Any of dimg/dweight/dbias may be null.
+void patch_embed_backward(float* dimg, float* dweight, float* dbias, const float* dout, const float* img,
+                          const float* weight, int B, int Cin, int H, int W, int p, int C);
+void unpatchify_backward(float* dtokens, const float* dimg, int B, int Cout, int h, int w, int p);
 // The 2-D sin-cos position embedding out [h*w, C] (MODEL.md section 2 step 2, column
 // coordinate first, computed in float64): gh[i] = i/(h/base)/interp, gw[j] = j/(w/base)/interp.
 void sincos_pos_embed_2d(float* out, int C, int h, int w, double base_size, double pe_interpolation);

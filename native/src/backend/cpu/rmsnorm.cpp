@@ -28,3 +28,39 @@ void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* wei
 }
 
 }  // namespace dimba::cpu
+
+namespace dimba::cpu {
+
+// Backward of rmsnorm_forward (gradients accumulate): xhat = x * rstd, dxhat = dout * weight,
+//   dinp += rstd * (dxhat - xhat * mean(dxhat * xhat)), dweight += sum_rows dout * xhat.
+// dweight sums over rows, so it runs on one thread when requested.
+void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
+                      const float* rstd, int64_t rows, int C) {
+  auto body = [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* x = inp + r * C;
+      const float* g = dout + r * C;
+      float* dx = dinp + r * C;
+      const double rs = rstd[r];
+      double s = 0.0;
+      for (int i = 0; i < C; ++i) {
+        const double xh = double(x[i]) * rs;
+        const double dxh = double(g[i]) * (weight ? weight[i] : 1.0f);
+        s += dxh * xh;
+        if (dweight) dweight[i] += float(double(g[i]) * xh);
+      }
+      s /= C;
+      for (int i = 0; i < C; ++i) {
+        const double xh = double(x[i]) * rs;
+        const double dxh = double(g[i]) * (weight ? weight[i] : 1.0f);
+        dx[i] += float(rs * (dxh - xh * s));
+      }
+    }
+  };
+  if (dweight)
+    body(0, rows);
+  else
+    ThreadPool::global().parallel_for(rows, body, 16);
+}
+
+}  // namespace dimba::cpu

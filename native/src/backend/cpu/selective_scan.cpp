@@ -111,3 +111,88 @@ void selective_scan_forward(float* y, const float* u, const float* delta, const 
 }
 
 }  // namespace dimba::cpu
+
+#include <mutex>
+
+namespace dimba::cpu {
+
+// Backward of selective_scan_forward, same argument order plus dbc_stride/dz_stride for the
+// rows of dBm/dCm and dz (so they land in packed [dt|dB|dC] and [dx|dz] gradient buffers in
+// place); accumulate=true forward calls need nothing special (dy is the same for both). All
+// gradients accumulate; dA is the gradient for A = -exp(A_log) (the caller applies the chain
+// rule to A_log). Per channel the float32 states s_t are recomputed in forward time order
+// (MODEL.md 3: state float32), then the reverse-time recurrence runs with ds in double:
+//   q_t = sum_n s_t C_t + D u_t, y_t = q_t silu(z_t): dz += dy q silu'(z), dq = dy silu(z);
+//   dC_t += dq s_t, dD += dq u_t, du_t += dq D, ds_t += dq C_t;
+//   s_t = a_t s_{t-1} + delta_t B_t u_t, a_t = exp(delta_t A):
+//     ddelta_t += sum_n ds (s_{t-1} a A + B u), dA += ds s_{t-1} a delta, dB_t += ds delta u,
+//     du_t += sum_n ds delta B, then ds_{t-1} = ds a.
+// Channels run in parallel; dB/dC (shared by all channels) go to a per-range buffer first.
+void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, float* dCm, float* dDskip, float* dz,
+                             const float* dy, const float* u, const float* delta, const float* A, const float* Bm,
+                             const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
+                             int64_t bc_stride, int64_t z_stride, int64_t dbc_stride, int64_t dz_stride,
+                             bool reverse) {
+  std::mutex mu;
+  ThreadPool::global().parallel_for(D, [&](int64_t d0, int64_t d1) {
+    std::vector<float> S(size_t(T) * N);
+    std::vector<double> dBC(size_t(T) * 2 * N, 0.0);  // [t][dB (N) | dC (N)]
+    std::vector<double> ds(static_cast<size_t>(N)), a(static_cast<size_t>(N));
+    for (int64_t d = d0; d < d1; ++d) {
+      const float* Ad = A + d * N;
+      std::vector<float> s(static_cast<size_t>(N), 0.0f);
+      for (int step = 0; step < T; ++step) {
+        const int64_t t = reverse ? T - 1 - step : step;
+        const float dl = delta[t * D + d], uu = u[t * D + d];
+        const float* Bt = Bm + t * bc_stride;
+        for (int n = 0; n < N; ++n) {
+          s[size_t(n)] = std::exp(dl * Ad[n]) * s[size_t(n)] + dl * uu * Bt[n];
+          S[size_t(step) * N + n] = s[size_t(n)];
+        }
+      }
+      std::fill(ds.begin(), ds.end(), 0.0);
+      double dD = 0.0;
+      for (int step = T - 1; step >= 0; --step) {
+        const int64_t t = reverse ? T - 1 - step : step;
+        const double dl = delta[t * D + d], uu = u[t * D + d], zz = z[t * z_stride + d];
+        const float* Bt = Bm + t * bc_stride;
+        const float* Ct = Cm + t * bc_stride;
+        const float* st = S.data() + size_t(step) * N;
+        const float* sp = step > 0 ? S.data() + size_t(step - 1) * N : nullptr;
+        double q = Dskip[d] * uu;
+        for (int n = 0; n < N; ++n) q += double(st[n]) * Ct[n];
+        const double sg = 1.0 / (1.0 + std::exp(-zz));
+        const double dyv = dy[t * D + d];
+        if (dz) dz[t * dz_stride + d] += float(dyv * q * sg * (1.0 + zz * (1.0 - sg)));
+        const double dq = dyv * zz * sg;
+        dD += dq * uu;
+        double dut = dq * Dskip[d], ddl = 0.0;
+        double* dBt = dBC.data() + size_t(t) * 2 * N;
+        double* dCt = dBt + N;
+        for (int n = 0; n < N; ++n) {
+          dCt[n] += dq * st[n];
+          ds[size_t(n)] += dq * Ct[n];
+          a[size_t(n)] = std::exp(float(dl) * Ad[n]);
+          const double prev = sp ? sp[n] : 0.0;
+          const double g = ds[size_t(n)];
+          ddl += g * (prev * a[size_t(n)] * Ad[n] + Bt[n] * uu);
+          if (dA) dA[d * N + n] += float(g * prev * a[size_t(n)] * dl);
+          dBt[n] += g * dl * uu;
+          dut += g * dl * Bt[n];
+          ds[size_t(n)] = g * a[size_t(n)];
+        }
+        if (du) du[t * D + d] += float(dut);
+        if (ddelta) ddelta[t * D + d] += float(ddl);
+      }
+      if (dDskip) dDskip[d] += float(dD);
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    for (int t = 0; t < T; ++t)
+      for (int n = 0; n < N; ++n) {
+        if (dBm) dBm[t * dbc_stride + n] += float(dBC[size_t(t) * 2 * N + n]);
+        if (dCm) dCm[t * dbc_stride + n] += float(dBC[size_t(t) * 2 * N + N + n]);
+      }
+  }, 8);
+}
+
+}  // namespace dimba::cpu
