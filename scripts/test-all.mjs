@@ -1,6 +1,6 @@
 // `npm test`: every check, one after the other, then one summary. A failing step does not stop
 // the others, so one run shows everything that is wrong. (`pretest` has already bootstrapped.)
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { npmCommand, root } from './lib.mjs';
@@ -54,6 +54,23 @@ function ctestCounts(output) {
   return { text: `${total - failed - skipped.length} passed, ${failed} failed, ${skipped.length} skipped`, skipped };
 }
 
+function teed(command, args) {
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      process.stdout.write(chunk);
+    });
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+      process.stderr.write(chunk);
+    });
+    child.on('error', (error) => resolve({ status: 127, output: `${output}\n${error.message}` }));
+    child.on('close', (code) => resolve({ status: code ?? 1, output }));
+  });
+}
+
 const results = [];
 const started = Date.now();
 for (const step of steps) {
@@ -63,12 +80,10 @@ for (const step of steps) {
   let status;
   let counts = null;
   if (step.ctest) {
-    // Tee the output: shown live, and read back for the counts.
-    const result = spawnSync(command, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
-    process.stdout.write(result.stdout ?? '');
-    process.stderr.write(result.stderr ?? '');
-    status = result.status ?? 1;
-    counts = ctestCounts(`${result.stdout}\n${result.stderr}`);
+    // Tee the output: shown live, and kept for the counts.
+    const result = await teed(command, args);
+    status = result.status;
+    counts = ctestCounts(result.output);
   } else {
     status = spawnSync(command, args, { cwd: root, stdio: 'inherit' }).status ?? 1;
     if (step.json) counts = vitestCounts(step.json);

@@ -78,6 +78,19 @@ describe('electron-builder --linux dir', () => {
     expect(unwanted).toEqual([]);
   });
 
+  // The addon is built by `npm run build:native` once the engine provides its build script.
+  const addonScript = path.join(repoRoot, 'native', 'scripts', 'build-addon.sh');
+  it.skipIf(!existsSync(addonScript))(
+    `keeps the native addon out of the archive, as a real file${existsSync(addonScript) ? '' : ' (skipped: native/scripts/build-addon.sh does not exist yet)'}`,
+    () => {
+      const unpackedAddons = entries.filter((e) => e.startsWith('/build/addon/') && e.endsWith('.node'));
+      expect(unpackedAddons.length).toBeGreaterThan(0);
+      for (const entry of unpackedAddons) {
+        expect(existsSync(path.join(unpacked, 'resources', 'app.asar.unpacked', ...entry.split('/')))).toBe(true);
+      }
+    },
+  );
+
   it('turns off the fuses that would let the binary run as node or load code from outside', () => {
     const binary = readFileSync(path.join(unpacked, 'dimba-studio'));
     const at = binary.indexOf(FUSE_SENTINEL) + FUSE_SENTINEL.length;
