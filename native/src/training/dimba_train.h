@@ -1,0 +1,125 @@
+// Training Dimba on the CPU: the forward pass keeping what the backward needs, and the
+// backward through the whole model (MODEL.md section 2, quirks included: the Mamba residual
+// dataflow, the final layer modulated by temb, per-sample text lengths), accumulating the
+// gradient of every parameter. Weights, gradients and optimiser moments are f32 ParamSets
+// sharing one layout (the reference names of dimba_expected_tensors), llm.c style: one
+// allocation carved into named views.
+//
+//   ParamSet params = ParamSet::from_checkpoint(load_safetensors(p), cfg);
+//   DimbaTrainer tr(cfg, params);           // grads zeroed, same layout
+//   tr.forward(out, x_t, t, y, y_lens, B, H, W, L);
+//   tr.backward(dout);                       // grads += d(loss)/d(params)
+//
+// Gradient checkpointing (set_checkpointing(true)) keeps only each block's input and the
+// Mamba residual stream, and recomputes a block's activations in its backward.
+// defines: ParamSet, DimbaTrainer
+#pragma once
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "io/checkpoint.h"
+#include "models/dimba.h"
+
+namespace dimba {
+
+// Named f32 tensors in one contiguous buffer (parameters, gradients, optimiser state).
+struct ParamSet {
+  std::vector<std::string> names;
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<size_t> offsets;  // element offset of each tensor in data
+  std::vector<float> data;
+  std::unordered_map<std::string, size_t> index;
+
+  // Zero-filled tensors for every name of `cfg` (dimba_expected_tensors, in its order).
+  static ParamSet zeros_like_config(const DimbaConfig& cfg);
+  // The same names and shapes as `other`, zero-filled.
+  static ParamSet zeros_like(const ParamSet& other);
+  // Every expected tensor of `cfg` read from `ck` (any float dtype, converted to f32).
+  // Throws EngineError(ModelMismatch) listing every missing or mis-shaped tensor.
+  static ParamSet from_checkpoint(const Checkpoint& ck, const DimbaConfig& cfg);
+
+  size_t count() const { return names.size(); }
+  size_t numel(size_t i) const;
+  float* at(size_t i) { return data.data() + offsets[i]; }
+  const float* at(size_t i) const { return data.data() + offsets[i]; }
+  // Throws EngineError(InvalidArgument) for an unknown name.
+  float* get(const std::string& name);
+  const float* get(const std::string& name) const;
+  bool has(const std::string& name) const { return index.count(name) != 0; }
+  void zero();
+};
+
+class DimbaTrainer {
+ public:
+  // `params` must outlive the trainer (it is read at every forward; the optimiser updates it
+  // in place). Gradients start at zero.
+  DimbaTrainer(const DimbaConfig& cfg, ParamSet& params);
+
+  // out [B, out_channels, H, W] for x [B, in_channels, H, W], t [B], y [B, 1, L, Ccap],
+  // y_lens [B] (null: all L). drop [B] (null: none): sample b's caption is replaced by the
+  // learned null caption y_embedder.y_embedding (training-time caption dropout, MODEL.md 7),
+  // whose gradient then accumulates. Keeps the activations for backward().
+  void forward(float* out, const float* x, const float* t, const float* y, const int* y_lens, int B, int H, int W,
+               int L, const uint8_t* drop = nullptr);
+  // grads += d(sum_i dout_i out_i)/d(params) for the last forward. Call once per forward.
+  void backward(const float* dout);
+
+  ParamSet& grads() { return grads_; }
+  const ParamSet& grads() const { return grads_; }
+  void set_checkpointing(bool on) { checkpointing_ = on; }
+  bool checkpointing() const { return checkpointing_; }
+  // Bytes of saved activations after the last forward (the memory checkpointing saves).
+  size_t saved_activation_bytes() const;
+
+  // Saved activations (public for the sake of the golden test's diagnostics).
+  struct BlockActs;
+  struct MambaActs;
+
+ private:
+  void block_forward(int i, float* x, BlockActs& a, bool keep);
+  void block_backward(int i, float* dx, BlockActs& a);
+  void mamba_forward(int j, float* x_out, MambaActs& a, bool keep);
+  void mamba_backward(int j, const float* dx_out, float* dres, MambaActs& a);
+
+  DimbaConfig cfg_;
+  ParamSet& params_;
+  ParamSet grads_;
+  bool checkpointing_ = false;
+
+  // The last forward's sizes and inputs.
+  int B_ = 0, H_ = 0, W_ = 0, L_ = 0, N_ = 0;
+  std::vector<float> x_in_, t_in_, y_eff_;
+  std::vector<int> lens_;
+  std::vector<uint8_t> drop_;
+  // Activations that live across blocks.
+  std::vector<float> tf_, th_, ts_, temb_, tsi_, t0_;  // timestep path
+  std::vector<float> y1_, yg_, yy_;                    // caption path (all L tokens)
+  std::vector<BlockActs> blocks_;
+  std::vector<MambaActs> mambas_;
+  std::vector<float> xf_, fmean_, frstd_, fln_, fh_, fo_;  // final layer
+  std::vector<float> dyy_, dt0_;                          // gradients shared by all blocks
+};
+
+struct DimbaTrainer::BlockActs {
+  std::vector<float> x_in;                    // (B, N, C) block input
+  std::vector<float> mod;                     // (B, 6C) table + t0
+  std::vector<float> mean1, rstd1, ln1, h1;   // LN / modulated input of attention
+  std::vector<float> qkv, a1, o1, x1;         // self-attention; x1 after its residual
+  std::vector<float> q, kv, a2, x2;           // cross-attention; x2 after its residual
+  std::vector<float> mean2, rstd2, ln2, h2;   // LN / modulated input of the MLP
+  std::vector<float> pre, act, m;             // fc1 output, GELU, fc2 output
+};
+
+struct DimbaTrainer::MambaActs {
+  std::vector<float> res;                 // (B, N, C) the residual stream after this block's add
+  std::vector<float> rstd, hn, xz;        // RMSNorm, its output, in_proj output [x | z]
+  std::vector<float> cpre[2], u[2];       // conv output before SiLU, after (per direction)
+  std::vector<float> xdbl[2], dt[2];      // x_proj output [dt | B | C], dt contiguous
+  std::vector<float> dpre[2], delta[2];   // dt_proj output, softplus
+  std::vector<float> A[2];                // -exp(A_log)
+  std::vector<float> ysum;                // y_fwd + flip(y_bwd)
+};
+
+}  // namespace dimba

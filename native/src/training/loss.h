@@ -1,0 +1,28 @@
+// The IDDPM training loss of Dimba (MODEL.md section 7): MSE on eps plus the learned-range
+// variational bound on v (eps held constant there), per sample, averaged over the batch;
+// computed in float64 from the float32 model output, with its gradient.
+// defines: IddpmTerms, iddpm_noisy_input, iddpm_loss
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "sampling/schedule.h"
+
+namespace dimba {
+
+struct IddpmTerms {
+  std::vector<double> mse, vb, loss;  // (B) per sample; loss = mse + vb
+  double mean_loss = 0.0;             // mean over the batch: what the gradient is of
+};
+
+// x_t = sqrt(acp_t) x0 + sqrt(1 - acp_t) noise per sample (n values each), t integer steps.
+void iddpm_noisy_input(float* xt, const float* x0, const float* noise, const int64_t* t, int B, int64_t n,
+                       const DiscreteVpSchedule& s);
+
+// out [B, 2C, HW] (eps | v), x0 and noise [B, C, HW], t [B] integer steps in 0..N-1.
+// dout (nullable) [B, 2C, HW] receives d(mean_loss)/d(out): the eps half from the MSE, the
+// v half from the VB. Throws EngineError(InvalidArgument) for t outside the schedule.
+IddpmTerms iddpm_loss(float* dout, const float* out, const float* x0, const float* noise, const int64_t* t, int B, int C,
+                      int64_t HW, const DiscreteVpSchedule& s);
+
+}  // namespace dimba

@@ -1,0 +1,194 @@
+// One Dimba training step against the float64 reference (golden/dimba-tiny.train.safetensors,
+// README there): the IDDPM loss terms per sample and every parameter gradient of the
+// batch-mean loss within 1e-4 (relative L2), the global gradient norm, and CAME's parameter
+// changes after clipping to norm 0.05 and one / three steps (lr 1e-3, the golden gradients
+// each step) within 1e-5. Also: gradient checkpointing gives the same gradients, and caption
+// dropout sends a gradient to the null caption.
+// defines: main (test_train_golden)
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "harness.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "sampling/schedule.h"
+#include "training/dimba_train.h"
+#include "training/loss.h"
+#include "training/optim.h"
+
+using namespace dimba;
+
+namespace {
+
+std::vector<float> floats(const Checkpoint& ck, const std::string& name) {
+  const TensorEntry* e = ck.find(name);
+  if (!e) throw EngineError(ErrorCode::BadFile, "golden: missing " + name);
+  size_t n = size_t(shape_numel(e->shape));
+  std::vector<float> v(n);
+  convert_to_f32(v.data(), e->data, e->dtype, n);
+  return v;
+}
+
+std::vector<int64_t> ints(const Checkpoint& ck, const std::string& name) {
+  const TensorEntry* e = ck.find(name);
+  if (!e || e->dtype != DType::I64) throw EngineError(ErrorCode::BadFile, "golden: missing I64 " + name);
+  std::vector<int64_t> v(e->nbytes / 8);
+  std::memcpy(v.data(), e->data, e->nbytes);
+  return v;
+}
+
+struct Case {
+  DimbaConfig cfg;
+  Checkpoint weights, golden;
+  int B = 0, Cin = 0, H = 0, W = 0, L = 0;
+  std::vector<float> x0, noise, y, xt, tf;
+  std::vector<int64_t> t;
+  std::vector<int> lens;
+};
+
+Case load_case() {
+  Case c;
+  std::string p = harness::golden_path("dimba-tiny.json");
+  c.cfg = DimbaConfig::from_json(parse_json_untrusted(read_text_file(p), p));
+  c.weights = load_safetensors(harness::golden_path("dimba-tiny.weights.safetensors"));
+  c.golden = load_safetensors(harness::golden_path("dimba-tiny.train.safetensors"));
+  const TensorEntry* ex = c.golden.find("input.x0");
+  CHECK(ex && ex->shape.size() == 4);
+  c.B = int(ex->shape[0]), c.Cin = int(ex->shape[1]), c.H = int(ex->shape[2]), c.W = int(ex->shape[3]);
+  c.x0 = floats(c.golden, "input.x0");
+  c.noise = floats(c.golden, "input.noise");
+  c.y = floats(c.golden, "input.y");
+  c.L = int(c.golden.find("input.y")->shape[2]);
+  c.t = ints(c.golden, "input.t");
+  std::vector<int64_t> mask = ints(c.golden, "input.mask");
+  c.lens = mask_to_lengths(mask.data(), c.B, c.L);
+  const int64_t n = int64_t(c.Cin) * c.H * c.W;
+  c.xt.resize(c.x0.size());
+  iddpm_noisy_input(c.xt.data(), c.x0.data(), c.noise.data(), c.t.data(), c.B, n, DiscreteVpSchedule::dimba());
+  for (int64_t v : c.t) c.tf.push_back(float(v));
+  return c;
+}
+
+// Forward, loss, backward: returns the loss terms; gradients are left in tr.grads().
+IddpmTerms train_step(Case& c, DimbaTrainer& tr, const uint8_t* drop = nullptr) {
+  std::vector<float> out(size_t(c.B) * c.cfg.out_channels * c.H * c.W), dout(out.size());
+  tr.forward(out.data(), c.xt.data(), c.tf.data(), c.y.data(), c.lens.data(), c.B, c.H, c.W, c.L, drop);
+  IddpmTerms r = iddpm_loss(dout.data(), out.data(), c.x0.data(), c.noise.data(), c.t.data(), c.B, c.Cin,
+                            int64_t(c.H) * c.W, DiscreteVpSchedule::dimba());
+  tr.backward(dout.data());
+  return r;
+}
+
+void check_terms(const char* what, const std::vector<double>& got, const std::vector<float>& want, double tol) {
+  std::vector<float> g(got.begin(), got.end());
+  const double e = harness::rel_l2(g.data(), want.data(), want.size());
+  std::printf("    %-40s rel_l2 %.3e (tol %.0e)\n", what, e, tol);
+  if (!(e <= tol)) harness::fail(__FILE__, __LINE__, what);
+}
+
+void loss_and_gradients() {
+  Case c = load_case();
+  ParamSet params = ParamSet::from_checkpoint(c.weights, c.cfg);
+  DimbaTrainer tr(c.cfg, params);
+  IddpmTerms r = train_step(c, tr);
+  check_terms("loss.mse", r.mse, floats(c.golden, "loss.mse"), 1e-4);
+  check_terms("loss.vb", r.vb, floats(c.golden, "loss.vb"), 1e-4);
+  check_terms("loss.loss", r.loss, floats(c.golden, "loss.loss"), 1e-4);
+  check_terms("grad_norm", {grad_global_norm(tr.grads())}, floats(c.golden, "grad_norm"), 1e-4);
+  // Every grad.* of the golden, worst first.
+  std::vector<std::pair<double, std::string>> errs;
+  int n = 0;
+  for (const auto& [key, e] : c.golden.tensors) {
+    if (key.rfind("grad.", 0) != 0) continue;
+    const std::string name = key.substr(5);
+    std::vector<float> want = floats(c.golden, key);
+    CHECK(tr.grads().has(name));
+    if (!tr.grads().has(name)) continue;
+    errs.push_back({harness::rel_l2(tr.grads().get(name), want.data(), want.size()), name});
+    ++n;
+  }
+  std::sort(errs.rbegin(), errs.rend());
+  std::printf("    %d gradients; worst:\n", n);
+  for (size_t i = 0; i < errs.size() && i < 6; ++i)
+    std::printf("      grad.%-44s rel_l2 %.3e (tol 1e-04)\n", errs[i].second.c_str(), errs[i].first);
+  CHECK(n == int(params.count()) - 1);  // all but y_embedder.y_embedding (no dropout here)
+  for (auto& [e, name] : errs)
+    if (!(e <= 1e-4)) harness::fail(__FILE__, __LINE__, "grad." + name);
+}
+
+// Gradient checkpointing recomputes each block in backward: the same gradients.
+void checkpointing_same_gradients() {
+  Case c = load_case();
+  ParamSet params = ParamSet::from_checkpoint(c.weights, c.cfg);
+  DimbaTrainer full(c.cfg, params), ckpt(c.cfg, params);
+  ckpt.set_checkpointing(true);
+  train_step(c, full);
+  const size_t full_bytes = full.saved_activation_bytes();
+  train_step(c, ckpt);
+  std::printf("    saved activations: %zu bytes, with checkpointing %zu\n", full_bytes,
+              ckpt.saved_activation_bytes());
+  CHECK(ckpt.saved_activation_bytes() < full_bytes / 4);
+  CHECK_REL(ckpt.grads().data.data(), full.grads().data.data(), full.grads().data.size(), 1e-6);
+}
+
+// Caption dropout: the dropped sample sees the null caption, which gets a gradient.
+void caption_dropout_reaches_null_caption() {
+  Case c = load_case();
+  ParamSet params = ParamSet::from_checkpoint(c.weights, c.cfg);
+  DimbaTrainer tr(c.cfg, params);
+  const uint8_t drop[2] = {1, 0};
+  train_step(c, tr, drop);
+  const float* g = tr.grads().get("y_embedder.y_embedding");
+  double s = 0.0;
+  for (int i = 0; i < c.L * c.cfg.caption_channels; ++i) s += double(g[i]) * g[i];
+  std::printf("    |grad y_embedding| = %.3e\n", std::sqrt(s));
+  CHECK(s > 0.0);
+}
+
+// CAME from the golden gradients, as reference/spec_came.py: clip to 0.05, 1 and 3 steps.
+void came_matches_reference() {
+  Case c = load_case();
+  ParamSet params = ParamSet::from_checkpoint(c.weights, c.cfg);
+  ParamSet grads = ParamSet::zeros_like(params);
+  for (size_t i = 0; i < grads.count(); ++i) {
+    const std::string key = "grad." + grads.names[i];
+    if (!c.golden.find(key)) continue;
+    std::vector<float> v = floats(c.golden, key);
+    std::copy(v.begin(), v.end(), grads.at(i));
+  }
+  clip_grad_norm(grads, 0.05);
+  CameOptions opt;
+  opt.lr = 1e-3;
+  Came came(params, opt);
+  came.set_trainable("y_embedder.y_embedding", false);  // no gradient in this step
+  ParamSet applied = ParamSet::zeros_like(params);
+  for (int step = 1; step <= 3; ++step) {
+    came.step(params, grads, &applied);
+    if (step == 2) continue;
+    double worst = 0.0;
+    std::string worst_name;
+    for (size_t i = 0; i < params.count(); ++i) {
+      const std::string key = "dcame" + std::to_string(step) + "." + params.names[i];
+      if (!c.golden.find(key)) continue;
+      std::vector<float> want = floats(c.golden, key);
+      const double e = harness::rel_l2(applied.at(i), want.data(), want.size());
+      if (e > worst) worst = e, worst_name = params.names[i];
+    }
+    std::printf("    dcame%d worst rel_l2 %.3e (%s) (tol 1e-05)\n", step, worst, worst_name.c_str());
+    if (!(worst <= 1e-5)) harness::fail(__FILE__, __LINE__, "dcame" + std::to_string(step));
+  }
+}
+
+}  // namespace
+
+int main() {
+  RUN(loss_and_gradients);
+  RUN(checkpointing_same_gradients);
+  RUN(caption_dropout_reaches_null_caption);
+  RUN(came_matches_reference);
+  return harness::summary();
+}
