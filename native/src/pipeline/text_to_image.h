@@ -1,0 +1,146 @@
+// The studio's main job (../shared/spec/MODEL.md section 1): a Pipeline loads a model's parts
+// once and turns Recipes into 8-bit RGB images.
+//
+//   prompt, negative -> T5 tokens -> T5 encoder, through the embedding cache
+//   noise [4, H/8, W/8] from the engine's counter-based RNG (image k: seed + k, offset 0)
+//   -> sampler (DPM-Solver++ / DDIM / Euler) with classifier-free guidance: ONE Dimba call per
+//      step on the batch [uncond; cond]
+//   -> latents / scaling_factor -> VAE decode -> clamp [-1, 1] -> uint8
+//
+// Text masks under guidance (MODEL.md 2.6, quirk): with no negative prompt the unconditional
+// half is the null caption (the empty string's encoding) and reuses the PROMPT's mask, so it
+// attends to as many tokens as the prompt has (</s> and then T5's outputs at padding
+// positions), exactly as the reference. With a negative prompt, the unconditional half is
+// the negative's encoding under its OWN mask: the quirk exists only because the reference
+// repeats one mask tensor over the doubled batch, and cutting a negative prompt to the
+// prompt's length (or padding it out) would silently drop or dilute the words a user typed.
+//
+// Images of a count run one after another on a batch of 2, never as one batch of 2N: image k
+// is then bit-identical to a count-1 run with seed + k (GEMM blocking depends on the batch),
+// and memory does not grow with the count.
+//
+// Determinism: every op is a fixed-order reduction, noise is counter-based, so the same
+// recipe gives the same pixels on the same backend. Cancellation: checked before every model
+// call (so a request made during step i stops before step i+1's call), before the text
+// encoder and before each decode; it throws EngineError(Cancelled). A decode in progress runs
+// to its end (seconds at 512 px).
+//
+// Threads: generate() serialises callers (the models hold one activation arena each); callbacks
+// run on the calling thread.
+// defines: PipelineOptions, PipelineStage, PreviewImage, GenerateProgress, ModelCallInfo,
+//          GenerateHooks, StageTimes, GenerateResult, PipelineModelInfo, Pipeline
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "models/dimba.h"
+#include "models/t5_encoder.h"
+#include "models/vae.h"
+#include "pipeline/manifest.h"
+#include "pipeline/recipe.h"
+#include "sampling/sampler.h"
+#include "text/tokenizer.h"
+
+namespace dimba {
+
+struct PipelineOptions {
+  DType weights = DType::BF16;  // Dimba and VAE weights (F32 or BF16); T5 follows unless set
+  bool t5_int8 = false;         // T5 weights quantised to int8 at load (XXL: 4.8 GB instead of 9.5)
+  size_t embedding_cache_bytes = size_t(64) << 20;
+};
+
+enum class PipelineStage { Text, Sampling, Decoding };
+
+struct PreviewImage {
+  int width = 0, height = 0;  // the latent's size (image / 8)
+  std::vector<uint8_t> rgb;   // (height, width, 3)
+};
+
+struct GenerateProgress {
+  PipelineStage stage;
+  int image = 0;   // 0..count-1
+  int count = 1;
+  int step = 0;    // Sampling: 1..steps after the step; else 0
+  int steps = 0;
+  const PreviewImage* preview = nullptr;  // Sampling, every preview_every steps; else null
+};
+
+// One Dimba call as the pipeline makes it (for tests and diagnostics): the doubled batch.
+struct ModelCallInfo {
+  double t_input = 0;        // (t - 1/N) * 1000, the same for both halves
+  int batch = 0;             // 2: [uncond; cond]
+  const float* x = nullptr;  // (batch, Cin, h, w)
+  const float* y = nullptr;  // (batch, 1, L, Ccap)
+  const int* y_lens = nullptr;  // (batch) text tokens attended per half
+  int L = 0, caption_channels = 0, h = 0, w = 0;
+};
+
+struct GenerateHooks {
+  // Progress per stage and sampler step; returning Cancel stops the run before the next model
+  // call (EngineError(Cancelled)).
+  std::function<StepAction(const GenerateProgress&)> on_progress;
+  const std::atomic<bool>* cancel = nullptr;  // set from any thread
+  std::function<void(const ModelCallInfo&)> on_model_call;
+};
+
+struct StageTimes {  // seconds, summed over the images of a call
+  double text = 0, sampling = 0, decode = 0;
+};
+
+struct GenerateResult {
+  std::vector<GeneratedImage> images;  // count of them, seeds seed..seed+count-1
+  StageTimes times;
+};
+
+// What identifies the loaded model in a recipe.
+struct PipelineModelInfo {
+  std::string id, name;
+  std::string manifest_hash;   // ModelManifest::hash
+  std::string tokenizer_hash;  // Tokenizer::content_hash()
+  std::string t5_weights_id;   // T5Encoder::weights_id()
+  std::string weights;         // "bf16" / "f32" (Dimba and VAE)
+  ManifestDefaults defaults;
+  int resolution = 512;
+};
+
+class Pipeline {
+ public:
+  Pipeline();  // empty: generate() throws InvalidArgument ("model")
+  ~Pipeline();
+  Pipeline(Pipeline&&) noexcept;
+  Pipeline& operator=(Pipeline&&) noexcept;
+
+  // Loads every part the manifest names. Errors: those of the readers and loaders (Io, BadFile,
+  // ModelMismatch, ...), ModelMismatch when the parts do not fit together (T5 d_model vs Dimba
+  // caption_channels, Dimba in_channels vs VAE latent channels, tokenizer vocabulary vs T5's),
+  // InvalidArgument for bad options.
+  static Pipeline load(const ModelManifest& manifest, const PipelineOptions& options = {});
+  // Parts built by the caller (benchmarks: random weights never written to disk).
+  static Pipeline from_parts(PipelineModelInfo info, Tokenizer tokenizer, T5Encoder t5, DimbaModel dimba,
+                             VaeModel vae, size_t embedding_cache_bytes = size_t(64) << 20);
+
+  // Runs a recipe. Throws InvalidArgument naming the bad recipe field (or "model" for an empty
+  // pipeline), Cancelled, or what the models throw.
+  GenerateResult generate(const Recipe& recipe, const GenerateHooks& hooks = {});
+
+  bool empty() const { return !s_; }
+  RecipeLimits limits() const;
+  const PipelineModelInfo& info() const;
+  // The manifest's defaults as a recipe (prompt empty, seed 0).
+  Recipe default_recipe() const;
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> s_;
+};
+
+const char* pipeline_stage_name(PipelineStage s);  // "text", "sampling", "decoding"
+
+}  // namespace dimba
