@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { capture, npmCommand, root, run } from './lib.mjs';
+import { planSystemPackages, readPackageList } from './system-packages.mjs';
 
 const started = Date.now();
 const step = (text) => console.log(`\n[bootstrap] ${text}`);
@@ -16,28 +17,21 @@ function fail(message) {
   process.exit(1);
 }
 
-export function readPackageList(text) {
-  return text
-    .split('\n')
-    .map((line) => line.replace(/#.*/, '').trim())
-    .filter((line) => line.length > 0);
-}
-
 function systemPackages() {
   const wanted = readPackageList(readFileSync(path.join(root, 'scripts', 'system-packages.txt'), 'utf8'));
   if (capture('dpkg-query', ['--version']) === null) {
     step(`not a Debian system: make sure these are installed: ${wanted.join(' ')}`);
     return;
   }
-  const missing = wanted.filter((name) => {
-    const status = capture('dpkg-query', ['-W', '-f=${Status}', name]);
-    return status === null || !status.includes('install ok installed');
+  const plan = planSystemPackages({
+    wanted,
+    installed: (name) => (capture('dpkg-query', ['-W', '-f=${Status}', name]) ?? '').includes('install ok installed'),
+    isRoot: typeof process.getuid === 'function' && process.getuid() === 0,
+    hasApt: capture('apt-get', ['--version']) !== null,
   });
-  if (missing.length === 0) return;
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot || capture('apt-get', ['--version']) === null) {
-    fail(`missing system packages; install them with: sudo apt-get install -y ${missing.join(' ')}`);
-  }
+  if (plan.action === 'none') return;
+  if (plan.action === 'stop') fail(plan.message);
+  const missing = plan.packages;
   step(`installing system packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   if (run('apt-get', ['update', '-q'], { env }) !== 0) fail('apt-get update failed');
