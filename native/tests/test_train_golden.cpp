@@ -19,6 +19,7 @@
 #include "training/dimba_train.h"
 #include "training/loss.h"
 #include "training/optim.h"
+#include "verify/golden.h"
 
 using namespace dimba;
 
@@ -183,6 +184,88 @@ void came_matches_reference() {
   }
 }
 
+// The IDDPM loss gradient against central differences, on both branches (t = 0: the
+// discretised likelihood with its open edge bins; t > 0: the KL) which the golden step
+// (t = 981, 13) covers only in part.
+void iddpm_loss_gradient() {
+  const int B = 3, C = 2, HW = 5;
+  const int64_t t[3] = {0, 1, 700};
+  std::vector<float> out(size_t(B) * 2 * C * HW), x0(size_t(B) * C * HW), noise(x0.size());
+  uint32_t s = 12345;
+  auto rnd = [&]() {  // uniform in [-1, 1), deterministic
+    s = s * 1664525u + 1013904223u;
+    return float(s >> 8) / float(1 << 23) - 1.0f;
+  };
+  for (auto& v : out) v = rnd();
+  for (auto& v : noise) v = 2.0f * rnd();
+  for (auto& v : x0) v = rnd();
+  x0[0] = -1.0f;  // the open edge bins of the t = 0 likelihood
+  x0[1] = 1.0f;
+  const DiscreteVpSchedule& sch = DiscreteVpSchedule::dimba();
+  std::vector<float> dout(out.size());
+  iddpm_loss(dout.data(), out.data(), x0.data(), noise.data(), t, B, C, HW, sch);
+  // vb treats eps as a constant (MODEL.md 7): differentiate the vb part through v only, and the
+  // mse part through eps only, so compare d(mse)/d(eps) and d(vb)/d(v) separately.
+  std::vector<float> num(out.size());
+  const float h = 1e-3f;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const bool is_v = (i / (C * HW)) % 2 == 1;
+    const float v = out[i];
+    auto part = [&](const IddpmTerms& r) {
+      double a = 0.0;
+      for (int b = 0; b < B; ++b) a += (is_v ? r.vb[size_t(b)] : r.mse[size_t(b)]) / B;
+      return a;
+    };
+    out[i] = v + h;
+    const double lp = part(iddpm_loss(nullptr, out.data(), x0.data(), noise.data(), t, B, C, HW, sch));
+    out[i] = v - h;
+    const double lm = part(iddpm_loss(nullptr, out.data(), x0.data(), noise.data(), t, B, C, HW, sch));
+    out[i] = v;
+    num[i] = float((lp - lm) / (2.0 * h));
+  }
+  CHECK_REL(dout.data(), num.data(), num.size(), 1e-4);
+}
+
+// AdamW against torch.optim.AdamW's update written out for one tensor and two steps.
+void adamw_two_steps() {
+  DimbaConfig cfg;
+  ParamSet p;
+  p.names = {"w"};
+  p.shapes = {{3}};
+  p.offsets = {0};
+  p.index["w"] = 0;
+  p.data = {0.5f, -1.0f, 2.0f};
+  ParamSet g = ParamSet::zeros_like(p);
+  g.data = {0.1f, -0.2f, 0.3f};
+  AdamWOptions o;
+  o.lr = 0.01, o.weight_decay = 0.1;
+  AdamW opt(p, o);
+  std::vector<double> want = {0.5, -1.0, 2.0}, m(3, 0.0), v(3, 0.0);
+  for (int step = 1; step <= 2; ++step) {
+    opt.step(p, g);
+    for (int k = 0; k < 3; ++k) {
+      want[size_t(k)] *= 1.0 - o.lr * o.weight_decay;
+      m[size_t(k)] = 0.9 * m[size_t(k)] + 0.1 * g.data[size_t(k)];
+      v[size_t(k)] = 0.999 * v[size_t(k)] + 0.001 * double(g.data[size_t(k)]) * g.data[size_t(k)];
+      const double mh = m[size_t(k)] / (1.0 - std::pow(0.9, step)), vh = v[size_t(k)] / (1.0 - std::pow(0.999, step));
+      want[size_t(k)] -= o.lr * mh / (std::sqrt(vh) + o.eps);
+    }
+  }
+  std::vector<float> wf(want.begin(), want.end());
+  CHECK_REL(p.data.data(), wf.data(), 3, 1e-6);
+}
+
+// `dimba verify-golden DIR dimba-tiny.train` finds the training kind and passes.
+void verify_golden_train_kind() {
+  VerifyReport rep = verify_golden(harness::golden_path(""), "dimba-tiny.train", VerifyOptions());
+  CHECK(rep.kind == "train");
+  CHECK(rep.lines.size() > 200);
+  int failed = 0;
+  for (const CompareLine& l : rep.lines) failed += !l.pass();
+  std::printf("    %zu lines, %d failed\n", rep.lines.size(), failed);
+  CHECK(rep.pass());
+}
+
 }  // namespace
 
 int main() {
@@ -190,5 +273,8 @@ int main() {
   RUN(checkpointing_same_gradients);
   RUN(caption_dropout_reaches_null_caption);
   RUN(came_matches_reference);
+  RUN(iddpm_loss_gradient);
+  RUN(adamw_two_steps);
+  RUN(verify_golden_train_kind);
   return harness::summary();
 }
