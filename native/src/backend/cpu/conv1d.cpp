@@ -1,6 +1,8 @@
 // Mamba's causal depthwise Conv1d (d_conv taps, left zero padding), channels-last so each
 // tap is a contiguous row and the loop over channels vectorises.
 // defines: conv1d_causal_depthwise_forward
+#include <vector>
+
 #include "backend/cpu/ops.h"
 #include "core/threadpool.h"
 
@@ -8,6 +10,10 @@ namespace dimba::cpu {
 
 void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* weight, const float* bias,
                                      int T, int D, int K, int64_t in_stride, bool reverse) {
+  // Taps transposed to [K, D] so the inner loop over channels reads both operands contiguously.
+  std::vector<float> wt(size_t(K) * D);
+  for (int d = 0; d < D; ++d)
+    for (int k = 0; k < K; ++k) wt[size_t(k) * D + d] = weight[int64_t(d) * K + k];
   ThreadPool::global().parallel_for(T, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       float* o = out + t * D;
@@ -18,41 +24,11 @@ void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* 
         const int64_t src = reverse ? t + (K - 1) - k : t + k - (K - 1);
         if (src < 0 || src >= T) continue;
         const float* x = inp + src * in_stride;
-        for (int d = 0; d < D; ++d) o[d] += weight[int64_t(d) * K + k] * x[d];
+        const float* w = wt.data() + size_t(k) * D;
+        for (int d = 0; d < D; ++d) o[d] += w[d] * x[d];
       }
     }
   }, 8);
-}
-
-}  // namespace dimba::cpu
-
-namespace dimba::cpu {
-
-// Backward of conv1d_causal_depthwise_forward, same argument order (gradients accumulate;
-// dinp rows at t*in_stride like inp, so the x half of a [dx|dz] buffer is written in place).
-// Tap k of output t read source time src (t+k-(K-1), or t+(K-1)-k in reverse):
-//   dinp[src,d] += w[d,k] dout[t,d];  dweight[d,k] += dout[t,d] inp[src,d];  dbias[d] += dout[t,d].
-// Parallel over channel ranges, so no two threads touch one channel's taps.
-void conv1d_causal_depthwise_backward(float* dinp, float* dweight, float* dbias, const float* dout,
-                                      const float* inp, const float* weight, int T, int D, int K,
-                                      int64_t in_stride, bool reverse) {
-  ThreadPool::global().parallel_for(D, [&](int64_t d0, int64_t d1) {
-    for (int64_t t = 0; t < T; ++t) {
-      const float* g = dout + t * D;
-      if (dbias)
-        for (int64_t d = d0; d < d1; ++d) dbias[d] += g[d];
-      for (int k = 0; k < K; ++k) {
-        const int64_t src = reverse ? t + (K - 1) - k : t + k - (K - 1);
-        if (src < 0 || src >= T) continue;
-        const float* x = inp + src * in_stride;
-        float* dx = dinp ? dinp + src * in_stride : nullptr;
-        for (int64_t d = d0; d < d1; ++d) {
-          if (dx) dx[d] += weight[d * K + k] * g[d];
-          if (dweight) dweight[d * K + k] += g[d] * x[d];
-        }
-      }
-    }
-  }, 16);
 }
 
 }  // namespace dimba::cpu

@@ -40,9 +40,10 @@ static inline float fast_expf(float x) {
   return out;
 }
 
-// log(1 + y), y >= 0 finite. Tiny y uses the series directly (1 + y would round y away).
+// log(1 + y), y >= 0 finite, without branches so loops over it vectorise. Small y needs no
+// special case: the rounding of 1 + y is corrected explicitly (corr below), and m - 1 is
+// exact, so the result stays accurate relative to y itself.
 static inline float fast_log1pf(float y) {
-  if (y < 1e-4f) return y * (1.0f - y * (0.5f - y * (1.0f / 3.0f)));
   float v = 1.0f + y;
   int32_t bits;
   std::memcpy(&bits, &v, 4);
