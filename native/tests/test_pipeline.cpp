@@ -97,14 +97,17 @@ DimbaConfig tiny_dimba_config() {
   return c;
 }
 
-// Written once per test run into a fresh temp folder.
+// Written once per test run into a fresh temp folder (or `keep_dir`, see main).
+std::string keep_dir;
+
 const TinyModel& tiny_model() {
   static const TinyModel m = [] {
     char tmpl[] = "/tmp/test_pipeline_XXXXXX";
-    const char* d = ::mkdtemp(tmpl);
+    const char* d = keep_dir.empty() ? ::mkdtemp(tmpl) : keep_dir.c_str();
     if (!d) throw EngineError(ErrorCode::Io, "mkdtemp failed");
     TinyModel tm;
     tm.dir = d;
+    ::mkdir(d, 0755);
     ::mkdir((tm.dir + "/t5").c_str(), 0755);
     ::mkdir((tm.dir + "/vae").c_str(), 0755);
 
@@ -460,7 +463,14 @@ static void bf16_weights_deterministic() {
   CHECK(p.info().weights == "bf16");
 }
 
-int main() {
+// `test_pipeline --write-tiny-model DIR` only writes the tiny model and its manifest
+// (DIR/tiny.manifest.json), for the addon and CLI smoke tests.
+int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--write-tiny-model") {
+    keep_dir = argv[2];
+    std::printf("%s\n", tiny_model().manifest.c_str());
+    return 0;
+  }
   RUN(model_times_are_the_samplers);
   RUN(guidance_batch_and_masks);
   RUN(same_recipe_same_pixels);

@@ -2,11 +2,12 @@
 // runs the engine off the JS thread (Napi::AsyncWorker) and settles a promise. Engine errors
 // become JS Errors whose `code` is the EngineError's code name (E_BAD_FILE, ...), so the
 // TypeScript side can branch on them (see main/engine/native.ts).
-// defines: the addon's exports (verifyGolden)
+// defines: the addon's exports (verifyGolden; the pipeline's in pipeline_bindings.cpp)
 #include <napi.h>
 
 #include <string>
 
+#include "addon/pipeline_bindings.h"
 #include "core/error.h"
 #include "verify/golden.h"
 
@@ -109,6 +110,7 @@ Napi::Value VerifyGolden(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("verifyGolden", Napi::Function::New(env, VerifyGolden));
+  dimba_addon::register_pipeline_exports(env, exports);
   return exports;
 }
 
