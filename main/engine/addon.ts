@@ -43,9 +43,95 @@ export interface VerifyReport {
   pass: boolean;
 }
 
-/** The addon's exports exactly as native/src/addon/addon.cpp defines them. */
+/** Weights the pipeline loads Dimba and the VAE in (f16 overflows in T5 and the VAE). */
+export type PipelineWeights = 'bf16' | 'f32';
+export type SamplerName = 'dpm++2m' | 'ddim' | 'euler';
+
+export interface RecipeDefaults {
+  steps: number;
+  guidance: number;
+  sampler: string;
+  width: number;
+  height: number;
+}
+
+/** A loaded model (native/src/addon/pipeline_bindings.cpp); its weights live while it is held. */
+export interface PipelineHandle {
+  readonly id: string;
+  readonly name: string;
+  /** fnv1a64 of the manifest's bytes: part of every recipe this model makes. */
+  readonly manifestHash: string;
+  readonly tokenizerHash: string;
+  readonly t5WeightsId: string;
+  readonly weights: PipelineWeights;
+  readonly resolution: number;
+  /** Width and height must be multiples of this (VAE downscale x patch size). */
+  readonly sizeMultiple: number;
+  readonly defaults: RecipeDefaults;
+}
+
+/** What one generation asks for; fields left out take the manifest's defaults. */
+export interface GenerateRecipe {
+  prompt: string;
+  negativePrompt?: string;
+  /** Image k of `count` uses seed + k; a bigint reaches the whole 64-bit range. */
+  seed?: number | bigint;
+  steps?: number;
+  guidance?: number;
+  sampler?: SamplerName;
+  width?: number;
+  height?: number;
+  count?: number;
+  /** A latent-resolution preview every k sampler steps; 0 or absent: none. */
+  previewEvery?: number;
+}
+
+export interface RgbImage {
+  width: number;
+  height: number;
+  /** height * width * 3 bytes, row-major, interleaved RGB. */
+  rgb: Buffer;
+}
+
+export interface GeneratedImage extends RgbImage {
+  seed: number | bigint;
+}
+
+export type GenerateStage = 'text' | 'sampling' | 'decoding';
+
+export interface GenerateProgress {
+  stage: GenerateStage;
+  image: number;
+  count: number;
+  /** 1..steps during sampling, else 0. */
+  step: number;
+  steps: number;
+  preview?: RgbImage;
+}
+
+export interface StageTimes {
+  text: number;
+  sampling: number;
+  decode: number;
+}
+
+export interface GenerateResult {
+  images: GeneratedImage[];
+  /** Seconds per stage, summed over the images. */
+  times: StageTimes;
+}
+
+interface NativeJob {
+  promise: Promise<GenerateResult>;
+  cancel(): void;
+}
+
+/** The addon's exports exactly as native/src/addon/addon.cpp (and pipeline_bindings.cpp) define them. */
 interface DimbaAddon {
   verifyGolden(dir: string, caseName: string, options?: { weights?: WeightDtype }): Promise<VerifyReport>;
+  loadPipeline(manifestPath: string, options?: { weights?: PipelineWeights; t5Int8?: boolean }): Promise<PipelineHandle>;
+  releasePipeline(handle: PipelineHandle): void;
+  generate(handle: PipelineHandle, recipe: GenerateRecipe, onProgress?: (progress: GenerateProgress) => void): NativeJob;
 }
 
 /** Where the build puts the addon; packaged apps keep it unpacked beside app.asar. */
@@ -90,4 +176,65 @@ export async function verifyGolden(dir: string, caseName: string, weights: Weigh
   } catch (error) {
     throw asEngineError(error);
   }
+}
+
+export interface LoadPipelineOptions {
+  weights?: PipelineWeights;
+  /** T5 weights quantised to int8 at load (XXL: 4.8 GB instead of 9.5 GB). */
+  t5Int8?: boolean;
+}
+
+/** Loads every part a model manifest names (minutes and gigabytes for the reference release). */
+export async function loadPipeline(manifestPath: string, options: LoadPipelineOptions = {}): Promise<PipelineHandle> {
+  try {
+    return await loadAddon().loadPipeline(manifestPath, options);
+  } catch (error) {
+    throw asEngineError(error);
+  }
+}
+
+/** Frees the model's memory now rather than at garbage collection; running jobs finish first. */
+export function releasePipeline(handle: PipelineHandle): void {
+  try {
+    loadAddon().releasePipeline(handle);
+  } catch (error) {
+    throw asEngineError(error);
+  }
+}
+
+/** A running generation: `cancel()` stops it before the next model call (E_CANCELLED). */
+export interface GenerateJob {
+  readonly result: Promise<GenerateResult>;
+  cancel(): void;
+}
+
+export interface GenerateOptions {
+  onProgress?: (progress: GenerateProgress) => void;
+  /** Aborting it cancels the job, like cancel(). */
+  signal?: AbortSignal;
+}
+
+export function generate(handle: PipelineHandle, recipe: GenerateRecipe, options: GenerateOptions = {}): GenerateJob {
+  let job: NativeJob;
+  try {
+    job = loadAddon().generate(handle, recipe, options.onProgress);
+  } catch (error) {
+    // Argument errors are thrown at the call; surface them through the promise like the rest.
+    const failed = Promise.reject(asEngineError(error));
+    return { result: failed, cancel: () => undefined };
+  }
+  const { signal } = options;
+  const onAbort = () => job.cancel();
+  if (signal) {
+    if (signal.aborted) job.cancel();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  }
+  const result = job.promise.then(
+    (r) => r,
+    (error: unknown) => {
+      throw asEngineError(error);
+    },
+  );
+  void result.finally(() => signal?.removeEventListener('abort', onAbort)).catch(() => undefined);
+  return { result, cancel: () => job.cancel() };
 }
