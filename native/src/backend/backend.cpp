@@ -47,6 +47,9 @@ const Backend& cpu_backend() {
       cpu::unpatchify_forward,
       cpu::sincos_pos_embed_2d,
       cpu::timestep_embedding_forward,
+      cpu::group_norm_forward,
+      cpu::conv2d_forward,
+      cpu::upsample_nearest_forward,
   };
   return be;
 }

@@ -44,6 +44,9 @@ struct Backend {
   decltype(&cpu::unpatchify_forward) unpatchify_forward;
   decltype(&cpu::sincos_pos_embed_2d) sincos_pos_embed_2d;
   decltype(&cpu::timestep_embedding_forward) timestep_embedding_forward;
+  decltype(&cpu::group_norm_forward) group_norm_forward;              // VAE
+  decltype(&cpu::conv2d_forward) conv2d_forward;                      // VAE
+  decltype(&cpu::upsample_nearest_forward) upsample_nearest_forward;  // VAE
 };
 
 // The CPU backend (always available).

@@ -6,12 +6,12 @@ namespace dimba {
 // extern const GoldenKind kDimbaCase;  ... one line per kind
 extern const GoldenKind kDimbaCase;    // dimba_case.cpp
 extern const GoldenKind kSamplerCase;  // sampler_case.cpp
-extern const GoldenKind kTrainCase;    // train_case.cpp
+extern const GoldenKind kVaeCase;      // vae_case.cpp
 
 const std::vector<GoldenKind>& golden_kinds() {
   static const std::vector<GoldenKind> kinds = {
+      kVaeCase,  // before dimba: dimba's detector accepts any CASE.json + weights + io
       kDimbaCase,
-      kTrainCase,  // after dimba: a CASE with io goldens is a forward case; CASE.train names its step
       kSamplerCase,
   };
   return kinds;

@@ -115,4 +115,21 @@ void sincos_pos_embed_2d(float* out, int C, int h, int w, double base_size, doub
 // out [B, dim] = concat(cos(t*f), sin(t*f)), f_i = exp(-ln(max_period) * i/(dim/2)) (dim even).
 void timestep_embedding_forward(float* out, const float* t, int B, int dim, double max_period);
 
+// ---- VAE: channels-last images (group_norm.cpp, conv2d.cpp, upsample_nearest.cpp) ----------
+// Images are [B, H, W, C] (NHWC): see conv2d.cpp for why the VAE runs channels-last.
+// GroupNorm: each sample's C channels in G groups of C/G consecutive channels, normalised over
+// all HW positions of a group, then out = xhat * weight[c] + bias[c] (either may be null).
+// mean/rstd [B, G] are written when non-null. In-place ok.
+void group_norm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                        const float* bias, int B, int64_t HW, int C, int G, float eps);
+// out [B, Ho, Wo, Cout] = conv(inp [B, H, W, Cin]) + bias with weight [Cout, k, k, Cin] in wdtype
+// (F32/F16/BF16; a PyTorch [Cout, Cin, k, k] kernel permuted), zero padding of pad_top/left/
+// bottom/right, Ho = (H + pad_top + pad_bottom - k) / stride + 1 (likewise Wo). accumulate:
+// out += instead of out =. bias may be null. Not in-place.
+void conv2d_forward(float* out, const float* inp, const void* weight, DType wdtype, const float* bias, int B,
+                    int H, int W, int Cin, int Cout, int k, int stride, int pad_top, int pad_left, int pad_bottom,
+                    int pad_right, bool accumulate);
+// out [B, H*scale, W*scale, C]: nearest-neighbour upsampling of inp [B, H, W, C]. Not in-place.
+void upsample_nearest_forward(float* out, const float* inp, int B, int H, int W, int C, int scale);
+
 }  // namespace dimba::cpu
