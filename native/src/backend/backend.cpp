@@ -50,6 +50,8 @@ const Backend& cpu_backend() {
       cpu::group_norm_forward,
       cpu::conv2d_forward,
       cpu::upsample_nearest_forward,
+      cpu::attention_bias_forward,
+      cpu::linear_int8_forward,
   };
   return be;
 }

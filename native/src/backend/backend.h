@@ -47,6 +47,8 @@ struct Backend {
   decltype(&cpu::group_norm_forward) group_norm_forward;              // VAE
   decltype(&cpu::conv2d_forward) conv2d_forward;                      // VAE
   decltype(&cpu::upsample_nearest_forward) upsample_nearest_forward;  // VAE
+  decltype(&cpu::attention_bias_forward) attention_bias_forward;      // T5
+  decltype(&cpu::linear_int8_forward) linear_int8_forward;            // T5 int8 weights
 };
 
 // The CPU backend (always available).

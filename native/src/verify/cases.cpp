@@ -6,13 +6,17 @@ namespace dimba {
 // extern const GoldenKind kDimbaCase;  ... one line per kind
 extern const GoldenKind kDimbaCase;    // dimba_case.cpp
 extern const GoldenKind kSamplerCase;  // sampler_case.cpp
+extern const GoldenKind kT5Case;         // t5_case.cpp
+extern const GoldenKind kTokenizerCase;  // tokenizer_case.cpp
 extern const GoldenKind kVaeCase;      // vae_case.cpp
 
 const std::vector<GoldenKind>& golden_kinds() {
   static const std::vector<GoldenKind> kinds = {
       kVaeCase,  // before dimba: dimba's detector accepts any CASE.json + weights + io
+      kT5Case,  // before dimba: same file names; t5 checks model_type
       kDimbaCase,
       kSamplerCase,
+      kTokenizerCase,
   };
   return kinds;
 }

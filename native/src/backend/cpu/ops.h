@@ -132,4 +132,20 @@ void conv2d_forward(float* out, const float* inp, const void* weight, DType wdty
 // out [B, H*scale, W*scale, C]: nearest-neighbour upsampling of inp [B, H, W, C]. Not in-place.
 void upsample_nearest_forward(float* out, const float* inp, int B, int H, int W, int C, int scale);
 
+// ---- T5 encoder (attention_bias.cpp, linear_int8.cpp) -----------------------------------
+// T5 attention: softmax(q k^T + bias[h] + mask) v per sample b and head h, with NO 1/sqrt(hd)
+// scaling. bias [H, Tq, Tk] is shared by all samples (null: none); key_mask [B, Tk] (nonzero:
+// attend; null: all keys). Masked keys get weight 0; a sample whose keys are all masked
+// attends uniformly to all Tk keys (what the reference's additive dtype-min mask yields).
+// Token strides as attention_forward.
+void attention_bias_forward(float* out, const float* q, const float* k, const float* v, const float* bias,
+                            const int32_t* key_mask, int B, int Tq, int Tk, int H, int hd, int64_t q_stride,
+                            int64_t kv_stride, int64_t out_stride);
+// Symmetric per-row int8: scale[r] = max|w[r,:]| / 127, q = round(w / scale) in [-127, 127].
+void quantize_rows_int8(int8_t* q, float* scale, const float* w, int rows, int K);
+// y[M,N] (+)= x[M,K] @ (q[N,K] * scale[N])^T (+ bias[N]): a Linear with int8 weights,
+// dequantised one cache-sized panel of rows at a time (never as a whole). bias may be null.
+void linear_int8_forward(float* y, const float* x, const int8_t* w, const float* scale, const float* bias, int M,
+                         int K, int N, bool accumulate);
+
 }  // namespace dimba::cpu

@@ -1,0 +1,92 @@
+// The T5-v1.1 encoder forward pass (MODEL.md section 4; transformers' T5EncoderModel):
+//   x = embed[ids]
+//   bias[h, i, j] = rel_bias[bucket(j - i), h]          (layer 0's table, reused by all layers)
+//   per layer: x += o(attn(rms(x)))                      (no 1/sqrt(d), padding keys masked)
+//              x += wo(gelu_tanh(wi_0(rms(x))) * wi_1(rms(x)))
+//   out = rms(x) * final_norm
+// The residual stream lives in `out`; each layer's scratch comes from the arena and is
+// released before the next, so activations peak at one layer's worth (about 35 MB for XXL at
+// 300 tokens). Everything is f32: T5's activations overflow f16.
+// defines: T5Encoder::forward
+#include <string>
+
+#include "core/error.h"
+#include "core/fpenv.h"
+#include "models/t5_encoder.h"
+
+namespace dimba {
+namespace {
+
+// y[M, N] (+)= x[M, K] @ w^T through the GEMM for w's storage.
+void linear(const Backend& be, float* y, const float* x, const T5Linear& w, int M, int K, int N, bool accumulate) {
+  if (w.scale) {
+    be.linear_int8_forward(y, x, static_cast<const int8_t*>(w.data), w.scale, nullptr, M, K, N, accumulate);
+  } else {
+    be.linear_forward(y, x, w.data, w.dtype, nullptr, M, K, N, accumulate);
+  }
+}
+
+}  // namespace
+
+void T5Encoder::forward(float* out, const int32_t* ids, const int32_t* mask, int B, int L) {
+  const T5Config& c = cfg_;
+  if (B < 1 || L < 1 || L > 4096 || int64_t(B) * L > (int64_t(1) << 20))
+    throw EngineError(ErrorCode::InvalidArgument, "T5 forward: need 1 <= B, 1 <= L <= 4096 (got B " +
+                                                      std::to_string(B) + ", L " + std::to_string(L) + ")");
+  const int64_t BL = int64_t(B) * L;
+  for (int64_t i = 0; i < BL; ++i)
+    if (ids[i] < 0 || ids[i] >= c.vocab_size)
+      throw EngineError(ErrorCode::InvalidArgument, "T5 forward: token id " + std::to_string(ids[i]) + " at " +
+                                                        std::to_string(i) + " outside the vocabulary of " +
+                                                        std::to_string(c.vocab_size));
+  ScopedFlushDenormals ftz;
+  forward_calls_++;
+  const Backend& be = *be_;
+  const int D = c.d_model, I = c.inner(), F = c.d_ff, H = c.num_heads;
+  const float eps = float(c.eps);
+  Arena& arena = *arena_;
+  arena.reset(0);
+
+  // Embedding rows into the residual stream.
+  float* x = out;  // (B*L, D)
+  const size_t esz = dtype_size(w_.embed_dtype);
+  for (int64_t i = 0; i < BL; ++i)
+    convert_to_f32(x + i * D, static_cast<const uint8_t*>(w_.embed) + size_t(ids[i]) * D * esz, w_.embed_dtype,
+                   size_t(D));
+
+  float* bias = arena.alloc_f32(size_t(H) * L * L);  // (H, L, L)
+  t5_position_bias(bias, w_.rel_bias, H, L, c.num_buckets, c.max_distance);
+
+  for (int layer = 0; layer < c.num_layers; ++layer) {
+    const T5LayerWeights& lw = w_.layers[size_t(layer)];
+    const size_t m = arena.mark();
+    // Self-attention block.
+    float* h = arena.alloc_f32(size_t(BL) * D);  // (B*L, D)
+    float* q = arena.alloc_f32(size_t(BL) * I);  // (B*L, H*d_kv), likewise k, v, a
+    float* k = arena.alloc_f32(size_t(BL) * I);
+    float* v = arena.alloc_f32(size_t(BL) * I);
+    float* a = arena.alloc_f32(size_t(BL) * I);
+    be.rmsnorm_forward(h, nullptr, x, lw.attn_norm, BL, D, eps);
+    linear(be, q, h, lw.q, int(BL), D, I, false);
+    linear(be, k, h, lw.k, int(BL), D, I, false);
+    linear(be, v, h, lw.v, int(BL), D, I, false);
+    be.attention_bias_forward(a, q, k, v, bias, mask, B, L, L, H, c.d_kv, I, I, I);
+    linear(be, x, a, lw.o, int(BL), I, D, true);  // x += o(a)
+    arena.reset(m);
+
+    // Gated-GELU feed-forward block.
+    h = arena.alloc_f32(size_t(BL) * D);          // (B*L, D)
+    float* g = arena.alloc_f32(size_t(BL) * F);   // (B*L, F) gelu(wi_0 h), then the gated product
+    float* u = arena.alloc_f32(size_t(BL) * F);   // (B*L, F) wi_1 h
+    be.rmsnorm_forward(h, nullptr, x, lw.ff_norm, BL, D, eps);
+    linear(be, g, h, lw.wi_0, int(BL), D, F, false);
+    linear(be, u, h, lw.wi_1, int(BL), D, F, false);
+    be.gelu_tanh_forward(g, g, BL * F);
+    for (int64_t i = 0; i < BL * F; ++i) g[i] *= u[i];  // the gate (no backend op for a product yet)
+    linear(be, x, g, lw.wo, int(BL), F, D, true);      // x += wo(g)
+    arena.reset(m);
+  }
+  be.rmsnorm_forward(out, nullptr, x, w_.final_norm, BL, D, eps);
+}
+
+}  // namespace dimba
