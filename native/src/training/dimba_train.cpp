@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/fpenv.h"
 #include "core/tensor.h"
+#include "training/lora.h"
 
 namespace dimba {
 
@@ -115,6 +116,41 @@ size_t DimbaTrainer::saved_activation_bytes() const {
   return n * sizeof(float);
 }
 
+void DimbaTrainer::attach_lora(Lora* lora, double strength) {
+  lora_ = lora;
+  lora_strength_ = strength;
+}
+
+void DimbaTrainer::lin_forward(float* y, const float* x, const std::string& w, const std::string& b, int M, int K,
+                               int N, bool accumulate) {
+  linear_forward(y, x, params_.get(w), DType::F32, b.empty() ? nullptr : params_.get(b), M, K, N, accumulate);
+  const float* A = lora_ ? lora_->A(w) : nullptr;
+  if (!A) return;
+  // y += s * (x A^T) B^T, s = strength * alpha / r
+  const int r = lora_->cfg.rank;
+  Vec xa(size_t(M) * r);
+  sgemm(false, true, M, r, K, 1.0f, x, K, A, K, 0.0f, xa.data(), r);
+  sgemm(false, true, M, N, r, float(lora_strength_ * lora_->scale()), xa.data(), r, lora_->B(w), r, 1.0f, y, N);
+}
+
+void DimbaTrainer::lin_backward(float* dx, const float* dy, const float* x, const std::string& w, const std::string& b,
+                                int M, int K, int N) {
+  const bool base = lora_ == nullptr;  // under LoRA the base is frozen: no dW, db
+  linear_backward(dx, base ? grads_.get(w) : nullptr, base && !b.empty() ? grads_.get(b) : nullptr, dy, x,
+                  params_.get(w), M, K, N);
+  const float* A = lora_ ? lora_->A(w) : nullptr;
+  if (!A) return;
+  const int r = lora_->cfg.rank;
+  const float s = float(lora_strength_ * lora_->scale());
+  const float* Bm = lora_->B(w);
+  Vec xa(size_t(M) * r), dyb(size_t(M) * r);
+  sgemm(false, true, M, r, K, 1.0f, x, K, A, K, 0.0f, xa.data(), r);      // x A^T   (M, r)
+  sgemm(false, false, M, r, N, 1.0f, dy, N, Bm, r, 0.0f, dyb.data(), r);  // dy B    (M, r)
+  sgemm(true, false, N, r, M, s, dy, N, xa.data(), r, 1.0f, lora_->grads.get(w + ".lora_B"), r);  // dB += s dy^T xA
+  sgemm(true, false, r, K, M, s, dyb.data(), r, x, K, 1.0f, lora_->grads.get(w + ".lora_A"), K);  // dA += s (dyB)^T x
+  if (dx) sgemm(false, false, M, K, r, s, dyb.data(), r, A, K, 1.0f, dx, K);                      // dx += s dyB A
+}
+
 // DimbaBlock i on x (B, N, C) in place (dimba_block.cpp's computation), keeping activations.
 void DimbaTrainer::block_forward(int i, float* x, BlockActs& a, bool keep) {
   const int B = B_, N = N_, L = L_, C = cfg_.hidden_size, Hh = cfg_.num_heads, hd = C / Hh, Hm = cfg_.mlp_hidden();
@@ -136,24 +172,23 @@ void DimbaTrainer::block_forward(int i, float* x, BlockActs& a, bool keep) {
   layernorm_forward(a.ln1.data(), a.mean1.data(), a.rstd1.data(), x, nullptr, nullptr, BN, C, 1e-6f);
   modulate_forward(a.h1.data(), a.ln1.data(), mod, mod + C, B, N, C, 6 * C);
   a.qkv.resize(nC * 3);
-  linear_forward(a.qkv.data(), a.h1.data(), P("attn.qkv.weight"), DType::F32, P("attn.qkv.bias"), int(BN), C, 3 * C);
+  lin_forward(a.qkv.data(), a.h1.data(), pre + "attn.qkv.weight", pre + "attn.qkv.bias", int(BN), C, 3 * C);
   a.a1.resize(nC);
   attention_forward(a.a1.data(), a.qkv.data(), a.qkv.data() + C, a.qkv.data() + 2 * C, nullptr, B, N, N, Hh, hd,
                     3 * C, 3 * C, C);
   a.o1.resize(nC);
-  linear_forward(a.o1.data(), a.a1.data(), P("attn.proj.weight"), DType::F32, P("attn.proj.bias"), int(BN), C, C);
+  lin_forward(a.o1.data(), a.a1.data(), pre + "attn.proj.weight", pre + "attn.proj.bias", int(BN), C, C);
   gated_residual_forward(x, a.o1.data(), mod + 2 * C, B, N, C, 6 * C);
   a.x1.assign(x, x + nC);
   // cross-attention to the sample's own text tokens (MODEL.md 2.6)
   a.q.resize(nC);
   a.kv.resize(size_t(B) * L * 2 * C);
   a.a2.resize(nC);
-  linear_forward(a.q.data(), x, P("cross_attn.q_linear.weight"), DType::F32, P("cross_attn.q_linear.bias"), int(BN), C,
+  lin_forward(a.q.data(), x, pre + "cross_attn.q_linear.weight", pre + "cross_attn.q_linear.bias", int(BN), C,
                  C);
-  linear_forward(a.kv.data(), yy_.data(), P("cross_attn.kv_linear.weight"), DType::F32, P("cross_attn.kv_linear.bias"),
-                 B * L, C, 2 * C);
+  lin_forward(a.kv.data(), yy_.data(), pre + "cross_attn.kv_linear.weight", pre + "cross_attn.kv_linear.bias", B * L, C, 2 * C);
   attention_forward(a.a2.data(), a.q.data(), a.kv.data(), a.kv.data() + C, lens_.data(), B, N, L, Hh, hd, C, 2 * C, C);
-  linear_forward(x, a.a2.data(), P("cross_attn.proj.weight"), DType::F32, P("cross_attn.proj.bias"), int(BN), C, C,
+  lin_forward(x, a.a2.data(), pre + "cross_attn.proj.weight", pre + "cross_attn.proj.bias", int(BN), C, C,
                  true);
   a.x2.assign(x, x + nC);
   // MLP
@@ -166,9 +201,9 @@ void DimbaTrainer::block_forward(int i, float* x, BlockActs& a, bool keep) {
   a.pre.resize(size_t(BN) * Hm);
   a.act.resize(size_t(BN) * Hm);
   a.m.resize(nC);
-  linear_forward(a.pre.data(), a.h2.data(), P("mlp.fc1.weight"), DType::F32, P("mlp.fc1.bias"), int(BN), C, Hm);
+  lin_forward(a.pre.data(), a.h2.data(), pre + "mlp.fc1.weight", pre + "mlp.fc1.bias", int(BN), C, Hm);
   gelu_tanh_forward(a.act.data(), a.pre.data(), BN * Hm);
-  linear_forward(a.m.data(), a.act.data(), P("mlp.fc2.weight"), DType::F32, P("mlp.fc2.bias"), int(BN), Hm, C);
+  lin_forward(a.m.data(), a.act.data(), pre + "mlp.fc2.weight", pre + "mlp.fc2.bias", int(BN), Hm, C);
   gated_residual_forward(x, a.m.data(), mod + 5 * C, B, N, C, 6 * C);
   if (!keep) {  // checkpointing: only the block input survives until backward
     for (Vec* v : {&a.mod, &a.mean1, &a.rstd1, &a.ln1, &a.h1, &a.qkv, &a.a1, &a.o1, &a.x1, &a.q, &a.kv, &a.a2, &a.x2,
@@ -188,7 +223,6 @@ void DimbaTrainer::block_backward(int i, float* dx, BlockActs& a) {
   const int64_t BN = int64_t(B) * N;
   const size_t nC = size_t(BN) * C;
   const std::string pre = "blocks." + std::to_string(i) + ".";
-  auto P = [&](const char* n) { return params_.get(pre + n); };
   auto G = [&](const char* n) { return grads_.get(pre + n); };
   const float* mod = a.mod.data();
   Vec dmod = zeros(size_t(B) * 6 * C);
@@ -197,11 +231,9 @@ void DimbaTrainer::block_backward(int i, float* dx, BlockActs& a) {
   {
     Vec dm = zeros(nC), dact = zeros(size_t(BN) * Hm), dpre = zeros(size_t(BN) * Hm), dh2 = zeros(nC), dln2 = zeros(nC);
     gated_residual_backward(dm.data(), dmod.data() + 5 * C, dx, a.m.data(), mod + 5 * C, B, N, C, 6 * C);
-    linear_backward(dact.data(), G("mlp.fc2.weight"), G("mlp.fc2.bias"), dm.data(), a.act.data(), P("mlp.fc2.weight"),
-                    int(BN), Hm, C);
+    lin_backward(dact.data(), dm.data(), a.act.data(), pre + "mlp.fc2.weight", pre + "mlp.fc2.bias", int(BN), Hm, C);
     gelu_tanh_backward(dpre.data(), dact.data(), a.pre.data(), BN * Hm);
-    linear_backward(dh2.data(), G("mlp.fc1.weight"), G("mlp.fc1.bias"), dpre.data(), a.h2.data(), P("mlp.fc1.weight"),
-                    int(BN), C, Hm);
+    lin_backward(dh2.data(), dpre.data(), a.h2.data(), pre + "mlp.fc1.weight", pre + "mlp.fc1.bias", int(BN), C, Hm);
     modulate_backward(dln2.data(), dmod.data() + 3 * C, dmod.data() + 4 * C, dh2.data(), a.ln2.data(), mod + 4 * C, B,
                       N, C, 6 * C);
     layernorm_backward(dx, nullptr, nullptr, dln2.data(), a.x2.data(), nullptr, a.mean2.data(), a.rstd2.data(), BN, C);
@@ -209,25 +241,21 @@ void DimbaTrainer::block_backward(int i, float* dx, BlockActs& a) {
   // cross-attention: x2 = x1 + proj(attn(q_linear(x1), kv_linear(yy))); dx carries on as dx1.
   {
     Vec da2 = zeros(nC), dq = zeros(nC), dkv = zeros(size_t(B) * L * 2 * C);
-    linear_backward(da2.data(), G("cross_attn.proj.weight"), G("cross_attn.proj.bias"), dx, a.a2.data(),
-                    P("cross_attn.proj.weight"), int(BN), C, C);
+    lin_backward(da2.data(), dx, a.a2.data(), pre + "cross_attn.proj.weight", pre + "cross_attn.proj.bias", int(BN), C, C);
     attention_backward(dq.data(), dkv.data(), dkv.data() + C, da2.data(), a.q.data(), a.kv.data(), a.kv.data() + C,
                        lens_.data(), B, N, L, Hh, hd, C, 2 * C, C);
-    linear_backward(dx, G("cross_attn.q_linear.weight"), G("cross_attn.q_linear.bias"), dq.data(), a.x1.data(),
-                    P("cross_attn.q_linear.weight"), int(BN), C, C);
-    linear_backward(dyy_.data(), G("cross_attn.kv_linear.weight"), G("cross_attn.kv_linear.bias"), dkv.data(),
-                    yy_.data(), P("cross_attn.kv_linear.weight"), B * L, C, 2 * C);
+    lin_backward(dx, dq.data(), a.x1.data(), pre + "cross_attn.q_linear.weight", pre + "cross_attn.q_linear.bias", int(BN), C, C);
+    lin_backward(dyy_.data(), dkv.data(), yy_.data(), pre + "cross_attn.kv_linear.weight", pre + "cross_attn.kv_linear.bias",
+                 B * L, C, 2 * C);
   }
   // self-attention: x1 = x_in + gate_msa * proj(attn(qkv(modulate(LN(x_in))))).
   {
     Vec do1 = zeros(nC), da1 = zeros(nC), dqkv = zeros(nC * 3), dh1 = zeros(nC), dln1 = zeros(nC);
     gated_residual_backward(do1.data(), dmod.data() + 2 * C, dx, a.o1.data(), mod + 2 * C, B, N, C, 6 * C);
-    linear_backward(da1.data(), G("attn.proj.weight"), G("attn.proj.bias"), do1.data(), a.a1.data(),
-                    P("attn.proj.weight"), int(BN), C, C);
+    lin_backward(da1.data(), do1.data(), a.a1.data(), pre + "attn.proj.weight", pre + "attn.proj.bias", int(BN), C, C);
     attention_backward(dqkv.data(), dqkv.data() + C, dqkv.data() + 2 * C, da1.data(), a.qkv.data(), a.qkv.data() + C,
                        a.qkv.data() + 2 * C, nullptr, B, N, N, Hh, hd, 3 * C, 3 * C, C);
-    linear_backward(dh1.data(), G("attn.qkv.weight"), G("attn.qkv.bias"), dqkv.data(), a.h1.data(),
-                    P("attn.qkv.weight"), int(BN), C, 3 * C);
+    lin_backward(dh1.data(), dqkv.data(), a.h1.data(), pre + "attn.qkv.weight", pre + "attn.qkv.bias", int(BN), C, 3 * C);
     modulate_backward(dln1.data(), dmod.data(), dmod.data() + C, dh1.data(), a.ln1.data(), mod + C, B, N, C, 6 * C);
     layernorm_backward(dx, nullptr, nullptr, dln1.data(), a.x_in.data(), nullptr, a.mean1.data(), a.rstd1.data(), BN,
                        C);
@@ -259,7 +287,7 @@ void DimbaTrainer::mamba_forward(int j, float* x_out, MambaActs& a, bool keep) {
   a.hn.resize(size_t(BN) * C);
   rmsnorm_forward(a.hn.data(), a.rstd.data(), a.res.data(), P("norm.weight"), BN, C, 1e-5f);
   a.xz.resize(size_t(BN) * 2 * Di);
-  linear_forward(a.xz.data(), a.hn.data(), P("mixer.in_proj.weight"), DType::F32, nullptr, int(BN), C, 2 * Di);
+  lin_forward(a.xz.data(), a.hn.data(), pre + "mixer.in_proj.weight", "", int(BN), C, 2 * Di);
   a.ysum.resize(size_t(BN) * Di);
   for (int dir = 0; dir < 2; ++dir) {
     const std::string s = dir ? "_b" : "";
@@ -272,15 +300,14 @@ void DimbaTrainer::mamba_forward(int j, float* x_out, MambaActs& a, bool keep) {
                                       2 * Di, reverse);
     silu_forward(a.u[dir].data(), a.cpre[dir].data(), BN * Di);
     a.xdbl[dir].resize(size_t(BN) * xs);
-    linear_forward(a.xdbl[dir].data(), a.u[dir].data(), P("mixer.x_proj" + s + ".weight"), DType::F32, nullptr, int(BN),
-                   Di, xs);
+    lin_forward(a.xdbl[dir].data(), a.u[dir].data(), pre + "mixer.x_proj" + s + ".weight", "", int(BN), Di, xs);
     a.dt[dir].resize(size_t(BN) * R);
     for (int64_t r = 0; r < BN; ++r)
       std::memcpy(a.dt[dir].data() + r * R, a.xdbl[dir].data() + r * xs, size_t(R) * sizeof(float));
     a.dpre[dir].resize(size_t(BN) * Di);
     a.delta[dir].resize(size_t(BN) * Di);
-    linear_forward(a.dpre[dir].data(), a.dt[dir].data(), P("mixer.dt_proj" + s + ".weight"), DType::F32,
-                   P("mixer.dt_proj" + s + ".bias"), int(BN), R, Di);
+    lin_forward(a.dpre[dir].data(), a.dt[dir].data(), pre + "mixer.dt_proj" + s + ".weight",
+                pre + "mixer.dt_proj" + s + ".bias", int(BN), R, Di);
     softplus_forward(a.delta[dir].data(), a.dpre[dir].data(), BN * Di);
     const float* Alog = P(dir ? "mixer.A_b_log" : "mixer.A_log");
     a.A[dir].resize(size_t(Di) * Ns);
@@ -293,7 +320,7 @@ void DimbaTrainer::mamba_forward(int j, float* x_out, MambaActs& a, bool keep) {
                              reverse, /*accumulate=*/reverse);
     }
   }
-  linear_forward(x_out, a.ysum.data(), P("mixer.out_proj.weight"), DType::F32, nullptr, int(BN), Di, C);
+  lin_forward(x_out, a.ysum.data(), pre + "mixer.out_proj.weight", "", int(BN), Di, C);
   if (!keep) {
     for (Vec* v : {&a.rstd, &a.hn, &a.xz, &a.ysum}) release(*v);
     for (int d = 0; d < 2; ++d)
@@ -315,8 +342,7 @@ void DimbaTrainer::mamba_backward(int j, const float* dx_out, float* dres, Mamba
   auto G = [&](const std::string& n) { return grads_.get(pre + n); };
 
   Vec dysum = zeros(size_t(BN) * Di), dxz = zeros(size_t(BN) * 2 * Di);
-  linear_backward(dysum.data(), G("mixer.out_proj.weight"), nullptr, dx_out, a.ysum.data(), P("mixer.out_proj.weight"),
-                  int(BN), Di, C);
+  lin_backward(dysum.data(), dx_out, a.ysum.data(), pre + "mixer.out_proj.weight", "", int(BN), Di, C);
   for (int dir = 0; dir < 2; ++dir) {
     const std::string s = dir ? "_b" : "";
     const bool reverse = dir == 1;
@@ -337,12 +363,11 @@ void DimbaTrainer::mamba_backward(int j, const float* dx_out, float* dres, Mamba
     float* dAlog = G(dir ? "mixer.A_b_log" : "mixer.A_log");
     for (size_t k = 0; k < dA.size(); ++k) dAlog[k] += dA[k] * a.A[dir][k];
     softplus_backward(ddpre.data(), ddelta.data(), a.dpre[dir].data(), BN * Di);
-    linear_backward(ddt.data(), G("mixer.dt_proj" + s + ".weight"), G("mixer.dt_proj" + s + ".bias"), ddpre.data(),
-                    a.dt[dir].data(), P("mixer.dt_proj" + s + ".weight"), int(BN), R, Di);
+    lin_backward(ddt.data(), ddpre.data(), a.dt[dir].data(), pre + "mixer.dt_proj" + s + ".weight",
+                 pre + "mixer.dt_proj" + s + ".bias", int(BN), R, Di);
     for (int64_t r = 0; r < BN; ++r)
       for (int k = 0; k < R; ++k) dxdbl[size_t(r * xs + k)] += ddt[size_t(r * R + k)];
-    linear_backward(du.data(), G("mixer.x_proj" + s + ".weight"), nullptr, dxdbl.data(), a.u[dir].data(),
-                    P("mixer.x_proj" + s + ".weight"), int(BN), Di, xs);
+    lin_backward(du.data(), dxdbl.data(), a.u[dir].data(), pre + "mixer.x_proj" + s + ".weight", "", int(BN), Di, xs);
     silu_backward(dcpre.data(), du.data(), a.cpre[dir].data(), BN * Di);
     for (int b = 0; b < B; ++b)
       conv1d_causal_depthwise_backward(dxz.data() + size_t(b) * N * 2 * Di, G("mixer.conv1d" + s + ".weight"),
@@ -351,8 +376,7 @@ void DimbaTrainer::mamba_backward(int j, const float* dx_out, float* dres, Mamba
                                        K, 2 * Di, reverse);
   }
   Vec dhn = zeros(size_t(BN) * C);
-  linear_backward(dhn.data(), G("mixer.in_proj.weight"), nullptr, dxz.data(), a.hn.data(), P("mixer.in_proj.weight"),
-                  int(BN), C, 2 * Di);
+  lin_backward(dhn.data(), dxz.data(), a.hn.data(), pre + "mixer.in_proj.weight", "", int(BN), C, 2 * Di);
   rmsnorm_backward(dres, G("norm.weight"), dhn.data(), a.res.data(), P("norm.weight"), a.rstd.data(), BN, C);
   if (checkpointing_) {
     Vec keep = std::move(a.res);
@@ -484,8 +508,7 @@ void DimbaTrainer::backward(const float* dout) {
     for (int b = 0; b < B; ++b)
       for (int k = 0; k < C; ++k) mod[size_t(b) * 2 * C + C + k] = table[C + k] + temb_[size_t(b) * C + k];
     unpatchify_backward(dfo.data(), dout, B, c.out_channels, h, w, p);
-    linear_backward(dh.data(), G("final_layer.linear.weight"), G("final_layer.linear.bias"), dfo.data(), fh_.data(),
-                    P("final_layer.linear.weight"), int(BN), C, out_row);
+    lin_backward(dh.data(), dfo.data(), fh_.data(), "final_layer.linear.weight", "final_layer.linear.bias", int(BN), C, out_row);
     modulate_backward(dln.data(), dmod.data(), dmod.data() + C, dh.data(), fln_.data(), mod.data() + C, B, N, C, 2 * C);
     layernorm_backward(dx.data(), nullptr, nullptr, dln.data(), xf_.data(), nullptr, fmean_.data(), frstd_.data(), BN,
                        C);
@@ -534,14 +557,11 @@ void DimbaTrainer::backward(const float* dout) {
   // 3-4. timestep path: t0 = t_block(silu(temb)), temb = mlp2(silu(mlp0(tf)))
   {
     Vec dtsi = zeros(size_t(B) * C), dts = zeros(size_t(B) * C), dth = zeros(size_t(B) * C);
-    linear_backward(dtsi.data(), G("t_block.1.weight"), G("t_block.1.bias"), dt0_.data(), tsi_.data(),
-                    P("t_block.1.weight"), B, C, 6 * C);
+    lin_backward(dtsi.data(), dt0_.data(), tsi_.data(), "t_block.1.weight", "t_block.1.bias", B, C, 6 * C);
     silu_backward(dtemb.data(), dtsi.data(), temb_.data(), int64_t(B) * C);
-    linear_backward(dts.data(), G("t_embedder.mlp.2.weight"), G("t_embedder.mlp.2.bias"), dtemb.data(), ts_.data(),
-                    P("t_embedder.mlp.2.weight"), B, C, C);
+    lin_backward(dts.data(), dtemb.data(), ts_.data(), "t_embedder.mlp.2.weight", "t_embedder.mlp.2.bias", B, C, C);
     silu_backward(dth.data(), dts.data(), th_.data(), int64_t(B) * C);
-    linear_backward(nullptr, G("t_embedder.mlp.0.weight"), G("t_embedder.mlp.0.bias"), dth.data(), tf_.data(),
-                    P("t_embedder.mlp.0.weight"), B, 256, C);
+    lin_backward(nullptr, dth.data(), tf_.data(), "t_embedder.mlp.0.weight", "t_embedder.mlp.0.bias", B, 256, C);
   }
 }
 

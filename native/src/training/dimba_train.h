@@ -24,6 +24,8 @@
 
 namespace dimba {
 
+struct Lora;  // training/lora.h
+
 // Named f32 tensors in one contiguous buffer (parameters, gradients, optimiser state).
 struct ParamSet {
   std::vector<std::string> names;
@@ -66,6 +68,12 @@ class DimbaTrainer {
   // grads += d(sum_i dout_i out_i)/d(params) for the last forward. Call once per forward.
   void backward(const float* dout);
 
+  // LoRA (training/lora.h), applied unmerged: every adapted Linear computes
+  // y = x W^T + b + strength * scale * (x A^T) B^T. While attached, backward() puts the adapter
+  // gradients in lora->grads and computes no gradient for any base Linear weight or bias (the
+  // base is frozen). null detaches. `lora` must outlive its attachment.
+  void attach_lora(Lora* lora, double strength = 1.0);
+
   ParamSet& grads() { return grads_; }
   const ParamSet& grads() const { return grads_; }
   void set_checkpointing(bool on) { checkpointing_ = on; }
@@ -82,11 +90,18 @@ class DimbaTrainer {
   void block_backward(int i, float* dx, BlockActs& a);
   void mamba_forward(int j, float* x_out, MambaActs& a, bool keep);
   void mamba_backward(int j, const float* dx_out, float* dres, MambaActs& a);
+  // A Linear by parameter name (bias name empty: none), with the attached LoRA if any.
+  void lin_forward(float* y, const float* x, const std::string& w, const std::string& b, int M, int K, int N,
+                   bool accumulate = false);
+  void lin_backward(float* dx, const float* dy, const float* x, const std::string& w, const std::string& b, int M,
+                    int K, int N);
 
   DimbaConfig cfg_;
   ParamSet& params_;
   ParamSet grads_;
   bool checkpointing_ = false;
+  Lora* lora_ = nullptr;
+  double lora_strength_ = 1.0;
 
   // The last forward's sizes and inputs.
   int B_ = 0, H_ = 0, W_ = 0, L_ = 0, N_ = 0;
