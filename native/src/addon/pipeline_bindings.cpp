@@ -232,60 +232,79 @@ struct ProgressMsg {
   dimba::PreviewImage preview;
 };
 
+// What a generation leaves for the JS thread; shared by the worker and the progress function's
+// finalizer, whichever settles the promise.
+struct JobState {
+  explicit JobState(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise::Deferred deferred;
+  dimba::GenerateResult result;
+  Failure failure;
+};
+
+void settle(Napi::Env env, JobState& job) {
+  if (job.failure.failed()) {
+    job.deferred.Reject(coded_error(env, job.failure.code, job.failure.message).Value());
+    return;
+  }
+  Napi::Array out = Napi::Array::New(env, job.result.images.size());
+  for (size_t i = 0; i < job.result.images.size(); ++i) {
+    const dimba::GeneratedImage& img = job.result.images[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("width", img.width);
+    o.Set("height", img.height);
+    // Seeds up to 2^53 - 1 are exact numbers; larger ones (bigint recipes) come back as bigint.
+    if (img.seed <= 9007199254740991ull) o.Set("seed", Napi::Number::New(env, double(img.seed)));
+    else o.Set("seed", Napi::BigInt::New(env, img.seed));
+    o.Set("rgb", Napi::Buffer<uint8_t>::Copy(env, img.rgb.data(), img.rgb.size()));
+    out.Set(uint32_t(i), o);
+  }
+  Napi::Object times = Napi::Object::New(env);
+  times.Set("text", job.result.times.text);
+  times.Set("sampling", job.result.times.sampling);
+  times.Set("decode", job.result.times.decode);
+  Napi::Object res = Napi::Object::New(env);
+  res.Set("images", out);
+  res.Set("times", times);
+  job.deferred.Resolve(res);
+}
+
 class GenerateWorker : public Napi::AsyncWorker {
  public:
   GenerateWorker(Napi::Env env, std::shared_ptr<dimba::Pipeline> p, dimba::Recipe r,
                  std::shared_ptr<std::atomic<bool>> cancel, Napi::Function on_progress)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), pipeline_(std::move(p)),
+      : Napi::AsyncWorker(env), job_(std::make_shared<JobState>(env)), pipeline_(std::move(p)),
         recipe_(std::move(r)), cancel_(std::move(cancel)), pending_previews_(std::make_shared<std::atomic<int>>(0)) {
     if (!on_progress.IsEmpty()) {
-      tsfn_ = Napi::ThreadSafeFunction::New(env, on_progress, "dimba.generate.progress", kQueue, 1);
+      // With a listener, the promise settles in the function's finalizer, which runs after every
+      // queued progress call: a caller never sees progress after the result.
+      std::shared_ptr<JobState> job = job_;
+      tsfn_ = Napi::ThreadSafeFunction::New(env, on_progress, "dimba.generate.progress", kQueue, 1,
+                                            [job](Napi::Env fenv) { settle(fenv, *job); });
       has_tsfn_ = true;
     }
   }
-  Napi::Promise promise() { return deferred_.Promise(); }
+  Napi::Promise promise() { return job_->deferred.Promise(); }
 
  protected:
   void Execute() override {
-    failure_.run([&] {
+    job_->failure.run([&] {
       dimba::GenerateHooks hooks;
       hooks.cancel = cancel_.get();
-      if (has_tsfn_) hooks.on_progress = [&](const dimba::GenerateProgress& p) { send(p); return dimba::StepAction::Continue; };
-      result_ = pipeline_->generate(recipe_, hooks);
+      if (has_tsfn_)
+        hooks.on_progress = [&](const dimba::GenerateProgress& p) {
+          send(p);
+          return dimba::StepAction::Continue;
+        };
+      job_->result = pipeline_->generate(recipe_, hooks);
     });
-    // Queued messages are still delivered after the release.
-    if (has_tsfn_) tsfn_.Release();
+    if (has_tsfn_) tsfn_.Release();  // queued messages are still delivered, then the finalizer settles
   }
   void OnOK() override {
-    Napi::Env env = Env();
-    if (failure_.failed()) {
-      deferred_.Reject(coded_error(env, failure_.code, failure_.message).Value());
-      return;
-    }
-    Napi::Array out = Napi::Array::New(env, result_.images.size());
-    for (size_t i = 0; i < result_.images.size(); ++i) {
-      const dimba::GeneratedImage& img = result_.images[i];
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("width", img.width);
-      o.Set("height", img.height);
-      // Seeds up to 2^53 - 1 are exact numbers; larger ones (bigint recipes) come back as bigint.
-      if (img.seed <= 9007199254740991ull) o.Set("seed", Napi::Number::New(env, double(img.seed)));
-      else o.Set("seed", Napi::BigInt::New(env, img.seed));
-      o.Set("rgb", Napi::Buffer<uint8_t>::Copy(env, img.rgb.data(), img.rgb.size()));
-      out.Set(uint32_t(i), o);
-    }
-    Napi::Object times = Napi::Object::New(env);
-    times.Set("text", result_.times.text);
-    times.Set("sampling", result_.times.sampling);
-    times.Set("decode", result_.times.decode);
-    Napi::Object res = Napi::Object::New(env);
-    res.Set("images", out);
-    res.Set("times", times);
-    deferred_.Resolve(res);
+    if (!has_tsfn_) settle(Env(), *job_);
   }
 
  private:
-  static constexpr size_t kQueue = 8;      // progress messages waiting for the JS thread
+  static constexpr size_t kQueue = 32;     // progress messages waiting for the JS thread
   static constexpr int kMaxPreviews = 2;   // previews among them
 
   void send(const dimba::GenerateProgress& p) {
@@ -325,15 +344,13 @@ class GenerateWorker : public Napi::AsyncWorker {
     }
   }
 
-  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<JobState> job_;
   std::shared_ptr<dimba::Pipeline> pipeline_;
   dimba::Recipe recipe_;
   std::shared_ptr<std::atomic<bool>> cancel_;
   std::shared_ptr<std::atomic<int>> pending_previews_;
   Napi::ThreadSafeFunction tsfn_;
   bool has_tsfn_ = false;
-  dimba::GenerateResult result_;
-  Failure failure_;
 };
 
 // generate(handle, recipe, onProgress?) -> {promise, cancel}
