@@ -155,6 +155,59 @@ void Came::step(ParamSet& params, const ParamSet& grads, ParamSet* applied) {
   }
 }
 
+namespace {
+
+const std::vector<double>& need(const std::map<std::string, std::vector<double>>& st, const std::string& key,
+                                size_t n) {
+  auto it = st.find(key);
+  if (it == st.end() || it->second.size() != n)
+    throw EngineError(ErrorCode::BadFile, "optimizer state: " + key + (it == st.end() ? " missing" : " has the wrong size"));
+  return it->second;
+}
+
+}  // namespace
+
+std::map<std::string, std::vector<double>> Came::state() const {
+  std::map<std::string, std::vector<double>> st;
+  st["steps"] = {double(steps_)};
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = slots_[i];
+    if (s.m.empty()) continue;  // never stepped (frozen)
+    st[names_[i] + ".m"] = std::vector<double>(s.m.begin(), s.m.end());
+    if (s.factored) {
+      st[names_[i] + ".r"] = s.r;
+      st[names_[i] + ".c"] = s.c;
+      st[names_[i] + ".rr"] = s.rr;
+      st[names_[i] + ".rc"] = s.rc;
+    } else {
+      st[names_[i] + ".v"] = s.v;
+    }
+  }
+  return st;
+}
+
+void Came::load_state(const std::map<std::string, std::vector<double>>& st) {
+  steps_ = int64_t(need(st, "steps", 1)[0]);
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    if (!st.count(names_[i] + ".m")) {
+      s.m.clear(), s.r.clear(), s.c.clear(), s.rr.clear(), s.rc.clear(), s.v.clear();
+      continue;
+    }
+    const size_t n = size_t(s.lead * s.rows * s.cols);
+    const std::vector<double>& m = need(st, names_[i] + ".m", n);
+    s.m.assign(m.begin(), m.end());
+    if (s.factored) {
+      s.r = need(st, names_[i] + ".r", size_t(s.lead * s.rows));
+      s.c = need(st, names_[i] + ".c", size_t(s.lead * s.cols));
+      s.rr = need(st, names_[i] + ".rr", size_t(s.lead * s.rows));
+      s.rc = need(st, names_[i] + ".rc", size_t(s.lead * s.cols));
+    } else {
+      s.v = need(st, names_[i] + ".v", n);
+    }
+  }
+}
+
 // ---- AdamW --------------------------------------------------------------------------------
 
 AdamW::AdamW(const ParamSet& layout, const AdamWOptions& opt)
@@ -187,6 +240,20 @@ void AdamW::step(ParamSet& params, const ParamSet& grads, ParamSet* applied) {
       params.data[k] = float(p + d);
     }
   }
+}
+
+std::map<std::string, std::vector<double>> AdamW::state() const {
+  return {{"steps", {double(steps_)}},
+          {"m", std::vector<double>(m_.begin(), m_.end())},
+          {"v", std::vector<double>(v_.begin(), v_.end())}};
+}
+
+void AdamW::load_state(const std::map<std::string, std::vector<double>>& st) {
+  steps_ = int64_t(need(st, "steps", 1)[0]);
+  const std::vector<double>& m = need(st, "m", m_.size());
+  const std::vector<double>& v = need(st, "v", v_.size());
+  m_.assign(m.begin(), m.end());
+  v_.assign(v.begin(), v.end());
 }
 
 }  // namespace dimba

@@ -42,6 +42,11 @@ class Came {
   void set_lr(double lr) { opt_.lr = lr; }
   void set_trainable(const std::string& name, bool on);
   int64_t steps() const { return steps_; }
+  // The optimiser state as named float64 vectors ("steps", "<param>.m", ...) for a resumable
+  // training state, and back (exact: f32 moments widen losslessly). load_state throws
+  // EngineError(BadFile) when a vector is missing or has the wrong size.
+  std::map<std::string, std::vector<double>> state() const;
+  void load_state(const std::map<std::string, std::vector<double>>& st);
 
  private:
   struct Slot {
@@ -71,6 +76,11 @@ class AdamW {
   void set_lr(double lr) { opt_.lr = lr; }
   void set_trainable(const std::string& name, bool on);
   int64_t steps() const { return steps_; }
+  // The optimiser state as named float64 vectors ("steps", "<param>.m", ...) for a resumable
+  // training state, and back (exact: f32 moments widen losslessly). load_state throws
+  // EngineError(BadFile) when a vector is missing or has the wrong size.
+  std::map<std::string, std::vector<double>> state() const;
+  void load_state(const std::map<std::string, std::vector<double>>& st);
 
  private:
   AdamWOptions opt_;
