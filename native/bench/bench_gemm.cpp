@@ -2,13 +2,15 @@
 // 1024 tokens at 512px x batch 2 under guidance) so that gemm.cpp's choice rests on numbers
 // from this machine. Candidates run round-robin within each shape, so load from other
 // processes hits all of them alike; the table shows medians. Results: native/bench/README.md.
-// Usage: bench_gemm [--reps N] [--threads T] [--shape NAME] [--only SUBSTR]
+// Usage: bench_gemm [--reps N] [--threads T] [--shape NAME] [--only NAME,NAME...]
 // defines: main (bench_gemm)
 #include <cblas.h>
 #include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
+#include <map>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -35,6 +37,20 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// CPU seconds of the whole process (every thread). On this shared 2-vCPU machine wall time
+// swings by 2x while other engineers compile; with one thread, CPU time counts only the
+// time the GEMM actually ran, so it is the steadier figure to compare candidates by.
+double cpu_s() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 std::vector<float> randn(size_t n, unsigned seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> d(0.0f, 1.0f);
@@ -58,7 +74,7 @@ struct Candidate {
   std::function<void()> run;
   const std::vector<float>* out;   // what it wrote, to compare with the reference
   const std::vector<float>* ref;   // the exact product for its (rounded) weights
-  std::vector<double> times;
+  std::vector<double> wall, cpu;
 };
 
 struct Shape {
@@ -77,22 +93,27 @@ const Shape kShapes[] = {
 };
 
 int g_threads = 1;
-std::string g_only;  // run only candidates whose name contains this
+std::string g_only;  // run only candidates whose name contains one of these (a,b,...)
 
 void set_threads(int t) {
   openblas_set_num_threads(t);
   gemm_set_threads(t);
+  // oneDNN (Debian's is built on libgomp) reads OMP_NUM_THREADS at load; set it directly.
+  using omp_fn = void (*)(int);
+  if (auto f = reinterpret_cast<omp_fn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"))) f(t);
 }
 
-void bench_shape(const Shape& s, int reps, std::vector<std::string>& header_out,
-                 std::vector<std::vector<double>>& rates_out) {
+// Per shape, per candidate: median GFLOP/s by the chosen clock.
+using Results = std::map<std::string, std::map<std::string, double>>;
+
+void bench_shape(const Shape& s, int reps, Results& results) {
   std::vector<Candidate> cands;
   const double flops = 2.0 * s.M * s.K * s.N;
   // Buffers live for the whole shape so each candidate's output can be checked afterwards.
   static std::vector<float> x, wf, wbf_f, wh_f, bias, ref_f32, ref_bf, ref_h;
   static std::vector<uint16_t> wbf, wh, xbf;
   static std::vector<std::vector<float>> outs;
-  outs.assign(16, {});
+  outs.assign(32, {});  // fixed size: candidates keep references into it
   int oi = 0;
   auto out = [&]() -> std::vector<float>& {
     outs[oi].assign(size_t(s.M) * s.N, 0.0f);
@@ -125,7 +146,7 @@ void bench_shape(const Shape& s, int reps, std::vector<std::string>& header_out,
       cands.push_back({name, [&y, p, dt, w, M, K, N] {
                          linear_forward_path(p, y.data(), x.data(), w, dt, bias.data(), M, K, N,
                                              false);
-                       }, &y, ref, {}});
+                       }, &y, ref, {}, {}});
     };
     add("blas f32", GemmPath::Blas, DType::F32, wf.data(), &ref_f32);
     add("blas bf16 panel", GemmPath::Blas, DType::BF16, wbf.data(), &ref_bf);
@@ -145,7 +166,7 @@ void bench_shape(const Shape& s, int reps, std::vector<std::string>& header_out,
                            std::memcpy(&y[size_t(i) * N], bias.data(), 4 * N);
                          sbgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f,
                                 xbf.data(), K, wbf.data(), K, 1.0f, y.data(), N);
-                       }, &y, &ref_bf, {}});
+                       }, &y, &ref_bf, {}, {}});
     } else {
       static bool said = false;
       if (!said) std::printf("(cblas_sbgemm: not exported by this OpenBLAS, skipped)\n");
@@ -181,7 +202,7 @@ void bench_shape(const Shape& s, int reps, std::vector<std::string>& header_out,
                            prim->execute(strm, {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wm},
                                                 {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, dm}});
                            strm.wait();
-                         }, &y, ref, {}});
+                         }, &y, ref, {}, {}});
       };
       make("onednn f32", dt::f32, wf.data(), &ref_f32);
       make("onednn bf16 (x->bf16)", dt::bf16, wbf.data(), &ref_bf);
@@ -207,46 +228,54 @@ void bench_shape(const Shape& s, int reps, std::vector<std::string>& header_out,
     cands.push_back({"blas f32", [&y1, qk, M, N, K, alpha, A, lda, B, ldb] {
                        cblas_sgemm(CblasRowMajor, CblasNoTrans, qk ? CblasTrans : CblasNoTrans,
                                    M, N, K, alpha, A, lda, B, ldb, 0.0f, y1.data(), N);
-                     }, &y1, &ref_f32, {}});
+                     }, &y1, &ref_f32, {}, {}});
     if (gemm_path_available(GemmPath::Avx512)) {
       auto& y2 = out();
       cands.push_back({"avx512 f32", [&y2, qk, M, N, K, alpha, A, lda, B, ldb] {
                          sgemm(false, qk, M, N, K, alpha, A, lda, B, ldb, 0.0f, y2.data(), N);
-                       }, &y2, &ref_f32, {}});
+                       }, &y2, &ref_f32, {}, {}});
     }
   }
 
   if (!g_only.empty()) {
     std::vector<Candidate> keep;
-    for (auto& c : cands)
-      if (c.name.find(g_only) != std::string::npos) keep.push_back(c);
+    for (auto& c : cands) {
+      // a comma-separated list of name fragments
+      for (size_t at = 0; at <= g_only.size();) {
+        size_t end = g_only.find(',', at);
+        if (end == std::string::npos) end = g_only.size();
+        if (c.name.find(g_only.substr(at, end - at)) != std::string::npos) {
+          keep.push_back(c);
+          break;
+        }
+        at = end + 1;
+      }
+    }
     cands.swap(keep);
   }
   for (auto& c : cands) c.run();  // warm-up: page in buffers, grow packing buffers
+  // Round-robin, so a burst of load from elsewhere lands on every candidate alike.
   for (int r = 0; r < reps; ++r)
     for (auto& c : cands) {
-      double t0 = now_s();
+      double w0 = now_s(), c0 = cpu_s();
       c.run();
-      c.times.push_back(now_s() - t0);
+      c.cpu.push_back(cpu_s() - c0);
+      c.wall.push_back(now_s() - w0);
     }
-  std::vector<double> rates;
+  std::printf("\n%s  M=%d K=%d N=%d  (%d threads, %d reps; GFLOP/s, median by CPU time and by "
+              "wall time, best wall)\n",
+              s.name, s.M, s.K, s.N, g_threads, reps);
   double best = 0;
+  for (auto& c : cands) best = std::max(best, flops / median(g_threads == 1 ? c.cpu : c.wall));
   for (auto& c : cands) {
-    std::sort(c.times.begin(), c.times.end());
-    rates.push_back(flops / c.times[c.times.size() / 2] * 1e-9);
-    best = std::max(best, rates.back());
+    const double rc = flops / median(c.cpu) * 1e-9, rw = flops / median(c.wall) * 1e-9,
+                 rb = flops / *std::min_element(c.wall.begin(), c.wall.end()) * 1e-9;
+    const double r = g_threads == 1 ? rc : rw;
+    std::printf("  %-26s cpu %6.1f  wall %6.1f  best %6.1f  %5.2f of best  rel_l2 %.1e\n",
+                c.name.c_str(), rc, rw, rb, r / (best * 1e-9), rel_l2(*c.out, *c.ref));
+    results[s.name][c.name] = r;
   }
-  std::printf("\n%s  M=%d K=%d N=%d  (%d threads, %d reps)\n", s.name, s.M, s.K, s.N, g_threads,
-              reps);
-  for (size_t i = 0; i < cands.size(); ++i)
-    std::printf("  %-26s %7.1f GFLOP/s  %5.2f of best  rel_l2 %.1e  (min %.1f max %.1f)\n",
-                cands[i].name.c_str(), rates[i], rates[i] / best,
-                rel_l2(*cands[i].out, *cands[i].ref), flops / cands[i].times.back() * 1e-9,
-                flops / cands[i].times.front() * 1e-9);
   std::fflush(stdout);
-  header_out.clear();
-  for (auto& c : cands) header_out.push_back(c.name);
-  rates_out.push_back(rates);
 }
 
 }  // namespace
@@ -260,23 +289,45 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--shape") && i + 1 < argc) only = argv[++i];
     else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) g_only = argv[++i];
     else {
-      std::fprintf(stderr, "usage: bench_gemm [--reps N] [--threads T] [--shape NAME] [--only SUBSTR]\n");
+      std::fprintf(stderr, "usage: bench_gemm [--reps N] [--threads T] [--shape NAME] [--only NAME,NAME...]\n");
       return 2;
     }
   }
   set_threads(g_threads);
   std::printf("bench_gemm: OpenBLAS %s, OPENBLAS_CORETYPE=%s\n", openblas_get_config(),
               std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "(unset)");
-  std::vector<std::string> header;
-  std::vector<std::vector<double>> rates;
-  std::vector<const Shape*> ran;
+  Results results;
+  std::vector<std::string> names;  // candidates in first-seen order
   for (auto& s : kShapes) {
     if (!only.empty() && only != s.name) continue;
-    bench_shape(s, reps, header, rates);
-    ran.push_back(&s);
+    bench_shape(s, reps, results);
+    for (auto& [name, r] : results[s.name])
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
   }
-  // The linear shapes weighted by their FLOPs in one Dimba-L block (each runs once per block;
-  // y_emb once per forward is left out): the rate the whole forward can hope for.
-  std::printf("\nsummary (GFLOP/s medians; '-' not run)\n");
+  // One table for the README: rows are shapes, columns candidates.
+  std::printf("\nsummary: GFLOP/s, median by %s time, %d thread(s)\n| shape |",
+              g_threads == 1 ? "CPU" : "wall", g_threads);
+  for (auto& n : names) std::printf(" %s |", n.c_str());
+  std::printf("\n|---|");
+  for (size_t i = 0; i < names.size(); ++i) std::printf("---|");
+  std::printf("\n");
+  double best = 0;
+  std::string best_at;
+  for (auto& s : kShapes) {
+    auto it = results.find(s.name);
+    if (it == results.end()) continue;
+    std::printf("| %s |", s.name);
+    for (auto& n : names) {
+      auto r = it->second.find(n);
+      if (r == it->second.end()) {
+        std::printf(" - |");
+        continue;
+      }
+      std::printf(" %.0f |", r->second * 1e-9);
+      if (r->second > best) best = r->second, best_at = n + " on " + s.name;
+    }
+    std::printf("\n");
+  }
+  std::printf("best GEMM rate measured: %.0f GFLOP/s (%s)\n", best * 1e-9, best_at.c_str());
   return 0;
 }

@@ -29,17 +29,19 @@
 namespace dimba::cpu {
 namespace {
 
-constexpr int MR = 12;  // rows of A (activations) per register tile: 24 of 32 zmm accumulate
-constexpr int NR = 32;  // columns (weight rows) per register tile: two zmm
-// Block sizes: a KC x NR weight micro-panel (32 KiB f32) stays in L1 (48 KiB on this Zen 5)
-// while MC/MR activation micro-panels stream from an MC x KC block in L2 (384 KiB); the
-// packed KC x NC weight block (4 MiB) sits in L3, so activations are packed once
-// per KC step for every layer up to 4096 outputs. The bf16 path halves the bytes per k, so
-// it takes twice the k per panel.
-constexpr int KC_F32 = 256;
-constexpr int KC_BF16 = 512;
-constexpr int MC = MR * 32;
-constexpr int NC = 4096;
+// Register tile: MR = 12 rows of A (activations) x NR = 16*NV = 32 columns (weight rows),
+// 24 of the 32 zmm registers accumulating. 6x64, 8x48 and 14x32 measured the same within
+// noise (native/bench/README.md), so the tile stays the simplest.
+constexpr int MR = 12, NV = 2, NR = 16 * NV;
+// Block sizes. The output C is larger than L3 (2048 x 4608 f32 = 38 MB), and every KC step
+// reads and writes all of it once more; with KC = 256 that traffic cost about a sixth of
+// the time, so KC is as deep as L2 allows: a KC x NR weight micro-panel (144 KiB f32) and an
+// MC x KC activation block (432 KiB) share the 1 MiB L2, and K <= 1152 (most of Dimba) is
+// one step. The bf16 path holds two k per 32-bit lane, so the same bytes give twice the K.
+// The packed KC x NC weight block (9 MiB f32) streams from L3 once per MC rows.
+constexpr int KC_F32 = 1152, KC_BF16 = 2304;
+constexpr int MC = 96;
+constexpr int NC = 2048;
 
 struct AlignedBuf {
   void* p = nullptr;
@@ -109,6 +111,7 @@ DIMBA_AVX512 inline __m512 load_widen(const void* base, ptrdiff_t at, DType dt, 
 }
 
 // B block (nc x kc from (n0, k0)) -> [nc/NR panels][kc][NR] f32, columns past nc zeroed.
+template <int NR>
 DIMBA_AVX512 void pack_b_f32(float* dst, const GemmOperands& g, int n0, int nc, int k0, int kc) {
   for (int j0 = 0; j0 < nc; j0 += NR) {
     const int cols = std::min(NR, nc - j0);
@@ -132,8 +135,8 @@ DIMBA_AVX512 void pack_b_f32(float* dst, const GemmOperands& g, int n0, int nc, 
     if (g.b_sn == 1) {  // columns contiguous (sgemm without transB): straight copies
       for (int k = 0; k < kc; ++k) {
         const ptrdiff_t at = ptrdiff_t(k0 + k) * g.b_sk + n0 + j0;
-        _mm512_store_ps(panel + size_t(k) * NR, load_widen(g.B, at, g.b_dtype, cols));
-        _mm512_store_ps(panel + size_t(k) * NR + 16, load_widen(g.B, at + 16, g.b_dtype, cols - 16));
+        for (int h = 0; h < NR; h += 16)
+          _mm512_store_ps(panel + size_t(k) * NR + h, load_widen(g.B, at + h, g.b_dtype, cols - h));
       }
       continue;
     }
@@ -148,6 +151,7 @@ DIMBA_AVX512 void pack_b_f32(float* dst, const GemmOperands& g, int n0, int nc, 
 
 // A block (mc x kc from (m0, k0)) -> [mc/MR panels][kc][MR] f32 times alpha, rows past mc
 // zeroed.
+template <int MR>
 DIMBA_AVX512 void pack_a_f32(float* dst, const GemmOperands& g, int m0, int mc, int k0, int kc) {
   const __m512 alpha = _mm512_set1_ps(g.alpha);
   constexpr __mmask16 kRowMask = __mmask16((1u << MR) - 1);
@@ -190,6 +194,7 @@ DIMBA_AVX512 void pack_a_f32(float* dst, const GemmOperands& g, int m0, int mc, 
 // VDPBF16PS multiplies (k+1 past kc is zero). Only bf16 weights with contiguous k take this
 // path, and they are copied, not rounded. A pair is two adjacent bf16 of one row, so the
 // packing is a transpose of 32-bit pairs.
+template <int NR>
 DIMBA_AVX512 void pack_b_bf16(uint16_t* dst, const GemmOperands& g, int n0, int nc, int k0,
                               int kc) {
   const int kp = (kc + 1) / 2;
@@ -215,6 +220,7 @@ DIMBA_AVX512 void pack_b_bf16(uint16_t* dst, const GemmOperands& g, int n0, int 
 
 // A block -> [mc/MR panels][ceil(kc/2)][MR] bf16 pairs of alpha*A, rounded to nearest even
 // (VCVTNE2PS2BF16; it treats f32 subnormals as zero, which moves a product by < 1e-38).
+template <int MR>
 DIMBA_AVX512BF16 void pack_a_bf16(uint16_t* dst, const GemmOperands& g, int m0, int mc, int k0,
                                   int kc) {
   const int kp = (kc + 1) / 2;
@@ -247,6 +253,7 @@ DIMBA_AVX512BF16 void pack_a_bf16(uint16_t* dst, const GemmOperands& g, int m0, 
 // C is far larger than the caches and each tile is visited once per KC step, so its rows
 // would arrive as demand misses at every kernel start; fetching the next tile's rows while
 // this one computes hides that latency.
+template <int MR, int NR>
 inline void prefetch_tile(const float* c, ptrdiff_t ldc) {
   if (!c) return;
   for (int r = 0; r < MR; ++r) {
@@ -257,66 +264,63 @@ inline void prefetch_tile(const float* c, ptrdiff_t ldc) {
 
 // ---- micro-kernels: C[MR x NR] (at c, row stride ldc) = init + A panel x B panel ----------
 
+template <int MR, int NV>
 DIMBA_AVX512 void kernel_f32(int kc, const float* a, const float* b, const float* bias,
                              bool load, float* c, ptrdiff_t ldc, const float* c_next) {
-  __m512 acc[MR][2];
-  prefetch_tile(c_next, ldc);
-  const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
-  const __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+  constexpr int NR = 16 * NV;
+  __m512 acc[MR][NV], bv[NV];
+  prefetch_tile<MR, NR>(c_next, ldc);
+  for (int v = 0; v < NV; ++v) bv[v] = bias ? _mm512_loadu_ps(bias + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) {
-    acc[r][0] = load ? _mm512_add_ps(_mm512_loadu_ps(c + r * ldc), b0) : b0;
-    acc[r][1] = load ? _mm512_add_ps(_mm512_loadu_ps(c + r * ldc + 16), b1) : b1;
-  }
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v)
+      acc[r][v] = load ? _mm512_add_ps(_mm512_loadu_ps(c + r * ldc + 16 * v), bv[v]) : bv[v];
 #pragma GCC unroll 2
   for (int k = 0; k < kc; ++k) {
-    const __m512 w0 = _mm512_load_ps(b), w1 = _mm512_load_ps(b + 16);
+    __m512 w[NV];
+    for (int v = 0; v < NV; ++v) w[v] = _mm512_load_ps(b + 16 * v);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const __m512 x = _mm512_set1_ps(a[r]);
-      acc[r][0] = _mm512_fmadd_ps(x, w0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(x, w1, acc[r][1]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(x, w[v], acc[r][v]);
     }
     a += MR;
     b += NR;
   }
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) {
-    _mm512_storeu_ps(c + r * ldc, acc[r][0]);
-    _mm512_storeu_ps(c + r * ldc + 16, acc[r][1]);
-  }
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r][v]);
 }
 
+template <int MR, int NV>
 DIMBA_AVX512BF16 void kernel_bf16(int kc, const uint16_t* a, const uint16_t* b,
-                                  const float* bias, bool load, float* c, ptrdiff_t ldc, const float* c_next) {
-  __m512 acc[MR][2];
-  prefetch_tile(c_next, ldc);
-  const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
-  const __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+                                  const float* bias, bool load, float* c, ptrdiff_t ldc,
+                                  const float* c_next) {
+  constexpr int NR = 16 * NV;
+  __m512 acc[MR][NV], bv[NV];
+  prefetch_tile<MR, NR>(c_next, ldc);
+  for (int v = 0; v < NV; ++v) bv[v] = bias ? _mm512_loadu_ps(bias + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) {
-    acc[r][0] = load ? _mm512_add_ps(_mm512_loadu_ps(c + r * ldc), b0) : b0;
-    acc[r][1] = load ? _mm512_add_ps(_mm512_loadu_ps(c + r * ldc + 16), b1) : b1;
-  }
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v)
+      acc[r][v] = load ? _mm512_add_ps(_mm512_loadu_ps(c + r * ldc + 16 * v), bv[v]) : bv[v];
   const int kp = (kc + 1) / 2;
   const uint32_t* a32 = reinterpret_cast<const uint32_t*>(a);
 #pragma GCC unroll 2
   for (int k = 0; k < kp; ++k) {
-    const __m512bh w0 = (__m512bh)_mm512_load_si512(b), w1 = (__m512bh)_mm512_load_si512(b + 32);
+    __m512bh w[NV];
+    for (int v = 0; v < NV; ++v) w[v] = (__m512bh)_mm512_load_si512(b + 32 * v);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const __m512bh x = (__m512bh)_mm512_set1_epi32(int(a32[r]));
-      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], x, w0);
-      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], x, w1);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], x, w[v]);
     }
     a32 += MR;
     b += NR * 2;
   }
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) {
-    _mm512_storeu_ps(c + r * ldc, acc[r][0]);
-    _mm512_storeu_ps(c + r * ldc + 16, acc[r][1]);
-  }
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r][v]);
 }
 
 // ---- driver ----------------------------------------------------------------------------
@@ -328,7 +332,8 @@ void gemm_blocked(const GemmOperands& g) {
   // Packed element count per k for a panel: bf16 pads k to even.
   auto kpad = [](int kc) { return BF16 ? ((kc + 1) & ~1) : kc; };
   thread_local AlignedBuf bbuf, abuf, biasbuf;
-  const int ncap = std::min(NC, (g.N + NR - 1) / NR * NR);
+  constexpr int NCB = NC / NR * NR;  // whole panels per block
+  const int ncap = (std::min(NCB, g.N) + NR - 1) / NR * NR;
   Elem* bp = bbuf.get<Elem>(size_t(ncap) * kpad(std::min(KC, g.K)));
   Elem* ap = abuf.get<Elem>(size_t(MC) * kpad(std::min(KC, g.K)));
   // A copy of the bias padded to whole panels, so the kernel reads NR values unguarded.
@@ -340,17 +345,17 @@ void gemm_blocked(const GemmOperands& g) {
   }
   alignas(64) float tmp[MR * NR];
 
-  for (int n0 = 0; n0 < g.N; n0 += NC) {
-    const int nc = std::min(NC, g.N - n0);
+  for (int n0 = 0; n0 < g.N; n0 += NCB) {
+    const int nc = std::min(NCB, g.N - n0);
     for (int k0 = 0; k0 < g.K; k0 += KC) {
       const int kc = std::min(KC, g.K - k0);
       const bool first = k0 == 0;
-      if constexpr (BF16) pack_b_bf16(bp, g, n0, nc, k0, kc);
-      else pack_b_f32(bp, g, n0, nc, k0, kc);
+      if constexpr (BF16) pack_b_bf16<NR>(bp, g, n0, nc, k0, kc);
+      else pack_b_f32<NR>(bp, g, n0, nc, k0, kc);
       for (int m0 = 0; m0 < g.M; m0 += MC) {
         const int mc = std::min(MC, g.M - m0);
-        if constexpr (BF16) pack_a_bf16(ap, g, m0, mc, k0, kc);
-        else pack_a_f32(ap, g, m0, mc, k0, kc);
+        if constexpr (BF16) pack_a_bf16<MR>(ap, g, m0, mc, k0, kc);
+        else pack_a_f32<MR>(ap, g, m0, mc, k0, kc);
         for (int j = 0; j < nc; j += NR) {
           const int cols = std::min(NR, nc - j);
           const Elem* bpanel = bp + size_t(j) * kpad(kc);
@@ -366,8 +371,8 @@ void gemm_blocked(const GemmOperands& g) {
                                                 : nullptr;
             if (c_next && (i + 2 * MR > mc && i + MR < mc)) c_next = nullptr;  // partial: skip
             auto kern = [&](float* cc, ptrdiff_t ld) {
-              if constexpr (BF16) kernel_bf16(kc, apanel, bpanel, bias, load, cc, ld, c_next);
-              else kernel_f32(kc, apanel, bpanel, bias, load, cc, ld, c_next);
+              if constexpr (BF16) kernel_bf16<MR, NV>(kc, apanel, bpanel, bias, load, cc, ld, c_next);
+              else kernel_f32<MR, NV>(kc, apanel, bpanel, bias, load, cc, ld, c_next);
             };
             if (rows == MR && cols == NR) {
               kern(c, g.ldc);
