@@ -15,7 +15,14 @@ const vitestRun = (config, dir, name) => [
   [vitest, 'run', '-c', config, dir, '--reporter=default', '--reporter=json', `--outputFile.json=${path.join(resultsFolder, `${name}.json`)}`],
 ];
 
+const addonScript = path.join(root, 'native', 'scripts', 'build-addon.sh');
 const steps = [
+  {
+    name: 'addon',
+    what: 'npm run build:native: the Node addon (build/addon)',
+    cmd: [npmCommand(), ['run', '-s', 'build:native']],
+    skip: existsSync(addonScript) ? null : 'native/scripts/build-addon.sh does not exist yet',
+  },
   { name: 'typecheck', what: 'vue-tsc (renderer, tests) + tsc (main)', cmd: [npmCommand(), ['run', '-s', 'typecheck']] },
   { name: 'unit', what: 'vitest: test/unit', cmd: vitestRun('vitest.config.ts', 'test/unit', 'unit'), json: 'unit' },
   { name: 'native', what: 'cmake + ctest: native/tests', cmd: [npmCommand(), ['run', '-s', 'test:native']], ctest: true },
@@ -75,6 +82,11 @@ const results = [];
 const started = Date.now();
 for (const step of steps) {
   console.log(`\n━━━ ${step.name}: ${step.what} ━━━`);
+  if (step.skip) {
+    console.log(`skipped: ${step.skip}`);
+    results.push({ ...step, ok: true, skipped: true, seconds: 0, counts: { text: 'skipped', skipped: [step.skip] } });
+    continue;
+  }
   const t0 = Date.now();
   const [command, args] = step.cmd;
   let status;
@@ -95,7 +107,7 @@ const line = '═'.repeat(78);
 console.log(`\n${line}\nDimba Studio test summary\n${line}`);
 for (const r of results) {
   const detail = r.counts ? r.counts.text : r.ok ? 'ok' : 'failed';
-  console.log(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name.padEnd(10)} ${detail.padEnd(40)} ${r.seconds.toFixed(1).padStart(6)} s`);
+  console.log(`${r.skipped ? 'SKIP' : r.ok ? 'PASS' : 'FAIL'}  ${r.name.padEnd(10)} ${detail.padEnd(40)} ${r.seconds.toFixed(1).padStart(6)} s`);
   for (const name of r.counts?.skipped ?? []) console.log(`      skipped: ${name}`);
 }
 const failed = results.filter((r) => !r.ok);
