@@ -119,6 +119,29 @@ size_t DimbaTrainer::saved_activation_bytes() const {
 void DimbaTrainer::attach_lora(Lora* lora, double strength) {
   lora_ = lora;
   lora_strength_ = strength;
+  if (!lora) {
+    grads_ = ParamSet::zeros_like(params_);
+    return;
+  }
+  // The frozen base's Linear and patch-embedding weights get no gradient: keep gradient
+  // memory only for the small tensors (norms, tables, conv taps, A_log, D, biases) that the
+  // backward still passes through, so LoRA training does not hold a model-sized buffer.
+  ParamSet g;
+  size_t off = 0;
+  for (size_t i = 0; i < params_.count(); ++i) {
+    const std::string& n = params_.names[i];
+    const bool big = n.size() > 7 && n.compare(n.size() - 7, 7, ".weight") == 0 &&
+                     (params_.shapes[i].size() == 2 || n == "x_embedder.proj.weight") &&
+                     n.find("scale_shift_table") == std::string::npos;
+    if (big) continue;
+    g.index[n] = g.names.size();
+    g.names.push_back(n);
+    g.shapes.push_back(params_.shapes[i]);
+    g.offsets.push_back(off);
+    off += params_.numel(i);
+  }
+  g.data.assign(off, 0.0f);
+  grads_ = std::move(g);
 }
 
 void DimbaTrainer::lin_forward(float* y, const float* x, const std::string& w, const std::string& b, int M, int K,
@@ -534,19 +557,20 @@ void DimbaTrainer::backward(const float* dout) {
     block_backward(i, dx.data(), blocks_[size_t(i)]);
   }
   // 1. patch embedding (the position embedding is a constant)
-  patch_embed_backward(nullptr, G("x_embedder.proj.weight"), G("x_embedder.proj.bias"), dx.data(), x_in_.data(),
-                       P("x_embedder.proj.weight"), B, c.in_channels, H_, W_, p, C);
+  if (!lora_)  // under LoRA the patch embedding is frozen and its input needs no gradient
+    patch_embed_backward(nullptr, G("x_embedder.proj.weight"), G("x_embedder.proj.bias"), dx.data(), x_in_.data(),
+                         P("x_embedder.proj.weight"), B, c.in_channels, H_, W_, p, C);
   // 5. caption projection (and the null caption of dropped samples)
   {
     Vec dyg = zeros(size_t(B) * L * C), dy1 = zeros(size_t(B) * L * C);
-    linear_backward(dyg.data(), G("y_embedder.y_proj.fc2.weight"), G("y_embedder.y_proj.fc2.bias"), dyy_.data(),
-                    yg_.data(), P("y_embedder.y_proj.fc2.weight"), B * L, C, C);
+    lin_backward(dyg.data(), dyy_.data(), yg_.data(), "y_embedder.y_proj.fc2.weight", "y_embedder.y_proj.fc2.bias",
+                 B * L, C, C);
     gelu_tanh_backward(dy1.data(), dyg.data(), y1_.data(), int64_t(B) * L * C);
     bool any_drop = false;
     for (uint8_t d : drop_) any_drop = any_drop || d;
     Vec dy = any_drop ? zeros(size_t(B) * L * Ccap) : Vec();
-    linear_backward(any_drop ? dy.data() : nullptr, G("y_embedder.y_proj.fc1.weight"), G("y_embedder.y_proj.fc1.bias"),
-                    dy1.data(), y_eff_.data(), P("y_embedder.y_proj.fc1.weight"), B * L, Ccap, C);
+    lin_backward(any_drop ? dy.data() : nullptr, dy1.data(), y_eff_.data(), "y_embedder.y_proj.fc1.weight",
+                 "y_embedder.y_proj.fc1.bias", B * L, Ccap, C);
     if (any_drop) {
       float* dnull = G("y_embedder.y_embedding");
       for (int b = 0; b < B; ++b)

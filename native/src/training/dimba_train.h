@@ -71,7 +71,9 @@ class DimbaTrainer {
   // LoRA (training/lora.h), applied unmerged: every adapted Linear computes
   // y = x W^T + b + strength * scale * (x A^T) B^T. While attached, backward() puts the adapter
   // gradients in lora->grads and computes no gradient for any base Linear weight or bias (the
-  // base is frozen). null detaches. `lora` must outlive its attachment.
+  // base is frozen); grads() then holds only the small non-Linear tensors (their gradients are
+  // computed on the way but not used). null detaches (grads() back to the full layout, zeroed).
+  // `lora` must outlive its attachment.
   void attach_lora(Lora* lora, double strength = 1.0);
 
   ParamSet& grads() { return grads_; }
