@@ -61,3 +61,46 @@ void softplus_forward(float* out, const float* inp, int64_t n) {
 }
 
 }  // namespace dimba::cpu
+
+namespace dimba::cpu {
+
+// Backward of the activations (gradients accumulate: dinp += dout * f'(inp)); inp is the
+// pre-activation the forward read, so training keeps it. Exact std:: maths: the backward is
+// not on the inference hot path.
+// gelu_tanh: with a = k (x + 0.044715 x^3), th = tanh(a):
+//   d/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) k (1 + 3 * 0.044715 x^2).
+void gelu_tanh_backward(float* dinp, const float* dout, const float* inp, int64_t n) {
+  const double k = 0.7978845608028654;  // sqrt(2/pi)
+  ThreadPool::global().parallel_for(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const double x = inp[i];
+      const double th = std::tanh(k * (x + 0.044715 * x * x * x));
+      const double d = 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * k * (1.0 + 3.0 * 0.044715 * x * x);
+      dinp[i] += float(dout[i] * d);
+    }
+  }, 16384);
+}
+
+// silu: d/dx = s (1 + x (1 - s)), s = sigmoid(x).
+void silu_backward(float* dinp, const float* dout, const float* inp, int64_t n) {
+  ThreadPool::global().parallel_for(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const double x = inp[i];
+      const double s = 1.0 / (1.0 + std::exp(-x));
+      dinp[i] += float(dout[i] * s * (1.0 + x * (1.0 - s)));
+    }
+  }, 16384);
+}
+
+// softplus: d/dx = sigmoid(x), and 1 above the threshold 20 where the forward passes x.
+void softplus_backward(float* dinp, const float* dout, const float* inp, int64_t n) {
+  ThreadPool::global().parallel_for(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const double x = inp[i];
+      const double d = x > 20.0 ? 1.0 : 1.0 / (1.0 + std::exp(-x));
+      dinp[i] += float(dout[i] * d);
+    }
+  }, 16384);
+}
+
+}  // namespace dimba::cpu

@@ -32,3 +32,34 @@ void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* 
 }
 
 }  // namespace dimba::cpu
+
+namespace dimba::cpu {
+
+// Backward of conv1d_causal_depthwise_forward, same argument order (gradients accumulate;
+// dinp rows at t*in_stride like inp, so the x half of a [dx|dz] buffer is written in place).
+// Tap k of output t read source time src (t+k-(K-1), or t+(K-1)-k in reverse):
+//   dinp[src,d] += w[d,k] dout[t,d];  dweight[d,k] += dout[t,d] inp[src,d];  dbias[d] += dout[t,d].
+// Parallel over channel ranges, so no two threads touch one channel's taps.
+void conv1d_causal_depthwise_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                                      const float* inp, const float* weight, int T, int D, int K,
+                                      int64_t in_stride, bool reverse) {
+  ThreadPool::global().parallel_for(D, [&](int64_t d0, int64_t d1) {
+    for (int64_t t = 0; t < T; ++t) {
+      const float* g = dout + t * D;
+      if (dbias)
+        for (int64_t d = d0; d < d1; ++d) dbias[d] += g[d];
+      for (int k = 0; k < K; ++k) {
+        const int64_t src = reverse ? t + (K - 1) - k : t + k - (K - 1);
+        if (src < 0 || src >= T) continue;
+        const float* x = inp + src * in_stride;
+        float* dx = dinp ? dinp + src * in_stride : nullptr;
+        for (int64_t d = d0; d < d1; ++d) {
+          if (dx) dx[d] += weight[d * K + k] * g[d];
+          if (dweight) dweight[d * K + k] += g[d] * x[d];
+        }
+      }
+    }
+  }, 16);
+}
+
+}  // namespace dimba::cpu
