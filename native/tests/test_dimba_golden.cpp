@@ -68,6 +68,14 @@ static void mismatch_lists_every_problem() {
   CHECK_THROWS_CODE(DimbaModel::load(ck2, tiny_config(), DType::F32), ErrorCode::ModelMismatch);
 }
 
+static void load_file_matches_load() {
+  // Through load_checkpoint (content-dispatched): same model, same output.
+  DimbaModel m = DimbaModel::load_file(harness::golden_path("dimba-tiny.weights.safetensors"), tiny_config(), DType::F32);
+  CHECK(m.weight_bytes() > 0 && m.config().depth == 2);
+  CHECK_THROWS_CODE(DimbaModel::load_file(harness::golden_path("no-such-file.safetensors"), tiny_config(), DType::F32),
+                    ErrorCode::Io);
+}
+
 static void absurd_configs_and_sizes() {
   auto cfg_with = [](const char* key, nlohmann::json v) {
     std::string p = harness::golden_path("dimba-tiny.json");
@@ -129,6 +137,7 @@ int main() {
   RUN(wide_bf16);
   RUN(wide_f16);
   RUN(mismatch_lists_every_problem);
+  RUN(load_file_matches_load);
   RUN(absurd_configs_and_sizes);
   RUN(expected_tensors_are_dimba_l_keys);
   return harness::summary();

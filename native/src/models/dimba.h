@@ -149,6 +149,10 @@ class DimbaModel {
   // non-float tensor; InvalidArgument for a bad config or weight_dtype.
   static DimbaModel load(const Checkpoint& ckpt, const DimbaConfig& cfg, DType weight_dtype,
                          const Backend& backend = cpu_backend());
+  // The same from a file or folder via io/load_checkpoint.h (safetensors, the torch .pt with
+  // its `state_dict`, sharded index); the mapped file stays open while the model lives.
+  static DimbaModel load_file(const std::string& path, const DimbaConfig& cfg, DType weight_dtype,
+                              const Backend& backend = cpu_backend());
 
   // out [B, out_channels, H, W] from x [B, in_channels, H, W], t [B] (float timesteps),
   // y [B, 1, L, caption_channels], y_lens [B] (text tokens kept per sample, each 0..L; null:

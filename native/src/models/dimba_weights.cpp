@@ -2,7 +2,7 @@
 // shape and dtype and collects ALL problems into one ModelMismatch error (a user fixing a
 // checkpoint sees the whole list at once); a second pass binds Linear weights in the chosen
 // dtype (in place when already stored so) and small tensors as f32.
-// defines: DimbaModel::load
+// defines: DimbaModel::load, DimbaModel::load_file
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "io/load_checkpoint.h"
 #include "models/dimba.h"
 
 namespace dimba {
@@ -178,6 +179,12 @@ DimbaModel DimbaModel::load(const Checkpoint& ckpt, const DimbaConfig& cfg, DTyp
   w.final_b = bd.f32("final_layer.linear.bias");
   m.weight_bytes_ = bd.bytes;
   return m;
+}
+
+DimbaModel DimbaModel::load_file(const std::string& path, const DimbaConfig& cfg, DType weight_dtype,
+                                 const Backend& backend) {
+  Checkpoint ck = load_checkpoint(path);
+  return load(ck, cfg, weight_dtype, backend);
 }
 
 }  // namespace dimba

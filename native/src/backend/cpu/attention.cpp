@@ -18,14 +18,34 @@ namespace dimba::cpu {
 namespace {
 
 // In place: each of `rows` rows of S (length n, leading dim ld) becomes softmax(row).
+// Max and sum run in 16 independent lanes: a plain `sum += e` is a serial float reduction
+// the compiler may not reorder (no -ffast-math), which left this loop scalar and made the
+// softmax cost as much as the two attention GEMMs.
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void softmax_rows(float* S, int rows, int n, int ld) {
+  constexpr int W = 16;
+  const int n16 = n / W * W;
   for (int r = 0; r < rows; ++r) {
     float* s = S + int64_t(r) * ld;
-    float m = s[0];
-    for (int i = 1; i < n; ++i) m = s[i] > m ? s[i] : m;
+    float mx[W], acc[W];
+    for (int j = 0; j < W; ++j) {
+      mx[j] = -3.0e38f;
+      acc[j] = 0.0f;
+    }
+    for (int i = 0; i < n16; i += W)
+      for (int j = 0; j < W; ++j) mx[j] = s[i + j] > mx[j] ? s[i + j] : mx[j];
+    float m = -3.0e38f;
+    for (int j = 0; j < W; ++j) m = mx[j] > m ? mx[j] : m;
+    for (int i = n16; i < n; ++i) m = s[i] > m ? s[i] : m;
+    for (int i = 0; i < n16; i += W)
+      for (int j = 0; j < W; ++j) {
+        float e = fast_expf(s[i + j] - m);
+        s[i + j] = e;
+        acc[j] += e;
+      }
     float sum = 0.0f;
-    for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < W; ++j) sum += acc[j];
+    for (int i = n16; i < n; ++i) {
       float e = fast_expf(s[i] - m);
       s[i] = e;
       sum += e;
