@@ -405,6 +405,20 @@ static void full_checkpoint_decoder_ignored() {
   std::vector<float> out = run_golden(enc);
   CHECK_REL(out.data(), g.want.data(), out.size(), 1e-4);
   std::remove(path.c_str());
+
+  // A Hugging Face folder: config.json beside the weights (named by folder or by config path).
+  const std::string dir = "/tmp/test_t5_folder";
+  std::system(("mkdir -p " + dir).c_str());
+  save_safetensors(dir + "/model.safetensors", t);
+  std::ifstream cfg_in(harness::golden_path("t5-tiny.json"));
+  std::ofstream(dir + "/config.json") << cfg_in.rdbuf();
+  for (const std::string& p : {dir, dir + "/config.json"}) {
+    T5Encoder f = T5Encoder::load_pretrained(p, T5WeightFormat::BF16);
+    std::vector<float> o = run_golden(f);
+    CHECK_REL(o.data(), g.want.data(), o.size(), 2e-2);
+  }
+  CHECK_THROWS_CODE(T5Encoder::load_pretrained(dir + "/nope", T5WeightFormat::F32), ErrorCode::Io);
+  std::system(("rm -rf " + dir).c_str());
 }
 
 // 100,000 characters of prompt: tokenised, truncated to max_length, encoded, finite.
