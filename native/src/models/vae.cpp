@@ -54,7 +54,7 @@ void VaeModel::encode_down_nhwc(float* feat, const float* x, int H, int W) {
   size_t maxact = 0;
   for (int i = 0; i < n; ++i) maxact = std::max(maxact, size_t(H >> i) * size_t(W >> i) * size_t(ch[size_t(i)]));
   Arena& arena = *arena_;
-  arena.reset(0);
+  arena.reset(arena_base_);
   float* cur = arena.alloc_f32(maxact);
   float* nxt = arena.alloc_f32(maxact);
 
@@ -76,7 +76,7 @@ void VaeModel::encode_down_nhwc(float* feat, const float* x, int H, int W) {
       std::swap(cur, nxt);
     }
   }
-  arena.reset(0);
+  arena.reset(arena_base_);
 }
 
 void VaeModel::encode_head_nhwc(float* moments, const float* feat, int h, int w) {
@@ -85,7 +85,7 @@ void VaeModel::encode_head_nhwc(float* moments, const float* feat, int h, int w)
   const int C = cfg_.block_out_channels.back(), G = cfg_.norm_num_groups, L2 = 2 * cfg_.latent_channels;
   const int64_t hw = int64_t(h) * w;
   Arena& arena = *arena_;
-  arena.reset(0);
+  arena.reset(arena_base_);
   float* cur = arena.alloc_f32(size_t(hw) * C);  // (h, w, C)
   float* nxt = arena.alloc_f32(size_t(hw) * C);  // (h, w, C)
   std::memcpy(cur, feat, size_t(hw) * C * sizeof(float));
@@ -99,7 +99,7 @@ void VaeModel::encode_head_nhwc(float* moments, const float* feat, int h, int w)
   } else {
     conv3x3(be, moments, cur, enc_.conv_out, h, w);
   }
-  arena.reset(0);
+  arena.reset(arena_base_);
 }
 
 void VaeModel::decode_trunk_nhwc(float* feat, const float* z, int h, int w) {
@@ -107,7 +107,7 @@ void VaeModel::decode_trunk_nhwc(float* feat, const float* z, int h, int w) {
   const Backend& be = *be_;
   const int C = cfg_.block_out_channels.back(), G = cfg_.norm_num_groups, L = cfg_.latent_channels;
   Arena& arena = *arena_;
-  arena.reset(0);
+  arena.reset(arena_base_);
   float* cur = arena.alloc_f32(size_t(h) * w * C);  // (h, w, C)
   if (dec_.post_quant.w) {
     float* t = arena.alloc_f32(size_t(h) * w * L);  // (h, w, L) after post_quant_conv
@@ -117,7 +117,7 @@ void VaeModel::decode_trunk_nhwc(float* feat, const float* z, int h, int w) {
     conv3x3(be, cur, z, dec_.conv_in, h, w);
   }
   vae_mid_forward(feat, cur, dec_.mid, h, w, C, G, be, arena);
-  arena.reset(0);
+  arena.reset(arena_base_);
 }
 
 void VaeModel::decode_up_nhwc(float* image, const float* feat, int h, int w) {
@@ -137,7 +137,7 @@ void VaeModel::decode_up_nhwc(float* image, const float* feat, int h, int w) {
     cprev = co;
   }
   Arena& arena = *arena_;
-  arena.reset(0);
+  arena.reset(arena_base_);
   float* cur = arena.alloc_f32(maxact);
   float* nxt = arena.alloc_f32(maxact);
   int H = h, W = w, C = ch[size_t(n - 1)];
@@ -159,7 +159,7 @@ void VaeModel::decode_up_nhwc(float* image, const float* feat, int h, int w) {
   be.group_norm_forward(nxt, nullptr, nullptr, cur, dec_.norm_out.w, dec_.norm_out.b, 1, HW, C, G, kEps);
   be.silu_forward(nxt, nxt, HW * C);
   conv3x3(be, image, nxt, dec_.conv_out, H, W);
-  arena.reset(0);
+  arena.reset(arena_base_);
 }
 
 namespace {

@@ -175,7 +175,7 @@ class VaeModel {
   const VaeConfig& config() const { return cfg_; }
   DType weight_dtype() const { return wdtype_; }
   size_t weight_bytes() const { return weight_bytes_; }
-  size_t arena_peak_bytes() const { return arena_->peak(); }
+  size_t arena_peak_bytes() const { return arena_->peak(); }  // activations, most at once, any call so far
 
  private:
   // One image, channels-last, in two parts split at the latent resolution (f = downscale()):
@@ -196,6 +196,11 @@ class VaeModel {
   size_t weight_bytes_ = 0;
   std::vector<std::shared_ptr<void>> storage_;  // converted and permuted tensors
   std::unique_ptr<Arena> arena_;
+  // Where every part's activations start: just after a small first allocation, so that the
+  // parts never make the arena's full reset, which would re-size (re-allocate and re-fault)
+  // it between the small latent-resolution parts and the large full-resolution ones; its
+  // peak then spans every call.
+  size_t arena_base_ = 0;
 };
 
 // z[i] = mean[i] + std[i] * normal_at(seed, offset + i): a posterior sample with the engine's
@@ -237,9 +242,10 @@ void vae_mid_forward(float* out, float* x, const VaeMidWeights& w, int H, int W,
 // clamped to [-30, 20], std = exp(logvar / 2) (vae.cpp).
 void vae_moments_to_posterior(float* mean, float* std, const float* moments, int L, int64_t hw);
 
-// A random checkpoint for `cfg` with the expected names (f32; vae_random.cpp): for
-// benchmarks and tiling measurements of the SDXL-shaped VAE without its real weights.
-Checkpoint vae_random_checkpoint(const VaeConfig& cfg, uint64_t seed);
+// A random checkpoint for `cfg` with the expected names, stored as `dtype` (F32/BF16/F16;
+// vae_random.cpp): for benchmarks and tiling measurements of the SDXL-shaped VAE without its
+// real weights.
+Checkpoint vae_random_checkpoint(const VaeConfig& cfg, uint64_t seed, DType dtype = DType::F32);
 
 // The tile grid along one axis (vae_tiling.cpp): starts of tiles of `tile` covering [0, n)
 // with neighbours overlapping by `overlap` (the last tile is moved back to end at n).

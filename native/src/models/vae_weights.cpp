@@ -171,6 +171,8 @@ VaeModel VaeModel::load(const Checkpoint& ckpt, const VaeConfig& cfg, DType weig
   m.wdtype_ = weight_dtype;
   m.be_ = &backend;
   m.arena_ = std::make_unique<Arena>();
+  m.arena_->alloc(64);  // see VaeModel::arena_base_
+  m.arena_base_ = m.arena_->mark();
   Binder bd{res, weight_dtype, m.storage_};
   const auto& ch = cfg.block_out_channels;
   const int n = cfg.levels(), L = cfg.latent_channels, lpb = cfg.layers_per_block;

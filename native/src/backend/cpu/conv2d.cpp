@@ -8,8 +8,9 @@
 // linear_forward's y = x w^T, the weight being the operand it reads in bf16. In NCHW the
 // weight would have to be the left, f32-only operand.
 //
-// Memory: the panel holds a band of output pixels, at most kPanelBytes, so a 1024x1024 conv
-// never materialises its 1M x 1152 im2col matrix (4.7 GB).
+// Memory: the panel holds a band of output pixels (kPanelBytes), so a 1024x1024 conv never
+// materialises its 1M x 1152 im2col matrix (4.7 GB). The work is GEMM-bound: im2col is about
+// 5-15% of a conv's time at the SDXL decoder's shapes (native/bench/README.md, VAE).
 // defines: conv2d_forward
 #include <algorithm>
 #include <cstring>
@@ -22,9 +23,13 @@
 namespace dimba::cpu {
 namespace {
 
-// About 8 MiB of panel: a few hundred rows at the widest VAE conv (K = 9*512), enough rows
-// for the GEMM to stream the weight panel efficiently (measured in bench/bench_vae.cpp).
-constexpr size_t kPanelBytes = size_t(8) << 20;
+// About 2 MiB of panel (near L2, so the GEMM reads it back from cache), but never under 256
+// rows, so the GEMM amortises streaming the weights over enough pixels at the widest conv
+// (K = 9*512). Measured in bench/bench_vae.cpp (`bench_vae conv`): 8 MiB, 2 MiB/256 rows and
+// 1 MiB or 512 KiB/128 rows are within noise of each other at 512 channels; 2 MiB/256 rows
+// was best at 128 channels, where im2col's share is largest.
+constexpr size_t kPanelBytes = size_t(2) << 20;
+constexpr int64_t kPanelMinRows = 256;
 
 }  // namespace
 
@@ -43,7 +48,7 @@ void conv2d_forward(float* out, const float* inp, const void* weight, DType wdty
   }
   const int K = k * k * Cin;
   const int64_t npix = int64_t(Ho) * Wo;
-  const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(npix, int64_t(kPanelBytes / (size_t(K) * 4))));
+  const int64_t rows = std::min<int64_t>(npix, std::max<int64_t>(kPanelMinRows, int64_t(kPanelBytes / (size_t(K) * 4))));
   thread_local std::vector<float> panel;
   panel.resize(size_t(rows) * K);
   const size_t row_bytes = size_t(Cin) * sizeof(float);
