@@ -70,7 +70,8 @@ void fd_check(const char* op, const std::vector<Input>& inputs, const std::funct
     double scale = 0.0, worst = 0.0;
     for (float x : num) scale = std::max(scale, double(std::fabs(x)));
     for (size_t j = 0; j < num.size(); ++j)
-      worst = std::max(worst, std::fabs(double((*in.g)[j]) - num[j]) / (std::fabs(double(num[j])) + 1e-2 * scale + 1e-12));
+      worst = std::max(worst, std::fabs(double((*in.g)[j]) - num[j]) /
+                                  (std::fabs(double(num[j])) + 1e-2 * scale + 1e-12));
     const double rel = harness::rel_l2(in.g->data(), num.data(), num.size());
     std::printf("    %-28s d%-8s rel_l2 %.2e  worst elem rel %.2e (tol %.0e)\n", op, in.name, rel, worst, tol);
     if (!(rel <= tol)) harness::fail(__FILE__, __LINE__, std::string(op) + " d" + in.name);

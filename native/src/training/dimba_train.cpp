@@ -69,7 +69,9 @@ ParamSet ParamSet::from_checkpoint(const Checkpoint& ck, const DimbaConfig& cfg)
     }
     convert_to_f32(p.at(i), e->data, e->dtype, p.numel(i));
   }
-  if (n) throw EngineError(ErrorCode::ModelMismatch, "training weights: " + std::to_string(n) + " problem(s):" + problems);
+  if (n)
+    throw EngineError(ErrorCode::ModelMismatch,
+                      "training weights: " + std::to_string(n) + " problem(s):" + problems);
   return p;
 }
 
@@ -209,7 +211,8 @@ void DimbaTrainer::block_forward(int i, float* x, BlockActs& a, bool keep) {
   a.a2.resize(nC);
   lin_forward(a.q.data(), x, pre + "cross_attn.q_linear.weight", pre + "cross_attn.q_linear.bias", int(BN), C,
                  C);
-  lin_forward(a.kv.data(), yy_.data(), pre + "cross_attn.kv_linear.weight", pre + "cross_attn.kv_linear.bias", B * L, C, 2 * C);
+  lin_forward(a.kv.data(), yy_.data(), pre + "cross_attn.kv_linear.weight", pre + "cross_attn.kv_linear.bias", B * L, C,
+              2 * C);
   attention_forward(a.a2.data(), a.q.data(), a.kv.data(), a.kv.data() + C, lens_.data(), B, N, L, Hh, hd, C, 2 * C, C);
   lin_forward(x, a.a2.data(), pre + "cross_attn.proj.weight", pre + "cross_attn.proj.bias", int(BN), C, C,
                  true);
@@ -264,11 +267,14 @@ void DimbaTrainer::block_backward(int i, float* dx, BlockActs& a) {
   // cross-attention: x2 = x1 + proj(attn(q_linear(x1), kv_linear(yy))); dx carries on as dx1.
   {
     Vec da2 = zeros(nC), dq = zeros(nC), dkv = zeros(size_t(B) * L * 2 * C);
-    lin_backward(da2.data(), dx, a.a2.data(), pre + "cross_attn.proj.weight", pre + "cross_attn.proj.bias", int(BN), C, C);
+    lin_backward(da2.data(), dx, a.a2.data(), pre + "cross_attn.proj.weight", pre + "cross_attn.proj.bias", int(BN), C,
+                 C);
     attention_backward(dq.data(), dkv.data(), dkv.data() + C, da2.data(), a.q.data(), a.kv.data(), a.kv.data() + C,
                        lens_.data(), B, N, L, Hh, hd, C, 2 * C, C);
-    lin_backward(dx, dq.data(), a.x1.data(), pre + "cross_attn.q_linear.weight", pre + "cross_attn.q_linear.bias", int(BN), C, C);
-    lin_backward(dyy_.data(), dkv.data(), yy_.data(), pre + "cross_attn.kv_linear.weight", pre + "cross_attn.kv_linear.bias",
+    lin_backward(dx, dq.data(), a.x1.data(), pre + "cross_attn.q_linear.weight", pre + "cross_attn.q_linear.bias",
+                 int(BN), C, C);
+    lin_backward(dyy_.data(), dkv.data(), yy_.data(), pre + "cross_attn.kv_linear.weight",
+                 pre + "cross_attn.kv_linear.bias",
                  B * L, C, 2 * C);
   }
   // self-attention: x1 = x_in + gate_msa * proj(attn(qkv(modulate(LN(x_in))))).
@@ -278,7 +284,8 @@ void DimbaTrainer::block_backward(int i, float* dx, BlockActs& a) {
     lin_backward(da1.data(), do1.data(), a.a1.data(), pre + "attn.proj.weight", pre + "attn.proj.bias", int(BN), C, C);
     attention_backward(dqkv.data(), dqkv.data() + C, dqkv.data() + 2 * C, da1.data(), a.qkv.data(), a.qkv.data() + C,
                        a.qkv.data() + 2 * C, nullptr, B, N, N, Hh, hd, 3 * C, 3 * C, C);
-    lin_backward(dh1.data(), dqkv.data(), a.h1.data(), pre + "attn.qkv.weight", pre + "attn.qkv.bias", int(BN), C, 3 * C);
+    lin_backward(dh1.data(), dqkv.data(), a.h1.data(), pre + "attn.qkv.weight", pre + "attn.qkv.bias", int(BN), C,
+                 3 * C);
     modulate_backward(dln1.data(), dmod.data(), dmod.data() + C, dh1.data(), a.ln1.data(), mod + C, B, N, C, 6 * C);
     layernorm_backward(dx, nullptr, nullptr, dln1.data(), a.x_in.data(), nullptr, a.mean1.data(), a.rstd1.data(), BN,
                        C);
@@ -412,7 +419,9 @@ void DimbaTrainer::forward(float* out, const float* x, const float* t, const flo
                            int W, int L, const uint8_t* drop) {
   const DimbaConfig& c = cfg_;
   const int p = c.patch_size, C = c.hidden_size, Ccap = c.caption_channels;
-  auto bad = [](const std::string& m) { throw EngineError(ErrorCode::InvalidArgument, "Dimba training forward: " + m); };
+  auto bad = [](const std::string& m) {
+    throw EngineError(ErrorCode::InvalidArgument, "Dimba training forward: " + m);
+  };
   if (B < 1 || H < p || W < p || H % p || W % p || L < 1) bad("bad sizes");
   if (drop && L != c.model_max_length) bad("caption dropout needs L == model_max_length");
   ScopedFlushDenormals ftz;  // MODEL.md 3
@@ -531,7 +540,8 @@ void DimbaTrainer::backward(const float* dout) {
     for (int b = 0; b < B; ++b)
       for (int k = 0; k < C; ++k) mod[size_t(b) * 2 * C + C + k] = table[C + k] + temb_[size_t(b) * C + k];
     unpatchify_backward(dfo.data(), dout, B, c.out_channels, h, w, p);
-    lin_backward(dh.data(), dfo.data(), fh_.data(), "final_layer.linear.weight", "final_layer.linear.bias", int(BN), C, out_row);
+    lin_backward(dh.data(), dfo.data(), fh_.data(), "final_layer.linear.weight", "final_layer.linear.bias", int(BN), C,
+                 out_row);
     modulate_backward(dln.data(), dmod.data(), dmod.data() + C, dh.data(), fln_.data(), mod.data() + C, B, N, C, 2 * C);
     layernorm_backward(dx.data(), nullptr, nullptr, dln.data(), xf_.data(), nullptr, fmean_.data(), frstd_.data(), BN,
                        C);

@@ -25,13 +25,15 @@ double approx_pdf(double x) {
 void iddpm_noisy_input(float* xt, const float* x0, const float* noise, const int64_t* t, int B, int64_t n,
                        const DiscreteVpSchedule& s) {
   for (int b = 0; b < B; ++b) {
-    if (t[b] < 0 || t[b] >= s.n()) throw EngineError(ErrorCode::InvalidArgument, "IDDPM: timestep outside the schedule");
+    if (t[b] < 0 || t[b] >= s.n())
+      throw EngineError(ErrorCode::InvalidArgument, "IDDPM: timestep outside the schedule");
     const double a = std::sqrt(s.acp()[size_t(t[b])]), sg = std::sqrt(1.0 - s.acp()[size_t(t[b])]);
     for (int64_t i = 0; i < n; ++i) xt[b * n + i] = float(a * x0[b * n + i] + sg * noise[b * n + i]);
   }
 }
 
-IddpmTerms iddpm_loss(float* dout, const float* out, const float* x0, const float* noise, const int64_t* t, int B, int C,
+IddpmTerms iddpm_loss(float* dout, const float* out, const float* x0, const float* noise, const int64_t* t, int B,
+                      int C,
                       int64_t HW, const DiscreteVpSchedule& s) {
   IddpmTerms r;
   const int64_t n = int64_t(C) * HW;  // values per sample in each half

@@ -22,7 +22,8 @@ void iddpm_noisy_input(float* xt, const float* x0, const float* noise, const int
 // out [B, 2C, HW] (eps | v), x0 and noise [B, C, HW], t [B] integer steps in 0..N-1.
 // dout (nullable) [B, 2C, HW] receives d(mean_loss)/d(out): the eps half from the MSE, the
 // v half from the VB. Throws EngineError(InvalidArgument) for t outside the schedule.
-IddpmTerms iddpm_loss(float* dout, const float* out, const float* x0, const float* noise, const int64_t* t, int B, int C,
+IddpmTerms iddpm_loss(float* dout, const float* out, const float* x0, const float* noise, const int64_t* t, int B,
+                      int C,
                       int64_t HW, const DiscreteVpSchedule& s);
 
 }  // namespace dimba

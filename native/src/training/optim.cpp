@@ -161,7 +161,8 @@ const std::vector<double>& need(const std::map<std::string, std::vector<double>>
                                 size_t n) {
   auto it = st.find(key);
   if (it == st.end() || it->second.size() != n)
-    throw EngineError(ErrorCode::BadFile, "optimizer state: " + key + (it == st.end() ? " missing" : " has the wrong size"));
+    throw EngineError(ErrorCode::BadFile,
+                      "optimizer state: " + key + (it == st.end() ? " missing" : " has the wrong size"));
   return it->second;
 }
 

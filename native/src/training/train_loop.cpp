@@ -72,7 +72,8 @@ void TrainSession::one_step(const std::vector<TrainItem>& data, TrainProgress& p
   const int L = cfg_.model_max_length, Ccap = cfg_.caption_channels;
   const int H = first.height, W = first.width, HW = H * W;
   const int64_t n = int64_t(Cin) * HW;
-  std::vector<float> x0(size_t(B) * n), noise(size_t(B) * n), xt(size_t(B) * n), y(size_t(B) * L * Ccap), tf(static_cast<size_t>(B));
+  std::vector<float> x0(size_t(B) * n), noise(size_t(B) * n), xt(size_t(B) * n), y(size_t(B) * L * Ccap);
+  std::vector<float> tf(static_cast<size_t>(B));
   std::vector<int64_t> t(static_cast<size_t>(B));
   std::vector<int> lens(static_cast<size_t>(B));
   std::vector<uint8_t> drop(static_cast<size_t>(B));
@@ -84,7 +85,8 @@ void TrainSession::one_step(const std::vector<TrainItem>& data, TrainProgress& p
     t[size_t(b)] = int64_t(draw_u32(opt_.seed, kTime, step_, b) % 1000u);  // t ~ U{0..999} (MODEL.md 7)
     tf[size_t(b)] = float(t[size_t(b)]);
     drop[size_t(b)] = draw_uniform(opt_.seed, kDrop, step_, b) < opt_.caption_dropout;
-    fill_normal(noise.data() + size_t(b) * n, size_t(n), opt_.seed ^ kNoiseSeedSalt, uint64_t(step_ * B + b) * uint64_t(n));
+    fill_normal(noise.data() + size_t(b) * n, size_t(n), opt_.seed ^ kNoiseSeedSalt,
+                uint64_t(step_ * B + b) * uint64_t(n));
   }
   const DiscreteVpSchedule& sch = DiscreteVpSchedule::dimba();
   iddpm_noisy_input(xt.data(), x0.data(), noise.data(), t.data(), B, n, sch);
@@ -143,7 +145,8 @@ void TrainSession::save_state(const std::string& path) const {
   std::map<std::string, TensorToSave> t;
   const ParamSet& trained = lora_ ? lora_->tensors : params_;
   const std::string wp = lora_ ? "lora." : "param.";
-  for (size_t i = 0; i < trained.count(); ++i) t[wp + trained.names[i]] = {DType::F32, trained.shapes[i], trained.at(i)};
+  for (size_t i = 0; i < trained.count(); ++i)
+    t[wp + trained.names[i]] = {DType::F32, trained.shapes[i], trained.at(i)};
   std::map<std::string, std::vector<double>> st = came_ ? came_->state() : adamw_->state();
   for (auto& [k, v] : st) t["optim." + k] = {DType::F64, {int64_t(v.size())}, v.data()};
   const double step = double(step_);

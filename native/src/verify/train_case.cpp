@@ -124,7 +124,8 @@ VerifyReport run_train(const std::string& dir, const std::string& name, const Ve
   DimbaTrainer tr(cfg, params);
   std::vector<float> out(size_t(B) * cfg.out_channels * H * W), dout(out.size());
   tr.forward(out.data(), xt.data(), tf.data(), y.data(), lens.data(), B, H, W, L);
-  IddpmTerms terms = iddpm_loss(dout.data(), out.data(), x0.data(), noise.data(), t.data(), B, Cin, int64_t(H) * W, sched);
+  IddpmTerms terms =
+      iddpm_loss(dout.data(), out.data(), x0.data(), noise.data(), t.data(), B, Cin, int64_t(H) * W, sched);
   tr.backward(dout.data());
 
   VerifyReport rep;
@@ -132,7 +133,8 @@ VerifyReport run_train(const std::string& dir, const std::string& name, const Ve
   const double tol = 1e-4, tol_came = 1e-5;
   compare(rep, "loss.mse", std::vector<float>(terms.mse.begin(), terms.mse.end()), floats(g, "loss.mse", train), tol);
   compare(rep, "loss.vb", std::vector<float>(terms.vb.begin(), terms.vb.end()), floats(g, "loss.vb", train), tol);
-  compare(rep, "loss.loss", std::vector<float>(terms.loss.begin(), terms.loss.end()), floats(g, "loss.loss", train), tol);
+  compare(rep, "loss.loss", std::vector<float>(terms.loss.begin(), terms.loss.end()), floats(g, "loss.loss", train),
+          tol);
   if (g.find("grad_norm"))
     compare(rep, "grad_norm", {float(grad_global_norm(tr.grads()))}, floats(g, "grad_norm", train), tol);
   ParamSet golden_grads = ParamSet::zeros_like(params);
