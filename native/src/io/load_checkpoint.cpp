@@ -189,7 +189,8 @@ Checkpoint load_index(const std::string& path, const LoadOptions& o) {
   Checkpoint ck;
   for (auto& [shard, names] : by_shard) {
     LoadOptions only;
-    only.keep = [&names](const std::string& n) { return names.count(n) != 0; };
+    const std::set<std::string>& wanted = names;  // lambdas cannot capture a structured binding
+    only.keep = [&wanted](const std::string& n) { return wanted.count(n) != 0; };
     Checkpoint part = load_file(dir + "/" + shard, only, false);
     for (const std::string& n : names) {
       auto it = part.tensors.find(n);
