@@ -120,71 +120,177 @@ namespace dimba::cpu {
 // rows of dBm/dCm and dz (so they land in packed [dt|dB|dC] and [dx|dz] gradient buffers in
 // place); accumulate=true forward calls need nothing special (dy is the same for both). All
 // gradients accumulate; dA is the gradient for A = -exp(A_log) (the caller applies the chain
-// rule to A_log). Per channel the float32 states s_t are recomputed in forward time order
-// (MODEL.md 3: state float32), then the reverse-time recurrence runs with ds in double:
+// rule to A_log). The float32 states s_t are recomputed in forward time order (MODEL.md 3:
+// state float32) for 16 channels at a time, then the reverse-time recurrence runs 16 wide
+// with fast_expf like the forward (a tail channel runs alone, exact exp, ds in double):
 //   q_t = sum_n s_t C_t + D u_t, y_t = q_t silu(z_t): dz += dy q silu'(z), dq = dy silu(z);
 //   dC_t += dq s_t, dD += dq u_t, du_t += dq D, ds_t += dq C_t;
 //   s_t = a_t s_{t-1} + delta_t B_t u_t, a_t = exp(delta_t A):
 //     ddelta_t += sum_n ds (s_{t-1} a A + B u), dA += ds s_{t-1} a delta, dB_t += ds delta u,
 //     du_t += sum_n ds delta B, then ds_{t-1} = ds a.
-// Channels run in parallel; dB/dC (shared by all channels) go to a per-range buffer first.
+// Channel groups run in parallel; dB/dC (shared by all channels) go to a per-range buffer.
+namespace {
+
+struct ScanBackArgs {
+  float *du, *ddelta, *dA, *dDskip, *dz;
+  const float *dy, *u, *delta, *A, *Bm, *Cm, *Dskip, *z;
+  int T, D, N;
+  int64_t bc_stride, z_stride, dz_stride;
+  bool reverse;
+};
+
+// Channels [d0, d0 + 16), the hot path: the states of all T steps are recomputed into S
+// (T x N x 16 floats) with the forward's fast_expf, then the reverse-time loop runs 16
+// channels wide. dBC [T][dB (N) | dC (N)] receives the channel sums.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void scan_back_group16(const ScanBackArgs& a, int d0, float* S, double* dBC) {
+  const int N = a.N, T = a.T;
+  float At[kMaxState][kGroup], s[kMaxState][kGroup], ds[kMaxState][kGroup], dAacc[kMaxState][kGroup];
+  for (int n = 0; n < N; ++n)
+    for (int j = 0; j < kGroup; ++j) {
+      At[n][j] = a.A[int64_t(d0 + j) * N + n];
+      s[n][j] = 0.0f;
+      ds[n][j] = 0.0f;
+      dAacc[n][j] = 0.0f;
+    }
+  for (int step = 0; step < T; ++step) {
+    const int64_t t = a.reverse ? T - 1 - step : step;
+    const float* dl = a.delta + t * a.D + d0;
+    const float* uu = a.u + t * a.D + d0;
+    const float* Bt = a.Bm + t * a.bc_stride;
+    float* St = S + int64_t(step) * N * kGroup;
+    for (int n = 0; n < N; ++n)
+      for (int j = 0; j < kGroup; ++j) {
+        s[n][j] = fast_expf(dl[j] * At[n][j]) * s[n][j] + dl[j] * uu[j] * Bt[n];
+        St[n * kGroup + j] = s[n][j];
+      }
+  }
+  float dD[kGroup], dsk[kGroup];
+  for (int j = 0; j < kGroup; ++j) dD[j] = 0.0f, dsk[j] = a.Dskip[d0 + j];
+  for (int step = T - 1; step >= 0; --step) {
+    const int64_t t = a.reverse ? T - 1 - step : step;
+    const float* dl = a.delta + t * a.D + d0;
+    const float* uu = a.u + t * a.D + d0;
+    const float* zz = a.z + t * a.z_stride + d0;
+    const float* dyy = a.dy + t * a.D + d0;
+    const float* Bt = a.Bm + t * a.bc_stride;
+    const float* Ct = a.Cm + t * a.bc_stride;
+    const float* St = S + int64_t(step) * N * kGroup;
+    const float* Sp = step > 0 ? St - N * kGroup : nullptr;
+    float q[kGroup], dq[kGroup], dut[kGroup], ddl[kGroup];
+    for (int j = 0; j < kGroup; ++j) q[j] = dsk[j] * uu[j];
+    for (int n = 0; n < N; ++n)
+      for (int j = 0; j < kGroup; ++j) q[j] += St[n * kGroup + j] * Ct[n];
+    for (int j = 0; j < kGroup; ++j) {
+      const float sg = 1.0f / (1.0f + fast_expf(-zz[j]));
+      if (a.dz) a.dz[t * a.dz_stride + d0 + j] += dyy[j] * q[j] * sg * (1.0f + zz[j] * (1.0f - sg));
+      dq[j] = dyy[j] * zz[j] * sg;
+      dD[j] += dq[j] * uu[j];
+      dut[j] = dq[j] * dsk[j];
+      ddl[j] = 0.0f;
+    }
+    double* dBt = dBC + int64_t(t) * 2 * N;
+    double* dCt = dBt + N;
+    for (int n = 0; n < N; ++n) {
+      const float bn = Bt[n], cn = Ct[n];
+      float sc = 0.0f, sb = 0.0f;
+      for (int j = 0; j < kGroup; ++j) {
+        sc += dq[j] * St[n * kGroup + j];
+        const float g = ds[n][j] + dq[j] * cn;
+        const float ea = fast_expf(dl[j] * At[n][j]);
+        const float prev = Sp ? Sp[n * kGroup + j] : 0.0f;
+        ddl[j] += g * (prev * ea * At[n][j] + bn * uu[j]);
+        dAacc[n][j] += g * prev * ea * dl[j];
+        sb += g * dl[j] * uu[j];
+        dut[j] += g * dl[j] * bn;
+        ds[n][j] = g * ea;
+      }
+      dCt[n] += sc;
+      dBt[n] += sb;
+    }
+    for (int j = 0; j < kGroup; ++j) {
+      if (a.du) a.du[t * a.D + d0 + j] += dut[j];
+      if (a.ddelta) a.ddelta[t * a.D + d0 + j] += ddl[j];
+    }
+  }
+  for (int j = 0; j < kGroup; ++j) {
+    if (a.dDskip) a.dDskip[d0 + j] += dD[j];
+    if (a.dA)
+      for (int n = 0; n < N; ++n) a.dA[int64_t(d0 + j) * N + n] += dAacc[n][j];
+  }
+}
+
+// One channel (the tail when D is not a multiple of 16), plain, exact exp, ds in double.
+void scan_back_channel(const ScanBackArgs& a, int64_t d, float* S, double* dBC) {
+  const int N = a.N, T = a.T;
+  const float* Ad = a.A + d * N;
+  std::vector<float> s(static_cast<size_t>(N), 0.0f);
+  for (int step = 0; step < T; ++step) {
+    const int64_t t = a.reverse ? T - 1 - step : step;
+    const float dl = a.delta[t * a.D + d], uu = a.u[t * a.D + d];
+    const float* Bt = a.Bm + t * a.bc_stride;
+    for (int n = 0; n < N; ++n) {
+      s[size_t(n)] = std::exp(dl * Ad[n]) * s[size_t(n)] + dl * uu * Bt[n];
+      S[size_t(step) * N + n] = s[size_t(n)];
+    }
+  }
+  std::vector<double> ds(static_cast<size_t>(N), 0.0);
+  double dD = 0.0;
+  for (int step = T - 1; step >= 0; --step) {
+    const int64_t t = a.reverse ? T - 1 - step : step;
+    const double dl = a.delta[t * a.D + d], uu = a.u[t * a.D + d], zz = a.z[t * a.z_stride + d];
+    const float* Bt = a.Bm + t * a.bc_stride;
+    const float* Ct = a.Cm + t * a.bc_stride;
+    const float* st = S + size_t(step) * N;
+    const float* sp = step > 0 ? S + size_t(step - 1) * N : nullptr;
+    double q = a.Dskip[d] * uu;
+    for (int n = 0; n < N; ++n) q += double(st[n]) * Ct[n];
+    const double sg = 1.0 / (1.0 + std::exp(-zz));
+    const double dyv = a.dy[t * a.D + d];
+    if (a.dz) a.dz[t * a.dz_stride + d] += float(dyv * q * sg * (1.0 + zz * (1.0 - sg)));
+    const double dq = dyv * zz * sg;
+    dD += dq * uu;
+    double dut = dq * a.Dskip[d], ddl = 0.0;
+    double* dBt = dBC + size_t(t) * 2 * N;
+    double* dCt = dBt + N;
+    for (int n = 0; n < N; ++n) {
+      dCt[n] += dq * st[n];
+      const double g = ds[size_t(n)] + dq * Ct[n];
+      const double ea = std::exp(float(dl) * Ad[n]);
+      const double prev = sp ? sp[n] : 0.0;
+      ddl += g * (prev * ea * Ad[n] + Bt[n] * uu);
+      if (a.dA) a.dA[d * N + n] += float(g * prev * ea * dl);
+      dBt[n] += g * dl * uu;
+      dut += g * dl * Bt[n];
+      ds[size_t(n)] = g * ea;
+    }
+    if (a.du) a.du[t * a.D + d] += float(dut);
+    if (a.ddelta) a.ddelta[t * a.D + d] += float(ddl);
+  }
+  if (a.dDskip) a.dDskip[d] += float(dD);
+}
+
+}  // namespace
+
 void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, float* dCm, float* dDskip, float* dz,
                              const float* dy, const float* u, const float* delta, const float* A, const float* Bm,
                              const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
                              int64_t bc_stride, int64_t z_stride, int64_t dbc_stride, int64_t dz_stride,
                              bool reverse) {
+  DIMBA_CHECK(N >= 0 && N <= kMaxState);
+  const ScanBackArgs a{du, ddelta, dA, dDskip, dz, dy, u, delta, A, Bm, Cm, Dskip, z, T, D, N,
+                       bc_stride, z_stride, dz_stride, reverse};
+  const int groups = D / kGroup;
+  const int tail = D - groups * kGroup;
   std::mutex mu;
-  ThreadPool::global().parallel_for(D, [&](int64_t d0, int64_t d1) {
-    std::vector<float> S(size_t(T) * N);
-    std::vector<double> dBC(size_t(T) * 2 * N, 0.0);  // [t][dB (N) | dC (N)]
-    std::vector<double> ds(static_cast<size_t>(N)), a(static_cast<size_t>(N));
-    for (int64_t d = d0; d < d1; ++d) {
-      const float* Ad = A + d * N;
-      std::vector<float> s(static_cast<size_t>(N), 0.0f);
-      for (int step = 0; step < T; ++step) {
-        const int64_t t = reverse ? T - 1 - step : step;
-        const float dl = delta[t * D + d], uu = u[t * D + d];
-        const float* Bt = Bm + t * bc_stride;
-        for (int n = 0; n < N; ++n) {
-          s[size_t(n)] = std::exp(dl * Ad[n]) * s[size_t(n)] + dl * uu * Bt[n];
-          S[size_t(step) * N + n] = s[size_t(n)];
-        }
-      }
-      std::fill(ds.begin(), ds.end(), 0.0);
-      double dD = 0.0;
-      for (int step = T - 1; step >= 0; --step) {
-        const int64_t t = reverse ? T - 1 - step : step;
-        const double dl = delta[t * D + d], uu = u[t * D + d], zz = z[t * z_stride + d];
-        const float* Bt = Bm + t * bc_stride;
-        const float* Ct = Cm + t * bc_stride;
-        const float* st = S.data() + size_t(step) * N;
-        const float* sp = step > 0 ? S.data() + size_t(step - 1) * N : nullptr;
-        double q = Dskip[d] * uu;
-        for (int n = 0; n < N; ++n) q += double(st[n]) * Ct[n];
-        const double sg = 1.0 / (1.0 + std::exp(-zz));
-        const double dyv = dy[t * D + d];
-        if (dz) dz[t * dz_stride + d] += float(dyv * q * sg * (1.0 + zz * (1.0 - sg)));
-        const double dq = dyv * zz * sg;
-        dD += dq * uu;
-        double dut = dq * Dskip[d], ddl = 0.0;
-        double* dBt = dBC.data() + size_t(t) * 2 * N;
-        double* dCt = dBt + N;
-        for (int n = 0; n < N; ++n) {
-          dCt[n] += dq * st[n];
-          ds[size_t(n)] += dq * Ct[n];
-          a[size_t(n)] = std::exp(float(dl) * Ad[n]);
-          const double prev = sp ? sp[n] : 0.0;
-          const double g = ds[size_t(n)];
-          ddl += g * (prev * a[size_t(n)] * Ad[n] + Bt[n] * uu);
-          if (dA) dA[d * N + n] += float(g * prev * a[size_t(n)] * dl);
-          dBt[n] += g * dl * uu;
-          dut += g * dl * Bt[n];
-          ds[size_t(n)] = g * a[size_t(n)];
-        }
-        if (du) du[t * D + d] += float(dut);
-        if (ddelta) ddelta[t * D + d] += float(ddl);
-      }
-      if (dDskip) dDskip[d] += float(dD);
+  ThreadPool::global().parallel_for(groups + tail, [&](int64_t g0, int64_t g1) {
+    std::vector<float> S(size_t(T) * N * kGroup);
+    std::vector<double> dBC(size_t(T) * 2 * N, 0.0);  // [t][dB (N) | dC (N)], this range's share
+    for (int64_t g = g0; g < g1; ++g) {
+      if (g < groups)
+        scan_back_group16(a, int(g) * kGroup, S.data(), dBC.data());
+      else
+        scan_back_channel(a, groups * kGroup + (g - groups), S.data(), dBC.data());
     }
     std::lock_guard<std::mutex> lock(mu);
     for (int t = 0; t < T; ++t)
@@ -192,7 +298,7 @@ void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, fl
         if (dBm) dBm[t * dbc_stride + n] += float(dBC[size_t(t) * 2 * N + n]);
         if (dCm) dCm[t * dbc_stride + n] += float(dBC[size_t(t) * 2 * N + N + n]);
       }
-  }, 8);
+  });
 }
 
 }  // namespace dimba::cpu
