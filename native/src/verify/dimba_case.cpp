@@ -19,10 +19,18 @@ namespace {
 
 bool file_exists(const std::string& p) { return std::ifstream(p).good(); }
 
+// T5 and VAE cases share this file layout, so the config must also look like Dimba's.
 bool detect_dimba(const std::string& dir, const std::string& name) {
   const std::string base = dir + "/" + name;
-  return file_exists(base + ".json") && file_exists(base + ".weights.safetensors") &&
-         file_exists(base + ".io.safetensors");
+  if (!file_exists(base + ".json") || !file_exists(base + ".weights.safetensors") ||
+      !file_exists(base + ".io.safetensors"))
+    return false;
+  try {
+    nlohmann::json j = parse_json_untrusted(read_text_file(base + ".json", 1 << 20), base + ".json");
+    return j.is_object() && j.contains("hidden_size") && j.contains("depth") && j.contains("mamba_ratio");
+  } catch (const EngineError&) {
+    return false;
+  }
 }
 
 const TensorEntry& need(const Checkpoint& io, const std::string& key, DType dtype, const std::string& what) {
