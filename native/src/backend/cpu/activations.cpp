@@ -3,7 +3,7 @@
 // They are a measurable share of the forward (the MLP hidden is [B,N,4C]), so each loop is a
 // plain kernel on fast_expf/fast_log1pf compiled per ISA; GELU uses the identity
 // 0.5(1 + tanh(a)) = sigmoid(2a), which has no cancellation for negative a.
-// defines: gelu_tanh_forward, silu_forward, softplus_forward
+// defines: gelu_tanh_forward, silu_forward, softplus_forward (and their _backward)
 #include <cmath>
 
 #include "backend/cpu/fast_math.h"

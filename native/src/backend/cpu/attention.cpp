@@ -4,7 +4,7 @@
 // stays in cache. Cross-attention passes k_lens (MODEL.md section 2: sample b attends only
 // to its own len_b text tokens, which is what the reference's packed block-diagonal mask
 // computes).
-// defines: attention_forward
+// defines: attention_forward, attention_backward
 #include <algorithm>
 #include <cmath>
 #include <vector>

@@ -1,6 +1,6 @@
 // Mamba's causal depthwise Conv1d (d_conv taps, left zero padding), channels-last so each
 // tap is a contiguous row and the loop over channels vectorises.
-// defines: conv1d_causal_depthwise_forward
+// defines: conv1d_causal_depthwise_forward, conv1d_causal_depthwise_backward
 #include <vector>
 
 #include "backend/cpu/ops.h"

@@ -1,5 +1,5 @@
 // Elementwise adds (the Mamba residual stream, biases broadcast over rows).
-// defines: add_forward, add_row_forward
+// defines: add_forward, add_row_forward, add_backward, add_row_backward
 #include "backend/cpu/ops.h"
 #include "core/threadpool.h"
 

@@ -1,6 +1,6 @@
 // The CPU matmuls every model layer runs on. The choice of implementation behind these
 // (OpenBLAS, oneDNN, our own kernels) is measured in native/bench/ (see its README).
-// defines: linear_forward, sgemm
+// defines: linear_forward, sgemm, linear_backward
 #pragma once
 #include "core/dtype.h"
 

@@ -2,7 +2,7 @@
 // Two passes (mean, then squared deviations) with double accumulators: rows with a large
 // mean (the residual stream late in the network) keep float32-level agreement with the
 // float64 reference at the cost of a few converts per element.
-// defines: layernorm_forward
+// defines: layernorm_forward, layernorm_backward
 #include <cmath>
 
 #include "backend/cpu/ops.h"

@@ -1,6 +1,6 @@
 // adaLN-single modulation and gated residual adds (PixArt/Dimba blocks: MODEL.md section 2).
 // The shift/scale/gate rows come straight out of the [B,6,C] table, hence the strides.
-// defines: modulate_forward, gated_residual_forward
+// defines: modulate_forward, gated_residual_forward, modulate_backward, gated_residual_backward
 #include "backend/cpu/ops.h"
 #include "core/threadpool.h"
 

@@ -1,6 +1,6 @@
 // Patchify (Conv2d with kernel = stride = p, as im2col + Linear) and its inverse for the
 // model output (MODEL.md section 2, steps 1 and 9).
-// defines: patch_embed_forward, unpatchify_forward
+// defines: patch_embed_forward, unpatchify_forward, patch_embed_backward, unpatchify_backward
 #include <vector>
 
 #include "backend/cpu/gemm.h"

@@ -1,6 +1,6 @@
 // RMSNorm over the last dim: x * rsqrt(mean(x^2) + eps) * w (Mamba's norm, eps 1e-5; T5's,
 // eps 1e-6). No mean subtraction, no bias.
-// defines: rmsnorm_forward
+// defines: rmsnorm_forward, rmsnorm_backward
 #include <cmath>
 
 #include "backend/cpu/ops.h"

@@ -3,7 +3,7 @@
 // is sequential by nature, the channel groups run in parallel. exp(delta*A) is the hot spot:
 // fast_expf, compiled per ISA via target_clones. The state stays float32 in every weight
 // precision (MODEL.md section 3), and decays into denormals that FTZ flushes.
-// defines: selective_scan_forward
+// defines: selective_scan_forward, selective_scan_backward
 #include <cmath>
 #include <vector>
 
