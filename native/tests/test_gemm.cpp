@@ -117,25 +117,48 @@ void check_paths(DType dt) {
     if (path == GemmPath::Avx512Bf16 && dt != DType::BF16) continue;
     for (auto& s : kSizes)
       for (int b = 0; b < 2; ++b)
-        for (int a = 0; a < 2; ++a) check_linear(path, dt, s[0], s[1], s[2], b, a);
+        for (int a = 0; a < 2; ++a) {
+          // The large shapes cross the blocking; bias and accumulate are tested on the small
+          // ones, so the large ones take two of the four combinations (the reference is slow).
+          const bool large = double(s[0]) * s[1] * s[2] > 4e6;
+          if (!large || a == b) check_linear(path, dt, s[0], s[1], s[2], b, a);
+        }
   }
 }
 void test_linear_f32() { check_paths(DType::F32); }
 void test_linear_f16() { check_paths(DType::F16); }
 void test_linear_bf16() { check_paths(DType::BF16); }
 
-// The default path (what the model runs) on a Dimba-shaped layer.
+// The default path (what the model runs) on a Dimba-shaped layer: bf16 weights may round
+// activations (VDPBF16PS) unless the caller asks for exact f32 activations.
 void test_linear_default() {
   auto x = randn(size_t(37) * 1152);
   auto w = to_bf16(randn(size_t(104) * 1152));
   std::vector<float> wf(w.size()), y(size_t(37) * 104);
   for (size_t i = 0; i < w.size(); ++i) wf[i] = dimba::bf16_to_f32(w[i]);
-  dimba::cpu::linear_forward(y.data(), x.data(), w.data(), DType::BF16, nullptr, 37, 1152, 104);
   auto want = ref_linear(x, wf, nullptr, 37, 1152, 104, nullptr);
-  std::printf("    default path for bf16: %s\n",
-              dimba::cpu::gemm_path_name(dimba::cpu::gemm_default_path(DType::BF16)));
-  CHECK_REL(y.data(), want.data(), y.size(),
-            dimba::cpu::gemm_default_path(DType::BF16) == GemmPath::Avx512Bf16 ? 1e-2 : 1e-5);
+  for (bool allow : {true, false}) {
+    dimba::cpu::gemm_set_bf16_activations(allow);
+    const GemmPath p = dimba::cpu::gemm_default_path(DType::BF16);
+    std::printf("    bf16 activations %s: default path for bf16 weights %s\n",
+                allow ? "allowed" : "refused", dimba::cpu::gemm_path_name(p));
+    CHECK(allow || p != GemmPath::Avx512Bf16);
+    dimba::cpu::linear_forward(y.data(), x.data(), w.data(), DType::BF16, nullptr, 37, 1152, 104);
+    CHECK_REL(y.data(), want.data(), y.size(), p == GemmPath::Avx512Bf16 ? 5e-3 : 1e-5);
+  }
+  dimba::cpu::gemm_set_bf16_activations(true);
+}
+
+// Two threads split the columns; the result must not depend on the split.
+void test_linear_threads() {
+  auto x = randn(size_t(50) * 300);
+  auto w = randn(size_t(777) * 300);
+  std::vector<float> y1(size_t(50) * 777), y2(y1.size());
+  dimba::cpu::linear_forward(y1.data(), x.data(), w.data(), DType::F32, nullptr, 50, 300, 777);
+  dimba::cpu::gemm_set_threads(2);
+  dimba::cpu::linear_forward(y2.data(), x.data(), w.data(), DType::F32, nullptr, 50, 300, 777);
+  dimba::cpu::gemm_set_threads(1);
+  CHECK(y1 == y2);
 }
 
 // K = 0 is a bias-only (or zero) layer; callers must not see the garbage that was in y.
@@ -197,6 +220,7 @@ int main() {
   RUN(test_linear_f16);
   RUN(test_linear_bf16);
   RUN(test_linear_default);
+  RUN(test_linear_threads);
   RUN(test_linear_empty_k);
   RUN(test_linear_bad_dtype);
   RUN(test_sgemm);

@@ -1,10 +1,10 @@
 // The CPU matmuls behind every Linear and attention product, and the choice among the
 // implementations in gemm_kernels.h. On a CPU with AVX-512 the own kernels run (weights
-// widened while packing, never as a whole); elsewhere OpenBLAS does, with f16/bf16 weights
-// widened one cache-sized panel of rows at a time. The measurements behind the choice are in
-// native/bench/README.md.
+// widened while packing, never as a whole; bf16 weights with VDPBF16PS where the CPU has
+// it); elsewhere OpenBLAS does, with f16/bf16 weights widened one cache-sized panel of rows
+// at a time. The measurements behind the choice are in native/bench/README.md.
 // defines: linear_forward, sgemm, linear_forward_path, gemm_default_path, gemm_path_name,
-//          gemm_path_available, gemm_set_threads, gemm_threads
+//          gemm_path_available, gemm_set_threads, gemm_threads, gemm_set_bf16_activations
 #include "backend/cpu/gemm.h"
 
 #include <cblas.h>
@@ -21,6 +21,7 @@ namespace dimba::cpu {
 namespace {
 
 std::atomic<int> g_threads{1};
+std::atomic<bool> g_bf16_activations{true};
 
 // Rows of w widened per panel: about 256 KiB of f32, so the panel stays in L2 while the
 // sgemm streams x past it.
@@ -101,7 +102,11 @@ bool gemm_path_available(GemmPath p) {
 void gemm_set_threads(int threads) { g_threads = std::max(1, threads); }
 int gemm_threads() { return g_threads; }
 
+void gemm_set_bf16_activations(bool allow) { g_bf16_activations = allow; }
+
 GemmPath gemm_default_path(DType wdtype) {
+  if (wdtype == DType::BF16 && g_bf16_activations && gemm_path_available(GemmPath::Avx512Bf16))
+    return GemmPath::Avx512Bf16;
   return gemm_path_available(GemmPath::Avx512) ? GemmPath::Avx512 : GemmPath::Blas;
 }
 

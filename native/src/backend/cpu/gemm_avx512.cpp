@@ -19,8 +19,11 @@
 #include "core/error.h"
 
 // GCC 12's AVX-512 headers build masked intrinsics on a self-initialised "undefined" vector,
-// which -Wmaybe-uninitialized reports at every use; nothing here reads uninitialised data.
+// which -W(maybe-)uninitialized reports at every use; nothing here reads uninitialised data.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 
 #define DIMBA_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")))
 #define DIMBA_AVX512BF16 \

@@ -2,7 +2,8 @@
 // (native/bench/bench_gemm.cpp) can run each one on the same shapes and the tests can hold
 // each one to the same reference. Callers outside backend/cpu use gemm.h only.
 // defines: GemmPath, GemmOperands, gemm_path_name, gemm_path_available, gemm_run,
-//          linear_forward_path, gemm_default_path, gemm_set_threads
+//          linear_forward_path, gemm_default_path, gemm_set_threads,
+//          gemm_set_bf16_activations
 #pragma once
 #include <cstddef>
 
@@ -40,6 +41,11 @@ struct GemmOperands {
 // Threads the own kernels use (the benchmark decides the default; see gemm.cpp).
 void gemm_set_threads(int threads);
 int gemm_threads();
+
+// Whether bf16 weights may take the VDPBF16PS path, which rounds activations to bf16 (about
+// 1.2e-3 relative L2 per product on Dimba's layers; the golden bound for bf16 weights is
+// 2e-2) for twice the rate. On by default; off keeps every path f32-exact in activations.
+void gemm_set_bf16_activations(bool allow);
 
 // The path linear_forward takes for a weight dtype on this CPU.
 GemmPath gemm_default_path(DType wdtype);
