@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
                         "decode 64 untiled",
                         "decode 64 tiled --tile 32 --overlap 8",
                         "decode 128 untiled",
-                        "decode 128 tiled --tile 64 --overlap 16",
+                        "decode 128 tiled --tile 64 --overlap 16",  // VaeTiling{}'s default
                         "tiling 48 --tile 32 --overlap 8"};
   int rc = 0;
   for (const char* r : runs) {

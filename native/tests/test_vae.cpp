@@ -5,8 +5,11 @@
 // give typed errors. The ops it adds (group_norm, conv2d, upsample) are checked against
 // naive loops first.
 // defines: main (test_vae)
+#include <unistd.h>
+
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <set>
 #include <vector>
 
@@ -169,6 +172,22 @@ static void legacy_attention_naming_is_identical() {
   // Both namings for one tensor is ambiguous, and is reported with the rest.
   old.tensors["encoder.mid_block.attentions.0.to_q.weight"] = ck.tensors["encoder.mid_block.attentions.0.to_q.weight"];
   CHECK_THROWS_CODE(VaeModel::load(old, cfg, DType::F32), ErrorCode::ModelMismatch);
+}
+
+// A diffusers folder (config.json + diffusion_pytorch_model.safetensors) loads the same model.
+static void loads_a_diffusers_folder() {
+  const std::string dir = "/tmp/dimba_test_vae_folder_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(harness::golden_path("vae-tiny.json"), dir + "/config.json",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(harness::golden_path("vae-tiny.weights.safetensors"),
+                             dir + "/diffusion_pytorch_model.safetensors",
+                             std::filesystem::copy_options::overwrite_existing);
+  VaeModel vae = VaeModel::load_folder(dir, DType::F32);
+  std::filesystem::remove_all(dir);
+  Checkpoint io = load_safetensors(harness::golden_path("vae-tiny.io.safetensors"));
+  Tensor dec = vae.decode(tensor_of(io, "input.latent"));
+  CHECK_REL(dec.f32(), reinterpret_cast<const float*>(io.find("decode.sample")->data), size_t(dec.numel()), 1e-4);
 }
 
 static void mismatch_lists_every_problem() {
@@ -376,6 +395,7 @@ int main() {
   RUN(golden_f32);
   RUN(golden_bf16);
   RUN(legacy_attention_naming_is_identical);
+  RUN(loads_a_diffusers_folder);
   RUN(mismatch_lists_every_problem);
   RUN(sdxl_key_list_matches);
   RUN(tile_grid_covers);
