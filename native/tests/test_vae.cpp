@@ -210,6 +210,30 @@ static void mismatch_lists_every_problem() {
   CHECK(threw);
 }
 
+// Configs without mid attention or quant convs bind exactly their own tensor lists (a
+// checkpoint of the full config then has unexpected tensors), and still run.
+static void config_variants_bind() {
+  Checkpoint ck = load_safetensors(harness::golden_path("vae-tiny.weights.safetensors"));
+  VaeConfig cfg = tiny_config();
+  cfg.mid_block_add_attention = false;
+  cfg.use_quant_conv = false;
+  cfg.use_post_quant_conv = false;
+  CHECK_THROWS_CODE(VaeModel::load(ck, cfg, DType::F32), ErrorCode::ModelMismatch);
+  Checkpoint cut = ck;
+  for (const auto& [name, e] : ck.tensors)
+    if (name.find(".attentions.") != std::string::npos || name.find("quant_conv") != std::string::npos)
+      cut.tensors.erase(name);
+  CHECK(cut.tensors.size() + 20 + 4 == ck.tensors.size());
+  VaeModel vae = VaeModel::load(cut, cfg, DType::F32);
+  Tensor img = vae.decode(Tensor::zeros(DType::F32, {1, 4, 3, 5}));
+  CHECK((img.shape == std::vector<int64_t>{1, 3, 12, 20}));
+  VaePosterior p = vae.encode(img);
+  CHECK((p.mean.shape == std::vector<int64_t>{1, 4, 3, 5}));
+  bool finite = true;
+  for (int64_t i = 0; i < p.std.numel(); ++i) finite &= std::isfinite(p.std.f32()[i]) && p.std.f32()[i] > 0;
+  CHECK(finite);
+}
+
 // The expected tensor list for the SDXL config is exactly the real SDXL VAE's (names and shapes).
 static void sdxl_key_list_matches() {
   const std::string p = harness::golden_path("sdxl-vae.keys.json");
@@ -397,6 +421,7 @@ int main() {
   RUN(legacy_attention_naming_is_identical);
   RUN(loads_a_diffusers_folder);
   RUN(mismatch_lists_every_problem);
+  RUN(config_variants_bind);
   RUN(sdxl_key_list_matches);
   RUN(tile_grid_covers);
   RUN(tiled_decode_close);
