@@ -129,8 +129,8 @@ void test_linear_f32() { check_paths(DType::F32); }
 void test_linear_f16() { check_paths(DType::F16); }
 void test_linear_bf16() { check_paths(DType::BF16); }
 
-// The default path (what the model runs) on a Dimba-shaped layer: bf16 weights may round
-// activations (VDPBF16PS) unless the caller asks for exact f32 activations.
+// The default path (what the model runs) on a Dimba-shaped layer: bf16 weights keep f32
+// activations unless the caller allows rounding them (VDPBF16PS).
 void test_linear_default() {
   auto x = randn(size_t(37) * 1152);
   auto w = to_bf16(randn(size_t(104) * 1152));
@@ -146,7 +146,7 @@ void test_linear_default() {
     dimba::cpu::linear_forward(y.data(), x.data(), w.data(), DType::BF16, nullptr, 37, 1152, 104);
     CHECK_REL(y.data(), want.data(), y.size(), p == GemmPath::Avx512Bf16 ? 5e-3 : 1e-5);
   }
-  dimba::cpu::gemm_set_bf16_activations(true);
+  dimba::cpu::gemm_set_bf16_activations(false);
 }
 
 // Two threads split the columns; the result must not depend on the split.

@@ -21,7 +21,7 @@ namespace dimba::cpu {
 namespace {
 
 std::atomic<int> g_threads{1};
-std::atomic<bool> g_bf16_activations{true};
+std::atomic<bool> g_bf16_activations{false};
 
 // Rows of w widened per panel: about 256 KiB of f32, so the panel stays in L2 while the
 // sgemm streams x past it.

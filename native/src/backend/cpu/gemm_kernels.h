@@ -42,9 +42,11 @@ struct GemmOperands {
 void gemm_set_threads(int threads);
 int gemm_threads();
 
-// Whether bf16 weights may take the VDPBF16PS path, which rounds activations to bf16 (about
-// 1.2e-3 relative L2 per product on Dimba's layers; the golden bound for bf16 weights is
-// 2e-2) for twice the rate. On by default; off keeps every path f32-exact in activations.
+// Whether bf16 weights may take the VDPBF16PS path, which rounds activations to bf16 for
+// twice the rate: about 1.2e-3 relative L2 per product on Dimba's layers; against the golden
+// (bound 2e-2 for bf16 weights) dimba-tiny/-wide end at 6.4e-3/7.2e-3 with it, but t5-tiny
+// went from 1.6e-2 to 2.3e-2 (native/bench/README.md). Off by default, so every default path
+// keeps f32 activations; a caller that has checked its model turns it on.
 void gemm_set_bf16_activations(bool allow);
 
 // The path linear_forward takes for a weight dtype on this CPU.
