@@ -76,11 +76,12 @@ PY
   fresh="$out/merged/$t"
   rm -rf "$fresh"; mkdir -p "$fresh"
   "$bin" -merge=1 -max_len="$max_len" "$fresh" "$keep" "$work" > "$out/merge_$t.log" 2>&1
-  # The suite replays this corpus on every run: keep it under ~2 MB and 400 files by
-  # dropping the largest inputs first (mostly whole-fixture mutants; the full working
-  # corpus stays in build/fuzz/corpus for the next run).
+  # The suite replays this corpus on every run: keep it under ~2 MB and 400 files. Inputs
+  # are named by their SHA-1, so dropping the last names is a deterministic random sample
+  # (dropping the largest first would lose every deep, whole-archive mutant). The full
+  # working corpus stays in build/fuzz/corpus for the next run.
   while [ "$(du -sb "$fresh" | cut -f1)" -gt 2000000 ] || [ "$(ls "$fresh" | wc -l)" -gt 400 ]; do
-    rm -f "$(ls -S "$fresh" | head -1 | sed "s|^|$fresh/|")"
+    rm -f "$fresh/$(ls "$fresh" | tail -1)"
   done
   rm -f "$keep"/*
   cp "$fresh"/* "$keep"/

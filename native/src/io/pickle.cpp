@@ -266,7 +266,9 @@ class Unpickler {
     push(it->second);
   }
 
-  uint32_t global(const std::string& module, const std::string& name) {
+  // By value: STACK_GLOBAL passes strings of nodes, which node() below may move (an
+  // AddressSanitizer run of the tests caught the use-after-free when they were references).
+  uint32_t global(std::string module, std::string name) {
     for (const KnownGlobal& g : kKnown) {
       if (module == g.module && name == g.name) {
         uint32_t i = node(PyKind::Global);
