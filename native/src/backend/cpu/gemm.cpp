@@ -86,11 +86,15 @@ const char* gemm_path_name(GemmPath p) {
 }
 
 bool gemm_path_available(GemmPath p) {
+#if defined(__x86_64__) || defined(__i386__)
   static const bool avx512 = __builtin_cpu_supports("avx512f") &&
                              __builtin_cpu_supports("avx512bw") &&
                              __builtin_cpu_supports("avx512vl") &&
                              __builtin_cpu_supports("avx512dq");
   static const bool bf16 = avx512 && __builtin_cpu_supports("avx512bf16");
+#else
+  const bool avx512 = false, bf16 = false;
+#endif
   switch (p) {
     case GemmPath::Blas: return true;
     case GemmPath::Avx512: return avx512;

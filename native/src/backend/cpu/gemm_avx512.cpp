@@ -5,6 +5,10 @@
 // call. Every function that uses AVX-512 carries a target attribute: the library is built
 // for the baseline ISA and only calls these after a run-time CPU check (gemm.cpp).
 // defines: gemm_avx512_run
+#include "backend/cpu/gemm_kernels.h"
+#include "core/error.h"
+
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
 #include <algorithm>
@@ -14,9 +18,6 @@
 #include <memory>
 #include <thread>
 #include <vector>
-
-#include "backend/cpu/gemm_kernels.h"
-#include "core/error.h"
 
 // GCC 12's AVX-512 headers build masked intrinsics on a self-initialised "undefined" vector,
 // which -W(maybe-)uninitialized reports at every use; nothing here reads uninitialised data.
@@ -437,3 +438,13 @@ void gemm_avx512_run(GemmPath path, const GemmOperands& g, int threads) {
 }
 
 }  // namespace dimba::cpu
+
+#else  // not x86: gemm_path_available() reports no AVX-512, so this is never reached
+
+namespace dimba::cpu {
+void gemm_avx512_run(GemmPath, const GemmOperands&, int) {
+  throw EngineError(ErrorCode::Internal, "gemm: AVX-512 kernels are not built for this CPU");
+}
+}  // namespace dimba::cpu
+
+#endif
