@@ -9,8 +9,9 @@
 // weight would have to be the left, f32-only operand.
 //
 // Memory: the panel holds a band of output pixels (kPanelBytes), so a 1024x1024 conv never
-// materialises its 1M x 1152 im2col matrix (4.7 GB). The work is GEMM-bound: im2col is about
-// 5-15% of a conv's time at the SDXL decoder's shapes (native/bench/README.md, VAE).
+// materialises its 1M x 1152 im2col matrix (4.7 GB). The work is GEMM-bound: im2col is 0-22%
+// of a conv's time at the SDXL decoder's shapes, the most at 128 channels with the fastest
+// GEMM path (native/bench/README.md, VAE).
 // defines: conv2d_forward
 #include <algorithm>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/ops.h"
 #include "core/error.h"
+#include "core/threadpool.h"
 
 namespace dimba::cpu {
 namespace {
@@ -51,6 +53,7 @@ void conv2d_forward(float* out, const float* inp, const void* weight, DType wdty
   const int64_t rows = std::min<int64_t>(npix, std::max<int64_t>(kPanelMinRows, int64_t(kPanelBytes / (size_t(K) * 4))));
   thread_local std::vector<float> panel;
   panel.resize(size_t(rows) * K);
+  float* const pan = panel.data();  // a lambda naming `panel` would see each worker's own (empty) one
   const size_t row_bytes = size_t(Cin) * sizeof(float);
   for (int b = 0; b < B; ++b) {
     const float* x = inp + int64_t(b) * H * W * Cin;
@@ -58,21 +61,24 @@ void conv2d_forward(float* out, const float* inp, const void* weight, DType wdty
     for (int64_t p0 = 0; p0 < npix; p0 += rows) {
       const int64_t m = std::min(rows, npix - p0);
       // panel[r, (ky*k + kx)*Cin + c] = x[oy*stride - pad_top + ky, ox*stride - pad_left + kx, c] (0 outside).
-      for (int64_t r = 0; r < m; ++r) {
-        const int oy = int((p0 + r) / Wo), ox = int((p0 + r) % Wo);
-        float* dst = panel.data() + r * K;
-        for (int ky = 0; ky < k; ++ky) {
-          const int iy = oy * stride - pad_top + ky;
-          for (int kx = 0; kx < k; ++kx, dst += Cin) {
-            const int ix = ox * stride - pad_left + kx;
-            if (iy < 0 || iy >= H || ix < 0 || ix >= W)
-              std::memset(dst, 0, row_bytes);
-            else
-              std::memcpy(dst, x + (int64_t(iy) * W + ix) * Cin, row_bytes);
+      // Rows are independent: split over the engine's threads (the GEMM threads itself).
+      ThreadPool::global().parallel_for(m, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const int oy = int((p0 + r) / Wo), ox = int((p0 + r) % Wo);
+          float* dst = pan + r * K;
+          for (int ky = 0; ky < k; ++ky) {
+            const int iy = oy * stride - pad_top + ky;
+            for (int kx = 0; kx < k; ++kx, dst += Cin) {
+              const int ix = ox * stride - pad_left + kx;
+              if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                std::memset(dst, 0, row_bytes);
+              else
+                std::memcpy(dst, x + (int64_t(iy) * W + ix) * Cin, row_bytes);
+            }
           }
         }
-      }
-      linear_forward(y + p0 * Cout, panel.data(), weight, wdtype, bias, int(m), K, Cout, accumulate);
+      }, 64);
+      linear_forward(y + p0 * Cout, pan, weight, wdtype, bias, int(m), K, Cout, accumulate);
     }
   }
 }
