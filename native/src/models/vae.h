@@ -154,6 +154,7 @@ class VaeModel {
   // (io/load_checkpoint.h finds the weights).
   static VaeModel load_folder(const std::string& dir, DType weight_dtype, const Backend& backend = cpu_backend());
 
+  // Not reentrant (one activation arena per model); runs with FTZ/DAZ on.
   // mean, std [B, latent, H/f, W/f] (f = downscale()) of the posterior for image
   // [B, in_channels, H, W] in [-1, 1]; logvar is clamped to [-30, 20], std = exp(logvar/2).
   // H, W: positive multiples of f (InvalidArgument otherwise).
@@ -162,8 +163,11 @@ class VaeModel {
   // diffusion model's latents by scaling_factor first, vae_unscale_latents).
   void decode(float* image, const float* latent, int B, int h, int w);
 
-  // The same, tile by tile (vae_tiling.cpp). Equal to the untiled result up to the GroupNorm
-  // statistics, which each tile computes over itself (measured in tests/test_vae.cpp).
+  // The same, tile by tile (vae_tiling.cpp). A tile covering the whole latent is exact; with
+  // several, GroupNorm statistics are per tile and tile edges see zero padding (and, without
+  // whole_latent_blocks, the mid block's attention sees one tile), which moves the result by
+  // amounts that depend on the content: measured in tests/test_vae.cpp and
+  // native/bench/README.md (VAE). No seam: tiles cross-fade over their overlaps.
   void encode_tiled(float* mean, float* std, const float* image, int B, int H, int W, const VaeTiling& tiling);
   void decode_tiled(float* image, const float* latent, int B, int h, int w, const VaeTiling& tiling);
 
