@@ -98,9 +98,10 @@ Vec zeros(size_t n) { return Vec(n, 0.0f); }
 
 }  // namespace
 
-DimbaTrainer::DimbaTrainer(const DimbaConfig& cfg, ParamSet& params)
-    : cfg_(cfg), params_(params), grads_(ParamSet::zeros_like(params)) {
+DimbaTrainer::DimbaTrainer(const DimbaConfig& cfg, ParamSet& params, Lora* lora, double lora_strength)
+    : cfg_(cfg), params_(params) {
   cfg_.validate();
+  attach_lora(lora, lora_strength);  // allocates the gradients for the chosen layout
 }
 
 size_t DimbaTrainer::saved_activation_bytes() const {

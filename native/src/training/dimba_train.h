@@ -56,8 +56,9 @@ struct ParamSet {
 class DimbaTrainer {
  public:
   // `params` must outlive the trainer (it is read at every forward; the optimiser updates it
-  // in place). Gradients start at zero.
-  DimbaTrainer(const DimbaConfig& cfg, ParamSet& params);
+  // in place). Gradients start at zero. With `lora`, as attach_lora(lora, lora_strength) but
+  // without ever allocating model-sized gradients.
+  DimbaTrainer(const DimbaConfig& cfg, ParamSet& params, Lora* lora = nullptr, double lora_strength = 1.0);
 
   // out [B, out_channels, H, W] for x [B, in_channels, H, W], t [B], y [B, 1, L, Ccap],
   // y_lens [B] (null: all L). drop [B] (null: none): sample b's caption is replaced by the

@@ -43,14 +43,13 @@ TrainSession::TrainSession(const DimbaConfig& cfg, ParamSet params, const TrainO
   if (opt_.steps < 0) bad("steps must be >= 0");
   if (!(opt_.caption_dropout >= 0.0 && opt_.caption_dropout <= 1.0)) bad("caption dropout must be in [0, 1]");
   if (!(opt_.lr > 0.0) || !std::isfinite(opt_.lr)) bad("learning rate must be positive");
-  trainer_ = std::make_unique<DimbaTrainer>(cfg_, params_);
-  trainer_->set_checkpointing(opt_.checkpointing);
   ParamSet* trained = &params_;
   if (opt_.use_lora) {
     lora_ = std::make_unique<Lora>(Lora::create(params_, opt_.lora, opt_.seed ^ 0x4C6F5241ull));
-    trainer_->attach_lora(lora_.get(), 1.0);
     trained = &lora_->tensors;
   }
+  trainer_ = std::make_unique<DimbaTrainer>(cfg_, params_, lora_.get(), 1.0);
+  trainer_->set_checkpointing(opt_.checkpointing);
   if (opt_.optimizer == TrainOptions::Optimizer::Came) {
     came_ = std::make_unique<Came>(*trained, opt_.came);
     // Without dropout the null caption is never used: keep it out of the update.
