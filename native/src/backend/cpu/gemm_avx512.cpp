@@ -268,12 +268,15 @@ inline void prefetch_tile(const float* c, ptrdiff_t ldc) {
 
 // ---- micro-kernels: C[MR x NR] (at c, row stride ldc) = init + A panel x B panel ----------
 
+// NV = 2 is the full tile; NV = 1 covers a last column panel with at most 16 live columns
+// (Dimba's x_proj N = 104 and attention's N = 72 end in one), reading the same NR-wide
+// packed panel, so it does half the FMAs of a full tile.
 template <int MR, int NV>
 DIMBA_AVX512 void kernel_f32(int kc, const float* a, const float* b, const float* bias,
                              bool load, float* c, ptrdiff_t ldc, const float* c_next) {
-  constexpr int NR = 16 * NV;
+  constexpr int TW = 16 * NV;
   __m512 acc[MR][NV], bv[NV];
-  prefetch_tile<MR, NR>(c_next, ldc);
+  prefetch_tile<MR, TW>(c_next, ldc);
   for (int v = 0; v < NV; ++v) bv[v] = bias ? _mm512_loadu_ps(bias + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
@@ -300,9 +303,9 @@ template <int MR, int NV>
 DIMBA_AVX512BF16 void kernel_bf16(int kc, const uint16_t* a, const uint16_t* b,
                                   const float* bias, bool load, float* c, ptrdiff_t ldc,
                                   const float* c_next) {
-  constexpr int NR = 16 * NV;
+  constexpr int TW = 16 * NV;
   __m512 acc[MR][NV], bv[NV];
-  prefetch_tile<MR, NR>(c_next, ldc);
+  prefetch_tile<MR, TW>(c_next, ldc);
   for (int v = 0; v < NV; ++v) bv[v] = bias ? _mm512_loadu_ps(bias + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
@@ -375,8 +378,13 @@ void gemm_blocked(const GemmOperands& g) {
                                                 : nullptr;
             if (c_next && (i + 2 * MR > mc && i + MR < mc)) c_next = nullptr;  // partial: skip
             auto kern = [&](float* cc, ptrdiff_t ld) {
-              if constexpr (BF16) kernel_bf16<MR, NV>(kc, apanel, bpanel, bias, load, cc, ld, c_next);
-              else kernel_f32<MR, NV>(kc, apanel, bpanel, bias, load, cc, ld, c_next);
+              if (cols <= 16) {
+                if constexpr (BF16) kernel_bf16<MR, 1>(kc, apanel, bpanel, bias, load, cc, ld, c_next);
+                else kernel_f32<MR, 1>(kc, apanel, bpanel, bias, load, cc, ld, c_next);
+              } else {
+                if constexpr (BF16) kernel_bf16<MR, NV>(kc, apanel, bpanel, bias, load, cc, ld, c_next);
+                else kernel_f32<MR, NV>(kc, apanel, bpanel, bias, load, cc, ld, c_next);
+              }
             };
             if (rows == MR && cols == NR) {
               kern(c, g.ldc);
