@@ -1,8 +1,8 @@
 // The own AVX-512 GEMM kernels (GemmPath::Avx512 and Avx512Bf16), BLIS-style: weights are
 // packed one block at a time into 32-column micro-panels, widened to f32 (or kept as bf16
 // pairs for VDPBF16PS) while packing, so the whole weight is never expanded; activations are
-// packed into 12-row micro-panels; a 12x32 register tile of C is computed per micro-kernel
-// call. Every function that uses AVX-512 carries a target attribute: the library is built
+// packed into 12-row micro-panels; a 12x32 register tile of C (12x16 for a narrow last
+// panel) is computed per micro-kernel call. Every function that uses AVX-512 carries a target attribute: the library is built
 // for the baseline ISA and only calls these after a run-time CPU check (gemm.cpp).
 // defines: gemm_avx512_run
 #include "backend/cpu/gemm_kernels.h"

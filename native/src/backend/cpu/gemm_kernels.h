@@ -38,7 +38,8 @@ struct GemmOperands {
   ptrdiff_t ldc;
 };
 
-// Threads the own kernels use (the benchmark decides the default; see gemm.cpp).
+// Threads the own kernels use: 1 by default, because this machine's two vCPUs share one
+// core's FMA units (native/bench/README.md); more splits the output columns.
 void gemm_set_threads(int threads);
 int gemm_threads();
 
