@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <vector>
@@ -27,9 +28,16 @@ static void write_bytes(const std::string& path, const void* p, size_t n) {
   std::ofstream f(path, std::ios::binary);
   f.write(static_cast<const char*>(p), std::streamsize(n));
 }
+// A fresh folder under /tmp, removed (with everything in it) when the process exits.
 static std::string scratch_dir(const char* name) {
+  static std::vector<std::string>* made = [] {
+    static std::vector<std::string> v;
+    std::atexit([] { for (auto& d : v) std::filesystem::remove_all(d); });
+    return &v;
+  }();
   std::string d = std::string("/tmp/dimba_test_torch_") + name + "_" + std::to_string(::getpid());
-  ::mkdir(d.c_str(), 0755);
+  std::filesystem::create_directories(d);
+  made->push_back(d);
   return d;
 }
 
