@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Builds the engine without node (plain cmake) and runs its C++ tests under ctest.
+# Runs the engine's C++ tests under ctest. With node_modules present it reuses the npm build
+# (build/native, built by build-addon.sh, so the engine compiles once per `npm test`); on a
+# machine without node (the lent GPU box) it builds with plain cmake into build/native-cmake.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-build="$here/../build/native"
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build "$build" -j 2
+root=$(cd "$(dirname "$0")/../.." && pwd)
+if [ -x "$root/node_modules/.bin/cmake-js" ]; then
+  bash "$root/native/scripts/build-addon.sh"
+  build="$root/build/native"
+else
+  build="$root/build/native-cmake"
+  cmake -S "$root/native" -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
+  cmake --build "$build" -j 2
+fi
 cd "$build" && ctest --output-on-failure
