@@ -134,7 +134,8 @@ class ProgressView {
   ) {}
 
   update(p: GenerateProgress): void {
-    const which = p.count > 1 ? `image ${p.image + 1}/${p.count} ` : '';
+    // The text stage serves every image of the job, so it names none.
+    const which = p.count > 1 && p.stage !== 'text' ? `image ${p.image + 1}/${p.count} ` : '';
     if (!this.tty) {
       if (p.stage !== 'sampling' || p.step === 1) this.err(`${which}${p.stage}...`);
       return;

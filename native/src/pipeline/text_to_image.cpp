@@ -208,6 +208,7 @@ GenerateResult Pipeline::generate(const Recipe& r, const GenerateHooks& hooks) {
     sh.cancel = hooks.cancel;
     sh.on_step = [&](const StepInfo& si) {
       const PreviewImage* pv = nullptr;
+      // The preview map is fitted to 4-channel SDXL latents; other latent spaces get none.
       if (r.preview_every > 0 && si.step % r.preview_every == 0 && Cin == 4) {
         for (size_t i = 0; i < in_per; ++i) latent[i] = float(si.x0[i]);
         preview.width = w;
