@@ -1,0 +1,242 @@
+// The engine host: owns one engine process, runs one job at a time on it, and survives its
+// crashes. A crash (abort, segfault, OOM kill, malformed message) fails only what was in flight
+// with ENGINE_CRASHED and the reason; the next request starts a fresh process and loads the
+// model again. A cancel that the engine does not honour within `cancelGraceMs` kills the process,
+// so a cancel always ends the job. Models load one at a time within a memory budget.
+import type { EngineChannel, SpawnEngine } from './channel.js';
+import { describeExit } from './channel.js';
+import { EngineHostError } from './errors.js';
+import { engineMessageSchema, type EngineMessage, type EngineRecipe, type Fault, type ModelInfo } from './protocol.js';
+import type { BackendProbe } from './backend.js';
+
+export type ProgressMessage = Extract<EngineMessage, { type: 'progress' }>;
+export type PreviewMessage = Extract<EngineMessage, { type: 'preview' }>;
+export type DoneMessage = Extract<EngineMessage, { type: 'done' }>;
+
+export interface RunCallbacks {
+  onProgress?: (progress: ProgressMessage) => void;
+  /** Called for at most one preview at a time: the engine drops previews until this returns. */
+  onPreview?: (preview: PreviewMessage) => void;
+}
+
+export interface EngineHostOptions {
+  spawn: SpawnEngine;
+  /** Environment for the engine process (faults are enabled only through it). */
+  env?: Record<string, string>;
+  /** Bytes a model may take; a larger one fails with MEMORY_BUDGET before loading. */
+  memoryBudgetBytes?: number;
+  /** Estimated resident bytes of a model (default: no estimate, always fits). */
+  estimateModelBytes?: (manifest: string) => number;
+  /** How long a cancelled job may keep running before the process is killed. */
+  cancelGraceMs?: number;
+  /** How long a fresh process may take to say it is ready. */
+  startTimeoutMs?: number;
+  log?: (message: string) => void;
+}
+
+interface Pending {
+  kind: 'load' | 'run';
+  jobId?: string;
+  resolve: (value: EngineMessage) => void;
+  reject: (error: EngineHostError) => void;
+  callbacks?: RunCallbacks;
+}
+
+interface Live {
+  channel: EngineChannel;
+  ready: Promise<BackendProbe[]>;
+  model?: { manifest: string; weights: 'bf16' | 'f32'; info: ModelInfo };
+}
+
+export class EngineHost {
+  private live: Live | undefined;
+  private pending: Pending | undefined;
+  private cancelTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Processes started so far; more than one means it was restarted. */
+  starts = 0;
+  crashes = 0;
+
+  constructor(private readonly options: EngineHostOptions) {}
+
+  get pid(): number | undefined {
+    return this.live?.channel.pid;
+  }
+
+  get loadedModel(): ModelInfo | undefined {
+    return this.live?.model?.info;
+  }
+
+  /** Starts the engine process if none runs; resolves with the backends it reports. */
+  start(): Promise<BackendProbe[]> {
+    if (this.stopped) return Promise.reject(new EngineHostError('ENGINE_UNAVAILABLE', 'the engine host was stopped'));
+    if (this.live) return this.live.ready;
+    const channel = this.options.spawn({ env: this.options.env });
+    this.starts++;
+    let readyResolve!: (b: BackendProbe[]) => void;
+    let readyReject!: (e: EngineHostError) => void;
+    const ready = new Promise<BackendProbe[]>((res, rej) => {
+      readyResolve = res;
+      readyReject = rej;
+    });
+    ready.catch(() => undefined);
+    const live: Live = { channel, ready };
+    this.live = live;
+    const timer = setTimeout(() => {
+      readyReject(new EngineHostError('ENGINE_UNAVAILABLE', 'the engine process did not start in time'));
+      channel.kill();
+    }, this.options.startTimeoutMs ?? 30_000);
+    channel.onMessage((raw) => {
+      const parsed = engineMessageSchema.safeParse(raw);
+      if (!parsed.success) {
+        this.options.log?.(`engine: malformed message, restarting: ${parsed.error.message.slice(0, 200)}`);
+        this.failLive(live, new EngineHostError('ENGINE_PROTOCOL', 'the engine process sent a malformed message'));
+        channel.kill();
+        return;
+      }
+      const m = parsed.data;
+      if (m.type === 'ready') {
+        clearTimeout(timer);
+        readyResolve(m.backends);
+        return;
+      }
+      this.onEngineMessage(m);
+    });
+    channel.onExit((info) => {
+      clearTimeout(timer);
+      const reason = describeExit(info);
+      readyReject(new EngineHostError('ENGINE_UNAVAILABLE', reason));
+      if (this.pending) this.crashes++;
+      this.failLive(live, new EngineHostError('ENGINE_CRASHED', reason));
+      this.options.log?.(`engine: ${reason}`);
+    });
+    return ready;
+  }
+
+  /** Loads a model unless it is the one loaded; another model is unloaded first (one resident). */
+  async ensureModel(manifest: string, weights: 'bf16' | 'f32' = 'bf16'): Promise<ModelInfo> {
+    await this.start();
+    const live = this.live!;
+    if (live.model && live.model.manifest === manifest && live.model.weights === weights) return live.model.info;
+    const budget = this.options.memoryBudgetBytes;
+    const estimate = this.options.estimateModelBytes?.(manifest);
+    if (budget !== undefined && estimate !== undefined && estimate > budget) {
+      throw new EngineHostError(
+        'MEMORY_BUDGET',
+        `the model needs about ${gib(estimate)} GiB, more than the memory budget of ${gib(budget)} GiB`,
+      );
+    }
+    if (live.model) this.unload();
+    const reply = await this.request({ kind: 'load' }, { type: 'load', manifest, weights });
+    if (reply.type === 'loadFailed') throw new EngineHostError(asCode(reply.code), reply.message);
+    if (reply.type !== 'loaded') throw new EngineHostError('ENGINE_PROTOCOL', `unexpected ${reply.type} for load`);
+    live.model = { manifest, weights, info: reply.model };
+    return reply.model;
+  }
+
+  /** Frees the loaded model's memory (the process stays up). */
+  unload(): void {
+    if (!this.live?.model) return;
+    this.live.channel.send({ type: 'unload' });
+    this.live.model = undefined;
+  }
+
+  /** Runs one generation on the loaded model; rejects with the engine's code or ENGINE_CRASHED. */
+  async run(jobId: string, recipe: EngineRecipe, callbacks: RunCallbacks = {}): Promise<DoneMessage> {
+    if (!this.live?.model) throw new EngineHostError('ENGINE_UNAVAILABLE', 'no model is loaded');
+    const reply = await this.request({ kind: 'run', jobId, callbacks }, { type: 'generate', jobId, recipe });
+    if (reply.type !== 'done') throw new EngineHostError('ENGINE_PROTOCOL', `unexpected ${reply.type} for generate`);
+    return reply;
+  }
+
+  /** Asks the engine to stop the job before its next model call; kills the process past the grace. */
+  cancel(jobId: string): void {
+    const live = this.live;
+    if (!live || this.pending?.jobId !== jobId) return;
+    live.channel.send({ type: 'cancel', jobId });
+    clearTimeout(this.cancelTimer);
+    this.cancelTimer = setTimeout(() => {
+      if (this.pending?.jobId !== jobId || this.live !== live) return;
+      this.options.log?.(`engine: cancel of ${jobId} not honoured in time; killing the engine process`);
+      this.failLive(live, new EngineHostError('E_CANCELLED', 'cancelled (the engine was stopped)'));
+      live.channel.kill();
+    }, this.options.cancelGraceMs ?? 10_000);
+  }
+
+  /** Test hook: makes the engine process crash in the given way (needs DIMBA_ENGINE_FAULTS=1). */
+  injectFault(fault: Fault): void {
+    this.live?.channel.send({ type: 'fault', fault });
+  }
+
+  /** Ends the engine process; whatever was in flight fails with ENGINE_UNAVAILABLE. */
+  stop(): void {
+    this.stopped = true;
+    const live = this.live;
+    if (!live) return;
+    this.failLive(live, new EngineHostError('ENGINE_UNAVAILABLE', 'the engine host was stopped'));
+    live.channel.kill();
+  }
+
+  private request(p: Omit<Pending, 'resolve' | 'reject'>, message: Parameters<EngineChannel['send']>[0]): Promise<EngineMessage> {
+    if (this.pending) return Promise.reject(new EngineHostError('ENGINE_UNAVAILABLE', 'the engine is busy'));
+    const live = this.live!;
+    return new Promise<EngineMessage>((resolve, reject) => {
+      this.pending = { ...p, resolve, reject };
+      live.channel.send(message);
+    });
+  }
+
+  private settle(): Pending | undefined {
+    const p = this.pending;
+    this.pending = undefined;
+    clearTimeout(this.cancelTimer);
+    return p;
+  }
+
+  /** The process is gone (or about to be): forget it and fail what was in flight. */
+  private failLive(live: Live, error: EngineHostError): void {
+    if (this.live !== live) return;
+    this.live = undefined;
+    this.settle()?.reject(error);
+  }
+
+  private onEngineMessage(m: EngineMessage): void {
+    const p = this.pending;
+    switch (m.type) {
+      case 'progress':
+        if (p?.jobId === m.jobId) p.callbacks?.onProgress?.(m);
+        return;
+      case 'preview':
+        if (p?.jobId === m.jobId) {
+          try {
+            p.callbacks?.onPreview?.(m);
+          } finally {
+            // One credit: the engine sends the next preview only after this ack.
+            this.live?.channel.send({ type: 'previewAck', jobId: m.jobId });
+          }
+        }
+        return;
+      case 'loaded':
+      case 'loadFailed':
+        if (p?.kind === 'load') this.settle()!.resolve(m);
+        return;
+      case 'done':
+        if (p?.jobId === m.jobId) this.settle()!.resolve(m);
+        return;
+      case 'failed':
+        if (p?.jobId === m.jobId) this.settle()!.reject(new EngineHostError(asCode(m.code), m.message));
+        return;
+      case 'unloaded':
+      case 'ready':
+        return;
+    }
+  }
+}
+
+function asCode(code: string): EngineHostError['code'] {
+  return code.startsWith('E_') ? (code as `E_${string}`) : 'E_INTERNAL';
+}
+
+function gib(bytes: number): string {
+  return (bytes / 2 ** 30).toFixed(1);
+}

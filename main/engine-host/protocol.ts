@@ -1,0 +1,100 @@
+// The messages between the engine host (main process) and the engine process. Both sides are
+// ours, but the engine process runs native code that may misbehave, so the host validates every
+// message it receives (zod) and treats a malformed one like a crash. Images travel as Uint8Array:
+// both carriers (child_process with `serialization: 'advanced'`, Electron's utilityProcess) use
+// structured clone, so pixels are copied once, never base64-encoded.
+import { z } from 'zod';
+
+export const SAMPLERS = ['dpm++2m', 'ddim', 'euler'] as const;
+export const STAGES = ['text', 'sampling', 'decoding'] as const;
+
+/** A recipe as the engine takes it; fields left out take the model manifest's defaults. */
+export const engineRecipeSchema = z
+  .object({
+    prompt: z.string(),
+    negativePrompt: z.string().optional(),
+    /** A decimal string: seeds reach 2^64, beyond what a JS number holds exactly. */
+    seed: z.string().regex(/^\d{1,20}$/),
+    steps: z.number().int().optional(),
+    guidance: z.number().optional(),
+    sampler: z.enum(SAMPLERS).optional(),
+    width: z.number().int().optional(),
+    height: z.number().int().optional(),
+    count: z.number().int().min(1),
+    previewEvery: z.number().int().min(0),
+  })
+  .strict();
+export type EngineRecipe = z.infer<typeof engineRecipeSchema>;
+
+/** Deliberate crashes, honoured only when the engine process was started with faults enabled. */
+export const FAULTS = ['abort', 'segfault', 'oom', 'exit', 'hang'] as const;
+export type Fault = (typeof FAULTS)[number];
+
+export type HostMessage =
+  | { type: 'load'; manifest: string; weights: 'bf16' | 'f32' }
+  | { type: 'unload' }
+  | { type: 'generate'; jobId: string; recipe: EngineRecipe }
+  | { type: 'cancel'; jobId: string }
+  /** The host has forwarded the last preview: the engine may send the next one (one credit). */
+  | { type: 'previewAck'; jobId: string }
+  | { type: 'fault'; fault: Fault };
+
+const bytes = z.instanceof(Uint8Array);
+
+export const modelInfoSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  manifestHash: z.string(),
+  tokenizerHash: z.string(),
+  t5WeightsId: z.string(),
+  weights: z.enum(['bf16', 'f32']),
+  sizeMultiple: z.number().int().positive(),
+  defaults: z.object({
+    steps: z.number(),
+    guidance: z.number(),
+    sampler: z.string(),
+    width: z.number(),
+    height: z.number(),
+  }),
+});
+export type ModelInfo = z.infer<typeof modelInfoSchema>;
+
+export const engineMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('ready'),
+    pid: z.number().int(),
+    /** Backends compiled into this engine build, and why any other is missing. */
+    backends: z.array(z.object({ name: z.string(), available: z.boolean(), detail: z.string() })),
+  }),
+  z.object({ type: z.literal('loaded'), manifest: z.string(), model: modelInfoSchema }),
+  z.object({ type: z.literal('unloaded') }),
+  z.object({ type: z.literal('loadFailed'), manifest: z.string(), code: z.string(), message: z.string() }),
+  z.object({
+    type: z.literal('progress'),
+    jobId: z.string(),
+    stage: z.enum(STAGES),
+    image: z.number().int(),
+    count: z.number().int(),
+    step: z.number().int(),
+    steps: z.number().int(),
+  }),
+  z.object({
+    type: z.literal('preview'),
+    jobId: z.string(),
+    image: z.number().int(),
+    step: z.number().int(),
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    rgb: bytes,
+  }),
+  z.object({
+    type: z.literal('done'),
+    jobId: z.string(),
+    images: z.array(
+      z.object({ seed: z.string(), width: z.number().int(), height: z.number().int(), rgb: bytes }),
+    ),
+    times: z.object({ text: z.number(), sampling: z.number(), decode: z.number() }),
+  }),
+  z.object({ type: z.literal('failed'), jobId: z.string(), code: z.string(), message: z.string() }),
+]);
+export type EngineMessage = z.infer<typeof engineMessageSchema>;

@@ -1,0 +1,83 @@
+// A stand-in engine process speaking the host protocol (main/engine-host/protocol.ts) without the
+// native addon: each sampling step takes DIMBA_FAKE_STEP_MS, cancel stops at the next step like the
+// real pipeline, previews follow the one-credit rule, and the same fault hooks exist. Prompts
+// starting with "fail:" fail with that code; "malformed" sends a message outside the protocol.
+const stepMs = Number(process.env.DIMBA_FAKE_STEP_MS ?? '5');
+let model;
+let running;
+let credit = true;
+const post = (m) => process.send(m);
+
+function generate(jobId, recipe) {
+  if (!model) return post({ type: 'failed', jobId, code: 'E_INVALID_ARGUMENT', message: 'no model is loaded' });
+  if (recipe.prompt.startsWith('fail:')) return post({ type: 'failed', jobId, code: recipe.prompt.slice(5), message: 'asked to fail' });
+  if (recipe.prompt === 'malformed') return post({ type: 'done', jobId });
+  const steps = recipe.steps ?? 4;
+  const w = recipe.width ?? 8;
+  const h = recipe.height ?? 8;
+  let image = 0;
+  let step = 0;
+  const images = [];
+  credit = true;
+  running = { jobId, cancelled: false };
+  const job = running;
+  const tick = () => {
+    if (job.cancelled) {
+      running = undefined;
+      return post({ type: 'failed', jobId, code: 'E_CANCELLED', message: 'cancelled' });
+    }
+    step++;
+    post({ type: 'progress', jobId, stage: 'sampling', image, count: recipe.count, step, steps });
+    if (recipe.previewEvery > 0 && step % recipe.previewEvery === 0 && credit) {
+      credit = false;
+      post({ type: 'preview', jobId, image, step, width: 2, height: 2, rgb: new Uint8Array(12).fill(step) });
+    }
+    if (step === steps) {
+      images.push({ seed: String(BigInt(recipe.seed) + BigInt(image)), width: w, height: h, rgb: new Uint8Array(w * h * 3).fill(image) });
+      image++;
+      step = 0;
+      if (image === recipe.count) {
+        running = undefined;
+        return post({ type: 'done', jobId, images, times: { text: 0, sampling: 0, decode: 0 } });
+      }
+    }
+    setTimeout(tick, stepMs);
+  };
+  setTimeout(tick, stepMs);
+}
+
+process.on('message', (m) => {
+  switch (m.type) {
+    case 'load':
+      if (m.manifest.includes('missing')) return post({ type: 'loadFailed', manifest: m.manifest, code: 'E_IO', message: 'no such file' });
+      model = m.manifest;
+      return post({
+        type: 'loaded',
+        manifest: m.manifest,
+        model: {
+          id: 'fake', name: 'Fake', manifestHash: 'fnv1a64:0', tokenizerHash: 't', t5WeightsId: 't5', weights: m.weights,
+          sizeMultiple: 8, defaults: { steps: 4, guidance: 4.5, sampler: 'dpm++2m', width: 8, height: 8 },
+        },
+      });
+    case 'unload':
+      model = undefined;
+      return post({ type: 'unloaded' });
+    case 'generate':
+      return generate(m.jobId, m.recipe);
+    case 'cancel':
+      if (running?.jobId === m.jobId) running.cancelled = true;
+      return;
+    case 'previewAck':
+      credit = true;
+      return;
+    case 'fault':
+      if (process.env.DIMBA_ENGINE_FAULTS !== '1') return;
+      if (m.fault === 'abort') process.abort();
+      if (m.fault === 'segfault') process.kill(process.pid, 'SIGSEGV');
+      if (m.fault === 'oom') process.kill(process.pid, 'SIGKILL');
+      if (m.fault === 'exit') process.exit(70);
+      if (m.fault === 'hang') for (;;);
+  }
+});
+process.on('disconnect', () => process.exit(0));
+post({ type: 'ready', pid: process.pid, backends: [{ name: 'cpu', available: true, detail: 'fake' }] });
