@@ -17,6 +17,10 @@ export const ERROR_CODES = [
   'INTERNAL',
   /** The transport to the main side is gone (window reloading, server stopped). */
   'DISCONNECTED',
+  /** The thing named (a job, an image) does not exist. */
+  'NOT_FOUND',
+  /** The request does not fit the thing's state (cancelling a finished job, moving a running one). */
+  'CONFLICT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,5 +1,6 @@
 // Every migration of library.db, in order. Add a new one at the end (see ../README.md).
 import type { Migration } from '../migration.js';
 import { gallery001 } from './001-gallery.js';
+import { jobs002 } from './002-jobs.js';
 
-export const LIBRARY_MIGRATIONS: readonly Migration[] = [gallery001];
+export const LIBRARY_MIGRATIONS: readonly Migration[] = [gallery001, jobs002];
