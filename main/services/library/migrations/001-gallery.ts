@@ -22,11 +22,11 @@ export const gallery001: Migration = {
         has_recipe      INTEGER NOT NULL DEFAULT 0 CHECK (has_recipe IN (0, 1)),
         prompt          TEXT NOT NULL DEFAULT '',
         negative_prompt TEXT NOT NULL DEFAULT '',
-        seed            TEXT,                        -- decimal string: seeds go past 2^53
+        seed            TEXT NOT NULL DEFAULT '',    -- decimal string (seeds go past 2^53); '' unknown
         steps           INTEGER,
         guidance        REAL,
         sampler         TEXT,
-        model_id        TEXT,
+        model_id        TEXT NOT NULL DEFAULT '',    -- '' unknown (no NULLs in sort keys: keyset rows compare)
         model_name      TEXT,
         model_hash      TEXT,
         adapters        TEXT NOT NULL DEFAULT '[]',  -- JSON [{id, hash, weight}]
@@ -42,6 +42,9 @@ export const gallery001: Migration = {
       CREATE INDEX images_live_created ON images (created_at, id) WHERE trashed_at IS NULL;
       CREATE INDEX images_live_rating ON images (rating, created_at, id) WHERE trashed_at IS NULL;
       CREATE INDEX images_live_model ON images (model_id, created_at, id) WHERE trashed_at IS NULL;
+      CREATE INDEX images_live_prompt ON images (prompt, id) WHERE trashed_at IS NULL;
+      -- Numeric order of decimal strings without a number column: shorter first, then by text.
+      CREATE INDEX images_live_seed ON images (length(seed), seed, id) WHERE trashed_at IS NULL;
       CREATE INDEX images_seed ON images (seed);
       CREATE INDEX images_trashed ON images (trashed_at, id) WHERE trashed_at IS NOT NULL;
       CREATE INDEX images_hash ON images (content_hash);
