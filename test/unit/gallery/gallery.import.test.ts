@@ -125,7 +125,7 @@ describe('gallery import: bad input gives clear results and loses nothing', () =
     const g = await gallery();
     const png = Buffer.from(generatedPng(dimbaRecipe(), 2));
     // Flip a byte inside the first text chunk's data (right after IHDR at byte 33).
-    png[33 + 8 + 3] ^= 0xff;
+    png.writeUInt8(png.readUInt8(44) ^ 0xff, 44);
     const r = await g.importImage(png);
     expect(r.recipeFrom).toBe('none');
     expect(r.warnings.join(' ')).toMatch(/PNG metadata unreadable.*CRC/);
