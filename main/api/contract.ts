@@ -3,6 +3,7 @@
 // typed from this table, and the main side validates every payload against it.
 import { z } from 'zod';
 import { settingsPatchSchema, settingsSchema } from './settings.js';
+import { jobsEvents, jobsMethods } from './jobs.js';
 
 const noParams = z.object({}).strict().optional();
 
@@ -21,11 +22,13 @@ export const methods = {
   'settings.get': { params: noParams, result: settingsSchema },
   'settings.update': { params: settingsPatchSchema, result: settingsSchema },
   'settings.reset': { params: noParams, result: settingsSchema },
+  ...jobsMethods,
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 
 export const events = {
   /** Sent to every window after settings were written. */
   onSettingsChanged: settingsSchema,
+  ...jobsEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type MethodName = keyof typeof methods;

@@ -15,5 +15,12 @@ export function createHandlers(services: Services): Handlers {
     'settings.get': () => services.settings.get(),
     'settings.update': (patch) => services.settings.update(patch ?? {}),
     'settings.reset': () => services.settings.reset(),
+    'jobs.enqueue': ({ recipe, count }) => services.jobs.enqueue(recipe, count),
+    'jobs.list': (params) => services.jobs.list(params ?? {}),
+    'jobs.cancel': ({ id }) => services.jobs.cancel(id),
+    'jobs.retry': ({ id }) => services.jobs.retry(id),
+    'jobs.move': ({ id, before }) => services.jobs.move(id, before),
+    'jobs.pause': () => services.jobs.pause(),
+    'jobs.resume': () => services.jobs.resume(),
   };
 }

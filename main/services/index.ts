@@ -1,6 +1,17 @@
 // The composition root: builds every service once, for whichever shell hosts them. Services are
 // plain Node (no Electron import) so they run under node, in tests and in browser mode.
 import type { AppInfo, EventName, PayloadOf } from '../api/index.js';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiError } from '../api/errors.js';
+import { DEFAULT_SETTINGS } from '../api/settings.js';
+import { nodeEngineSpawner } from '../engine-host/channel.node.js';
+import type { SpawnEngine } from '../engine-host/channel.js';
+import { EngineHost } from '../engine-host/host.js';
+import type { ImageSink } from './jobs/image-sink.js';
+import { createJobsService, type JobsService } from './jobs/jobs.service.js';
+import { createSqliteJobStore } from './jobs/store.sqlite.js';
+import { openLibrary } from './library/library.js';
 import { createFileSettings } from './settings/settings.file.js';
 import type { SettingsService } from './settings/settings.js';
 
@@ -9,6 +20,8 @@ export type EventSink = <E extends EventName>(event: E, payload: PayloadOf<E>) =
 export interface Services {
   appInfo(): AppInfo;
   settings: SettingsService;
+  jobs: JobsService;
+  engine: EngineHost;
 }
 
 export interface ServiceOptions {
@@ -18,15 +31,58 @@ export interface ServiceOptions {
   /** Where services publish events; the shell forwards them to its windows or sockets. */
   emit: EventSink;
   log?: (message: string) => void;
+  /** How the engine process starts: utilityProcess in Electron; a node child process otherwise. */
+  spawnEngine?: SpawnEngine;
+  /** Where finished images go (the gallery); until given, queued jobs wait. */
+  imageSink?: ImageSink;
+}
+
+/** The engine process's entry, compiled beside this file's folder (dist/main/engine-host/). */
+export const ENGINE_ENTRY = fileURLToPath(new URL('../engine-host/engine-process.js', import.meta.url));
+
+/** A jobs service that answers every call with the reason the library could not be opened. */
+function unavailableJobs(reason: string): JobsService {
+  const fail = (): never => {
+    throw new ApiError('INTERNAL', `the job queue is unavailable: ${reason}`);
+  };
+  return new Proxy({} as JobsService, { get: () => fail });
 }
 
 export function createServices(options: ServiceOptions): Services {
+  let previewEvery: number = DEFAULT_SETTINGS.previewEvery;
   const settings = createFileSettings({
     folder: options.userDataFolder,
-    onChange: (value) => options.emit('onSettingsChanged', value),
+    onChange: (value) => {
+      previewEvery = value.previewEvery;
+      options.emit('onSettingsChanged', value);
+    },
     log: options.log,
   });
+  // The queue reads this on every job; settings.get() is async, so it is kept current here.
+  void settings.get().then((s) => (previewEvery = s.previewEvery)).catch(() => undefined);
+  const engine = new EngineHost({ spawn: options.spawnEngine ?? nodeEngineSpawner(ENGINE_ENTRY), log: options.log });
+  let jobs: JobsService;
+  try {
+    // The default library folder; a moved library (settings.libraryFolder) is the gallery's to open.
+    const folder = path.join(options.userDataFolder, 'library');
+    const library = openLibrary({ folder });
+    jobs = createJobsService({
+      store: createSqliteJobStore(library.db),
+      engine,
+      sink: options.imageSink,
+      emit: (event, payload) => options.emit(event, payload),
+      previewEvery: () => previewEvery,
+      engineInfo: { version: options.version, backend: 'cpu' },
+      log: options.log,
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    options.log?.(`library: ${reason}`);
+    jobs = unavailableJobs(reason);
+  }
   return {
+    jobs,
+    engine,
     appInfo: () => ({
       name: 'Dimba Studio',
       version: options.version,

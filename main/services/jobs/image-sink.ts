@@ -8,6 +8,8 @@ export interface FinishedImage {
   /** height * width * 3 bytes, RGB. */
   rgb: Uint8Array;
   recipe: ImageRecipe;
+  /** Engine time spent on this image (its share of the job), when known. */
+  durationMs?: number;
 }
 
 export interface ImageSink {

@@ -24,7 +24,8 @@ export type JobEngine = Pick<EngineHost, 'ensureModel' | 'run' | 'cancel'>;
 export interface ProcessorOptions {
   store: JobStore;
   engine: JobEngine;
-  sink: ImageSink;
+  /** Where finished images go; while absent, jobs wait in the queue (none is lost). */
+  sink?: ImageSink;
   emit: JobEmit;
   /** Attempts a job gets when the engine crashes under it: 1 = fail at once, 2 = retry once. */
   crashAttempts?: number;
@@ -52,7 +53,7 @@ export class JobProcessor {
 
   /** Starts the loop if there is work and the queue is not paused. */
   wake(): void {
-    if (this.loop || this.stopped || this.o.store.paused()) return;
+    if (this.loop || this.stopped || !this.o.sink || this.o.store.paused()) return;
     this.loop = this.drain().finally(() => {
       this.loop = undefined;
       // Work may have arrived (or the queue resumed) while the last job finished.
@@ -142,9 +143,18 @@ export class JobProcessor {
       return;
     }
     const imageIds: string[] = [];
+    const t = result.times;
     try {
       for (const image of result.images) {
-        imageIds.push(await this.o.sink.save({ width: image.width, height: image.height, rgb: image.rgb, recipe: imageRecipe(job, model, image.seed, this.o.engineInfo) }));
+        imageIds.push(
+          await this.o.sink!.save({
+            width: image.width,
+            height: image.height,
+            rgb: image.rgb,
+            recipe: imageRecipe(job, model, image.seed, this.o.engineInfo),
+            durationMs: Math.round(((t.text + t.sampling + t.decode) / result.images.length) * 1000),
+          }),
+        );
       }
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
