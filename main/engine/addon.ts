@@ -126,12 +126,41 @@ interface NativeJob {
   cancel(): void;
 }
 
+export type ModelArchitecture = 'dimba' | 't5' | 'vae' | 'unknown';
+
+/** One tensor as a checkpoint's header describes it. */
+export interface InspectedTensor {
+  name: string;
+  /** The engine's dtype name: F32, F16, BF16, F64, I64, I32, U8. */
+  dtype: string;
+  shape: number[];
+  bytes: number;
+}
+
+/** What inspectCheckpoint found (native/src/models/inspect.h); headers only, no tensor data read. */
+export interface CheckpointInspection {
+  tensors: InspectedTensor[];
+  totalBytes: number;
+  /** The architecture whose expected tensor names the file matches best. */
+  kind: ModelArchitecture;
+  /** Expected names present with the expected shape, of `expected`. */
+  matched: number;
+  expected: number;
+  missing: string[];
+  unexpected: string[];
+  /** "name: got [a, b], expected [c, d]" */
+  wrongShape: string[];
+  /** A known kind with nothing missing, unexpected or mis-shaped. */
+  ok: boolean;
+}
+
 /** The addon's exports exactly as native/src/addon/addon.cpp (and pipeline_bindings.cpp) define them. */
 interface DimbaAddon {
   verifyGolden(dir: string, caseName: string, options?: { weights?: WeightDtype }): Promise<VerifyReport>;
   loadPipeline(manifestPath: string, options?: { weights?: PipelineWeights; t5Int8?: boolean }): Promise<PipelineHandle>;
   releasePipeline(handle: PipelineHandle): void;
   generate(handle: PipelineHandle, recipe: GenerateRecipe, onProgress?: (progress: GenerateProgress) => void): NativeJob;
+  inspectCheckpoint(path: string, options?: { config?: string }): Promise<CheckpointInspection>;
 }
 
 /** Where the build puts the addon; packaged apps keep it unpacked beside app.asar. */
@@ -173,6 +202,19 @@ export function loadAddon(file = addonPath()): DimbaAddon {
 export async function verifyGolden(dir: string, caseName: string, weights: WeightDtype = 'f32'): Promise<VerifyReport> {
   try {
     return await loadAddon().verifyGolden(dir, caseName, { weights });
+  } catch (error) {
+    throw asEngineError(error);
+  }
+}
+
+/**
+ * What a checkpoint file or folder holds and which architecture it is, from headers only
+ * (fast for 10 GB files). `config`: the model's config JSON; a folder's config.json is used
+ * when left out, else the release defaults (Dimba-L/2, T5-v1.1-XXL, SDXL VAE).
+ */
+export async function inspectCheckpoint(file: string, options: { config?: string } = {}): Promise<CheckpointInspection> {
+  try {
+    return await loadAddon().inspectCheckpoint(file, options);
   } catch (error) {
     throw asEngineError(error);
   }
