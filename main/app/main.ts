@@ -1,7 +1,8 @@
 // The Electron entry: hardening first, then services, IPC and the one window.
-import { app, BrowserWindow } from 'electron';
+import { app, BrowserWindow, utilityProcess } from 'electron';
 import path from 'node:path';
-import { createServices } from '../services/index.js';
+import { createServices, ENGINE_ENTRY } from '../services/index.js';
+import { electronEngineSpawner } from '../engine-host/channel.electron.js';
 import { createHandlers } from '../rpc/handlers.js';
 import { createDispatcher } from '../rpc/dispatcher.js';
 import { rendererFolder } from '../runtime/paths.js';
@@ -39,6 +40,8 @@ if (!app.requestSingleInstanceLock()) {
       version: app.getVersion(),
       emit: sendEventToWindows,
       log,
+      // The engine runs in a utility process: a native crash never takes the window down.
+      spawnEngine: electronEngineSpawner(utilityProcess, ENGINE_ENTRY),
     });
     registerIpc(createDispatcher(createHandlers(services), (message, error) => log(error ? `${message}: ${String(error)}` : message)));
     createMainWindow();
