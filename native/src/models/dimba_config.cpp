@@ -5,72 +5,47 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "models/model_files.h"
 #include "models/dimba.h"
 
 namespace dimba {
 namespace {
 
-[[noreturn]] void bad(const std::string& what) {
-  throw EngineError(ErrorCode::InvalidArgument, "Dimba config: " + what);
-}
-
-int get_int(const nlohmann::json& j, const char* key, int def) {
-  if (!j.contains(key)) return def;
-  const auto& v = j[key];
-  if (!v.is_number()) bad(std::string(key) + " is not a number");
-  double d = v.get<double>();
-  if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 1e9) bad(std::string(key) + " is not an integer");
-  return int(d);
-}
-
-double get_num(const nlohmann::json& j, const char* key, double def) {
-  if (!j.contains(key)) return def;
-  const auto& v = j[key];
-  if (!v.is_number()) bad(std::string(key) + " is not a number");
-  double d = v.get<double>();
-  if (!std::isfinite(d)) bad(std::string(key) + " is not finite");
-  return d;
-}
-
-void check_range(const char* name, double v, double lo, double hi) {
-  if (!(v >= lo && v <= hi))
-    bad(std::string(name) + " = " + std::to_string(v) + " outside [" + std::to_string(lo) + ", " +
-        std::to_string(hi) + "]");
-}
+const ConfigReader kConfig{"Dimba config"};
 
 }  // namespace
 
 DimbaConfig DimbaConfig::from_json(const nlohmann::json& j) {
-  if (!j.is_object()) bad("not a JSON object");
+  if (!j.is_object()) kConfig.bad("not a JSON object");
   DimbaConfig c;
-  c.depth = get_int(j, "depth", c.depth);
-  c.hidden_size = get_int(j, "hidden_size", c.hidden_size);
-  c.num_heads = get_int(j, "num_heads", c.num_heads);
-  c.patch_size = get_int(j, "patch_size", c.patch_size);
-  c.in_channels = get_int(j, "in_channels", c.in_channels);
-  c.out_channels = get_int(j, "out_channels", 2 * c.in_channels);
-  c.caption_channels = get_int(j, "caption_channels", c.caption_channels);
-  c.model_max_length = get_int(j, "model_max_length", c.model_max_length);
-  c.mamba_ratio = get_num(j, "mamba_ratio", c.mamba_ratio);
-  c.pe_interpolation = get_num(j, "pe_interpolation", c.pe_interpolation);
-  c.input_size = get_int(j, "input_size", c.input_size);
-  c.d_state = get_int(j, "d_state", c.d_state);
-  c.d_conv = get_int(j, "d_conv", c.d_conv);
-  c.expand = get_int(j, "expand", c.expand);
-  c.dt_rank = get_int(j, "dt_rank", 0);
-  c.mlp_ratio = get_num(j, "mlp_ratio", c.mlp_ratio);
+  c.depth = kConfig.get_int(j, "depth", c.depth);
+  c.hidden_size = kConfig.get_int(j, "hidden_size", c.hidden_size);
+  c.num_heads = kConfig.get_int(j, "num_heads", c.num_heads);
+  c.patch_size = kConfig.get_int(j, "patch_size", c.patch_size);
+  c.in_channels = kConfig.get_int(j, "in_channels", c.in_channels);
+  c.out_channels = kConfig.get_int(j, "out_channels", 2 * c.in_channels);
+  c.caption_channels = kConfig.get_int(j, "caption_channels", c.caption_channels);
+  c.model_max_length = kConfig.get_int(j, "model_max_length", c.model_max_length);
+  c.mamba_ratio = kConfig.get_num(j, "mamba_ratio", c.mamba_ratio);
+  c.pe_interpolation = kConfig.get_num(j, "pe_interpolation", c.pe_interpolation);
+  c.input_size = kConfig.get_int(j, "input_size", c.input_size);
+  c.d_state = kConfig.get_int(j, "d_state", c.d_state);
+  c.d_conv = kConfig.get_int(j, "d_conv", c.d_conv);
+  c.expand = kConfig.get_int(j, "expand", c.expand);
+  c.dt_rank = kConfig.get_int(j, "dt_rank", 0);
+  c.mlp_ratio = kConfig.get_num(j, "mlp_ratio", c.mlp_ratio);
   c.validate();
   // The golden files also state the derived values; a disagreement means the JSON describes
   // a different placement rule than MODEL.md's.
-  if (j.contains("gap") && get_int(j, "gap", 0) != c.gap()) bad("gap disagrees with depth // int(mamba_ratio*depth)");
-  if (j.contains("mamba_depth") && get_int(j, "mamba_depth", 0) != c.mamba_depth())
-    bad("mamba_depth disagrees with int(mamba_ratio*depth)");
+  if (j.contains("gap") && kConfig.get_int(j, "gap", 0) != c.gap()) kConfig.bad("gap disagrees with depth // int(mamba_ratio*depth)");
+  if (j.contains("mamba_depth") && kConfig.get_int(j, "mamba_depth", 0) != c.mamba_depth())
+    kConfig.bad("mamba_depth disagrees with int(mamba_ratio*depth)");
   return c;
 }
 
 DimbaConfig DimbaConfig::dimba_l_2(int resolution) {
   if (resolution != 512 && resolution != 1024 && resolution != 2048)
-    bad("Dimba-L/2 resolution must be 512, 1024 or 2048");
+    kConfig.bad("Dimba-L/2 resolution must be 512, 1024 or 2048");
   DimbaConfig c;  // the defaults are Dimba-L/2 at 512px
   c.input_size = resolution / 8;
   c.pe_interpolation = resolution / 512.0;
@@ -79,29 +54,29 @@ DimbaConfig DimbaConfig::dimba_l_2(int resolution) {
 }
 
 void DimbaConfig::validate() const {
-  check_range("depth", depth, 1, 1024);
-  check_range("hidden_size", hidden_size, 4, 32768);
-  check_range("num_heads", num_heads, 1, 1024);
-  if (hidden_size % num_heads) bad("hidden_size not divisible by num_heads");
-  if (hidden_size % 4) bad("hidden_size must be a multiple of 4 (2-D sin-cos position embedding)");
-  check_range("patch_size", patch_size, 1, 64);
-  check_range("in_channels", in_channels, 1, 4096);
-  check_range("out_channels", out_channels, 1, 4096);
-  check_range("caption_channels", caption_channels, 1, 65536);
-  check_range("model_max_length", model_max_length, 1, 65536);
-  check_range("pe_interpolation", pe_interpolation, 1e-6, 1e6);
-  check_range("input_size", input_size, patch_size, 1 << 16);
-  check_range("d_state", d_state, 1, 64);
-  check_range("d_conv", d_conv, 1, 64);
-  check_range("expand", expand, 1, 16);
-  check_range("dt_rank", dt_rank, 0, 65536);
-  check_range("mlp_ratio", mlp_ratio, 1e-3, 64);
-  if (mlp_hidden() < 1) bad("mlp hidden size below 1");
-  check_range("mamba_ratio", mamba_ratio, 1e-9, 1.0);
-  if (mamba_depth() < 1) bad("int(mamba_ratio * depth) is 0: no mamba blocks");
+  kConfig.check_range("depth", depth, 1, 1024);
+  kConfig.check_range("hidden_size", hidden_size, 4, 32768);
+  kConfig.check_range("num_heads", num_heads, 1, 1024);
+  if (hidden_size % num_heads) kConfig.bad("hidden_size not divisible by num_heads");
+  if (hidden_size % 4) kConfig.bad("hidden_size must be a multiple of 4 (2-D sin-cos position embedding)");
+  kConfig.check_range("patch_size", patch_size, 1, 64);
+  kConfig.check_range("in_channels", in_channels, 1, 4096);
+  kConfig.check_range("out_channels", out_channels, 1, 4096);
+  kConfig.check_range("caption_channels", caption_channels, 1, 65536);
+  kConfig.check_range("model_max_length", model_max_length, 1, 65536);
+  kConfig.check_range("pe_interpolation", pe_interpolation, 1e-6, 1e6);
+  kConfig.check_range("input_size", input_size, patch_size, 1 << 16);
+  kConfig.check_range("d_state", d_state, 1, 64);
+  kConfig.check_range("d_conv", d_conv, 1, 64);
+  kConfig.check_range("expand", expand, 1, 16);
+  kConfig.check_range("dt_rank", dt_rank, 0, 65536);
+  kConfig.check_range("mlp_ratio", mlp_ratio, 1e-3, 64);
+  if (mlp_hidden() < 1) kConfig.bad("mlp hidden size below 1");
+  kConfig.check_range("mamba_ratio", mamba_ratio, 1e-9, 1.0);
+  if (mamba_depth() < 1) kConfig.bad("int(mamba_ratio * depth) is 0: no mamba blocks");
   // The reference indexes mamba_blocks[i // gap] for i % gap == 1; that must stay in range.
   for (int i = 0; i < depth; ++i)
-    if (mamba_after_block(i) >= mamba_depth()) bad("mamba placement indexes past mamba_depth");
+    if (mamba_after_block(i) >= mamba_depth()) kConfig.bad("mamba placement indexes past mamba_depth");
 }
 
 int DimbaConfig::mamba_after_block(int i) const {

@@ -12,11 +12,11 @@
 #include "core/tensor.h"
 #include "io/load_checkpoint.h"
 #include "models/dimba.h"
+#include "models/model_files.h"
 
 namespace dimba {
 namespace {
 
-bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
 struct Binder {
   const Checkpoint& ck;
@@ -78,31 +78,12 @@ struct Binder {
 };
 
 void validate(const Checkpoint& ck, const DimbaConfig& cfg) {
-  std::vector<std::string> problems;
-  std::set<std::string> expected_names;
-  for (const auto& [name, shape] : dimba_expected_tensors(cfg)) {
-    expected_names.insert(name);
-    const TensorEntry* e = ck.find(name);
-    if (!e) {
-      problems.push_back("missing " + name + " " + shape_str(shape));
-      continue;
-    }
-    if (e->shape != shape)
-      problems.push_back("mis-shaped " + name + ": " + shape_str(e->shape) + ", expected " + shape_str(shape));
-    if (!is_float(e->dtype))
-      problems.push_back(std::string("wrong dtype ") + name + ": " + dtype_name(e->dtype) + ", expected F32/F16/BF16");
-    else if (e->nbytes != size_t(shape_numel(e->shape)) * dtype_size(e->dtype))
-      problems.push_back("wrong byte size " + name);
-  }
-  for (const auto& [name, e] : ck.tensors) {
-    if (name == "pos_embed") continue;  // recomputed for every (h, w): MODEL.md 2.2
-    if (!expected_names.count(name)) problems.push_back("unexpected " + name + " " + shape_str(e.shape));
-  }
-  if (problems.empty()) return;
-  std::string msg = "checkpoint does not match the Dimba config (depth " + std::to_string(cfg.depth) + ", hidden " +
-                    std::to_string(cfg.hidden_size) + "): " + std::to_string(problems.size()) + " problem(s)";
-  for (const auto& p : problems) msg += "\n  " + p;
-  throw EngineError(ErrorCode::ModelMismatch, msg);
+  TensorListCheck check;
+  for (const auto& [name, shape] : dimba_expected_tensors(cfg)) check.expect(ck, name, shape);
+  // pos_embed is recomputed for every (h, w): MODEL.md 2.2
+  check.unexpected_rest(ck, [](const std::string& name) { return name == "pos_embed"; });
+  check.throw_if_any("the Dimba config (depth " + std::to_string(cfg.depth) + ", hidden " +
+                     std::to_string(cfg.hidden_size) + ")");
 }
 
 }  // namespace
@@ -110,7 +91,7 @@ void validate(const Checkpoint& ck, const DimbaConfig& cfg) {
 DimbaModel DimbaModel::load(const Checkpoint& ckpt, const DimbaConfig& cfg, DType weight_dtype,
                             const Backend& backend) {
   cfg.validate();
-  if (!is_float(weight_dtype))
+  if (!is_float_dtype(weight_dtype))
     throw EngineError(ErrorCode::InvalidArgument,
                       std::string("Dimba weight dtype must be F32, F16 or BF16, not ") + dtype_name(weight_dtype));
   validate(ckpt, cfg);

@@ -7,36 +7,14 @@
 #include <vector>
 
 #include "core/error.h"
+#include "models/model_files.h"
 #include "models/t5_encoder.h"
 
 namespace dimba {
 namespace {
 
-[[noreturn]] void bad(const std::string& what) { throw EngineError(ErrorCode::InvalidArgument, "T5 config: " + what); }
+const ConfigReader kConfig{"T5 config"};
 
-int get_int(const nlohmann::json& j, const char* key, int def) {
-  if (!j.contains(key) || j[key].is_null()) return def;
-  const auto& v = j[key];
-  if (!v.is_number()) bad(std::string(key) + " is not a number");
-  double d = v.get<double>();
-  if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 1e9) bad(std::string(key) + " is not an integer");
-  return int(d);
-}
-
-double get_num(const nlohmann::json& j, const char* key, double def) {
-  if (!j.contains(key) || j[key].is_null()) return def;
-  const auto& v = j[key];
-  if (!v.is_number()) bad(std::string(key) + " is not a number");
-  double d = v.get<double>();
-  if (!std::isfinite(d)) bad(std::string(key) + " is not finite");
-  return d;
-}
-
-void check_range(const char* name, double v, double lo, double hi) {
-  if (!(v >= lo && v <= hi))
-    bad(std::string(name) + " = " + std::to_string(v) + " outside [" + std::to_string(lo) + ", " +
-        std::to_string(hi) + "]");
-}
 
 }  // namespace
 
@@ -50,7 +28,7 @@ const char* t5_weight_format_name(T5WeightFormat f) {
 }
 
 T5Config T5Config::from_json(const nlohmann::json& j) {
-  if (!j.is_object()) bad("not a JSON object");
+  if (!j.is_object()) kConfig.bad("not a JSON object");
   if (j.contains("model_type") && j["model_type"] != "t5" && j["model_type"] != "umt5")
     throw EngineError(ErrorCode::UnsupportedFormat, "T5 config: model_type is not t5");
   // T5 v1.1 (and Dimba's XXL) use the gated GELU; v1.0's "relu" has a single wi and would bind
@@ -62,15 +40,15 @@ T5Config T5Config::from_json(const nlohmann::json& j) {
                         "T5 config: feed_forward_proj " + f.dump() + " is not supported (only gated-gelu, T5 v1.1)");
   }
   T5Config c;
-  c.vocab_size = get_int(j, "vocab_size", c.vocab_size);
-  c.d_model = get_int(j, "d_model", c.d_model);
-  c.d_kv = get_int(j, "d_kv", c.d_kv);
-  c.d_ff = get_int(j, "d_ff", c.d_ff);
-  c.num_layers = get_int(j, "num_layers", c.num_layers);
-  c.num_heads = get_int(j, "num_heads", c.num_heads);
-  c.num_buckets = get_int(j, "relative_attention_num_buckets", c.num_buckets);
-  c.max_distance = get_int(j, "relative_attention_max_distance", c.max_distance);
-  c.eps = get_num(j, "layer_norm_epsilon", c.eps);
+  c.vocab_size = kConfig.get_int(j, "vocab_size", c.vocab_size);
+  c.d_model = kConfig.get_int(j, "d_model", c.d_model);
+  c.d_kv = kConfig.get_int(j, "d_kv", c.d_kv);
+  c.d_ff = kConfig.get_int(j, "d_ff", c.d_ff);
+  c.num_layers = kConfig.get_int(j, "num_layers", c.num_layers);
+  c.num_heads = kConfig.get_int(j, "num_heads", c.num_heads);
+  c.num_buckets = kConfig.get_int(j, "relative_attention_num_buckets", c.num_buckets);
+  c.max_distance = kConfig.get_int(j, "relative_attention_max_distance", c.max_distance);
+  c.eps = kConfig.get_num(j, "layer_norm_epsilon", c.eps);
   c.validate();
   return c;
 }
@@ -78,17 +56,17 @@ T5Config T5Config::from_json(const nlohmann::json& j) {
 T5Config T5Config::xxl() { return T5Config{}; }  // the defaults are T5-v1.1-XXL
 
 void T5Config::validate() const {
-  check_range("vocab_size", vocab_size, 1, 1 << 22);
-  check_range("d_model", d_model, 1, 65536);
-  check_range("d_kv", d_kv, 1, 4096);
-  check_range("d_ff", d_ff, 1, 1 << 18);
-  check_range("num_layers", num_layers, 1, 256);
-  check_range("num_heads", num_heads, 1, 1024);
-  check_range("relative_attention_num_buckets", num_buckets, 4, 4096);
+  kConfig.check_range("vocab_size", vocab_size, 1, 1 << 22);
+  kConfig.check_range("d_model", d_model, 1, 65536);
+  kConfig.check_range("d_kv", d_kv, 1, 4096);
+  kConfig.check_range("d_ff", d_ff, 1, 1 << 18);
+  kConfig.check_range("num_layers", num_layers, 1, 256);
+  kConfig.check_range("num_heads", num_heads, 1, 1024);
+  kConfig.check_range("relative_attention_num_buckets", num_buckets, 4, 4096);
   // The bucket formula needs max_exact = num_buckets/4 < max_distance (a log of their ratio).
-  check_range("relative_attention_max_distance", max_distance, num_buckets / 4 + 1, 1 << 20);
-  check_range("layer_norm_epsilon", eps, 0.0, 1.0);
-  if (double(num_heads) * d_kv > 65536) bad("num_heads * d_kv too large");
+  kConfig.check_range("relative_attention_max_distance", max_distance, num_buckets / 4 + 1, 1 << 20);
+  kConfig.check_range("layer_norm_epsilon", eps, 0.0, 1.0);
+  if (double(num_heads) * d_kv > 65536) kConfig.bad("num_heads * d_kv too large");
 }
 
 int t5_relative_bucket(int rel, int num_buckets, int max_distance) {

@@ -16,12 +16,12 @@
 #include "core/threadpool.h"
 #include "io/json.h"
 #include "io/load_checkpoint.h"
+#include "models/model_files.h"
 #include "models/t5_encoder.h"
 
 namespace dimba {
 namespace {
 
-bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
 
 // Names a full T5 (encoder-decoder) checkpoint holds that the encoder never uses.
@@ -36,48 +36,21 @@ const char* embed_name(const Checkpoint& ck) {
 }
 
 void validate(const Checkpoint& ck, const T5Config& cfg) {
-  std::vector<std::string> problems;
-  std::set<std::string> expected;
-  auto check = [&](const std::string& name, const std::vector<int64_t>& shape) {
-    const TensorEntry* e = ck.find(name);
-    if (!e) {
-      problems.push_back("missing " + name + " " + shape_str(shape));
-      return;
-    }
-    if (e->shape != shape)
-      problems.push_back("mis-shaped " + name + ": " + shape_str(e->shape) + ", expected " + shape_str(shape));
-    if (!is_float(e->dtype))
-      problems.push_back(std::string("wrong dtype ") + name + ": " + dtype_name(e->dtype) + ", expected F32/F16/BF16");
-    else if (e->nbytes != size_t(shape_numel(e->shape)) * dtype_size(e->dtype))
-      problems.push_back("wrong byte size " + name);
-  };
+  TensorListCheck check;
   for (const auto& [name, shape] : t5_expected_tensors(cfg)) {
-    if (name == "shared.weight") {
-      const char* en = embed_name(ck);
-      if (!en) {
-        problems.push_back("missing shared.weight (or encoder.embed_tokens.weight) " + shape_str(shape));
-      } else {
-        check(en, shape);
-        expected.insert(en);
-      }
-      // A tied copy is checked too: a checkpoint whose two embeddings disagree in shape is broken.
-      if (en && std::string(en) == "shared.weight" && ck.find("encoder.embed_tokens.weight")) {
-        check("encoder.embed_tokens.weight", shape);
-        expected.insert("encoder.embed_tokens.weight");
-      }
+    if (name != "shared.weight") {
+      check.expect(ck, name, shape);
       continue;
     }
-    check(name, shape);
-    expected.insert(name);
+    const char* en = embed_name(ck);
+    check.expect(ck, en ? en : "shared.weight", shape, en ? "" : " (or encoder.embed_tokens.weight)");
+    // A tied copy is checked too: a checkpoint whose two embeddings disagree in shape is broken.
+    if (en && std::string(en) == "shared.weight" && ck.find("encoder.embed_tokens.weight"))
+      check.expect(ck, "encoder.embed_tokens.weight", shape);
   }
-  for (const auto& [name, e] : ck.tensors)
-    if (!expected.count(name) && !ignored_name(name)) problems.push_back("unexpected " + name + " " + shape_str(e.shape));
-  if (problems.empty()) return;
-  std::string msg = "checkpoint does not match the T5 encoder config (" + std::to_string(cfg.num_layers) +
-                    " layers, d_model " + std::to_string(cfg.d_model) + ", d_ff " + std::to_string(cfg.d_ff) +
-                    "): " + std::to_string(problems.size()) + " problem(s)";
-  for (const auto& p : problems) msg += "\n  " + p;
-  throw EngineError(ErrorCode::ModelMismatch, msg);
+  check.unexpected_rest(ck, ignored_name);
+  check.throw_if_any("the T5 encoder config (" + std::to_string(cfg.num_layers) + " layers, d_model " +
+                     std::to_string(cfg.d_model) + ", d_ff " + std::to_string(cfg.d_ff) + ")");
 }
 
 // FNV-1a 64 (the same family as Tokenizer::content_hash).

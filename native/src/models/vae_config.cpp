@@ -4,54 +4,22 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "models/model_files.h"
 #include "models/vae.h"
 
 namespace dimba {
 namespace {
 
-[[noreturn]] void bad(const std::string& what) {
-  throw EngineError(ErrorCode::InvalidArgument, "VAE config: " + what);
-}
+const ConfigReader kConfig{"VAE config"};
 
-int as_int(const nlohmann::json& v, const std::string& key) {
-  if (!v.is_number()) bad(key + " is not a number");
-  double d = v.get<double>();
-  if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 1e9) bad(key + " is not an integer");
-  return int(d);
-}
-
-int get_int(const nlohmann::json& j, const char* key, int def) {
-  return j.contains(key) && !j[key].is_null() ? as_int(j[key], key) : def;
-}
-
-double get_num(const nlohmann::json& j, const char* key, double def) {
-  if (!j.contains(key) || j[key].is_null()) return def;
-  const auto& v = j[key];
-  if (!v.is_number()) bad(std::string(key) + " is not a number");
-  double d = v.get<double>();
-  if (!std::isfinite(d)) bad(std::string(key) + " is not finite");
-  return d;
-}
-
-bool get_bool(const nlohmann::json& j, const char* key, bool def) {
-  if (!j.contains(key) || j[key].is_null()) return def;
-  if (!j[key].is_boolean()) bad(std::string(key) + " is not a boolean");
-  return j[key].get<bool>();
-}
 
 // Every entry of a string list must be `want` (the only block types this VAE implements).
 void check_types(const nlohmann::json& j, const char* key, const char* want, size_t levels) {
   if (!j.contains(key)) return;
   const auto& v = j[key];
-  if (!v.is_array() || v.size() != levels) bad(std::string(key) + " must list one type per level");
+  if (!v.is_array() || v.size() != levels) kConfig.bad(std::string(key) + " must list one type per level");
   for (const auto& t : v)
-    if (!t.is_string() || t.get<std::string>() != want) bad(std::string(key) + ": only " + want + " is supported");
-}
-
-void check_range(const char* name, double v, double lo, double hi) {
-  if (!(v >= lo && v <= hi))
-    bad(std::string(name) + " = " + std::to_string(v) + " outside [" + std::to_string(lo) + ", " +
-        std::to_string(hi) + "]");
+    if (!t.is_string() || t.get<std::string>() != want) kConfig.bad(std::string(key) + ": only " + want + " is supported");
 }
 
 using Shape = std::vector<int64_t>;
@@ -88,45 +56,45 @@ void add_mid(std::vector<Entry>& t, const std::string& p, int C, bool attention)
 }  // namespace
 
 VaeConfig VaeConfig::from_json(const nlohmann::json& j) {
-  if (!j.is_object()) bad("not a JSON object");
+  if (!j.is_object()) kConfig.bad("not a JSON object");
   VaeConfig c;
   if (j.contains("block_out_channels")) {
     const auto& v = j["block_out_channels"];
-    if (!v.is_array() || v.empty() || v.size() > 8) bad("block_out_channels must be a list of 1..8 integers");
+    if (!v.is_array() || v.empty() || v.size() > 8) kConfig.bad("block_out_channels must be a list of 1..8 integers");
     c.block_out_channels.clear();
-    for (const auto& x : v) c.block_out_channels.push_back(as_int(x, "block_out_channels"));
+    for (const auto& x : v) c.block_out_channels.push_back(kConfig.as_int(x, "block_out_channels"));
   }
-  c.in_channels = get_int(j, "in_channels", c.in_channels);
-  c.out_channels = get_int(j, "out_channels", c.out_channels);
-  c.layers_per_block = get_int(j, "layers_per_block", c.layers_per_block);
-  c.norm_num_groups = get_int(j, "norm_num_groups", c.norm_num_groups);
-  c.latent_channels = get_int(j, "latent_channels", c.latent_channels);
-  c.scaling_factor = get_num(j, "scaling_factor", c.scaling_factor);
-  c.use_quant_conv = get_bool(j, "use_quant_conv", c.use_quant_conv);
-  c.use_post_quant_conv = get_bool(j, "use_post_quant_conv", c.use_post_quant_conv);
-  c.mid_block_add_attention = get_bool(j, "mid_block_add_attention", c.mid_block_add_attention);
+  c.in_channels = kConfig.get_int(j, "in_channels", c.in_channels);
+  c.out_channels = kConfig.get_int(j, "out_channels", c.out_channels);
+  c.layers_per_block = kConfig.get_int(j, "layers_per_block", c.layers_per_block);
+  c.norm_num_groups = kConfig.get_int(j, "norm_num_groups", c.norm_num_groups);
+  c.latent_channels = kConfig.get_int(j, "latent_channels", c.latent_channels);
+  c.scaling_factor = kConfig.get_num(j, "scaling_factor", c.scaling_factor);
+  c.use_quant_conv = kConfig.get_bool(j, "use_quant_conv", c.use_quant_conv);
+  c.use_post_quant_conv = kConfig.get_bool(j, "use_post_quant_conv", c.use_post_quant_conv);
+  c.mid_block_add_attention = kConfig.get_bool(j, "mid_block_add_attention", c.mid_block_add_attention);
   check_types(j, "down_block_types", "DownEncoderBlock2D", c.block_out_channels.size());
   check_types(j, "up_block_types", "UpDecoderBlock2D", c.block_out_channels.size());
-  if (j.contains("act_fn") && !j["act_fn"].is_null() && j["act_fn"] != "silu") bad("act_fn must be silu");
+  if (j.contains("act_fn") && !j["act_fn"].is_null() && j["act_fn"] != "silu") kConfig.bad("act_fn must be silu");
   // Latent shift/normalisation (SD3, Playground) is a different latent space from SDXL's.
-  if (j.contains("shift_factor") && !j["shift_factor"].is_null() && get_num(j, "shift_factor", 0.0) != 0.0)
-    bad("shift_factor is not supported (SDXL has none)");
+  if (j.contains("shift_factor") && !j["shift_factor"].is_null() && kConfig.get_num(j, "shift_factor", 0.0) != 0.0)
+    kConfig.bad("shift_factor is not supported (SDXL has none)");
   c.validate();
   return c;
 }
 
 void VaeConfig::validate() const {
-  check_range("in_channels", in_channels, 1, 64);
-  check_range("out_channels", out_channels, 1, 64);
-  check_range("latent_channels", latent_channels, 1, 64);
-  check_range("layers_per_block", layers_per_block, 1, 16);
-  check_range("norm_num_groups", norm_num_groups, 1, 1024);
-  check_range("scaling_factor", scaling_factor, 1e-6, 1e6);
-  if (block_out_channels.empty() || block_out_channels.size() > 8) bad("block_out_channels must have 1..8 levels");
+  kConfig.check_range("in_channels", in_channels, 1, 64);
+  kConfig.check_range("out_channels", out_channels, 1, 64);
+  kConfig.check_range("latent_channels", latent_channels, 1, 64);
+  kConfig.check_range("layers_per_block", layers_per_block, 1, 16);
+  kConfig.check_range("norm_num_groups", norm_num_groups, 1, 1024);
+  kConfig.check_range("scaling_factor", scaling_factor, 1e-6, 1e6);
+  if (block_out_channels.empty() || block_out_channels.size() > 8) kConfig.bad("block_out_channels must have 1..8 levels");
   for (int c : block_out_channels) {
-    check_range("block_out_channels[i]", c, 1, 8192);
+    kConfig.check_range("block_out_channels[i]", c, 1, 8192);
     if (c % norm_num_groups != 0)
-      bad("block_out_channels " + std::to_string(c) + " is not a multiple of norm_num_groups " +
+      kConfig.bad("block_out_channels " + std::to_string(c) + " is not a multiple of norm_num_groups " +
           std::to_string(norm_num_groups));
   }
 }

@@ -18,12 +18,12 @@
 #include "core/tensor.h"
 #include "io/json.h"
 #include "io/load_checkpoint.h"
+#include "models/model_files.h"
 #include "models/vae.h"
 
 namespace dimba {
 namespace {
 
-bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
 // The legacy name of a current attention tensor name, or "" when it has none.
 std::string legacy_attention_name(const std::string& name) {
@@ -41,47 +41,26 @@ std::string legacy_attention_name(const std::string& name) {
 using Resolved = std::map<std::string, const TensorEntry*>;
 
 Resolved validate(const Checkpoint& ck, const VaeConfig& cfg) {
-  std::vector<std::string> problems;
-  std::set<std::string> used;
+  TensorListCheck check;
   Resolved res;
   for (const auto& [name, shape] : vae_expected_tensors(cfg)) {
     const std::string old = legacy_attention_name(name);
-    const TensorEntry* e = ck.find(name);
-    const TensorEntry* eo = old.empty() ? nullptr : ck.find(old);
-    if (e && eo) {
-      problems.push_back("ambiguous " + name + ": both it and " + old + " are present");
-      used.insert(name);
-      used.insert(old);
+    const bool has_new = ck.find(name) != nullptr, has_old = !old.empty() && ck.find(old) != nullptr;
+    if (has_new && has_old) {
+      check.problems.push_back("ambiguous " + name + ": both it and " + old + " are present");
+      check.seen.insert(name);
+      check.seen.insert(old);
       continue;
     }
-    const std::string& found = e ? name : old;
-    if (!e) e = eo;
-    if (!e) {
-      problems.push_back("missing " + name + " " + shape_str(shape) + (old.empty() ? "" : " (or " + old + ")"));
-      continue;
-    }
-    used.insert(found);
-    // Attention matrices may be stored conv-shaped: [C, C, 1, 1] for [C, C].
-    const bool ok_shape = e->shape == shape ||
-                          (!old.empty() && shape.size() == 2 &&
-                           e->shape == std::vector<int64_t>{shape[0], shape[1], 1, 1});
-    if (!ok_shape)
-      problems.push_back("mis-shaped " + found + ": " + shape_str(e->shape) + ", expected " + shape_str(shape));
-    if (!is_float(e->dtype))
-      problems.push_back(std::string("wrong dtype ") + found + ": " + dtype_name(e->dtype) + ", expected F32/F16/BF16");
-    else if (e->nbytes != size_t(shape_numel(e->shape)) * dtype_size(e->dtype))
-      problems.push_back("wrong byte size " + found);
-    res[name] = e;
+    // Old attention matrices may be stored conv-shaped: [C, C, 1, 1] for [C, C].
+    std::vector<std::vector<int64_t>> alt;
+    if (!old.empty() && shape.size() == 2) alt.push_back({shape[0], shape[1], 1, 1});
+    const TensorEntry* e = check.expect(ck, has_old ? old : name, shape, old.empty() ? "" : " (or " + old + ")", alt);
+    if (e) res[name] = e;
   }
-  for (const auto& [name, e] : ck.tensors)
-    if (!used.count(name)) problems.push_back("unexpected " + name + " " + shape_str(e.shape));
-  if (!problems.empty()) {
-    std::string msg = "checkpoint does not match the VAE config (" + std::to_string(cfg.levels()) + " levels, " +
-                      std::to_string(cfg.block_out_channels.back()) + " channels at the bottom): " +
-                      std::to_string(problems.size()) + " problem(s)";
-    for (const auto& p : problems) msg += "\n  " + p;
-    throw EngineError(ErrorCode::ModelMismatch, msg);
-  }
+  check.unexpected_rest(ck);
+  check.throw_if_any("the VAE config (" + std::to_string(cfg.levels()) + " levels, " +
+                     std::to_string(cfg.block_out_channels.back()) + " channels at the bottom)");
   return res;
 }
 
