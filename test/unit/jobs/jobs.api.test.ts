@@ -1,6 +1,6 @@
 // The jobs API through the real dispatcher and composition root: a recipe is validated at the
 // boundary, bad ids answer NOT_FOUND, and the queue persists in the library across a restart
-// of the services (no image sink is wired here, so jobs wait in the queue).
+// of the services (the queue is paused first, so no engine process starts).
 import { describe, expect, it } from 'vitest';
 import { createDispatcher } from '../../../main/rpc/dispatcher.js';
 import { createHandlers } from '../../../main/rpc/handlers.js';
@@ -34,12 +34,12 @@ describe('jobs API', () => {
     const folder = temp();
     const events: string[] = [];
     const first = studio(folder, events);
+    await first.dispatcher.dispatch('jobs.pause', {});
     const a = await first.dispatcher.dispatch('jobs.enqueue', { recipe: { prompt: 'a', model: '/m.json' }, count: 2 });
     const b = await first.dispatcher.dispatch('jobs.enqueue', { recipe: { prompt: 'b', model: '/m.json' } });
     if (!a.ok || !b.ok) throw new Error('enqueue failed');
     await first.dispatcher.dispatch('jobs.move', { id: (b.result as { id: string }).id, before: (a.result as { id: string }).id });
-    await first.dispatcher.dispatch('jobs.pause', {});
-    expect(events).toEqual(['onJobQueued', 'onJobQueued', 'onQueueChanged', 'onQueueChanged']);
+    expect(events).toEqual(['onQueueChanged', 'onJobQueued', 'onJobQueued', 'onQueueChanged']);
     first.services.jobs.stop();
     const second = studio(folder);
     const listed = await second.dispatcher.dispatch('jobs.list', {});
