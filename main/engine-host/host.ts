@@ -3,11 +3,13 @@
 // with ENGINE_CRASHED and the reason; the next request starts a fresh process and loads the
 // model again. A cancel that the engine does not honour within `cancelGraceMs` kills the process,
 // so a cancel always ends the job. Models load one at a time within a memory budget.
+import { totalmem } from 'node:os';
 import type { EngineChannel, SpawnEngine } from './channel.js';
+import { estimateModelBytes } from './model-size.js';
 import { describeExit } from './channel.js';
 import { EngineHostError } from './errors.js';
 import { engineMessageSchema, type EngineMessage, type EngineRecipe, type Fault, type ModelInfo } from './protocol.js';
-import type { BackendProbe } from './backend.js';
+import { selectBackend, type BackendChoice, type BackendProbe, type BackendSetting } from './backend.js';
 
 export type ProgressMessage = Extract<EngineMessage, { type: 'progress' }>;
 export type PreviewMessage = Extract<EngineMessage, { type: 'preview' }>;
@@ -23,10 +25,10 @@ export interface EngineHostOptions {
   spawn: SpawnEngine;
   /** Environment for the engine process (faults are enabled only through it). */
   env?: Record<string, string>;
-  /** Bytes a model may take; a larger one fails with MEMORY_BUDGET before loading. */
+  /** Bytes a model may take; a larger one fails with MEMORY_BUDGET before loading (default: 80% of RAM). */
   memoryBudgetBytes?: number;
-  /** Estimated resident bytes of a model (default: no estimate, always fits). */
-  estimateModelBytes?: (manifest: string) => number;
+  /** Estimated resident bytes of a model (default: its weight files); undefined: let the engine try. */
+  estimateModelBytes?: (manifest: string) => number | undefined;
   /** How long a cancelled job may keep running before the process is killed. */
   cancelGraceMs?: number;
   /** How long a fresh process may take to say it is ready. */
@@ -113,13 +115,19 @@ export class EngineHost {
     return ready;
   }
 
+  /** What the engine process found and which backend the setting leads to, with the reason. */
+  async chooseBackend(setting: BackendSetting): Promise<BackendChoice> {
+    return selectBackend(setting, await this.start());
+  }
+
   /** Loads a model unless it is the one loaded; another model is unloaded first (one resident). */
   async ensureModel(manifest: string, weights: 'bf16' | 'f32' = 'bf16'): Promise<ModelInfo> {
     await this.start();
     const live = this.live!;
     if (live.model && live.model.manifest === manifest && live.model.weights === weights) return live.model.info;
-    const budget = this.options.memoryBudgetBytes;
-    const estimate = this.options.estimateModelBytes?.(manifest);
+    // The budget leaves the rest of the machine room: the studio, the browser, the OS cache.
+    const budget = this.options.memoryBudgetBytes ?? Math.floor(totalmem() * 0.8);
+    const estimate = (this.options.estimateModelBytes ?? estimateModelBytes)(manifest);
     if (budget !== undefined && estimate !== undefined && estimate > budget) {
       throw new EngineHostError(
         'MEMORY_BUDGET',

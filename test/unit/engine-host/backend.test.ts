@@ -1,5 +1,9 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../main/engine-host/backend.js';
+import { estimateModelBytes } from '../../../main/engine-host/model-size.js';
+import { useTempFolders } from '../support/temp.js';
 
 const cpuOnly = [
   { name: 'cpu', available: true, detail: 'reference' },
@@ -23,5 +27,20 @@ describe('backend selection', () => {
 
   it('a chosen backend that is available is used', () => {
     expect(selectBackend('cpu', cpuOnly)).toMatchObject({ backend: 'cpu', reason: 'cpu: chosen in settings' });
+  });
+});
+
+describe('model size estimate', () => {
+  const temp = useTempFolders();
+  it('sums the weight files and part folders a manifest names, relative to the manifest', () => {
+    const dir = temp();
+    mkdirSync(path.join(dir, 'vae'));
+    writeFileSync(path.join(dir, 'dimba.safetensors'), Buffer.alloc(1000));
+    writeFileSync(path.join(dir, 'vae', 'a.safetensors'), Buffer.alloc(300));
+    writeFileSync(path.join(dir, 'vae', 'config.json'), '{}');
+    const manifest = path.join(dir, 'm.json');
+    writeFileSync(manifest, JSON.stringify({ dimba: { weights: 'dimba.safetensors' }, vae: { folder: 'vae' }, text_encoder: { folder: 'missing' } }));
+    expect(estimateModelBytes(manifest)).toBe(1302);
+    expect(estimateModelBytes(path.join(dir, 'nope.json'))).toBeUndefined();
   });
 });

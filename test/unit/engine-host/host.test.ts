@@ -23,6 +23,7 @@ describe('engine host', () => {
     host = fakeHost();
     const backends = await host.start();
     expect(backends.map((b) => b.name)).toContain('cpu');
+    expect(await host.chooseBackend('vulkan')).toMatchObject({ backend: 'cpu', reason: expect.stringMatching(/unavailable/) });
     const model = await host.ensureModel('/models/tiny.manifest.json');
     expect(model.sizeMultiple).toBe(8);
     const steps: number[] = [];
