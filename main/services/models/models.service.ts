@@ -1,0 +1,78 @@
+// The model manager as the API sees it: the registry (registered models, validation) and the
+// download manager (catalogue, downloads), built over one models folder.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CatalogueEntry, Download, Model, Validation } from '../../api/models.js';
+import { DEFAULT_CATALOGUE } from './download-catalogue.js';
+import { DownloadManager } from './download-manager.js';
+import type { FreeSpaceProbe } from './download.js';
+import { HashCache } from './hash.js';
+import type { Inspector } from './inspect.js';
+import { headerInspector } from './inspect.headers.js';
+import { ModelRegistry, writeJsonAtomic } from './registry.js';
+
+export interface ModelsService {
+  list(): Promise<Model[]>;
+  validate(target: string): Promise<Validation>;
+  register(target: string, name?: string): Promise<Model[]>;
+  remove(id: string): Promise<boolean>;
+  catalogue(): CatalogueEntry[];
+  downloads(): Download[];
+  download(catalogueId: string): Download;
+  cancelDownload(catalogueId: string): boolean;
+}
+
+export interface ModelsServiceOptions {
+  folder: string;
+  inspector?: Inspector;
+  catalogue?: readonly CatalogueEntry[];
+  onModelsChanged?: (models: Model[]) => void;
+  onDownload?: (download: Download) => void;
+  freeSpace?: FreeSpaceProbe;
+  retryDelayMs?: number;
+  progressIntervalMs?: number;
+  log?: (message: string) => void;
+}
+
+export function createModelsService(options: ModelsServiceOptions): ModelsService & { registry: ModelRegistry; downloadManager: DownloadManager } {
+  // The hash cache lives in the models folder, keyed by absolute path (size + mtime decide reuse).
+  const cacheFile = path.join(options.folder, '.hash-cache.json');
+  const hashes = new HashCache({
+    load: async () => {
+      try {
+        const value: unknown = JSON.parse(await readFile(cacheFile, 'utf8'));
+        return typeof value === 'object' && value !== null ? (value as Record<string, { size: number; mtimeMs: number; sha256: string }>) : {};
+      } catch {
+        return {};
+      }
+    },
+    save: (entries) => writeJsonAtomic(cacheFile, entries),
+  });
+  const registry = new ModelRegistry({
+    folder: options.folder,
+    inspector: options.inspector ?? headerInspector,
+    hashes,
+    onChange: options.onModelsChanged,
+    log: options.log,
+  });
+  const downloadManager = new DownloadManager({
+    registry,
+    catalogue: options.catalogue ?? DEFAULT_CATALOGUE,
+    onProgress: options.onDownload,
+    freeSpace: options.freeSpace,
+    retryDelayMs: options.retryDelayMs,
+    progressIntervalMs: options.progressIntervalMs,
+  });
+  return {
+    registry,
+    downloadManager,
+    list: () => registry.list(),
+    validate: (target) => registry.validate(target),
+    register: (target, name) => registry.register(target, name),
+    remove: (id) => registry.remove(id),
+    catalogue: () => downloadManager.catalogue(),
+    downloads: () => downloadManager.list(),
+    download: (id) => downloadManager.start(id),
+    cancelDownload: (id) => downloadManager.cancel(id),
+  };
+}

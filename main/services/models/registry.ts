@@ -1,0 +1,242 @@
+// The registry of models: one folder per model in the models folder, holding `model.json`
+// (kind, architecture config, files with sizes and hashes, source, validation). Local models
+// stay where the user keeps them (their manifest lists absolute paths: nothing is copied);
+// downloaded models live inside their folder. Dot-folders (.staging) are never models, which
+// is what makes downloads atomic: a model appears only when its folder is renamed into place.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ApiError } from '../../api/errors.js';
+import { modelSchema, type Model, type ModelKind, type Validation } from '../../api/models.js';
+import type { HashCache } from './hash.js';
+import type { Inspector } from './inspect.js';
+
+export const MANIFEST_NAME = 'model.json';
+
+export interface ModelRegistryOptions {
+  folder: string;
+  inspector: Inspector;
+  hashes: HashCache;
+  /** Called after every change with the whole list. */
+  onChange?: (models: Model[]) => void;
+  log?: (message: string) => void;
+}
+
+/** The reference release's layout: ckpts/dimba-l-512.pt, ckpts/t5-v1_1-xxl/, ckpts/vae/. */
+export const RELEASE_LAYOUT: readonly { file: string; name: string }[] = [
+  { file: 'dimba-l-512.pt', name: 'Dimba-L 512' },
+  // The same checkpoint converted for mmap loading.
+  { file: 'dimba-l-512.safetensors', name: 'Dimba-L 512' },
+  { file: 't5-v1_1-xxl', name: 'T5-v1.1-XXL' },
+  { file: 'vae', name: 'VAE' },
+];
+
+const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,80}$/;
+
+function slug(name: string): string {
+  const s = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);
+  return `${s || 'model'}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Writes JSON so that a crash leaves the old file or the new one, never half of one. */
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(tmp, file);
+}
+
+/** The config JSON that describes a checkpoint: `<stem>.json` beside a file, or a folder's config.json. */
+export function findConfig(target: string, isFolder: boolean): string | undefined {
+  const candidates = isFolder
+    ? [path.join(target, 'config.json')]
+    : [target.replace(/\.(safetensors|pt|pth|bin|ckpt)$/, '.json'), target.replace(/\.weights\.safetensors$/, '.json'), path.join(path.dirname(target), 'config.json')];
+  return candidates.find((c) => c !== target && existsSync(c));
+}
+
+async function readConfig(file: string | undefined): Promise<Record<string, unknown> | null> {
+  if (!file) return null;
+  try {
+    const value: unknown = JSON.parse(await readFile(file, 'utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function listWeightFiles(target: string): Promise<string[]> {
+  const s = await stat(target);
+  if (s.isFile()) return [target];
+  const names = await readdir(target);
+  // Everything a loader reads: weights, index files, configs, the tokenizer.
+  return names
+    .filter((n) => /\.(safetensors|pt|pth|bin|ckpt|json|model)$/.test(n) && n !== MANIFEST_NAME)
+    .sort()
+    .map((n) => path.join(target, n));
+}
+
+export class ModelRegistry {
+  private readonly hashing = new Map<string, Promise<void>>();
+
+  constructor(private readonly options: ModelRegistryOptions) {}
+
+  get folder(): string {
+    return this.options.folder;
+  }
+
+  /** Every registered model, with its status checked against the files on disk now. */
+  async list(): Promise<Model[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.options.folder);
+    } catch {
+      return [];
+    }
+    const models: Model[] = [];
+    for (const name of names.sort()) {
+      if (name.startsWith('.')) continue;
+      const model = await this.read(name);
+      if (model) models.push(await this.withStatus(model));
+    }
+    return models;
+  }
+
+  async get(id: string): Promise<Model | null> {
+    if (!ID_PATTERN.test(id)) return null;
+    const model = await this.read(id);
+    return model ? this.withStatus(model) : null;
+  }
+
+  /** Validation of a file or folder, without registering it. */
+  async validate(target: string): Promise<Validation> {
+    const resolved = path.resolve(target);
+    let isFolder = false;
+    try {
+      isFolder = (await stat(resolved)).isDirectory();
+    } catch (error) {
+      throw new ApiError('NOT_FOUND', `${resolved} does not exist (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+    const config = findConfig(resolved, isFolder);
+    return this.options.inspector.inspect(resolved, config ? { config } : {});
+  }
+
+  /**
+   * Registers a checkpoint file, a model folder, or a release layout (a folder holding
+   * ckpts/, or ckpts/ itself): one model per part found. A path registered before returns
+   * the existing model. Throws MODEL_INVALID when the files are not a model the engine knows.
+   */
+  async register(target: string, name?: string): Promise<Model[]> {
+    const resolved = path.resolve(target);
+    const release = this.releaseParts(resolved);
+    if (release.length > 0) {
+      const out: Model[] = [];
+      for (const part of release) out.push(...(await this.register(part.path, part.name)));
+      return out;
+    }
+    const existing = (await this.list()).find((m) => m.source.type === 'local' && m.source.path === resolved);
+    if (existing) return [existing];
+    const validation = await this.validate(resolved);
+    if (validation.architecture === 'unknown') {
+      throw new ApiError('MODEL_INVALID', `${resolved} is not a Dimba, T5 or VAE checkpoint: ${validation.problems.join('; ') || 'no known tensor names'}`);
+    }
+    const isFolder = (await stat(resolved)).isDirectory();
+    const files = [];
+    for (const file of await listWeightFiles(resolved)) files.push({ path: file, bytes: (await stat(file)).size, sha256: null });
+    const model: Model = {
+      id: slug(name ?? path.basename(resolved)),
+      name: name ?? path.basename(resolved).replace(/\.(safetensors|pt|pth|bin|ckpt)$/, ''),
+      kind: validation.architecture as ModelKind,
+      status: validation.ok ? 'ready' : 'invalid',
+      source: { type: 'local', path: resolved },
+      files,
+      totalBytes: files.reduce((a, f) => a + f.bytes, 0),
+      config: await readConfig(findConfig(resolved, isFolder)),
+      validation,
+      addedAt: new Date().toISOString(),
+    };
+    await this.write(model);
+    this.hashInBackground(model.id);
+    await this.changed();
+    return [model];
+  }
+
+  /** Writes a model folder's manifest (downloads call this on their staging folder). */
+  async writeManifest(folder: string, model: Model): Promise<void> {
+    await writeJsonAtomic(path.join(folder, MANIFEST_NAME), modelSchema.parse(model));
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const model = await this.get(id);
+    if (!model) return false;
+    // A local model's files belong to the user; only our folder (the manifest) goes.
+    await rm(path.join(this.options.folder, id), { recursive: true, force: true });
+    await this.changed();
+    return true;
+  }
+
+  /** Emits the current list (after a download moved a model into place). */
+  async changed(): Promise<void> {
+    if (this.options.onChange) this.options.onChange(await this.list());
+  }
+
+  /** Hashes a model's files off the main thread and records them; large files take a while. */
+  hashInBackground(id: string): Promise<void> {
+    const pending = this.hashing.get(id);
+    if (pending) return pending;
+    const task = (async () => {
+      const model = await this.read(id);
+      if (!model) return;
+      const base = path.join(this.options.folder, id);
+      for (const f of model.files) {
+        if (f.sha256 === null) f.sha256 = await this.options.hashes.sha256(path.resolve(base, f.path));
+      }
+      const current = await this.read(id);
+      if (!current) return; // removed meanwhile
+      await this.write({ ...current, files: model.files });
+      await this.changed();
+    })()
+      .catch((error: unknown) => this.options.log?.(`models: hashing ${id} failed: ${(error as Error).message}`))
+      .finally(() => this.hashing.delete(id));
+    this.hashing.set(id, task);
+    return task;
+  }
+
+  private releaseParts(resolved: string): { path: string; name: string }[] {
+    const ckpts = existsSync(path.join(resolved, 'ckpts')) ? path.join(resolved, 'ckpts') : path.basename(resolved) === 'ckpts' ? resolved : null;
+    if (!ckpts) return [];
+    return RELEASE_LAYOUT.filter((p) => existsSync(path.join(ckpts, p.file))).map((p) => ({ path: path.join(ckpts, p.file), name: p.name }));
+  }
+
+  private async read(id: string): Promise<Model | null> {
+    try {
+      const value: unknown = JSON.parse(await readFile(path.join(this.options.folder, id, MANIFEST_NAME), 'utf8'));
+      const parsed = modelSchema.safeParse(value);
+      if (!parsed.success) {
+        this.options.log?.(`models: ${id}/${MANIFEST_NAME} is not a valid manifest; ignored`);
+        return null;
+      }
+      return parsed.data.id === id ? parsed.data : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async write(model: Model): Promise<void> {
+    const folder = path.join(this.options.folder, model.id);
+    await mkdir(folder, { recursive: true });
+    await this.writeManifest(folder, model);
+  }
+
+  private async withStatus(model: Model): Promise<Model> {
+    if (model.validation && !model.validation.ok) return { ...model, status: 'invalid' };
+    const base = path.join(this.options.folder, model.id);
+    for (const f of model.files) {
+      try {
+        if ((await stat(path.resolve(base, f.path))).size !== f.bytes) return { ...model, status: 'missing' };
+      } catch {
+        return { ...model, status: 'missing' };
+      }
+    }
+    return { ...model, status: 'ready' };
+  }
+}
