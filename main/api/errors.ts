@@ -21,6 +21,8 @@ export const ERROR_CODES = [
   'NOT_FOUND',
   /** The request does not fit the thing's state (cancelling a finished job, moving a running one). */
   'CONFLICT',
+  /** The files are not a model the engine knows (unknown tensors, unreadable header). */
+  'MODEL_INVALID',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
