@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "backend/vulkan/vulkan_backend.h"
 #include "core/error.h"
 
 namespace dimba {
@@ -58,7 +59,8 @@ const Backend& cpu_backend() {
 
 const Backend& find_backend(const std::string& name) {
   if (name == "cpu") return cpu_backend();
-  throw EngineError(ErrorCode::InvalidArgument, "unknown backend '" + name + "' (known: cpu)");
+  if (name == "vulkan") return vulkan_backend();  // throws when built without it or no device
+  throw EngineError(ErrorCode::InvalidArgument, "unknown backend '" + name + "' (known: cpu, vulkan)");
 }
 
 }  // namespace dimba

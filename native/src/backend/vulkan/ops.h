@@ -1,0 +1,60 @@
+// The Vulkan backend's ops: the signatures and semantics of backend/cpu/ops.h and gemm.h,
+// one file and one shader (shaders/<op>.comp) each. Pointers are Vulkan device pointers
+// (Context::alloc). Helpers shared by the op files sit at the bottom.
+// defines: the vk:: ops below, u32, stride_groups
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "backend/vulkan/context.h"
+#include "core/dtype.h"
+#include "core/error.h"
+
+namespace dimba::vk {
+
+void add_forward(float* out, const float* a, const float* b, int64_t n);
+void add_row_forward(float* out, const float* a, const float* row, int64_t rows, int C);
+void gelu_tanh_forward(float* out, const float* inp, int64_t n);
+void silu_forward(float* out, const float* inp, int64_t n);
+void softplus_forward(float* out, const float* inp, int64_t n);
+void modulate_forward(float* out, const float* inp, const float* shift, const float* scale, int B, int64_t T,
+                      int C, int64_t mod_stride);
+void gated_residual_forward(float* x, const float* y, const float* gate, int B, int64_t T, int C,
+                            int64_t gate_stride);
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                       const float* bias, int64_t rows, int C, float eps);
+void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t rows, int C,
+                     float eps);
+void linear_forward(float* y, const float* x, const void* w, DType wdtype, const float* bias, int M, int K, int N,
+                    bool accumulate);
+void attention_forward(float* out, const float* q, const float* k, const float* v, const int* k_lens, int B,
+                       int Tq, int Tk, int H, int hd, int64_t q_stride, int64_t kv_stride, int64_t out_stride);
+void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* weight, const float* bias,
+                                     int T, int D, int K, int64_t in_stride, bool reverse);
+void selective_scan_forward(float* y, const float* u, const float* delta, const float* A, const float* Bm,
+                            const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
+                            int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate);
+
+// A size or index that must fit the shaders' 32-bit indexing; bad input gets a typed error.
+inline uint32_t u32(int64_t v, const char* op) {
+  if (v < 0 || v > int64_t(UINT32_MAX))
+    throw EngineError(ErrorCode::InvalidArgument,
+                      std::string("vulkan ") + op + ": size " + std::to_string(v) + " out of range");
+  return uint32_t(v);
+}
+
+// Groups for a grid-stride shader of 256 threads: capped at the device limit.
+inline uint32_t stride_groups(Context& c, int64_t n) {
+  return uint32_t(std::min<int64_t>((n + 255) / 256, c.max_groups_x()));
+}
+
+// Two-dimensional group grid for one group per row (rows beyond the x limit spill into y).
+inline void row_groups(Context& c, int64_t rows, uint32_t* gx, uint32_t* gy) {
+  const int64_t mx = c.max_groups_x();
+  *gx = uint32_t(std::min<int64_t>(rows, mx));
+  *gy = uint32_t(rows ? (rows + mx - 1) / mx : 0);
+}
+
+}  // namespace dimba::vk
+

@@ -1,0 +1,21 @@
+// Vulkan silu_forward (shaders/silu.comp): see backend/cpu/ops.h for the semantics.
+// defines: vk::silu_forward
+#ifdef DIMBA_HAVE_VULKAN
+#include "backend/vulkan/ops.h"
+
+namespace dimba::vk {
+namespace {
+const uint32_t kSpv[] = {
+#include "shaders/silu.spv.inc"
+};
+const Shader kShader{"silu", kSpv, sizeof(kSpv) / 4, 2};
+}  // namespace
+
+void silu_forward(float* out, const float* inp, int64_t n) {
+  Context& c = Context::get();
+  struct { uint32_t n, oo, io; } pc{u32(n, "silu"), c.elem_offset(out, 4), c.elem_offset(inp, 4)};
+  c.dispatch(kShader, {out, inp}, &pc, sizeof pc, stride_groups(c, n));
+}
+
+}  // namespace dimba::vk
+#endif  // DIMBA_HAVE_VULKAN

@@ -1,0 +1,70 @@
+// The Vulkan backend's op table (backend/backend.h). Ops without a Vulkan kernel yet are
+// null: callers see them as unsupported, never as a silent CPU fallback.
+// defines: vulkan_backend, vulkan_compiled_in
+#include "backend/vulkan/vulkan_backend.h"
+
+#include "core/error.h"
+
+#ifdef DIMBA_HAVE_VULKAN
+#include "backend/vulkan/ops.h"
+#endif
+
+namespace dimba {
+
+#ifdef DIMBA_HAVE_VULKAN
+namespace {
+void* vk_alloc(size_t bytes) { return vk::Context::get().alloc(bytes); }
+void vk_free(void* p) { vk::Context::get().free(p); }
+void vk_upload(void* dst, const void* src, size_t bytes) { vk::Context::get().upload(dst, src, bytes); }
+void vk_download(void* dst, const void* src, size_t bytes) { vk::Context::get().download(dst, src, bytes); }
+void vk_sync() { vk::Context::get().synchronize(); }
+}  // namespace
+
+bool vulkan_compiled_in() { return true; }
+
+const Backend& vulkan_backend() {
+  vk::Context::get();  // throws a clear EngineError when no device exists
+  static const Backend be = {
+      "vulkan",
+      vk_alloc,
+      vk_free,
+      vk_upload,
+      vk_download,
+      vk_sync,
+      vk::linear_forward,
+      nullptr,  // sgemm
+      vk::layernorm_forward,
+      vk::rmsnorm_forward,
+      vk::modulate_forward,
+      vk::gated_residual_forward,
+      vk::gelu_tanh_forward,
+      vk::silu_forward,
+      vk::softplus_forward,
+      vk::add_forward,
+      vk::add_row_forward,
+      vk::attention_forward,
+      vk::conv1d_causal_depthwise_forward,
+      vk::selective_scan_forward,
+      nullptr,  // patch_embed_forward
+      nullptr,  // unpatchify_forward
+      nullptr,  // sincos_pos_embed_2d
+      nullptr,  // timestep_embedding_forward
+      nullptr,  // group_norm_forward
+      nullptr,  // conv2d_forward
+      nullptr,  // upsample_nearest_forward
+      nullptr,  // attention_bias_forward
+      nullptr,  // linear_int8_forward
+  };
+  return be;
+}
+#else
+bool vulkan_compiled_in() { return false; }
+
+const Backend& vulkan_backend() {
+  throw EngineError(ErrorCode::InvalidArgument,
+                    "backend 'vulkan' is not available: this engine was built without Vulkan "
+                    "(glslc or the Vulkan headers/loader were missing at build time)");
+}
+#endif
+
+}  // namespace dimba

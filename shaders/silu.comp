@@ -1,0 +1,12 @@
+// x * sigmoid(x). Backend op silu_forward.
+#version 450
+layout(local_size_x = 256) in;
+layout(std430, binding = 0) buffer Out { float o[]; };
+layout(std430, binding = 1) readonly buffer In { float x[]; };
+layout(push_constant) uniform P { uint n, oo, io; } p;
+void main() {
+  for (uint i = gl_GlobalInvocationID.x; i < p.n; i += gl_NumWorkGroups.x * 256u) {
+    float v = x[p.io + i];
+    o[p.oo + i] = v / (1.0 + exp(-v));
+  }
+}
