@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { settingsPatchSchema, settingsSchema } from './settings.js';
 import { jobsEvents, jobsMethods } from './jobs.js';
+import { modelEvents, modelMethods } from './models.js';
 
 const noParams = z.object({}).strict().optional();
 
@@ -23,12 +24,14 @@ export const methods = {
   'settings.update': { params: settingsPatchSchema, result: settingsSchema },
   'settings.reset': { params: noParams, result: settingsSchema },
   ...jobsMethods,
+  ...modelMethods,
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 
 export const events = {
   /** Sent to every window after settings were written. */
   onSettingsChanged: settingsSchema,
   ...jobsEvents,
+  ...modelEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type MethodName = keyof typeof methods;

@@ -12,6 +12,7 @@ import type { ImageSink } from './jobs/image-sink.js';
 import { createJobsService, type JobsService } from './jobs/jobs.service.js';
 import { createSqliteJobStore } from './jobs/store.sqlite.js';
 import { openLibrary } from './library/library.js';
+import { createModelsService, type ModelsService } from './models/models.service.js';
 import { createFileSettings } from './settings/settings.file.js';
 import type { SettingsService } from './settings/settings.js';
 
@@ -22,6 +23,7 @@ export interface Services {
   settings: SettingsService;
   jobs: JobsService;
   engine: EngineHost;
+  models: ModelsService;
 }
 
 export interface ServiceOptions {
@@ -80,8 +82,18 @@ export function createServices(options: ServiceOptions): Services {
     options.log?.(`library: ${reason}`);
     jobs = unavailableJobs(reason);
   }
+  // Models live in models/ of the user-data folder (settings.modelsFolder is not followed yet).
+  // Validation reads safetensors headers here; the engine's exact check runs in the engine
+  // process, never in this one.
+  const models = createModelsService({
+    folder: path.join(options.userDataFolder, 'models'),
+    onModelsChanged: (list) => options.emit('onModelsChanged', list),
+    onDownload: (download) => options.emit('onModelDownload', download),
+    log: options.log,
+  });
   return {
     jobs,
+    models,
     engine,
     appInfo: () => ({
       name: 'Dimba Studio',
