@@ -244,6 +244,43 @@ void test_selective_scan() {
   }
 }
 
+void test_patches_and_embeddings() {
+  const int B = 3, Cin = 4, H = 10, W = 6, p = 2, C = 72, h = H / p, w = W / p, K = Cin * p * p;
+  auto img = randn(size_t(B) * Cin * H * W), wt = randn(size_t(C) * K, 0.3f), bias = randn(C);
+  std::vector<uint16_t> w16(wt.size());
+  for (size_t i = 0; i < wt.size(); ++i) w16[i] = f32_to_bf16(wt[i]);
+  Dev dimg(img), dw(wt), dw16(w16), dbias(bias), dout(zeros(size_t(B) * h * w * C));
+  std::vector<float> want(size_t(B) * h * w * C);
+  std::printf("    patch_embed B=%d Cin=%d %dx%d p=%d C=%d f32, bf16\n", B, Cin, H, W, p, C);
+  cpu::patch_embed_forward(want.data(), img.data(), wt.data(), DType::F32, bias.data(), B, Cin, H, W, p, C);
+  vkb->patch_embed_forward(dout.f(), dimg.f(), dw.p, DType::F32, dbias.f(), B, Cin, H, W, p, C);
+  CHECK_REL(dout.get().data(), want.data(), want.size(), 1e-5);
+  cpu::patch_embed_forward(want.data(), img.data(), w16.data(), DType::BF16, bias.data(), B, Cin, H, W, p, C);
+  vkb->patch_embed_forward(dout.f(), dimg.f(), dw16.p, DType::BF16, dbias.f(), B, Cin, H, W, p, C);
+  CHECK_REL(dout.get().data(), want.data(), want.size(), 1e-5);
+
+  const int Cout = 8;
+  auto tok = randn(size_t(B) * h * w * p * p * Cout);
+  Dev dtok(tok), dimg2(zeros(int64_t(tok.size())));
+  std::vector<float> want2(tok.size());
+  std::printf("    unpatchify B=%d Cout=%d h=%d w=%d p=%d\n", B, Cout, h, w, p);
+  cpu::unpatchify_forward(want2.data(), tok.data(), B, Cout, h, w, p);
+  vkb->unpatchify_forward(dimg2.f(), dtok.f(), B, Cout, h, w, p);
+  CHECK_REL(dimg2.get().data(), want2.data(), want2.size(), 0.0);
+
+  std::vector<float> pe(size_t(h) * w * C);
+  Dev dpe(pe);
+  std::printf("    sincos_pos_embed_2d C=%d h=%d w=%d; timestep_embedding B=3 dim=256\n", C, h, w);
+  cpu::sincos_pos_embed_2d(pe.data(), C, h, w, 16.0, 1.0);
+  vkb->sincos_pos_embed_2d(dpe.f(), C, h, w, 16.0, 1.0);
+  CHECK_REL(dpe.get().data(), pe.data(), pe.size(), 0.0);
+  std::vector<float> t = {0.0f, 1.5f, 999.0f}, temb(3 * 256);
+  Dev dt(t), dtemb(temb);
+  cpu::timestep_embedding_forward(temb.data(), t.data(), 3, 256, 10000.0);
+  vkb->timestep_embedding_forward(dtemb.f(), dt.f(), 3, 256, 10000.0);
+  CHECK_REL(dtemb.get().data(), temb.data(), temb.size(), 0.0);
+}
+
 void test_bad_input_and_unsupported() {
   CHECK(find_backend("vulkan").name == std::string("vulkan"));
   // Ops without a Vulkan kernel are reported, never replaced by the CPU's.
@@ -281,6 +318,7 @@ int main() {
   RUN(test_attention);
   RUN(test_conv1d);
   RUN(test_selective_scan);
+  RUN(test_patches_and_embeddings);
   RUN(test_bad_input_and_unsupported);
   return harness::summary();
 }

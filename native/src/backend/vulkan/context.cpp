@@ -210,6 +210,17 @@ void Context::free(void* p) {
   allocs_.erase(it);
 }
 
+void* Context::scratch(size_t bytes) {
+  if (bytes > scratch_bytes_) {
+    if (scratch_) free(scratch_);
+    scratch_ = nullptr;
+    scratch_bytes_ = 0;
+    scratch_ = alloc(bytes);
+    scratch_bytes_ = bytes;
+  }
+  return scratch_;
+}
+
 const Context::Allocation& Context::find(const void* p, size_t* offset) const {
   const uintptr_t addr = reinterpret_cast<uintptr_t>(p);
   auto it = allocs_.upper_bound(addr);

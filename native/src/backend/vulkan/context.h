@@ -45,6 +45,11 @@ class Context {
   void download(void* dst, const void* src, size_t bytes);
   void synchronize();
 
+  // A device buffer of at least `bytes` owned by the context, for an op's intermediate (the
+  // im2col of patch_embed). Valid until the next scratch() call; growing it waits for the
+  // recorded work that may still use the old one.
+  void* scratch(size_t bytes);
+
   // The buffer and byte offset of a device pointer (null -> the dummy buffer, offset 0).
   BufRef resolve(const void* p) const;
   // Element offset of a device pointer for shaders that index elem_bytes-sized elements;
@@ -106,6 +111,8 @@ class Context {
   std::map<uintptr_t, Allocation> allocs_;  // keyed by the span's first address
   uintptr_t next_addr_;
   Allocation dummy_{};
+  void* scratch_ = nullptr;
+  size_t scratch_bytes_ = 0;
   std::map<const uint32_t*, Pipeline> pipelines_;
 };
 

@@ -35,6 +35,11 @@ void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* 
 void selective_scan_forward(float* y, const float* u, const float* delta, const float* A, const float* Bm,
                             const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
                             int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate);
+void patch_embed_forward(float* out, const float* img, const void* weight, DType wdtype, const float* bias, int B,
+                         int Cin, int H, int W, int p, int C);
+void unpatchify_forward(float* img, const float* tokens, int B, int Cout, int h, int w, int p);
+void sincos_pos_embed_2d(float* out, int C, int h, int w, double base_size, double pe_interpolation);
+void timestep_embedding_forward(float* out, const float* t, int B, int dim, double max_period);
 
 // A size or index that must fit the shaders' 32-bit indexing; bad input gets a typed error.
 inline uint32_t u32(int64_t v, const char* op) {

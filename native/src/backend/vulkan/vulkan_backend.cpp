@@ -45,10 +45,10 @@ const Backend& vulkan_backend() {
       vk::attention_forward,
       vk::conv1d_causal_depthwise_forward,
       vk::selective_scan_forward,
-      nullptr,  // patch_embed_forward
-      nullptr,  // unpatchify_forward
-      nullptr,  // sincos_pos_embed_2d
-      nullptr,  // timestep_embedding_forward
+      vk::patch_embed_forward,
+      vk::unpatchify_forward,
+      vk::sincos_pos_embed_2d,         // host float64 + upload (embeddings.cpp says why)
+      vk::timestep_embedding_forward,  // likewise
       nullptr,  // group_norm_forward
       nullptr,  // conv2d_forward
       nullptr,  // upsample_nearest_forward
