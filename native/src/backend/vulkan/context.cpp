@@ -6,6 +6,7 @@
 // Vulkan structs are initialised as {sType} and then filled field by field.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
