@@ -54,11 +54,28 @@ export class JobProcessor {
   /** Starts the loop if there is work and the queue is not paused. */
   wake(): void {
     if (this.loop || this.stopped || !this.o.sink || this.o.store.paused()) return;
-    this.loop = this.drain().finally(() => {
-      this.loop = undefined;
-      // Work may have arrived (or the queue resumed) while the last job finished.
-      if (!this.stopped && !this.o.store.paused() && this.o.store.list({ statuses: ['queued'], limit: 1 }).length) this.wake();
-    });
+    let failed = false;
+    this.loop = this.drain()
+      // The store failing (disk full, database locked past its timeout) must not become an
+      // unhandled rejection or a busy retry loop; the queue stays as recorded and the next
+      // wake (a new job, resume) tries again.
+      .catch((error: unknown) => {
+        failed = true;
+        this.o.log?.(`jobs: the queue loop stopped: ${String(error)}`);
+      })
+      .finally(() => {
+        this.loop = undefined;
+        // Work may have arrived (or the queue resumed) while the last job finished.
+        if (!failed && !this.stopped && this.hasQueued()) this.wake();
+      });
+  }
+
+  private hasQueued(): boolean {
+    try {
+      return !this.o.store.paused() && this.o.store.list({ statuses: ['queued'], limit: 1 }).length > 0;
+    } catch {
+      return false;
+    }
   }
 
   /** Resolves when the loop has nothing left to do (tests, shutdown). */

@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../../../main/api/errors.js';
 import type { JobRecipe } from '../../../main/api/jobs.js';
 import { createMemoryJobStore } from '../../../main/services/jobs/store.memory.js';
-import { startJobs, type Harness } from './harness.js';
+import { RecordingSink, startJobs, type Harness } from './harness.js';
+import { createJobsService } from '../../../main/services/jobs/jobs.service.js';
+import { fakeHost } from '../engine-host/fake-engine.js';
 import { sqliteStore } from './stores.js';
 import { useTempFolders } from '../support/temp.js';
 
@@ -169,5 +171,30 @@ describe('jobs service on the library database', () => {
     expect(h.service.list().jobs).toEqual([expect.objectContaining({ status: 'done', attempts: 2 })]);
     h.close();
     second.close();
+  });
+});
+
+describe('jobs service when the store fails', () => {
+  it('a failing dequeue stops the loop with a log line, no unhandled rejection, and the next wake retries', async () => {
+    const store = createMemoryJobStore();
+    const claim = store.claimNext.bind(store);
+    let broken = true;
+    store.claimNext = (now) => {
+      if (broken) throw new Error('database is locked');
+      return claim(now);
+    };
+    const logs: string[] = [];
+    const host = fakeHost();
+    const service = createJobsService({ store, engine: host, sink: new RecordingSink(), emit: () => undefined, log: (m) => logs.push(m) });
+    service.enqueue(recipe('a'), 1);
+    await service.idle();
+    expect(logs.join('\n')).toMatch(/queue loop stopped: Error: database is locked/);
+    expect(store.list()[0]!.status).toBe('queued');
+    broken = false;
+    service.resume();
+    await service.idle();
+    expect(store.list()[0]!.status).toBe('done');
+    service.stop();
+    host.stop();
   });
 });
