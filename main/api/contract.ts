@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { settingsPatchSchema, settingsSchema } from './settings.js';
 import { jobsEvents, jobsMethods } from './jobs.js';
+import { galleryEvents, galleryMethods } from './gallery.js';
 import { modelEvents, modelMethods } from './models.js';
 
 const noParams = z.object({}).strict().optional();
@@ -24,6 +25,7 @@ export const methods = {
   'settings.update': { params: settingsPatchSchema, result: settingsSchema },
   'settings.reset': { params: noParams, result: settingsSchema },
   ...jobsMethods,
+  ...galleryMethods,
   ...modelMethods,
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 
@@ -31,6 +33,7 @@ export const events = {
   /** Sent to every window after settings were written. */
   onSettingsChanged: settingsSchema,
   ...jobsEvents,
+  ...galleryEvents,
   ...modelEvents,
 } as const satisfies Record<string, z.ZodType>;
 

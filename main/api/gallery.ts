@@ -135,3 +135,42 @@ export const sweepReportSchema = z.object({
   removedThumbnails: z.number().int(),
 });
 export type SweepReport = z.output<typeof sweepReportSchema>;
+
+const uidParams = z.object({ uid: z.string().min(1).max(64) }).strict();
+const countResult = z.object({ count: z.number().int() });
+const tagsParams = z.object({ uid: z.string().min(1).max(64), tags: z.array(z.string().max(200)).min(1).max(100) }).strict();
+const collectionUids = z.object({ id: z.number().int().positive(), uids: z.array(z.string().max(64)).min(1).max(10_000) }).strict();
+/** A path on the studio's machine (picked in a dialog); the main side reads or writes there. */
+const hostPath = z.string().min(1).max(4096);
+
+export const galleryMethods = {
+  'gallery.list': { params: galleryListQuerySchema.optional(), result: galleryPageSchema },
+  'gallery.get': { params: uidParams, result: galleryImageSchema },
+  /** The generate form's fields for an image. */
+  'gallery.recall': { params: uidParams, result: formRecipeSchema },
+  'gallery.remix': { params: remixRequestSchema, result: z.object({ recipes: z.array(formRecipeSchema) }) },
+  'gallery.setRating': { params: z.object({ uid: z.string().min(1).max(64), rating: z.number().int().min(0).max(5) }).strict(), result: galleryImageSchema },
+  'gallery.setFavourite': { params: z.object({ uid: z.string().min(1).max(64), favourite: z.boolean() }).strict(), result: galleryImageSchema },
+  'gallery.addTags': { params: tagsParams, result: galleryImageSchema },
+  'gallery.removeTags': { params: tagsParams, result: galleryImageSchema },
+  'gallery.trash': { params: uidsSchema, result: countResult },
+  'gallery.restore': { params: uidsSchema, result: countResult },
+  /** Deletes trashed images for good: these, or the whole trash when uids is absent. */
+  'gallery.purge': { params: z.object({ uids: z.array(z.string().max(64)).max(10_000).optional() }).strict(), result: countResult },
+  'gallery.collections': { params: z.object({}).strict().optional(), result: z.object({ collections: z.array(collectionSchema) }) },
+  'gallery.createCollection': { params: z.object({ name: z.string().min(1).max(200) }).strict(), result: collectionSchema },
+  'gallery.deleteCollection': { params: z.object({ id: z.number().int().positive() }).strict(), result: z.object({}) },
+  'gallery.addToCollection': { params: collectionUids, result: countResult },
+  'gallery.removeFromCollection': { params: collectionUids, result: countResult },
+  'gallery.importFile': { params: z.object({ path: hostPath, tags: z.array(z.string().max(200)).max(100).optional() }).strict(), result: importResultSchema },
+  'gallery.export': { params: z.object({ uids: z.array(z.string().max(64)).min(1).max(10_000), folder: hostPath }).strict(), result: z.object({ folder: z.string(), count: z.number().int() }) },
+  'gallery.importExport': {
+    params: z.object({ folder: hostPath }).strict(),
+    result: z.object({ imported: z.number().int(), duplicates: z.number().int(), failed: z.array(z.object({ file: z.string(), reason: z.string() })) }),
+  },
+} as const;
+
+export const galleryEvents = {
+  /** An image was saved or imported: lists showing the newest first can prepend it. */
+  onGalleryImageAdded: galleryImageSchema,
+} as const;

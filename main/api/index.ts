@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './settings.js';
 export * from './jobs.js';
+export * from './gallery.js';
 export * from './models.js';
 export * from './contract.js';
 export * from './wire.js';

@@ -2,6 +2,7 @@
 // when a method of the contract has no handler, or a handler has no method.
 import type { MethodName, ResultOf, ValidParamsOf } from '../api/index.js';
 import type { Services } from '../services/index.js';
+import { galleryHandlers } from './gallery.js';
 import { modelHandlers } from './models.js';
 
 export type Handler<M extends MethodName> = (
@@ -23,6 +24,7 @@ export function createHandlers(services: Services): Handlers {
     'jobs.move': ({ id, before }) => services.jobs.move(id, before),
     'jobs.pause': () => services.jobs.pause(),
     'jobs.resume': () => services.jobs.resume(),
+    ...galleryHandlers(() => services.gallery),
     ...modelHandlers(services.models),
   };
 }

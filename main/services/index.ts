@@ -12,6 +12,11 @@ import type { ImageSink } from './jobs/image-sink.js';
 import { createJobsService, type JobsService } from './jobs/jobs.service.js';
 import { createSqliteJobStore } from './jobs/store.sqlite.js';
 import { openLibrary } from './library/library.js';
+import { createImageFiles } from './gallery/files.js';
+import type { GalleryService } from './gallery/gallery.js';
+import { createLibraryGallery } from './gallery/gallery.library.js';
+import { createGalleryImageSink } from './gallery/image-sink.gallery.js';
+import { createSqliteImageRecords } from './gallery/records.sqlite.js';
 import { createModelsService, type ModelsService } from './models/models.service.js';
 import { createFileSettings } from './settings/settings.file.js';
 import type { SettingsService } from './settings/settings.js';
@@ -23,6 +28,7 @@ export interface Services {
   settings: SettingsService;
   jobs: JobsService;
   engine: EngineHost;
+  gallery: GalleryService;
   models: ModelsService;
 }
 
@@ -64,14 +70,23 @@ export function createServices(options: ServiceOptions): Services {
   void settings.get().then((s) => (previewEvery = s.previewEvery)).catch(() => undefined);
   const engine = new EngineHost({ spawn: options.spawnEngine ?? nodeEngineSpawner(ENGINE_ENTRY), log: options.log });
   let jobs: JobsService;
+  let gallery: GalleryService;
   try {
     // The default library folder; a moved library (settings.libraryFolder) is the gallery's to open.
     const folder = path.join(options.userDataFolder, 'library');
     const library = openLibrary({ folder });
+    const libraryGallery = createLibraryGallery(library, createImageFiles(library.folder), createSqliteImageRecords(library.db), {
+      folder,
+      log: options.log,
+      onAdded: (image) => options.emit('onGalleryImageAdded', image),
+    });
+    gallery = libraryGallery;
+    // The start-up sweep runs in the background; saves wait for it (see gallery.library.ts).
+    void libraryGallery.sweep().catch((error: unknown) => options.log?.(`gallery sweep failed: ${String(error)}`));
     jobs = createJobsService({
       store: createSqliteJobStore(library.db),
       engine,
-      sink: options.imageSink,
+      sink: options.imageSink ?? createGalleryImageSink(() => libraryGallery),
       emit: (event, payload) => options.emit(event, payload),
       previewEvery: () => previewEvery,
       engineInfo: { version: options.version, backend: 'cpu' },
@@ -81,6 +96,11 @@ export function createServices(options: ServiceOptions): Services {
     const reason = error instanceof Error ? error.message : String(error);
     options.log?.(`library: ${reason}`);
     jobs = unavailableJobs(reason);
+    gallery = new Proxy({} as GalleryService, {
+      get: () => () => {
+        throw new ApiError('INTERNAL', `the gallery is unavailable: ${reason}`);
+      },
+    });
   }
   // Models live in models/ of the user-data folder (settings.modelsFolder is not followed yet).
   // Validation reads safetensors headers here; the engine's exact check runs in the engine
@@ -93,6 +113,7 @@ export function createServices(options: ServiceOptions): Services {
   });
   return {
     jobs,
+    gallery,
     models,
     engine,
     appInfo: () => ({

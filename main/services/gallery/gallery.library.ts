@@ -49,6 +49,8 @@ export interface OpenGalleryOptions extends Pick<OpenLibraryOptions, 'check'> {
   /** Skip the sweep on open (the benchmark measures it on its own). */
   sweep?: boolean;
   log?: (message: string) => void;
+  /** Told of every image saved or imported (not of duplicates). */
+  onAdded?: (image: GalleryImage) => void;
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -86,6 +88,7 @@ export function createLibraryGallery(library: Library, files: ImageFiles, record
 
   const importImage = async (input: Uint8Array, opts: ImportOptions = {}): Promise<ImportResult> => {
     if (input.byteLength > MAX_IMPORT_BYTES) throw new GalleryError('NOT_AN_IMAGE', 'the file is larger than 512 MiB');
+    await idle();
     const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     const meta = await readImageMetadata(bytes);
     const existing = records.findByHash(sha256(bytes));
@@ -109,10 +112,22 @@ export function createLibraryGallery(library: Library, files: ImageFiles, record
     );
     if (opts.rating) image = records.setRating(image.uid, opts.rating);
     if (opts.favourite) image = records.setFavourite(image.uid, true);
+    added(image);
     return { image, duplicate: false, recipeFrom: opts.recipe ? 'dimba' : meta.recipeFrom, warnings: meta.warnings };
   };
 
-  const sweep = async (): Promise<SweepReport> => {
+  // Saves wait for a running sweep: the sweep would otherwise take a save's file, renamed but
+  // not yet committed, for an orphan.
+  let sweeping: Promise<SweepReport> | undefined;
+  const idle = async () => {
+    if (sweeping) await sweeping.catch(() => undefined);
+  };
+  const added = (image: GalleryImage) => {
+    options.onAdded?.(image);
+    return image;
+  };
+
+  const runSweep = async (): Promise<SweepReport> => {
     const report: SweepReport = { removedTempFiles: 0, removedRowsWithoutFile: 0, adoptedFiles: 0, quarantinedFiles: 0, removedThumbnails: 0 };
     report.removedTempFiles = files.clearTemp();
     const onDisk = new Set(files.listImageFiles());
@@ -167,16 +182,21 @@ export function createLibraryGallery(library: Library, files: ImageFiles, record
     }
     return report;
   };
+  const sweep = (): Promise<SweepReport> => {
+    sweeping ??= runSweep().finally(() => (sweeping = undefined));
+    return sweeping;
+  };
 
   return {
     folder: library.folder,
     async saveGenerated(input) {
+      await idle();
       const recipe = galleryRecipeSchema.parse(input.recipe);
       if (recipe.prompt.length > MAX_PROMPT_CHARS) throw new GalleryError('INVALID_INPUT', `a prompt is at most ${MAX_PROMPT_CHARS} characters`);
       const bytes = Buffer.from(input.png.buffer, input.png.byteOffset, input.png.byteLength);
       const meta = await readImageMetadata(bytes);
       if (meta.format !== 'png') throw new GalleryError('NOT_AN_IMAGE', 'a generated image is saved as PNG');
-      return store(
+      const image = await store(
         bytes,
         {
           uid: newUid(),
@@ -191,6 +211,7 @@ export function createLibraryGallery(library: Library, files: ImageFiles, record
         },
         'png',
       );
+      return added(image);
     },
     importImage,
     get: must,

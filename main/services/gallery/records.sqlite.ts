@@ -251,14 +251,27 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
       where.push(`(${keys.join(', ')}) ${q.order === 'desc' ? '<' : '>'} (${keys.map(() => '?').join(', ')})`);
       params.push(...after);
     }
-    const sql = `SELECT ${COLUMNS}, ${keys.map((k, n) => `${k} AS k${n}`).join(', ')} FROM images i
+    // Two steps: the page's ids and sort keys first (only index and FTS work, so a search that
+    // matches most of the library sorts small rows), then the full rows of just that page.
+    const sql = `SELECT i.id, ${keys.map((k, n) => `${k} AS k${n}`).join(', ')} FROM images i
       WHERE ${where.join(' AND ')} ORDER BY ${keys.map((k) => `${k} ${dir}`).join(', ')} LIMIT ?`;
-    const rows = stmt(sql).all(...params, q.limit + 1) as (ImageRow & Record<string, string | number>)[];
-    const page = rows.slice(0, q.limit);
+    const hits = stmt(sql).all(...params, q.limit + 1) as ({ id: number } & Record<string, string | number>)[];
+    const page = hits.slice(0, q.limit);
+    const byId = new Map<number, ImageRow>();
+    if (page.length > 0) {
+      const rows = stmt(`SELECT i.id, ${COLUMNS} FROM images i WHERE i.id IN (SELECT value FROM json_each(?))`).all(
+        JSON.stringify(page.map((h) => h.id)),
+      ) as (ImageRow & { id: number })[];
+      for (const row of rows) byId.set(row.id, row);
+    }
+    const items = page.flatMap((h) => {
+      const row = byId.get(h.id);
+      return row ? [toImage(row)] : [];
+    });
     const last = page[page.length - 1];
     const nextCursor =
-      rows.length > q.limit && last ? encodeCursor(q.sort, q.order, keys.map((_, n) => last[`k${n}`])) : undefined;
-    return nextCursor === undefined ? { items: page.map(toImage) } : { items: page.map(toImage), nextCursor };
+      hits.length > q.limit && last ? encodeCursor(q.sort, q.order, keys.map((_, n) => last[`k${n}`])) : undefined;
+    return nextCursor === undefined ? { items } : { items, nextCursor };
   };
 
   const collection = (id: number): GalleryCollection => {
