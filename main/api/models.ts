@@ -6,6 +6,8 @@ export const MODEL_KINDS = ['dimba', 't5', 'vae', 'builtin'] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
 export const ARCHITECTURES = ['dimba', 't5', 'vae', 'unknown'] as const;
 
+/** Model ids name folders: no separators, no leading dot (dot-folders are staging). */
+export const MODEL_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,80}$/;
 const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/);
 const pathSchema = z.string().min(1).max(4096);
 
@@ -66,14 +68,18 @@ export type Model = z.infer<typeof modelSchema>;
 
 export const catalogueFileSchema = z.object({
   url: z.string().url(),
-  /** Where the file goes inside the model's folder. */
-  path: z.string().min(1),
+  /** Where the file goes inside the model's folder: a plain relative path, no `..`. */
+  path: z
+    .string()
+    .min(1)
+    .max(255)
+    .refine((p) => !p.startsWith('/') && !p.includes('\\') && p.split('/').every((part) => part !== '' && part !== '.' && part !== '..'), 'a relative path inside the model folder'),
   bytes: z.number().int().positive().nullable(),
   sha256: sha256Schema.nullable(),
 });
 
 export const catalogueEntrySchema = z.object({
-  id: z.string(),
+  id: z.string().regex(MODEL_ID_PATTERN),
   name: z.string(),
   kind: z.enum(MODEL_KINDS),
   description: z.string(),

@@ -13,7 +13,8 @@ import type { ModelRegistry } from './registry.js';
 
 export interface DownloadManagerOptions {
   registry: ModelRegistry;
-  catalogue: readonly CatalogueEntry[];
+  /** Read at each use, so entries a user adds appear without a restart. */
+  catalogue: () => readonly CatalogueEntry[];
   onProgress?: (download: Download) => void;
   freeSpace?: FreeSpaceProbe;
   retryDelayMs?: number;
@@ -32,7 +33,7 @@ export class DownloadManager {
   constructor(private readonly options: DownloadManagerOptions) {}
 
   catalogue(): CatalogueEntry[] {
-    return [...this.options.catalogue];
+    return [...this.options.catalogue()];
   }
 
   list(): Download[] {
@@ -41,7 +42,7 @@ export class DownloadManager {
 
   /** Starts or resumes an entry's download; a running one is returned as it is. */
   start(catalogueId: string): Download {
-    const entry = this.options.catalogue.find((e) => e.id === catalogueId);
+    const entry = this.options.catalogue().find((e) => e.id === catalogueId);
     if (!entry) throw new ApiError('NOT_FOUND', `no catalogue entry ${catalogueId}`);
     const running = this.downloads.get(catalogueId);
     if (running && (running.state.state === 'running' || running.state.state === 'verifying')) return { ...running.state };

@@ -1,6 +1,9 @@
 // The model manager as the API sees it: the registry (registered models, validation) and the
 // download manager (catalogue, downloads), built over one models folder.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { catalogueEntrySchema } from '../../api/models.js';
 import path from 'node:path';
 import type { CatalogueEntry, Download, Model, Validation } from '../../api/models.js';
 import { DEFAULT_CATALOGUE } from './download-catalogue.js';
@@ -25,6 +28,7 @@ export interface ModelsService {
 export interface ModelsServiceOptions {
   folder: string;
   inspector?: Inspector;
+  /** Default: the reference release (download-catalogue.ts) plus `<folder>/catalogue.json`. */
   catalogue?: readonly CatalogueEntry[];
   onModelsChanged?: (models: Model[]) => void;
   onDownload?: (download: Download) => void;
@@ -32,6 +36,28 @@ export interface ModelsServiceOptions {
   retryDelayMs?: number;
   progressIntervalMs?: number;
   log?: (message: string) => void;
+}
+
+/**
+ * Entries a user (or a mirror's admin) adds in `<models>/catalogue.json`: a JSON array of
+ * catalogue entries. A malformed file is logged and ignored, never fatal; ids that clash with
+ * the defaults are dropped.
+ */
+export function userCatalogue(folder: string, log?: (message: string) => void): CatalogueEntry[] {
+  let text: string;
+  try {
+    text = readFileSync(path.join(folder, 'catalogue.json'), 'utf8');
+  } catch {
+    return [];
+  }
+  try {
+    const parsed = z.array(catalogueEntrySchema).safeParse(JSON.parse(text));
+    if (!parsed.success) throw new Error(parsed.error.message);
+    return parsed.data.filter((e) => !DEFAULT_CATALOGUE.some((d) => d.id === e.id));
+  } catch (error) {
+    log?.(`models: ${path.join(folder, 'catalogue.json')} ignored: ${(error as Error).message}`);
+    return [];
+  }
 }
 
 export function createModelsService(options: ModelsServiceOptions): ModelsService & { registry: ModelRegistry; downloadManager: DownloadManager } {
@@ -57,7 +83,7 @@ export function createModelsService(options: ModelsServiceOptions): ModelsServic
   });
   const downloadManager = new DownloadManager({
     registry,
-    catalogue: options.catalogue ?? DEFAULT_CATALOGUE,
+    catalogue: options.catalogue ? () => options.catalogue ?? [] : () => [...DEFAULT_CATALOGUE, ...userCatalogue(options.folder, options.log)],
     onProgress: options.onDownload,
     freeSpace: options.freeSpace,
     retryDelayMs: options.retryDelayMs,

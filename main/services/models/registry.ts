@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApiError } from '../../api/errors.js';
-import { modelSchema, type Model, type ModelKind, type Validation } from '../../api/models.js';
+import { MODEL_ID_PATTERN, modelSchema, type Model, type ModelKind, type Validation } from '../../api/models.js';
 import type { HashCache } from './hash.js';
 import type { Inspector } from './inspect.js';
 
@@ -32,7 +32,7 @@ export const RELEASE_LAYOUT: readonly { file: string; name: string }[] = [
   { file: 'vae', name: 'VAE' },
 ];
 
-const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,80}$/;
+const ID_PATTERN = MODEL_ID_PATTERN;
 
 function slug(name: string): string {
   const s = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);

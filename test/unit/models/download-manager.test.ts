@@ -114,3 +114,21 @@ describe('download manager', () => {
     expect(() => models.download('nope')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
   });
 });
+
+describe('user catalogue (<models>/catalogue.json)', () => {
+  it('adds valid entries after the defaults and ignores a file with a path escaping the model folder', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { userCatalogue } = await import('../../../main/services/models/models.service');
+    const folder = temp();
+    const good = entry('http://127.0.0.1:1');
+    writeFileSync(path.join(folder, 'catalogue.json'), JSON.stringify([good]));
+    const models = createModelsService({ folder });
+    expect(models.catalogue().map((e) => e.id)).toEqual(['dimba-l-512', 't5-v1_1-xxl', 'sdxl-vae', 'tiny-vae']);
+    const logs: string[] = [];
+    writeFileSync(path.join(folder, 'catalogue.json'), JSON.stringify([{ ...good, files: [{ ...good.files[0], path: '../../escape' }] }]));
+    expect(userCatalogue(folder, (m) => logs.push(m))).toEqual([]);
+    writeFileSync(path.join(folder, 'catalogue.json'), '[{"id": "../x"');
+    expect(userCatalogue(folder, (m) => logs.push(m))).toEqual([]);
+    expect(logs).toHaveLength(2);
+  });
+});
