@@ -43,6 +43,7 @@ describe('browser mode in Chromium', () => {
       await page.locator(`[data-testid="view"][data-view="${view}"]`).waitFor();
       if (view === 'settings') await page.getByTestId('settings-form').waitFor();
       else if (view === 'generate') await page.getByTestId('generate-form').waitFor();
+      else if (view === 'models') await page.getByTestId('models-add').waitFor();
       else expect(await page.getByTestId('empty-state').textContent()).toMatch(/Not here yet/);
       expect(new URL(page.url()).hash).toBe(`#/${view}`);
     }
