@@ -308,7 +308,7 @@ int main() {
   try {
     vkb = &vulkan_backend();
   } catch (const EngineError& e) {
-    std::printf("SKIP test_vulkan_ops: %s\n", e.what());
+    std::printf("%s test_vulkan_ops: %s\n", require ? "FAIL (DIMBA_REQUIRE_VULKAN=1)" : "SKIP", e.what());
     return require ? 1 : 77;
   }
   RUN(test_elementwise);

@@ -45,6 +45,15 @@ Context::Context() : next_addr_(kAddrBase) {
                       "backend 'vulkan' is not available: no Vulkan driver (vkCreateInstance returned " +
                           std::to_string(int(r)) + ")");
 
+  try {
+    init_device();
+  } catch (...) {
+    release();  // a failed start leaves nothing behind; the next get() tries again
+    throw;
+  }
+}
+
+void Context::init_device() {
   uint32_t n = 0;
   vkEnumeratePhysicalDevices(instance_, &n, nullptr);
   std::vector<VkPhysicalDevice> devs(n);
@@ -72,7 +81,6 @@ Context::Context() : next_addr_(kAddrBase) {
     if (rank > best_rank) { best = int(i); best_rank = rank; best_family = uint32_t(family); }
   }
   if (best < 0) {
-    vkDestroyInstance(instance_, nullptr);
     throw EngineError(ErrorCode::InvalidArgument,
                       "backend 'vulkan' is not available: no Vulkan device with a compute queue (" +
                           std::to_string(n) + " device(s) found)");
@@ -119,21 +127,29 @@ Context::Context() : next_addr_(kAddrBase) {
   dummy_ = create_buffer(16, false);
 }
 
-Context::~Context() {
-  if (!device_) return;
-  vkDeviceWaitIdle(device_);
-  for (auto& [addr, a] : allocs_) destroy(a);
-  destroy(dummy_);
-  for (auto& [w, p] : pipelines_) {
-    vkDestroyPipeline(device_, p.pipeline, nullptr);
-    vkDestroyPipelineLayout(device_, p.layout, nullptr);
-    vkDestroyDescriptorSetLayout(device_, p.set_layout, nullptr);
+Context::~Context() { release(); }
+
+void Context::release() {
+  if (device_) {
+    vkDeviceWaitIdle(device_);
+    for (auto& [addr, a] : allocs_) destroy(a);
+    allocs_.clear();
+    if (dummy_.buffer) destroy(dummy_);
+    for (auto& [w, p] : pipelines_) {
+      vkDestroyPipeline(device_, p.pipeline, nullptr);
+      vkDestroyPipelineLayout(device_, p.layout, nullptr);
+      vkDestroyDescriptorSetLayout(device_, p.set_layout, nullptr);
+    }
+    pipelines_.clear();
+    // Destroying a null handle is a no-op in Vulkan, so a half-built context releases too.
+    vkDestroyDescriptorPool(device_, desc_pool_, nullptr);
+    vkDestroyFence(device_, fence_, nullptr);
+    vkDestroyCommandPool(device_, cmd_pool_, nullptr);
+    vkDestroyDevice(device_, nullptr);
+    device_ = VK_NULL_HANDLE;
   }
-  vkDestroyDescriptorPool(device_, desc_pool_, nullptr);
-  vkDestroyFence(device_, fence_, nullptr);
-  vkDestroyCommandPool(device_, cmd_pool_, nullptr);
-  vkDestroyDevice(device_, nullptr);
-  vkDestroyInstance(instance_, nullptr);
+  if (instance_) vkDestroyInstance(instance_, nullptr);
+  instance_ = VK_NULL_HANDLE;
 }
 
 Context::Allocation Context::create_buffer(size_t bytes, bool host_visible_only) {

@@ -84,6 +84,8 @@ class Context {
     VkPipeline pipeline;
   };
 
+  void init_device();  // picks the device and creates everything after the instance
+  void release();      // destroys whatever exists (also after a failed start)
   const Allocation& find(const void* p, size_t* offset) const;
   Allocation create_buffer(size_t bytes, bool host_visible_only);
   void destroy(Allocation& a);
