@@ -106,6 +106,12 @@ export function ftsQuery(text: string): string | undefined {
   return words.map((w) => `"${w}"*`).join(' ');
 }
 
+type Hit = { id: number } & Record<string, string | number>;
+
+function countParams(sql: string): number {
+  return (sql.match(/\?/g) ?? []).length;
+}
+
 function encodeCursor(sort: GallerySort, order: string, keys: readonly unknown[]): string {
   return Buffer.from(JSON.stringify([sort, order, ...keys]), 'utf8').toString('base64url');
 }
@@ -213,12 +219,12 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
   const list = (q: GalleryListQuery): GalleryPage => {
     const where: string[] = [q.trashed ? 'i.trashed_at IS NOT NULL' : 'i.trashed_at IS NULL'];
     const params: unknown[] = [];
-    if (q.text !== undefined) {
-      const match = ftsQuery(q.text);
-      if (match) {
-        where.push('i.id IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)');
-        params.push(match);
-      }
+    // A date-sorted search streams the FTS matches instead (streamByDate); other sorts filter.
+    const match = q.text === undefined ? undefined : ftsQuery(q.text);
+    const stream = match !== undefined && q.sort === 'created';
+    if (match !== undefined && !stream) {
+      where.push('i.id IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)');
+      params.push(match);
     }
     if (q.modelId !== undefined) {
       where.push('i.model_id = ?');
@@ -255,7 +261,9 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
     // matches most of the library sorts small rows), then the full rows of just that page.
     const sql = `SELECT i.id, ${keys.map((k, n) => `${k} AS k${n}`).join(', ')} FROM images i
       WHERE ${where.join(' AND ')} ORDER BY ${keys.map((k) => `${k} ${dir}`).join(', ')} LIMIT ?`;
-    const hits = stmt(sql).all(...params, q.limit + 1) as ({ id: number } & Record<string, string | number>)[];
+    const hits = stream
+      ? streamByDate(match, where, params, q.order, q.limit + 1)
+      : (stmt(sql).all(...params, q.limit + 1) as Hit[]);
     const page = hits.slice(0, q.limit);
     const byId = new Map<number, ImageRow>();
     if (page.length > 0) {
@@ -272,6 +280,43 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
     const nextCursor =
       hits.length > q.limit && last ? encodeCursor(q.sort, q.order, keys.map((_, n) => last[`k${n}`])) : undefined;
     return nextCursor === undefined ? { items } : { items, nextCursor };
+  };
+
+  /**
+   * The first `want` matches of an FTS query in date order, without sorting every match: FTS5
+   * hands out matches in rowid order almost for free, and ids grow with time for generated
+   * images, so the newest matches come first. Batches are read until the best `want` are
+   * certain: the newest image among the ids not yet read (one step down the date index) is
+   * older than the `want`-th found. Exact whatever the id/date order; fast when they agree
+   * (a common word: a few hundred rows read instead of tens of thousands sorted).
+   */
+  const streamByDate = (match: string, where: readonly string[], params: readonly unknown[], order: 'asc' | 'desc', want: number): Hit[] => {
+    const desc = order === 'desc';
+    const batchSize = 512;
+    const batchSql = `SELECT rowid AS id FROM images_fts WHERE images_fts MATCH ? AND rowid ${desc ? '<' : '>'} ? ORDER BY rowid ${desc ? 'DESC' : 'ASC'} LIMIT ${batchSize}`;
+    const keysSql = `SELECT i.id, i.created_at AS k0, i.id AS k1 FROM images i WHERE i.id IN (SELECT value FROM json_each(?)) AND ${where.join(' AND ')}`;
+    const boundSql = `SELECT i.created_at AS k0, i.id AS k1 FROM images i WHERE ${where[0]} AND i.id ${desc ? '<' : '>'} ?
+      ORDER BY i.created_at ${desc ? 'DESC' : 'ASC'}, i.id ${desc ? 'DESC' : 'ASC'} LIMIT 1`;
+    // before(a, b): a comes before b in the list's order.
+    const before = (a: Hit, b: Hit) => {
+      const c = Number(a.k0) - Number(b.k0) || a.id - b.id;
+      return desc ? c > 0 : c < 0;
+    };
+    let best: Hit[] = [];
+    let edge = desc ? Number.MAX_SAFE_INTEGER : 0;
+    for (;;) {
+      const ids = (stmt(batchSql).all(match, edge) as { id: number }[]).map((r) => r.id);
+      if (ids.length === 0) break;
+      const found = stmt(keysSql).all(JSON.stringify(ids), ...params) as Hit[];
+      best = best.concat(found).sort((a, b) => (before(a, b) ? -1 : 1)).slice(0, want);
+      edge = ids[ids.length - 1]!;
+      if (ids.length < batchSize) break;
+      if (best.length === want) {
+        const next = stmt(boundSql).get(...params.slice(0, countParams(where[0]!)), edge) as Hit | undefined;
+        if (!next || before(best[want - 1]!, next)) break;
+      }
+    }
+    return best;
   };
 
   const collection = (id: number): GalleryCollection => {
