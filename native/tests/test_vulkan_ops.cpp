@@ -281,6 +281,37 @@ void test_patches_and_embeddings() {
   CHECK_REL(dtemb.get().data(), temb.data(), temb.size(), 0.0);
 }
 
+void test_vae_ops() {
+  for (int B : {1, 3}) {
+    const int64_t HW = 7 * 11;
+    const int C = 96, G = 32;
+    const size_t n = size_t(B) * HW * C;
+    auto x = randn(n, 2.0f, 3.0f), w = randn(C), b = randn(C);
+    Dev dx(x), dw(w), db(b), dout(zeros(int64_t(n))), dmean(zeros(B * G)), drstd(zeros(B * G));
+    std::vector<float> want(n), mean(size_t(B) * G), rstd(size_t(B) * G);
+    std::printf("    group_norm B=%d HW=%lld C=%d G=%d (out, mean, rstd), no affine in place\n", B, (long long)HW, C, G);
+    cpu::group_norm_forward(want.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), B, HW, C, G, 1e-6f);
+    vkb->group_norm_forward(dout.f(), dmean.f(), drstd.f(), dx.f(), dw.f(), db.f(), B, HW, C, G, 1e-6f);
+    CHECK_REL(dout.get().data(), want.data(), n, 1e-5);
+    CHECK_REL(dmean.get().data(), mean.data(), mean.size(), 1e-5);
+    CHECK_REL(drstd.get().data(), rstd.data(), rstd.size(), 1e-5);
+    cpu::group_norm_forward(want.data(), nullptr, nullptr, x.data(), nullptr, nullptr, B, HW, C, G, 1e-6f);
+    vkb->group_norm_forward(dx.f(), nullptr, nullptr, dx.f(), nullptr, nullptr, B, HW, C, G, 1e-6f);
+    CHECK_REL(dx.get().data(), want.data(), n, 1e-5);
+    CHECK_THROWS_CODE(vkb->group_norm_forward(dout.f(), nullptr, nullptr, dx.f(), nullptr, nullptr, B, HW, C, 5, 1e-6f),
+                      ErrorCode::InvalidArgument);
+
+    const int H = 5, W = 3, Cu = 7, s = 2;
+    auto u = randn(size_t(B) * H * W * Cu);
+    Dev du(u), dup(zeros(int64_t(u.size()) * s * s));
+    std::vector<float> wantu(u.size() * s * s);
+    std::printf("    upsample_nearest B=%d %dx%d C=%d scale=%d\n", B, H, W, Cu, s);
+    cpu::upsample_nearest_forward(wantu.data(), u.data(), B, H, W, Cu, s);
+    vkb->upsample_nearest_forward(dup.f(), du.f(), B, H, W, Cu, s);
+    CHECK_REL(dup.get().data(), wantu.data(), wantu.size(), 0.0);
+  }
+}
+
 void test_bad_input_and_unsupported() {
   CHECK(find_backend("vulkan").name == std::string("vulkan"));
   // Ops without a Vulkan kernel are reported, never replaced by the CPU's.
@@ -319,6 +350,7 @@ int main() {
   RUN(test_conv1d);
   RUN(test_selective_scan);
   RUN(test_patches_and_embeddings);
+  RUN(test_vae_ops);
   RUN(test_bad_input_and_unsupported);
   return harness::summary();
 }

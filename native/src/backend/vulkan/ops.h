@@ -40,6 +40,9 @@ void patch_embed_forward(float* out, const float* img, const void* weight, DType
 void unpatchify_forward(float* img, const float* tokens, int B, int Cout, int h, int w, int p);
 void sincos_pos_embed_2d(float* out, int C, int h, int w, double base_size, double pe_interpolation);
 void timestep_embedding_forward(float* out, const float* t, int B, int dim, double max_period);
+void group_norm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                        const float* bias, int B, int64_t HW, int C, int G, float eps);
+void upsample_nearest_forward(float* out, const float* inp, int B, int H, int W, int C, int scale);
 
 // A size or index that must fit the shaders' 32-bit indexing; bad input gets a typed error.
 inline uint32_t u32(int64_t v, const char* op) {

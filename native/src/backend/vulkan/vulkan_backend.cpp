@@ -49,9 +49,9 @@ const Backend& vulkan_backend() {
       vk::unpatchify_forward,
       vk::sincos_pos_embed_2d,         // host float64 + upload (embeddings.cpp says why)
       vk::timestep_embedding_forward,  // likewise
-      nullptr,  // group_norm_forward
+      vk::group_norm_forward,
       nullptr,  // conv2d_forward
-      nullptr,  // upsample_nearest_forward
+      vk::upsample_nearest_forward,
       nullptr,  // attention_bias_forward
       nullptr,  // linear_int8_forward
   };
