@@ -202,6 +202,28 @@ void test_attention() {
   CHECK(zeros);  // the sample with no keys gets zeros
 }
 
+void test_attention_bias() {
+  // T5: packed [q|k|v] rows, a shared [H, Tq, Tk] bias, a key mask per sample: all kept; the
+  // first chunk of 64 keys masked and a few kept after it; none kept (uniform weights).
+  const int B = 3, T = 70, H = 2, hd = 72, C = H * hd;
+  auto qkv = randn(size_t(B) * T * 3 * C), bias = randn(size_t(H) * T * T);
+  std::vector<int> mask(size_t(B) * T, 1);
+  for (int j = 0; j < T; ++j) mask[size_t(T) + j] = j >= 64 && j % 2 == 0;
+  for (int j = 0; j < T; ++j) mask[size_t(2) * T + j] = 0;
+  Dev dqkv(qkv), dbias(bias), dmask(mask), dout(zeros(size_t(B) * T * C));
+  std::vector<float> want(size_t(B) * T * C);
+  for (bool with : {true, false}) {
+    std::printf("    attention_bias B=%d T=%d H=%d hd=%d %s\n", B, T, H, hd, with ? "bias + mask" : "neither");
+    cpu::attention_bias_forward(want.data(), qkv.data(), qkv.data() + C, qkv.data() + 2 * C,
+                                with ? bias.data() : nullptr, with ? mask.data() : nullptr, B, T, T, H, hd, 3 * C,
+                                3 * C, C);
+    vkb->attention_bias_forward(dout.f(), dqkv.f(), dqkv.f() + C, dqkv.f() + 2 * C, with ? dbias.f() : nullptr,
+                                with ? static_cast<const int32_t*>(dmask.p) : nullptr, B, T, T, H, hd, 3 * C, 3 * C,
+                                C);
+    CHECK_REL(dout.get().data(), want.data(), want.size(), 1e-5);
+  }
+}
+
 void test_conv1d() {
   const int T = 19, D = 37, K = 4;
   const int64_t stride = 2 * D + 3;  // read in place from a wider row, as the Mamba in_proj output
@@ -316,6 +338,7 @@ void test_bad_input_and_unsupported() {
   CHECK(find_backend("vulkan").name == std::string("vulkan"));
   // Ops without a Vulkan kernel are reported, never replaced by the CPU's.
   CHECK(vkb->conv2d_forward == nullptr);
+  CHECK(vkb->linear_int8_forward == nullptr);
   CHECK(vkb->sgemm == nullptr);
   std::vector<float> host(64);
   Dev d(host);
@@ -347,6 +370,7 @@ int main() {
   RUN(test_modulate_and_gated_residual);
   RUN(test_linear);
   RUN(test_attention);
+  RUN(test_attention_bias);
   RUN(test_conv1d);
   RUN(test_selective_scan);
   RUN(test_patches_and_embeddings);

@@ -43,6 +43,9 @@ void timestep_embedding_forward(float* out, const float* t, int B, int dim, doub
 void group_norm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                         const float* bias, int B, int64_t HW, int C, int G, float eps);
 void upsample_nearest_forward(float* out, const float* inp, int B, int H, int W, int C, int scale);
+void attention_bias_forward(float* out, const float* q, const float* k, const float* v, const float* bias,
+                            const int32_t* key_mask, int B, int Tq, int Tk, int H, int hd, int64_t q_stride,
+                            int64_t kv_stride, int64_t out_stride);
 
 // A size or index that must fit the shaders' 32-bit indexing; bad input gets a typed error.
 inline uint32_t u32(int64_t v, const char* op) {

@@ -52,7 +52,7 @@ const Backend& vulkan_backend() {
       vk::group_norm_forward,
       nullptr,  // conv2d_forward
       vk::upsample_nearest_forward,
-      nullptr,  // attention_bias_forward
+      vk::attention_bias_forward,
       nullptr,  // linear_int8_forward
   };
   return be;
