@@ -168,6 +168,27 @@ void test_linear() {
   }
 }
 
+void test_linear_int8() {
+  struct Shape { int M, K, N; };
+  for (Shape s : {Shape{1, 72, 1}, Shape{67, 33, 65}, Shape{130, 203, 71}}) {
+    auto x = randn(size_t(s.M) * s.K), w = randn(size_t(s.N) * s.K), b = randn(size_t(s.N)),
+         y0 = randn(size_t(s.M) * s.N);
+    std::vector<int8_t> q(w.size());
+    std::vector<float> scale(size_t(s.N));
+    cpu::quantize_rows_int8(q.data(), scale.data(), w.data(), s.N, s.K);
+    Dev dx(x), dq(q), dscale(scale), db(b);
+    for (bool acc : {false, true}) {
+      std::vector<float> want = y0;
+      Dev dy(y0);
+      cpu::linear_int8_forward(want.data(), x.data(), q.data(), scale.data(), b.data(), s.M, s.K, s.N, acc);
+      vkb->linear_int8_forward(dy.f(), dx.f(), static_cast<const int8_t*>(dq.p), dscale.f(), db.f(), s.M, s.K, s.N,
+                               acc);
+      std::printf("    linear_int8 M=%d K=%d N=%d acc=%d\n", s.M, s.K, s.N, acc);
+      CHECK_REL(dy.get().data(), want.data(), want.size(), 1e-5);
+    }
+  }
+}
+
 void test_attention() {
   const int H = 2, hd = 72;
   // Self-attention over packed [q|k|v] rows, odd token counts, more keys than one chunk of 64.
@@ -338,7 +359,6 @@ void test_bad_input_and_unsupported() {
   CHECK(find_backend("vulkan").name == std::string("vulkan"));
   // Ops without a Vulkan kernel are reported, never replaced by the CPU's.
   CHECK(vkb->conv2d_forward == nullptr);
-  CHECK(vkb->linear_int8_forward == nullptr);
   CHECK(vkb->sgemm == nullptr);
   std::vector<float> host(64);
   Dev d(host);
@@ -369,6 +389,7 @@ int main() {
   RUN(test_norms);
   RUN(test_modulate_and_gated_residual);
   RUN(test_linear);
+  RUN(test_linear_int8);
   RUN(test_attention);
   RUN(test_attention_bias);
   RUN(test_conv1d);

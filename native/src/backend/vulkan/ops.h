@@ -46,6 +46,8 @@ void upsample_nearest_forward(float* out, const float* inp, int B, int H, int W,
 void attention_bias_forward(float* out, const float* q, const float* k, const float* v, const float* bias,
                             const int32_t* key_mask, int B, int Tq, int Tk, int H, int hd, int64_t q_stride,
                             int64_t kv_stride, int64_t out_stride);
+void linear_int8_forward(float* y, const float* x, const int8_t* w, const float* scale, const float* bias, int M,
+                         int K, int N, bool accumulate);
 
 // A size or index that must fit the shaders' 32-bit indexing; bad input gets a typed error.
 inline uint32_t u32(int64_t v, const char* op) {

@@ -53,7 +53,7 @@ const Backend& vulkan_backend() {
       nullptr,  // conv2d_forward
       vk::upsample_nearest_forward,
       vk::attention_bias_forward,
-      nullptr,  // linear_int8_forward
+      vk::linear_int8_forward,
   };
   return be;
 }
