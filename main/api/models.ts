@@ -31,6 +31,9 @@ export const validationSchema = z.object({
   wrongShape: z.array(z.string()),
   /** Problems in words (unreadable file, no config found, ...). */
   problems: z.array(z.string()),
+  /** Files this checker cannot read (PyTorch files when only headers are read here); the
+   *  engine checks them when it loads the model. They do not make a report invalid. */
+  unchecked: z.array(z.string()),
 });
 export type Validation = z.infer<typeof validationSchema>;
 
@@ -112,7 +115,14 @@ export const modelMethods = {
   'models.validate': { params: z.object({ path: pathSchema }).strict(), result: validationSchema },
   /** Registers a checkpoint, a T5 or VAE folder, or a release layout (several models). */
   'models.register': {
-    params: z.object({ path: pathSchema, name: z.string().min(1).max(200).optional() }).strict(),
+    params: z
+      .object({
+        path: pathSchema,
+        name: z.string().min(1).max(200).optional(),
+        /** The kind, for files the checker cannot read (a .pt when only headers are read). */
+        kind: z.enum(['dimba', 't5', 'vae']).optional(),
+      })
+      .strict(),
     result: z.array(modelSchema),
   },
   /** Forgets a model; a downloaded model's folder is deleted, a local model's files are not. */

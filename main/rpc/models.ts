@@ -16,7 +16,7 @@ export function modelHandlers(models: ModelsService): { [M in ModelMethod]: Hand
   return {
     'models.list': () => models.list(),
     'models.validate': ({ path }) => models.validate(path),
-    'models.register': ({ path, name }) => models.register(path, name),
+    'models.register': ({ path, name, kind }) => models.register(path, name, kind),
     'models.remove': async ({ id }) => ({ removed: await models.remove(id) }),
     'models.catalogue': () => models.catalogue(),
     'models.downloads': () => models.downloads(),

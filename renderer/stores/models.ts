@@ -53,8 +53,8 @@ export const useModelsStore = defineStore('models', () => {
     validation.value = await run(() => client.call('models.validate', { path }));
   }
 
-  async function register(path: string, name?: string): Promise<Model[] | null> {
-    const added = await run(() => client.call('models.register', name ? { path, name } : { path }));
+  async function register(path: string, name?: string, kind?: 'dimba' | 't5' | 'vae'): Promise<Model[] | null> {
+    const added = await run(() => client.call('models.register', { path, ...(name ? { name } : {}), ...(kind ? { kind } : {}) }));
     if (added) {
       validation.value = added[0]?.validation ?? validation.value;
       models.value = await client.call('models.list');

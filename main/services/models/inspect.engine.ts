@@ -27,6 +27,7 @@ export function engineInspector(inspectCheckpoint: InspectCheckpoint): Inspector
           unexpected: r.unexpected,
           wrongShape: r.wrongShape,
           problems: [],
+          unchecked: [],
         };
       } catch (error) {
         const code = typeof (error as { code?: unknown }).code === 'string' ? `${(error as { code: string }).code}: ` : '';
@@ -44,6 +45,7 @@ export function engineInspector(inspectCheckpoint: InspectCheckpoint): Inspector
           unexpected: [],
           wrongShape: [],
           problems: [`${code}${error instanceof Error ? error.message : String(error)}`],
+          unchecked: [],
         };
       }
     },

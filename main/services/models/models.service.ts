@@ -17,7 +17,7 @@ import { ModelRegistry, writeJsonAtomic } from './registry.js';
 export interface ModelsService {
   list(): Promise<Model[]>;
   validate(target: string): Promise<Validation>;
-  register(target: string, name?: string): Promise<Model[]>;
+  register(target: string, name?: string, kind?: 'dimba' | 't5' | 'vae'): Promise<Model[]>;
   remove(id: string): Promise<boolean>;
   catalogue(): CatalogueEntry[];
   downloads(): Download[];
@@ -94,7 +94,7 @@ export function createModelsService(options: ModelsServiceOptions): ModelsServic
     downloadManager,
     list: () => registry.list(),
     validate: (target) => registry.validate(target),
-    register: (target, name) => registry.register(target, name),
+    register: (target, name, kind) => registry.register(target, name, kind),
     remove: (id) => registry.remove(id),
     catalogue: () => downloadManager.catalogue(),
     downloads: () => downloadManager.list(),

@@ -24,12 +24,12 @@ export interface ModelRegistryOptions {
 }
 
 /** The reference release's layout: ckpts/dimba-l-512.pt, ckpts/t5-v1_1-xxl/, ckpts/vae/. */
-export const RELEASE_LAYOUT: readonly { file: string; name: string }[] = [
-  { file: 'dimba-l-512.pt', name: 'Dimba-L 512' },
+export const RELEASE_LAYOUT: readonly { file: string; name: string; kind: 'dimba' | 't5' | 'vae' }[] = [
+  { file: 'dimba-l-512.pt', name: 'Dimba-L 512', kind: 'dimba' },
   // The same checkpoint converted for mmap loading.
-  { file: 'dimba-l-512.safetensors', name: 'Dimba-L 512' },
-  { file: 't5-v1_1-xxl', name: 'T5-v1.1-XXL' },
-  { file: 'vae', name: 'VAE' },
+  { file: 'dimba-l-512.safetensors', name: 'Dimba-L 512', kind: 'dimba' },
+  { file: 't5-v1_1-xxl', name: 'T5-v1.1-XXL', kind: 't5' },
+  { file: 'vae', name: 'VAE', kind: 'vae' },
 ];
 
 const ID_PATTERN = MODEL_ID_PATTERN;
@@ -125,17 +125,22 @@ export class ModelRegistry {
    * ckpts/, or ckpts/ itself): one model per part found. A path registered before returns
    * the existing model. Throws MODEL_INVALID when the files are not a model the engine knows.
    */
-  async register(target: string, name?: string): Promise<Model[]> {
+  async register(target: string, name?: string, kind?: Exclude<ModelKind, 'builtin'>): Promise<Model[]> {
     const resolved = path.resolve(target);
     const release = this.releaseParts(resolved);
     if (release.length > 0) {
       const out: Model[] = [];
-      for (const part of release) out.push(...(await this.register(part.path, part.name)));
+      for (const part of release) out.push(...(await this.register(part.path, part.name, part.kind)));
       return out;
     }
     const existing = (await this.list()).find((m) => m.source.type === 'local' && m.source.path === resolved);
     if (existing) return [existing];
-    const validation = await this.validate(resolved);
+    let validation = await this.validate(resolved);
+    // Files the checker could not read at all (PyTorch files, headers-only checking) take the
+    // kind the caller or the release layout names; the engine checks them when it loads.
+    if (validation.architecture === 'unknown' && kind && validation.problems.length === 0 && validation.unchecked.length > 0) {
+      validation = { ...validation, architecture: kind, ok: true };
+    }
     if (validation.architecture === 'unknown') {
       throw new ApiError('MODEL_INVALID', `${resolved} is not a Dimba, T5 or VAE checkpoint: ${validation.problems.join('; ') || 'no known tensor names'}`);
     }
@@ -201,10 +206,10 @@ export class ModelRegistry {
     return task;
   }
 
-  private releaseParts(resolved: string): { path: string; name: string }[] {
+  private releaseParts(resolved: string): { path: string; name: string; kind: 'dimba' | 't5' | 'vae' }[] {
     const ckpts = existsSync(path.join(resolved, 'ckpts')) ? path.join(resolved, 'ckpts') : path.basename(resolved) === 'ckpts' ? resolved : null;
     if (!ckpts) return [];
-    return RELEASE_LAYOUT.filter((p) => existsSync(path.join(ckpts, p.file))).map((p) => ({ path: path.join(ckpts, p.file), name: p.name }));
+    return RELEASE_LAYOUT.filter((p) => existsSync(path.join(ckpts, p.file))).map((p) => ({ path: path.join(ckpts, p.file), name: p.name, kind: p.kind }));
   }
 
   private async read(id: string): Promise<Model | null> {

@@ -72,6 +72,21 @@ describe('model registry', () => {
     expect((await models.list()).map((m) => m.kind).sort()).toEqual(['dimba', 't5', 'vae']);
   });
 
+  it('takes the kind of a PyTorch file it cannot read from the release layout or the caller', async () => {
+    const root = temp();
+    const ckpts = releaseLayout(root);
+    const { renameSync } = await import('node:fs');
+    // Headers-only checking cannot open a torch zip: it is listed as unchecked, not refused.
+    renameSync(path.join(ckpts, 'dimba-l-512.safetensors'), path.join(ckpts, 'dimba-l-512.pt'));
+    const models = createModelsService({ folder: temp() });
+    const [dimba] = await models.register(root);
+    expect(dimba).toMatchObject({ kind: 'dimba', status: 'ready', validation: { unchecked: [path.join(ckpts, 'dimba-l-512.pt')] } });
+    const loose = path.join(temp(), 'model.pt');
+    copyFileSync(path.join(ckpts, 'dimba-l-512.pt'), loose);
+    expect((await apiError(models.register(loose))).code).toBe('MODEL_INVALID');
+    expect((await models.register(loose, 'Mine', 'dimba'))[0]).toMatchObject({ kind: 'dimba', name: 'Mine' });
+  });
+
   it('validates without registering; reports a truncated file', async () => {
     const src = temp();
     const bytes = readFileSync(g('vae-tiny.weights.safetensors'));

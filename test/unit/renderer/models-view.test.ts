@@ -34,6 +34,7 @@ const report: Validation = {
   unexpected: [],
   wrongShape: ['encoder.conv_in.weight: got [3], expected [128, 3, 3, 3]'],
   problems: [],
+  unchecked: [],
 };
 
 const model: Model = {
