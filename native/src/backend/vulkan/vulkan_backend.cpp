@@ -50,7 +50,7 @@ const Backend& vulkan_backend() {
       vk::sincos_pos_embed_2d,         // host float64 + upload (embeddings.cpp says why)
       vk::timestep_embedding_forward,  // likewise
       vk::group_norm_forward,
-      nullptr,  // conv2d_forward
+      vk::conv2d_forward,
       vk::upsample_nearest_forward,
       vk::attention_bias_forward,
       vk::linear_int8_forward,
