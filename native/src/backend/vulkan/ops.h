@@ -51,6 +51,8 @@ void linear_int8_forward(float* y, const float* x, const int8_t* w, const float*
 void conv2d_forward(float* out, const float* inp, const void* weight, DType wdtype, const float* bias, int B, int H,
                     int W, int Cin, int Cout, int k, int stride, int pad_top, int pad_left, int pad_bottom,
                     int pad_right, bool accumulate);
+void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+           int ldb, float beta, float* C, int ldc);
 
 // A size or index that must fit the shaders' 32-bit indexing; bad input gets a typed error.
 inline uint32_t u32(int64_t v, const char* op) {

@@ -1,5 +1,5 @@
-// The Vulkan backend's op table (backend/backend.h). Ops without a Vulkan kernel yet are
-// null: callers see them as unsupported, never as a silent CPU fallback.
+// The Vulkan backend's op table (backend/backend.h). Every forward op has a Vulkan kernel;
+// an op without one would be null (reported as unsupported, never a silent CPU fallback).
 // defines: vulkan_backend, vulkan_compiled_in
 #include "backend/vulkan/vulkan_backend.h"
 
@@ -32,7 +32,7 @@ const Backend& vulkan_backend() {
       vk_download,
       vk_sync,
       vk::linear_forward,
-      nullptr,  // sgemm
+      vk::sgemm,
       vk::layernorm_forward,
       vk::rmsnorm_forward,
       vk::modulate_forward,
