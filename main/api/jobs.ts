@@ -73,6 +73,15 @@ export const jobsMethods = {
   },
   'jobs.pause': { params: z.object({}).strict().optional(), result: z.object({ paused: z.boolean() }) },
   'jobs.resume': { params: z.object({}).strict().optional(), result: z.object({ paused: z.boolean() }) },
+  /** The backend the engine uses under the current setting, what it found, and why it chose. */
+  'engine.backend': {
+    params: z.object({}).strict().optional(),
+    result: z.object({
+      backend: z.enum(['cpu', 'vulkan', 'cuda']),
+      reason: z.string(),
+      found: z.array(z.object({ name: z.string(), available: z.boolean(), detail: z.string() })),
+    }),
+  },
 } as const;
 
 const jobRef = { id: z.string() };

@@ -117,7 +117,14 @@ export class EngineHost {
 
   /** What the engine process found and which backend the setting leads to, with the reason. */
   async chooseBackend(setting: BackendSetting): Promise<BackendChoice> {
-    return selectBackend(setting, await this.start());
+    try {
+      return selectBackend(setting, await this.start());
+    } catch (error) {
+      // No engine process: nothing can run, but the answer still says what and why.
+      const why = error instanceof Error ? error.message : String(error);
+      const choice = selectBackend(setting, []);
+      return { ...choice, reason: `the engine process is unavailable (${why}); ${choice.reason}` };
+    }
   }
 
   /** Loads a model unless it is the one loaded; another model is unloaded first (one resident). */

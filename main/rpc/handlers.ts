@@ -24,6 +24,7 @@ export function createHandlers(services: Services): Handlers {
     'jobs.move': ({ id, before }) => services.jobs.move(id, before),
     'jobs.pause': () => services.jobs.pause(),
     'jobs.resume': () => services.jobs.resume(),
+    'engine.backend': async () => services.engine.chooseBackend((await services.settings.get()).backend),
     ...galleryHandlers(() => services.gallery),
     ...modelHandlers(services.models),
   };
