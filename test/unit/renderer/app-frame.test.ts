@@ -31,6 +31,7 @@ describe('app frame', () => {
       expect(wrapper.get(`[data-testid="nav-${view.id}"]`).attributes('aria-current')).toBe('page');
       if (view.id === 'settings') expect(wrapper.find('[data-testid="settings-form"]').exists()).toBe(true);
       else if (view.id === 'generate') expect(wrapper.find('[data-testid="generate-form"]').exists()).toBe(true);
+      else if (view.id === 'models') expect(wrapper.find('[data-testid="models-add"]').exists()).toBe(true);
       else expect(wrapper.get('[data-testid="empty-state"]').text()).toMatch(/Not here yet: .{20,}/);
     }
     expect(wrapper.get('[data-testid="app-mode"]').text()).toContain('browser mode');

@@ -37,6 +37,10 @@ export class FakePlatform implements StudioPlatform {
         return { ok: true, result: this.settings } as Reply<M>;
       case 'settings.get':
         return { ok: true, result: this.settings } as Reply<M>;
+      case 'models.list':
+      case 'models.catalogue':
+      case 'models.downloads':
+        return { ok: true, result: [] } as Reply<M>;
       case 'jobs.list':
         return { ok: true, result: { jobs: [], paused: false } } as Reply<M>;
       default:
