@@ -91,13 +91,14 @@ try {
 
   const opens = [];
   for (let i = 0; i < 5; i++) opens.push(time(() => openLibrary({ folder }).close()));
-  report('open library (quick_check + migrations)', opens);
-  const fullOpens = [];
-  for (let i = 0; i < 3; i++) fullOpens.push(time(() => openLibrary({ folder, check: 'full' }).close()));
-  report('open library (full integrity_check)', fullOpens);
+  report('open library, clean (schema check + migrate)', opens);
+  const quickOpens = [];
+  for (let i = 0; i < 3; i++) quickOpens.push(time(() => openLibrary({ folder, check: 'quick' }).close()));
+  report('open library after a crash (quick_check)', quickOpens);
+  report('open library (full integrity_check)', [time(() => openLibrary({ folder, check: 'full' }).close())]);
   const sweeps = [];
   for (let i = 0; i < 3; i++) sweeps.push(await timeAsync(async () => (await openGallery({ folder })).close()));
-  report('open gallery + sweep (100k files listed)', sweeps);
+  report(`open gallery + sweep (${COUNT} files)`, sweeps);
 
   const g = await openGallery({ folder, sweep: false });
   const runs = 200;

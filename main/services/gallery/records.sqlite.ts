@@ -295,7 +295,8 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
     const batchSize = 512;
     const batchSql = `SELECT rowid AS id FROM images_fts WHERE images_fts MATCH ? AND rowid ${desc ? '<' : '>'} ? ORDER BY rowid ${desc ? 'DESC' : 'ASC'} LIMIT ${batchSize}`;
     const keysSql = `SELECT i.id, i.created_at AS k0, i.id AS k1 FROM images i WHERE i.id IN (SELECT value FROM json_each(?)) AND ${where.join(' AND ')}`;
-    const boundSql = `SELECT i.created_at AS k0, i.id AS k1 FROM images i WHERE ${where[0]} AND i.id ${desc ? '<' : '>'} ?
+    // `+i.id`: the planner must walk the date index, not an id range it would then sort.
+    const boundSql = `SELECT i.created_at AS k0, i.id AS k1 FROM images i WHERE ${where[0]} AND +i.id ${desc ? '<' : '>'} ?
       ORDER BY i.created_at ${desc ? 'DESC' : 'ASC'}, i.id ${desc ? 'DESC' : 'ASC'} LIMIT 1`;
     // before(a, b): a comes before b in the list's order.
     const before = (a: Hit, b: Hit) => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { LIBRARY_DB, LibraryError, migrate, openLibrary } from '../../../main/services/library/library.js';
+import { LIBRARY_DB, LibraryError, OPEN_MARKER, migrate, openLibrary } from '../../../main/services/library/library.js';
 import { checkMigrationList, type Migration } from '../../../main/services/library/migration.js';
 import { LIBRARY_MIGRATIONS } from '../../../main/services/library/migrations/index.js';
 import { useTempFolders } from '../support/temp.js';
@@ -124,6 +124,17 @@ describe('library migrations', () => {
     const page = 4096;
     for (let p = 5; p < 12; p++) bytes.fill(0x5a, p * page + 16, p * page + page - 16);
     fs.writeFileSync(file, bytes);
-    expect(() => openLibrary({ folder })).toThrow(LibraryError);
+    expect(() => openLibrary({ folder, check: 'quick' })).toThrow(expect.objectContaining({ code: 'LIBRARY_CORRUPT' }));
+    // After an unclean shutdown (the open marker left behind) the default open checks every page too.
+    fs.writeFileSync(path.join(folder, OPEN_MARKER), '1\n');
+    expect(() => openLibrary({ folder })).toThrow(expect.objectContaining({ code: 'LIBRARY_CORRUPT' }));
+  });
+
+  it('marks the library open until it is closed', () => {
+    const folder = tempFolder();
+    const lib = openLibrary({ folder });
+    expect(fs.existsSync(path.join(folder, OPEN_MARKER))).toBe(true);
+    lib.close();
+    expect(fs.existsSync(path.join(folder, OPEN_MARKER))).toBe(false);
   });
 });
