@@ -8,12 +8,11 @@ import { fakeHost } from '../engine-host/fake-engine.js';
 
 export class RecordingSink implements ImageSink {
   saved: FinishedImage[] = [];
-  failNext = false;
+  /** The save (1-based, counting failures) that throws, once. */
+  failOn = 0;
+  private attempts = 0;
   async save(image: FinishedImage): Promise<string> {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error('disk full');
-    }
+    if (++this.attempts === this.failOn) throw new Error('disk full');
     this.saved.push(image);
     return `img${this.saved.length}`;
   }

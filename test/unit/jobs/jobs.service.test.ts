@@ -140,10 +140,14 @@ describe('jobs service', () => {
 
   it('a failed save fails the job with SAVE_FAILED and keeps the ids already saved', async () => {
     h = startJobs(createMemoryJobStore());
-    h.sink.failNext = true;
-    const a = h.service.enqueue(recipe('a'), 1);
+    h.sink.failOn = 2;
+    const a = h.service.enqueue(recipe('a'), 3);
     await h.service.idle();
-    expect(h.service.list().jobs.find((j) => j.id === a.id)).toMatchObject({ status: 'failed', error: { code: 'SAVE_FAILED', message: 'disk full' } });
+    expect(h.service.list().jobs.find((j) => j.id === a.id)).toMatchObject({
+      status: 'failed',
+      error: { code: 'SAVE_FAILED', message: 'disk full' },
+      imageIds: ['img1'],
+    });
   });
 
   it('previews are rate-limited per job: the surplus is dropped, not queued', async () => {
