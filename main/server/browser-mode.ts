@@ -26,6 +26,12 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Stu
   const dispatcher = createDispatcher(createHandlers(services), (message, error) =>
     log(error === undefined ? message : `${message}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
   );
-  server = await startStudioServer({ dispatcher, rendererFolder: options.rendererFolder, port: options.port, log });
+  server = await startStudioServer({
+    dispatcher,
+    rendererFolder: options.rendererFolder,
+    port: options.port,
+    log,
+    libraryFiles: async (kind, uid) => (kind === 'thumb' ? services.gallery.thumbnail(uid) : services.gallery.filePath(uid)),
+  });
   return server;
 }

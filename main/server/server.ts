@@ -16,6 +16,7 @@ import {
 import type { Dispatcher } from '../rpc/dispatcher.js';
 import { checkAccess, createToken, tokenCookieName } from './access.js';
 import { browserModeCsp, serveStatic } from './static-files.js';
+import { isLibraryRoute, serveLibraryFile, type LibraryFileLookup } from './library-files.js';
 
 export interface StudioServerOptions {
   dispatcher: Dispatcher;
@@ -24,6 +25,8 @@ export interface StudioServerOptions {
   port?: number;
   token?: string;
   log?: (message: string) => void;
+  /** Where /library/thumb|file/<uid> finds its file (the gallery); absent: 404. */
+  libraryFiles?: LibraryFileLookup;
 }
 
 export interface StudioServer {
@@ -96,6 +99,10 @@ export async function startStudioServer(options: StudioServerOptions): Promise<S
       headers['Set-Cookie'] = `${tokenCookieName(port)}=${token}; Path=/; HttpOnly; SameSite=Strict`;
     }
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (isLibraryRoute(url.pathname)) {
+      void serveLibraryFile(url.pathname, options.libraryFiles, res, headers);
+      return;
+    }
     if (url.pathname.startsWith('/api/')) {
       res.writeHead(404, headers).end('not found');
       return;
