@@ -33,7 +33,6 @@ if (!app.requestSingleInstanceLock()) {
 
   void app.whenReady().then(() => {
     denyAllPermissions();
-    serveRenderer(rendererFolder);
     const services = createServices({
       userDataFolder: app.getPath('userData'),
       mode: 'electron',
@@ -43,6 +42,7 @@ if (!app.requestSingleInstanceLock()) {
       // The engine runs in a utility process: a native crash never takes the window down.
       spawnEngine: electronEngineSpawner(utilityProcess, ENGINE_ENTRY),
     });
+    serveRenderer(rendererFolder, async (kind, uid) => (kind === 'thumb' ? services.gallery.thumbnail(uid) : services.gallery.filePath(uid)));
     registerIpc(createDispatcher(createHandlers(services), (message, error) => log(error ? `${message}: ${String(error)}` : message)));
     createMainWindow();
     app.on('activate', () => {
