@@ -34,6 +34,7 @@ Context& Context::get() {
 }
 
 Context::Context() : next_addr_(kAddrBase) {
+  load_vulkan();
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "dimba";
   app.apiVersion = VK_API_VERSION_1_1;
@@ -46,6 +47,7 @@ Context::Context() : next_addr_(kAddrBase) {
                           std::to_string(int(r)) + ")");
 
   try {
+    load_vulkan_instance(instance_);
     init_device();
   } catch (...) {
     release();  // a failed start leaves nothing behind; the next get() tries again

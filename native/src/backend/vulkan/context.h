@@ -12,7 +12,7 @@
 // Not thread-safe: one engine thread drives a backend, as on CPU.
 // defines: vk::Context, vk::BufRef, vk::Shader, vk::context
 #pragma once
-#include <vulkan/vulkan.h>
+#include "backend/vulkan/loader.h"
 
 #include <cstddef>
 #include <cstdint>

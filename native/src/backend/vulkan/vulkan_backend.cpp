@@ -63,7 +63,7 @@ bool vulkan_compiled_in() { return false; }
 const Backend& vulkan_backend() {
   throw EngineError(ErrorCode::InvalidArgument,
                     "backend 'vulkan' is not available: this engine was built without Vulkan "
-                    "(glslc or the Vulkan headers/loader were missing at build time)");
+                    "(glslc or the Vulkan headers were missing at build time)");
 }
 #endif
 

@@ -1,6 +1,6 @@
 // The Vulkan backend's public face: its op table, and whether this build has it at all.
 // The whole Vulkan part is optional (native/CMakeLists.txt): without glslc or the Vulkan
-// headers/loader the engine builds with DIMBA_HAVE_VULKAN undefined, and vulkan_backend()
+// headers the engine builds with DIMBA_HAVE_VULKAN undefined, and vulkan_backend()
 // throws a clear EngineError instead of the table.
 // defines: vulkan_backend, vulkan_compiled_in
 #pragma once
