@@ -1,20 +1,18 @@
 // End to end: in browser mode, a prompt typed into the Generate view becomes a job that runs on
 // the real engine process (tiny random model) and lands in the gallery, with progress on the
-// way. Skipped unless the engine is built: the addon, and a tiny model (DIMBA_TINY_MANIFEST, or
-// build/native/test_pipeline to write one).
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+// way. Skipped, with the reason in its title, unless the native engine is built (npm test builds
+// it first).
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, repoRoot, startStudio, type RunningStudio } from './support/studio';
+import { nativeEngineMissing, writeTinyModel } from '../support/tiny-model';
+import { launchChromium, startStudio, type RunningStudio } from './support/studio';
 
-const WRITER = path.join(repoRoot, 'build', 'native', 'test_pipeline');
-const ADDON = path.join(repoRoot, 'build', 'addon', 'Release', 'dimba_addon.node');
-const ready = existsSync(ADDON) && (!!process.env.DIMBA_TINY_MANIFEST || existsSync(WRITER));
+const missing = nativeEngineMissing();
 
-describe.runIf(ready)('Generate view end to end', () => {
+describe.skipIf(missing !== null)(`Generate view end to end${missing ? ` (skipped: ${missing})` : ''}`, () => {
   let studio: RunningStudio;
   let browser: Browser;
   let modelDir: string;
@@ -22,9 +20,7 @@ describe.runIf(ready)('Generate view end to end', () => {
 
   beforeAll(async () => {
     modelDir = mkdtempSync(path.join(os.tmpdir(), 'dimba-e2e-model-'));
-    manifest =
-      process.env.DIMBA_TINY_MANIFEST ??
-      execFileSync(WRITER, ['--write-tiny-model', modelDir], { encoding: 'utf8' }).trim().split('\n').at(-1)!;
+    manifest = writeTinyModel(modelDir);
     studio = await startStudio();
     browser = await launchChromium();
   });

@@ -1,28 +1,24 @@
 // The real engine process (dist/main/engine-host/engine-process.js with the native addon) on the
 // tiny random model: a job runs, a segfault mid-job fails it with the reason, the next job runs
-// on a fresh process, and cancel stops a long job. Skipped unless the main build, the addon and
-// a tiny model (DIMBA_TINY_MANIFEST, or build/native/test_pipeline to write one) exist.
-import { execFileSync } from 'node:child_process';
+// on a fresh process, and cancel stops a long job. Skipped, with the reason in its title, unless
+// the main build and the native engine exist (npm test builds both first).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { nodeEngineSpawner } from '../../../main/engine-host/channel.node.js';
 import { EngineHostError } from '../../../main/engine-host/errors.js';
 import { EngineHost } from '../../../main/engine-host/host.js';
-import { addonPath } from '../../../main/engine/addon.js';
+import { nativeEngineMissing, writeTinyModel } from '../../support/tiny-model.js';
 import { useTempFolders } from '../support/temp.js';
 
 const ENTRY = path.resolve('dist/main/engine-host/engine-process.js');
-const WRITER = path.resolve('build/native/test_pipeline');
-const ready = existsSync(ENTRY) && existsSync(addonPath()) && (!!process.env.DIMBA_TINY_MANIFEST || existsSync(WRITER));
+const missing = existsSync(ENTRY) ? nativeEngineMissing() : `${ENTRY} is not built: run npm run build:main`;
 const temp = useTempFolders();
 
-describe.runIf(ready)('engine host on the real engine', () => {
+describe.skipIf(missing !== null)(`engine host on the real engine${missing ? ` (skipped: ${missing})` : ''}`, () => {
   const host = new EngineHost({ spawn: nodeEngineSpawner(ENTRY), env: { DIMBA_ENGINE_FAULTS: '1' } });
   afterAll(() => host.stop());
-  const manifest = () =>
-    process.env.DIMBA_TINY_MANIFEST ??
-    execFileSync(WRITER, ['--write-tiny-model', path.join(temp(), 'model')], { encoding: 'utf8' }).trim().split('\n').at(-1)!;
+  const manifest = () => writeTinyModel(path.join(temp(), 'model'));
   const recipe = (steps: number, size = 64) => ({ prompt: 'a fox', seed: '3', steps, width: size, height: size, count: 1, previewEvery: 0 });
 
   it('runs a job, survives a segfault mid-job, and runs the next job', async () => {

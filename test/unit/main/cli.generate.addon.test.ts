@@ -1,21 +1,20 @@
 // `dimba generate` end to end through the native addon on a tiny random model: two runs of one
 // recipe write byte-identical PNGs whose chunks carry the recipe, and image k of a count is the
-// count-1 image of seed + k. Needs the built addon and a tiny model manifest, written by
-// `build/pipeline/test_pipeline --write-tiny-model DIR` and named by DIMBA_TINY_MANIFEST
-// (DIR/tiny.manifest.json); skipped otherwise, since CI's unit stage builds no native code.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// count-1 image of seed + k. Needs the built addon (npm test builds it first); a build without
+// it skips with the reason in the test's title.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import generateCommand from '../../../main/cli/commands/generate.js';
 import { runCli } from '../../../main/cli/registry.js';
-import { addonPath } from '../../../main/engine/addon.js';
 import { decodePngRgb, readPngChunks, readPngText } from '../../../main/services/images/png.js';
 import { recipeFromText } from '../../../main/services/images/recipe-chunks.js';
+import { nativeEngineMissing, writeTinyModel } from '../../support/tiny-model.js';
 
-const manifest = process.env.DIMBA_TINY_MANIFEST ?? '';
-const available = manifest !== '' && existsSync(manifest) && existsSync(addonPath());
+const missing = nativeEngineMissing();
 const outRoot = mkdtempSync(path.join(os.tmpdir(), 'dimba-generate-'));
+const manifest = missing ? '' : writeTinyModel(path.join(outRoot, 'model'));
 
 afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
 
@@ -27,7 +26,7 @@ async function generate(args: string[]): Promise<string[]> {
   return out;
 }
 
-describe.skipIf(!available)('dimba generate with the native engine', () => {
+describe.skipIf(missing !== null)(`dimba generate with the native engine${missing ? ` (skipped: ${missing})` : ''}`, () => {
   const base = ['a red circle on a blue square', '--model', manifest, '--steps', '3', '--weights', 'f32'];
 
   it('writes the same PNG bytes for the same recipe, with the recipe embedded after IHDR', async () => {
