@@ -9,61 +9,14 @@
 
 #include "addon/inspect_bindings.h"
 #include "addon/pipeline_bindings.h"
+#include "addon/async_work.h"
 #include "core/error.h"
 #include "verify/golden.h"
 
 namespace {
 
-// Runs `work` on the libuv pool; `result` turns its output into a JS value on the main thread.
-template <class Out>
-class PromiseWorker : public Napi::AsyncWorker {
- public:
-  using Work = std::function<Out()>;
-  using ToJs = std::function<Napi::Value(Napi::Env, Out&)>;
-  PromiseWorker(Napi::Env env, Work work, ToJs to_js)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)),
-        work_(std::move(work)), to_js_(std::move(to_js)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    try {
-      out_ = work_();
-    } catch (const dimba::EngineError& e) {
-      code_ = dimba::error_code_name(e.code);
-      message_ = e.what();
-    } catch (const std::bad_alloc&) {
-      code_ = "E_OUT_OF_MEMORY";
-      message_ = "the engine ran out of memory";
-    } catch (const std::exception& e) {
-      code_ = "E_INTERNAL";
-      message_ = e.what();
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!code_.empty()) {
-      Napi::Error err = Napi::Error::New(env, message_);
-      err.Set("code", Napi::String::New(env, code_));
-      deferred_.Reject(err.Value());
-      return;
-    }
-    deferred_.Resolve(to_js_(env, out_));
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Work work_;
-  ToJs to_js_;
-  Out out_{};
-  std::string code_, message_;
-};
-
-Napi::Value throw_invalid(Napi::Env env, const std::string& msg) {
-  Napi::Error err = Napi::TypeError::New(env, msg);
-  err.Set("code", Napi::String::New(env, "E_INVALID_ARGUMENT"));
-  throw err;
-}
+using dimba_addon::PromiseWorker;
+using dimba_addon::throw_invalid;
 
 dimba::DType parse_weight_dtype(Napi::Env env, const Napi::Value& v) {
   if (v.IsUndefined()) return dimba::DType::F32;
@@ -73,7 +26,6 @@ dimba::DType parse_weight_dtype(Napi::Env env, const Napi::Value& v) {
   if (s == "bf16") return dimba::DType::BF16;
   if (s == "f16") return dimba::DType::F16;
   throw_invalid(env, "weights must be 'f32', 'bf16' or 'f16', not '" + s + "'");
-  return dimba::DType::F32;
 }
 
 // verifyGolden(dir: string, caseName: string, options?: {weights?: 'f32'|'bf16'|'f16'})
@@ -81,12 +33,12 @@ dimba::DType parse_weight_dtype(Napi::Env env, const Napi::Value& v) {
 Napi::Value VerifyGolden(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString())
-    return throw_invalid(env, "verifyGolden(dir, caseName, options?) needs two strings");
+    throw_invalid(env, "verifyGolden(dir, caseName, options?) needs two strings");
   std::string dir = info[0].As<Napi::String>(), name = info[1].As<Napi::String>();
   dimba::VerifyOptions opt;
   if (info.Length() > 2 && info[2].IsObject())
     opt.weight_dtype = parse_weight_dtype(env, info[2].As<Napi::Object>().Get("weights"));
-  auto* worker = new PromiseWorker<dimba::VerifyReport>(
+  return PromiseWorker<dimba::VerifyReport>::start(
       env, [=] { return dimba::verify_golden(dir, name, opt); },
       [](Napi::Env env, dimba::VerifyReport& r) -> Napi::Value {
         Napi::Object out = Napi::Object::New(env);
@@ -104,9 +56,6 @@ Napi::Value VerifyGolden(const Napi::CallbackInfo& info) {
         out.Set("pass", r.pass());
         return out;
       });
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "addon/async_work.h"
 #include "core/error.h"
 #include "pipeline/manifest.h"
 #include "pipeline/text_to_image.h"
@@ -44,39 +45,6 @@ const napi_type_tag kPipelineTag = {0x7d1a3c55e0b84f21ull, 0x9c2e41f0a6d35b87ull
 
 struct PipelineRef {
   std::shared_ptr<dimba::Pipeline> pipeline;
-};
-
-[[noreturn]] void throw_invalid(Napi::Env env, const std::string& msg) {
-  Napi::Error err = Napi::TypeError::New(env, msg);
-  err.Set("code", Napi::String::New(env, "E_INVALID_ARGUMENT"));
-  throw err;
-}
-
-Napi::Error coded_error(Napi::Env env, const std::string& code, const std::string& msg) {
-  Napi::Error err = Napi::Error::New(env, msg);
-  err.Set("code", Napi::String::New(env, code));
-  return err;
-}
-
-// Runs `work` off the JS thread and records an engine failure as (code, message).
-struct Failure {
-  std::string code, message;
-  template <class F>
-  void run(F&& work) {
-    try {
-      work();
-    } catch (const EngineError& e) {
-      code = dimba::error_code_name(e.code);
-      message = e.what();
-    } catch (const std::bad_alloc&) {
-      code = "E_OUT_OF_MEMORY";
-      message = "the engine ran out of memory";
-    } catch (const std::exception& e) {
-      code = "E_INTERNAL";
-      message = e.what();
-    }
-  }
-  bool failed() const { return !code.empty(); }
 };
 
 Napi::Object defaults_to_js(Napi::Env env, const dimba::ManifestDefaults& d) {
@@ -105,7 +73,7 @@ class LoadWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (failure_.failed()) {
-      deferred_.Reject(coded_error(env, failure_.code, failure_.message).Value());
+      deferred_.Reject(failure_.to_js(env));
       return;
     }
     const dimba::PipelineModelInfo& info = pipeline_->info();
@@ -243,7 +211,7 @@ struct JobState {
 
 void settle(Napi::Env env, JobState& job) {
   if (job.failure.failed()) {
-    job.deferred.Reject(coded_error(env, job.failure.code, job.failure.message).Value());
+    job.deferred.Reject(job.failure.to_js(env));
     return;
   }
   Napi::Array out = Napi::Array::New(env, job.result.images.size());
