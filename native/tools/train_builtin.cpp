@@ -285,6 +285,19 @@ int bench_cmd(const Args& a) {
   return 0;
 }
 
+// One image as a binary PPM (for looking at what the model makes).
+int sample_cmd(const Args& a) {
+  BuiltinModel m = BuiltinModel::load(a.get("model", "assets/builtin"), a.get("weights"));
+  const auto imgs = m.generate({a.get("prompt", "a red star on a blue background")}, {uint64_t(a.num("seed", 0))},
+                               int(a.num("steps", 20)), a.num("guidance", 4.0), a.get("sampler", "dpm++2m"), 1);
+  const std::string header = "P6\n" + std::to_string(kBuiltinImageSize) + " " + std::to_string(kBuiltinImageSize) + "\n255\n";
+  write_file(a.get("out", "sample.ppm"), header + std::string(imgs[0].begin(), imgs[0].end()));
+  const Measurement r = measure_image(imgs[0].data(), kBuiltinImageSize);
+  std::printf("{\"background\": %d, \"colour\": %d, \"position\": %d, \"shape\": %d}\n", r.background, r.colour,
+              r.position, r.shape);
+  return 0;
+}
+
 int usage(const char* msg) {
   if (msg) std::fprintf(stderr, "train_builtin: %s\n", msg);
   std::fprintf(stderr, "usage: train_builtin train|eval|check|bench --key value ... (see the file's header)\n");
@@ -302,6 +315,7 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return eval_cmd(a);
     if (cmd == "check") return check_cmd(a);
     if (cmd == "bench") return bench_cmd(a);
+    if (cmd == "sample") return sample_cmd(a);
     return usage(("unknown command " + cmd).c_str());
   } catch (const EngineError& e) {
     std::fprintf(stderr, "train_builtin: %s: %s\n", error_code_name(e.code), e.what());
