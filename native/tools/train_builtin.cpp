@@ -8,6 +8,8 @@
 //                      [--guidance G] [--sampler NAME]      -> one JSON line of accuracies
 //   train_builtin check [--n N]   -> the checker on dataset images and on noise (JSON)
 //   train_builtin bench --model DIR [--steps N] [--guidance G] [--runs R]
+//   train_builtin sample --model DIR [--prompt P] [--seed S] [--out F.ppm]   -> one image + its measurement
+//   train_builtin probe [--model DIR]  -> eps error on noised training images; one plain DDIM sample
 // Exit: 0 ok, 2 usage, 3 engine error (message with its code on stderr).
 // defines: main
 #include <sys/stat.h>
@@ -32,6 +34,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "io/safetensors.h"
+#include "sampling/schedule.h"
 #include "training/train_loop.h"
 
 using namespace dimba;
@@ -298,6 +301,54 @@ int sample_cmd(const Args& a) {
   return 0;
 }
 
+// The eps error of the loaded DimbaModel on noised training images at a few timesteps: a
+// trained model should match its training loss here (diagnoses sampling vs model).
+int probe_cmd(const Args& a) {
+  const std::string dir = a.get("model", "assets/builtin");
+  Tokenizer tok = Tokenizer::load(dir + "/spiece.model");
+  T5Encoder t5 = T5Encoder::load_pretrained(dir + "/t5", T5WeightFormat::F32);
+  std::vector<TrainItem> items = build_training_items(8, 8, 0, tok, t5, kBuiltinMaxLength);
+  const DimbaConfig cfg = read_builtin_dimba_config(dir);
+  DimbaModel m = DimbaModel::load_file(dir + "/dimba.safetensors", cfg, DType::F32);
+  const DiscreteVpSchedule& sch = DiscreteVpSchedule::dimba();
+  const int S = kBuiltinImageSize, n = 3 * S * S;
+  for (int t : {10, 100, 500, 900}) {
+    double err = 0, ref = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+      std::vector<float> eps(static_cast<size_t>(n)), x(static_cast<size_t>(n)), out(static_cast<size_t>(2 * n));
+      fill_normal(eps.data(), size_t(n), 3, i * size_t(n));
+      const double ac = sch.acp()[size_t(t)];
+      for (int k = 0; k < n; ++k) x[size_t(k)] = float(std::sqrt(ac) * items[i].latent[size_t(k)] + std::sqrt(1 - ac) * eps[size_t(k)]);
+      const float tf = float(t);
+      m.forward(out.data(), x.data(), &tf, items[i].text.data(), &items[i].text_len, 1, S, S, kBuiltinMaxLength);
+      for (int k = 0; k < n; ++k) err += (out[size_t(k)] - eps[size_t(k)]) * (out[size_t(k)] - eps[size_t(k)]), ref += eps[size_t(k)] * eps[size_t(k)];
+    }
+    std::printf("t %d eps mse %.4f (eps power %.3f)\n", t, err / (double(n) * items.size()), ref / (double(n) * items.size()));
+  }
+  // A plain DDIM (eta 0) over 50 discrete steps on item 0's caption, without guidance.
+  std::vector<float> x(static_cast<size_t>(n)), out(static_cast<size_t>(2 * n));
+  fill_normal(x.data(), size_t(n), 1, 0);
+  for (int k = 49; k >= 0; --k) {
+    const int t = k * 20 + 19, tp = k > 0 ? (k - 1) * 20 + 19 : -1;
+    const float tf = float(t);
+    m.forward(out.data(), x.data(), &tf, items[0].text.data(), &items[0].text_len, 1, S, S, kBuiltinMaxLength);
+    const double ac = sch.acp()[size_t(t)], acp = tp >= 0 ? sch.acp()[size_t(tp)] : 1.0;
+    for (int q = 0; q < n; ++q) {
+      const double x0 = (x[size_t(q)] - std::sqrt(1 - ac) * out[size_t(q)]) / std::sqrt(ac);
+      x[size_t(q)] = float(std::sqrt(acp) * x0 + std::sqrt(1 - acp) * out[size_t(q)]);
+    }
+  }
+  std::vector<uint8_t> rgb(size_t(S) * S * 3);
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < S * S; ++i)
+      rgb[size_t(i) * 3 + size_t(c)] = uint8_t(std::lround((std::clamp(x[size_t(c) * S * S + size_t(i)], -1.f, 1.f) + 1) * 127.5f));
+  const Measurement r = measure_image(rgb.data(), S);
+  const Scene want = sample_scene(8, 0);
+  std::printf("plain ddim: want bg %d colour %d pos %d shape %d; got bg %d colour %d pos %d shape %d\n", want.background,
+              want.colour, want.position, want.shape, r.background, r.colour, r.position, r.shape);
+  return 0;
+}
+
 int usage(const char* msg) {
   if (msg) std::fprintf(stderr, "train_builtin: %s\n", msg);
   std::fprintf(stderr, "usage: train_builtin train|eval|check|bench --key value ... (see the file's header)\n");
@@ -316,6 +367,7 @@ int main(int argc, char** argv) {
     if (cmd == "check") return check_cmd(a);
     if (cmd == "bench") return bench_cmd(a);
     if (cmd == "sample") return sample_cmd(a);
+    if (cmd == "probe") return probe_cmd(a);
     return usage(("unknown command " + cmd).c_str());
   } catch (const EngineError& e) {
     std::fprintf(stderr, "train_builtin: %s: %s\n", error_code_name(e.code), e.what());
