@@ -154,13 +154,35 @@ export interface CheckpointInspection {
   ok: boolean;
 }
 
-/** The addon's exports exactly as native/src/addon/addon.cpp (and pipeline_bindings.cpp) define them. */
+/** A Dimba network loaded on its own (native/src/addon/dimba_bindings.cpp). */
+export interface DimbaHandle {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly captionChannels: number;
+  readonly patchSize: number;
+}
+
+/** One forward pass: x [B, in, H, W], t [B], y [B, 1, L, caption], mask [B, L] (1 keeps). */
+export interface DimbaInputs {
+  x: Float32Array;
+  t: Float32Array;
+  y: Float32Array;
+  mask?: Float32Array;
+  batch: number;
+  height: number;
+  width: number;
+  textLength: number;
+}
+
+/** The addon's exports exactly as native/src/addon/addon.cpp and its *_bindings.cpp define them. */
 interface DimbaAddon {
   verifyGolden(dir: string, caseName: string, options?: { weights?: WeightDtype }): Promise<VerifyReport>;
   loadPipeline(manifestPath: string, options?: { weights?: PipelineWeights; t5Int8?: boolean }): Promise<PipelineHandle>;
   releasePipeline(handle: PipelineHandle): void;
   generate(handle: PipelineHandle, recipe: GenerateRecipe, onProgress?: (progress: GenerateProgress) => void): NativeJob;
   inspectCheckpoint(path: string, options?: { config?: string }): Promise<CheckpointInspection>;
+  loadDimba(configPath: string, weightsPath: string, options?: { weights?: WeightDtype }): Promise<DimbaHandle>;
+  dimbaForward(handle: DimbaHandle, inputs: DimbaInputs): Promise<Float32Array>;
 }
 
 /** Where the build puts the addon; packaged apps keep it unpacked beside app.asar. */
@@ -212,6 +234,24 @@ export async function verifyGolden(dir: string, caseName: string, weights: Weigh
  * (fast for 10 GB files). `config`: the model's config JSON; a folder's config.json is used
  * when left out, else the release defaults (Dimba-L/2, T5-v1.1-XXL, SDXL VAE).
  */
+/** Loads a Dimba network from a config JSON (the golden format) and its weights file. */
+export async function loadDimba(configPath: string, weightsPath: string, weights: WeightDtype = 'f32'): Promise<DimbaHandle> {
+  try {
+    return await loadAddon().loadDimba(configPath, weightsPath, { weights });
+  } catch (error) {
+    throw asEngineError(error);
+  }
+}
+
+/** out [B, out_channels, H, W], computed off the JS thread. */
+export async function dimbaForward(handle: DimbaHandle, inputs: DimbaInputs): Promise<Float32Array> {
+  try {
+    return await loadAddon().dimbaForward(handle, inputs);
+  } catch (error) {
+    throw asEngineError(error);
+  }
+}
+
 export async function inspectCheckpoint(file: string, options: { config?: string } = {}): Promise<CheckpointInspection> {
   try {
     return await loadAddon().inspectCheckpoint(file, options);

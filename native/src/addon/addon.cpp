@@ -10,6 +10,7 @@
 #include "addon/inspect_bindings.h"
 #include "addon/pipeline_bindings.h"
 #include "addon/async_work.h"
+#include "addon/dimba_bindings.h"
 #include "core/error.h"
 #include "verify/golden.h"
 
@@ -60,6 +61,7 @@ Napi::Value VerifyGolden(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("verifyGolden", Napi::Function::New(env, VerifyGolden));
+  dimba_addon::register_dimba_exports(env, exports);
   dimba_addon::register_pipeline_exports(env, exports);
   dimba_addon::register_inspect_exports(env, exports);
   return exports;
