@@ -4,13 +4,10 @@
 // complete, verified file is renamed to `dest`. A `.part` kept after an interruption or a
 // cancel holds a valid prefix of the body (appends are sequential), so the next call resumes it;
 // a `.part` that fails verification is deleted, since there is no telling which bytes are bad.
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, statfs, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { sha256File } from './hash.js';
 
 export type DownloadErrorCode =
@@ -298,21 +295,33 @@ async function attempt(ctx: AttemptContext, href = ctx.options.url, redirects = 
     });
   };
   report(true);
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      received += chunk.length;
-      if (total !== null && received > total) {
-        callback(new DownloadError('E_SIZE_MISMATCH', `${options.url} sent more than ${total} bytes`));
-        return;
-      }
-      report(false);
-      callback(null, chunk);
-    },
-  });
   response.setTimeout?.(options.idleTimeoutMs ?? 30_000, () => response.destroy(new Error('connection stalled')));
+  const onAbort = (): void => {
+    response.destroy(abortError());
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
+  // Each chunk is written (awaited) before the next is read and before it is counted, so
+  // `received` is always the size of the `.part` on disk: a drop or a cancel at any moment
+  // leaves exactly the counted prefix, which the next attempt resumes. (A stream pipeline
+  // would destroy its file stream on the source's error, discarding chunks still buffered or
+  // waiting for the file to open.)
+  let file: FileHandle | null = null;
   try {
-    await pipeline(response, counter, createWriteStream(part, { flags: start === 0 ? 'w' : 'a' }), { signal });
+    file = await open(part, start === 0 ? 'w' : 'a');
+    for await (const chunk of response as AsyncIterable<Buffer>) {
+      if (total !== null && received + chunk.length > total) {
+        throw new DownloadError('E_SIZE_MISMATCH', `${options.url} sent more than ${total} bytes`);
+      }
+      await file.write(chunk);
+      received += chunk.length;
+      report(false);
+    }
   } catch (error) {
+    response.destroy();
+    // Closed before any rm below: Windows cannot delete an open file.
+    await file?.close();
+    file = null;
     if (signal?.aborted) throw abortError();
     if (error instanceof DownloadError) {
       if (error.code === 'E_SIZE_MISMATCH') await rm(part, { force: true });
@@ -324,6 +333,8 @@ async function attempt(ctx: AttemptContext, href = ctx.options.url, redirects = 
     }
     throw new DownloadError('E_NETWORK', `${url.host}: connection dropped after ${received} bytes (${(error as Error).message})`);
   } finally {
+    signal?.removeEventListener('abort', onAbort);
+    await file?.close();
     report(true);
   }
   // Node checks Content-Length itself, but a chunked body or a `Connection: close` body has
