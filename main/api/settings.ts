@@ -20,6 +20,8 @@ export const settingsSchema = z
     defaultGuidance: z.number().min(0).max(30),
     /** Show a preview every N steps while sampling; 0 = no previews. */
     previewEvery: z.number().int().min(0).max(50),
+    /** Run a job once more when the engine process crashed under it (abort, segfault, OOM kill). */
+    retryCrashedJobs: z.boolean(),
   })
   .strict();
 
@@ -33,6 +35,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   defaultSteps: 20,
   defaultGuidance: 4.5,
   previewEvery: 5,
+  retryCrashedJobs: false,
 });
 
 /** A change to some settings; keys not given keep their value. */
