@@ -20,6 +20,10 @@ export const settingsSchema = z
     defaultGuidance: z.number().min(0).max(30),
     /** Show a preview every N steps while sampling; 0 = no previews. */
     previewEvery: z.number().int().min(0).max(50),
+    /** Most memory a loaded model may take, in GiB; 0 = 80% of the machine's memory. */
+    memoryLimitGiB: z.number().min(0).max(4096),
+    /** The registered model Generate starts with; empty = the built-in model (else the first ready one). */
+    defaultModel: z.string().max(200),
     /** Run a job once more when the engine process crashed under it (abort, segfault, OOM kill). */
     retryCrashedJobs: z.boolean(),
   })
@@ -35,6 +39,8 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   defaultSteps: 20,
   defaultGuidance: 4.5,
   previewEvery: 5,
+  memoryLimitGiB: 0,
+  defaultModel: '',
   retryCrashedJobs: false,
 });
 
