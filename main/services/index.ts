@@ -4,7 +4,7 @@ import type { AppInfo, EventName, PayloadOf } from '../api/index.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiError } from '../api/errors.js';
-import { DEFAULT_SETTINGS } from '../api/settings.js';
+import { DEFAULT_SETTINGS, type Settings } from '../api/settings.js';
 import { nodeEngineSpawner } from '../engine-host/channel.node.js';
 import type { SpawnEngine } from '../engine-host/channel.js';
 import { EngineHost } from '../engine-host/host.js';
@@ -57,17 +57,22 @@ function unavailableJobs(reason: string): JobsService {
 }
 
 export function createServices(options: ServiceOptions): Services {
+  // The queue reads these on every job; settings.get() is async, so they are kept current here.
   let previewEvery: number = DEFAULT_SETTINGS.previewEvery;
+  let retryCrashedJobs: boolean = DEFAULT_SETTINGS.retryCrashedJobs;
+  const follow = (value: Settings): void => {
+    previewEvery = value.previewEvery;
+    retryCrashedJobs = value.retryCrashedJobs;
+  };
   const settings = createFileSettings({
     folder: options.userDataFolder,
     onChange: (value) => {
-      previewEvery = value.previewEvery;
+      follow(value);
       options.emit('onSettingsChanged', value);
     },
     log: options.log,
   });
-  // The queue reads this on every job; settings.get() is async, so it is kept current here.
-  void settings.get().then((s) => (previewEvery = s.previewEvery)).catch(() => undefined);
+  void settings.get().then(follow).catch(() => undefined);
   const engine = new EngineHost({ spawn: options.spawnEngine ?? nodeEngineSpawner(ENGINE_ENTRY), log: options.log });
   let jobs: JobsService;
   let gallery: GalleryService;
@@ -89,6 +94,7 @@ export function createServices(options: ServiceOptions): Services {
       sink: options.imageSink ?? createGalleryImageSink(() => libraryGallery),
       emit: (event, payload) => options.emit(event, payload),
       previewEvery: () => previewEvery,
+      crashAttempts: () => (retryCrashedJobs ? 2 : 1),
       engineInfo: { version: options.version, backend: 'cpu' },
       log: options.log,
     });

@@ -27,8 +27,9 @@ export interface ProcessorOptions {
   /** Where finished images go; while absent, jobs wait in the queue (none is lost). */
   sink?: ImageSink;
   emit: JobEmit;
-  /** Attempts a job gets when the engine crashes under it: 1 = fail at once, 2 = retry once. */
-  crashAttempts?: number;
+  /** Attempts a job gets when the engine crashes under it: 1 = fail at once, 2 = retry once.
+   * Read when a job fails, so a change in settings applies to the running queue. */
+  crashAttempts?: () => number;
   /** At most one preview event per job per this many ms; the rest are dropped. */
   previewIntervalMs?: number;
   /** Sampler previews every k steps (0: none). */
@@ -155,7 +156,7 @@ export class JobProcessor {
         emit('onJobCancelled', { id: job.id });
         return;
       }
-      const retry = e.code === 'ENGINE_CRASHED' && job.attempts < (this.o.crashAttempts ?? 1);
+      const retry = e.code === 'ENGINE_CRASHED' && job.attempts < (this.o.crashAttempts?.() ?? 1);
       this.finishFailed(job, { code: e.code, message: e.message }, retry);
       return;
     }

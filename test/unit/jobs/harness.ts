@@ -27,7 +27,7 @@ export interface Harness {
   close(): void;
 }
 
-export function startJobs(store: JobStore, o: { stepMs?: number; crashAttempts?: number; previewEvery?: number; previewIntervalMs?: number } = {}): Harness {
+export function startJobs(store: JobStore, o: { stepMs?: number; crashAttempts?: () => number; previewEvery?: number; previewIntervalMs?: number } = {}): Harness {
   const host = fakeHost({ stepMs: o.stepMs ?? 2 });
   const sink = new RecordingSink();
   const events: Harness['events'] = [];

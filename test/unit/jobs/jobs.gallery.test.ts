@@ -61,4 +61,39 @@ describe('jobs into the gallery', () => {
       services.engine.stop();
     }
   });
+
+  it('with the retryCrashedJobs setting on, a job the engine crashed under runs again and lands', async () => {
+    const { services, events } = studio(10);
+    try {
+      // Turned on after start: the queue follows the setting without a restart.
+      await services.settings.update({ retryCrashedJobs: true });
+      const victim = services.jobs.enqueue({ prompt: 'victim', negativePrompt: '', model: '/m.json', seed: '1', steps: 30 }, 1);
+      while (services.jobs.list({ statuses: ['running'] }).jobs.length === 0) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 50));
+      services.engine.injectFault('segfault');
+      await services.jobs.idle();
+      expect(services.jobs.list().jobs.find((j) => j.id === victim.id)).toMatchObject({ status: 'done', attempts: 2, error: null });
+      expect(services.gallery.list().items.map((i) => i.recipe.prompt)).toEqual(['victim']);
+      expect(events.filter((e) => e === 'onJobFailed')).toHaveLength(1);
+    } finally {
+      services.jobs.stop();
+      services.engine.stop();
+    }
+  });
+
+  it('with the setting off (the default), the crash fails the job for good', async () => {
+    const { services } = studio(10);
+    try {
+      expect((await services.settings.get()).retryCrashedJobs).toBe(false);
+      const victim = services.jobs.enqueue({ prompt: 'victim', negativePrompt: '', model: '/m.json', seed: '1', steps: 30 }, 1);
+      while (services.jobs.list({ statuses: ['running'] }).jobs.length === 0) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 50));
+      services.engine.injectFault('segfault');
+      await services.jobs.idle();
+      expect(services.jobs.list().jobs.find((j) => j.id === victim.id)).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'ENGINE_CRASHED' } });
+    } finally {
+      services.jobs.stop();
+      services.engine.stop();
+    }
+  });
 });

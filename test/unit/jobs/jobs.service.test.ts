@@ -76,7 +76,7 @@ describe('jobs service', () => {
   });
 
   it('with crash retries on, the crashed job runs again first and then succeeds', async () => {
-    h = startJobs(createMemoryJobStore(), { stepMs: 10, crashAttempts: 2 });
+    h = startJobs(createMemoryJobStore(), { stepMs: 10, crashAttempts: () => 2 });
     const victim = h.service.enqueue(recipe('victim', { steps: 6 }), 1);
     const other = h.service.enqueue(recipe('other'), 1);
     await untilEvent(h, (e) => e.event === 'onJobProgress' && e.payload.step === 2);
