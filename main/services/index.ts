@@ -2,10 +2,10 @@
 // plain Node (no Electron import) so they run under node, in tests and in browser mode.
 import type { AppInfo, EventName, PayloadOf } from '../api/index.js';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ApiError } from '../api/errors.js';
 import { DEFAULT_SETTINGS, type Settings } from '../api/settings.js';
 import { nodeEngineSpawner } from '../engine-host/channel.node.js';
+import { ENGINE_ENTRY } from '../engine-host/entry.js';
 import type { SpawnEngine } from '../engine-host/channel.js';
 import { EngineHost } from '../engine-host/host.js';
 import type { ImageSink } from './jobs/image-sink.js';
@@ -45,8 +45,7 @@ export interface ServiceOptions {
   imageSink?: ImageSink;
 }
 
-/** The engine process's entry, compiled beside this file's folder (dist/main/engine-host/). */
-export const ENGINE_ENTRY = fileURLToPath(new URL('../engine-host/engine-process.js', import.meta.url));
+export { ENGINE_ENTRY } from '../engine-host/entry.js';
 
 /** A jobs service that answers every call with the reason the library could not be opened. */
 function unavailableJobs(reason: string): JobsService {
@@ -60,9 +59,11 @@ export function createServices(options: ServiceOptions): Services {
   // The queue reads these on every job; settings.get() is async, so they are kept current here.
   let previewEvery: number = DEFAULT_SETTINGS.previewEvery;
   let retryCrashedJobs: boolean = DEFAULT_SETTINGS.retryCrashedJobs;
+  let memoryLimitGiB: number = DEFAULT_SETTINGS.memoryLimitGiB;
   const follow = (value: Settings): void => {
     previewEvery = value.previewEvery;
     retryCrashedJobs = value.retryCrashedJobs;
+    memoryLimitGiB = value.memoryLimitGiB;
   };
   const settings = createFileSettings({
     folder: options.userDataFolder,
@@ -73,7 +74,14 @@ export function createServices(options: ServiceOptions): Services {
     log: options.log,
   });
   void settings.get().then(follow).catch(() => undefined);
-  const engine = new EngineHost({ spawn: options.spawnEngine ?? nodeEngineSpawner(ENGINE_ENTRY), log: options.log });
+  const engine = new EngineHost({
+    spawn: options.spawnEngine ?? nodeEngineSpawner(ENGINE_ENTRY),
+    log: options.log,
+    // A getter: the host reads it at every model load, so a changed setting applies to the next one.
+    get memoryBudgetBytes() {
+      return memoryLimitGiB > 0 ? Math.floor(memoryLimitGiB * 2 ** 30) : undefined;
+    },
+  });
   let jobs: JobsService;
   let gallery: GalleryService;
   try {
@@ -95,7 +103,8 @@ export function createServices(options: ServiceOptions): Services {
       emit: (event, payload) => options.emit(event, payload),
       previewEvery: () => previewEvery,
       crashAttempts: () => (retryCrashedJobs ? 2 : 1),
-      engineInfo: { version: options.version, backend: 'cpu' },
+      // Each image records the backend its engine process was started under.
+      engineInfo: () => ({ version: options.version, backend: engine.backend?.backend ?? 'cpu' }),
       log: options.log,
     });
   } catch (error) {
