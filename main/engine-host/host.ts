@@ -33,6 +33,8 @@ export interface EngineHostOptions {
   cancelGraceMs?: number;
   /** How long a fresh process may take to say it is ready. */
   startTimeoutMs?: number;
+  /** The user's backend setting, read each time a process starts (default auto). */
+  backendSetting?: () => BackendSetting;
   log?: (message: string) => void;
 }
 
@@ -58,6 +60,8 @@ export class EngineHost {
   /** Processes started so far; more than one means it was restarted. */
   starts = 0;
   crashes = 0;
+  /** The backend the running process was started under, with what it found and why. */
+  backend: BackendChoice | undefined;
 
   constructor(private readonly options: EngineHostOptions) {}
 
@@ -99,6 +103,8 @@ export class EngineHost {
       const m = parsed.data;
       if (m.type === 'ready') {
         clearTimeout(timer);
+        this.backend = selectBackend(this.options.backendSetting?.() ?? 'auto', m.backends);
+        this.options.log?.(`engine: process ${m.pid} ready; backend ${this.backend.backend}: ${this.backend.reason}`);
         readyResolve(m.backends);
         return;
       }

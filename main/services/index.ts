@@ -60,10 +60,12 @@ export function createServices(options: ServiceOptions): Services {
   let previewEvery: number = DEFAULT_SETTINGS.previewEvery;
   let retryCrashedJobs: boolean = DEFAULT_SETTINGS.retryCrashedJobs;
   let memoryLimitGiB: number = DEFAULT_SETTINGS.memoryLimitGiB;
+  let backend: Settings['backend'] = DEFAULT_SETTINGS.backend;
   const follow = (value: Settings): void => {
     previewEvery = value.previewEvery;
     retryCrashedJobs = value.retryCrashedJobs;
     memoryLimitGiB = value.memoryLimitGiB;
+    backend = value.backend;
   };
   const settings = createFileSettings({
     folder: options.userDataFolder,
@@ -76,6 +78,8 @@ export function createServices(options: ServiceOptions): Services {
   void settings.get().then(follow).catch(() => undefined);
   const engine = new EngineHost({
     spawn: options.spawnEngine ?? nodeEngineSpawner(ENGINE_ENTRY),
+    // Read when a process starts: a changed setting applies from the next engine start.
+    backendSetting: () => backend,
     log: options.log,
     // A getter: the host reads it at every model load, so a changed setting applies to the next one.
     get memoryBudgetBytes() {

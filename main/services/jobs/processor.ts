@@ -34,7 +34,7 @@ export interface ProcessorOptions {
   previewIntervalMs?: number;
   /** Sampler previews every k steps (0: none). */
   previewEvery?: () => number;
-  engineInfo?: { version: string; backend: string };
+  engineInfo?: () => { version: string; backend: string };
   now?: () => Date;
   log?: (message: string) => void;
 }
@@ -169,7 +169,7 @@ export class JobProcessor {
             width: image.width,
             height: image.height,
             rgb: image.rgb,
-            recipe: imageRecipe(job, model, image.seed, this.o.engineInfo),
+            recipe: imageRecipe(job, model, image.seed, this.o.engineInfo?.()),
             durationMs: Math.round(((t.text + t.sampling + t.decode) / result.images.length) * 1000),
           }),
         );

@@ -10,8 +10,8 @@ import { FAKE_ENGINE } from './fake-engine.js';
 
 const temp = useTempFolders();
 
-function dispatcher(entry: string) {
-  const services = createServices({ userDataFolder: temp(), mode: 'browser', version: '1', emit: () => undefined, spawnEngine: nodeEngineSpawner(entry) });
+function dispatcher(entry: string, log?: (message: string) => void) {
+  const services = createServices({ userDataFolder: temp(), mode: 'browser', version: '1', emit: () => undefined, spawnEngine: nodeEngineSpawner(entry), log });
   return { services, dispatcher: createDispatcher(createHandlers(services), () => undefined) };
 }
 
@@ -28,6 +28,19 @@ describe('engine.backend', () => {
     const { services, dispatcher: d } = dispatcher('/nonexistent/engine-process.js');
     const reply = await d.dispatch('engine.backend', {});
     expect(reply).toMatchObject({ ok: true, result: { backend: 'cpu', reason: expect.stringMatching(/engine process is unavailable/) } });
+    services.engine.stop();
+  });
+
+  it('the host starts its process under the setting and logs the backend it chose and why', async () => {
+    const logs: string[] = [];
+    const { services } = dispatcher(FAKE_ENGINE, (m) => logs.push(m));
+    await services.settings.update({ backend: 'vulkan' });
+    await services.engine.start();
+    expect(services.engine.backend).toMatchObject({
+      backend: 'cpu',
+      reason: 'vulkan was chosen in settings but is unavailable (not compiled into this build); using cpu',
+    });
+    expect(logs.some((l) => /^engine: process \d+ ready; backend cpu: vulkan was chosen/.test(l))).toBe(true);
     services.engine.stop();
   });
 });
