@@ -1,22 +1,20 @@
 // `dimba generate "prompt" [options]`: runs the text-to-image pipeline once and writes PNGs whose
 // recipe is embedded (an A1111-compatible `parameters` chunk and our `dimba` JSON chunk), with a
 // progress bar on stderr. Arguments are checked before the model loads (minutes for the
-// reference release), so a typo fails at once with exit code 2.
+// reference release), so a typo fails at once with exit code 2. The engine runs in its own
+// process through the engine host, as in the studio: a crash there ends the command with the
+// reason instead of a core dump of the CLI.
 import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { defineCommand, EXIT_OK, UsageError } from '../command.js';
-import {
-  generate,
-  loadPipeline,
-  NativeEngineError,
-  releasePipeline,
-  type GenerateProgress,
-  type GenerateRecipe,
-  type PipelineHandle,
-  type PipelineWeights,
-  type SamplerName,
-} from '../../engine/addon.js';
+import { defineCommand, EXIT_OK, UsageError, type Command } from '../command.js';
+import type { GenerateProgress, PipelineWeights, SamplerName } from '../../engine/addon.js';
+import type { SpawnEngine } from '../../engine-host/channel.js';
+import { nodeEngineSpawner } from '../../engine-host/channel.node.js';
+import { ENGINE_ENTRY } from '../../engine-host/entry.js';
+import { EngineHostError } from '../../engine-host/errors.js';
+import { EngineHost } from '../../engine-host/host.js';
+import type { ModelInfo } from '../../engine-host/protocol.js';
 import { encodePng } from '../../services/images/png.js';
 import { recipeChunks, type ImageRecipe } from '../../services/images/recipe-chunks.js';
 import { studioVersion } from '../../runtime/version.js';
@@ -133,7 +131,7 @@ class ProgressView {
     private readonly err: (text: string) => void,
   ) {}
 
-  update(p: GenerateProgress): void {
+  update(p: Pick<GenerateProgress, 'stage' | 'image' | 'count' | 'step' | 'steps'>): void {
     // The text stage serves every image of the job, so it names none.
     const which = p.count > 1 && p.stage !== 'text' ? `image ${p.image + 1}/${p.count} ` : '';
     if (!this.tty) {
@@ -163,95 +161,110 @@ function freeName(dir: string, seed: number | bigint): string {
   }
 }
 
-function recipeFor(handle: PipelineHandle, r: Required<Omit<GenerateRecipe, 'count' | 'previewEvery' | 'seed'>>, seed: number | bigint): ImageRecipe {
+interface ResolvedRecipe {
+  prompt: string;
+  negativePrompt: string;
+  steps: number;
+  guidance: number;
+  sampler: SamplerName;
+  width: number;
+  height: number;
+}
+
+function recipeFor(model: ModelInfo, r: ResolvedRecipe, seed: bigint, backend: string): ImageRecipe {
   return {
     format: 'dimba-recipe',
     version: 1,
     prompt: r.prompt,
     negativePrompt: r.negativePrompt,
-    seed: typeof seed === 'bigint' && seed > BigInt(Number.MAX_SAFE_INTEGER) ? seed.toString() : Number(seed),
+    seed: seed > BigInt(Number.MAX_SAFE_INTEGER) ? seed.toString() : Number(seed),
     steps: r.steps,
     guidance: r.guidance,
     sampler: r.sampler,
     width: r.width,
     height: r.height,
     model: {
-      id: handle.id,
-      name: handle.name,
-      manifestHash: handle.manifestHash,
-      tokenizerHash: handle.tokenizerHash,
-      t5WeightsId: handle.t5WeightsId,
-      weights: handle.weights,
+      id: model.id,
+      name: model.name,
+      manifestHash: model.manifestHash,
+      tokenizerHash: model.tokenizerHash,
+      t5WeightsId: model.t5WeightsId,
+      weights: model.weights,
     },
-    engine: { version: studioVersion(), backend: 'cpu' },
+    engine: { version: studioVersion(), backend },
   };
 }
 
-export default defineCommand({
-  name: 'generate',
-  summary: 'Make images from a prompt and write them as PNGs with the recipe embedded',
-  usage:
-    '"PROMPT" --model MANIFEST [--negative TEXT] [--seed N] [--steps N] [--guidance X] [--sampler dpm++2m|ddim|euler] ' +
-    '[--width PX] [--height PX] [--count N] [--out DIR] [--weights bf16|f32]',
-  async run(args, { out, err }) {
-    const a = parseGenerateArgs(args);
-    const manifest = path.resolve(a.model);
-    if (!existsSync(manifest)) throw new UsageError(`--model: ${manifest} does not exist`);
-    const outDir = path.resolve(a.out);
-    mkdirSync(outDir, { recursive: true });
+/** The command on a given way of starting the engine process (tests pass a stand-in). */
+export function makeGenerateCommand(spawn: () => SpawnEngine): Command {
+  return defineCommand({
+    name: 'generate',
+    summary: 'Make images from a prompt and write them as PNGs with the recipe embedded',
+    usage:
+      '"PROMPT" --model MANIFEST [--negative TEXT] [--seed N] [--steps N] [--guidance X] [--sampler dpm++2m|ddim|euler] ' +
+      '[--width PX] [--height PX] [--count N] [--out DIR] [--weights bf16|f32]',
+    async run(args, { out, err }) {
+      const a = parseGenerateArgs(args);
+      const manifest = path.resolve(a.model);
+      if (!existsSync(manifest)) throw new UsageError(`--model: ${manifest} does not exist`);
+      const outDir = path.resolve(a.out);
+      mkdirSync(outDir, { recursive: true });
 
-    err(`loading ${manifest} (${a.weights} weights)...`);
-    const handle = await loadPipeline(manifest, { weights: a.weights });
-    try {
-      const d = handle.defaults;
-      const width = a.width ?? d.width;
-      const height = a.height ?? d.height;
-      for (const [name, v] of [['width', width], ['height', height]] as const) {
-        if (v % handle.sizeMultiple !== 0) {
-          throw new UsageError(`--${name} must be a multiple of ${handle.sizeMultiple} for ${handle.name}, not ${v}`);
-        }
-      }
-      const seed = a.seed ?? BigInt(randomInt(0, 2 ** 32));
-      const recipe = {
-        prompt: a.prompt,
-        negativePrompt: a.negative,
-        steps: a.steps ?? d.steps,
-        guidance: a.guidance ?? d.guidance,
-        sampler: a.sampler ?? (d.sampler as SamplerName),
-        width,
-        height,
-      };
-      err(`seed ${seed}, ${recipe.steps} steps, ${recipe.sampler}, guidance ${recipe.guidance}, ${width}x${height}, ${a.count} image(s)`);
-      const view = new ProgressView(process.stderr.isTTY === true, err);
-      // Ctrl-C cancels before the next model call instead of killing the engine mid-write.
-      const abort = new AbortController();
-      const onSigint = () => abort.abort();
-      process.once('SIGINT', onSigint);
-      let result;
+      const host = new EngineHost({ spawn: spawn() });
       try {
-        result = await generate(
-          handle,
-          { ...recipe, seed: seed <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seed) : seed, count: a.count },
-          { onProgress: (p) => view.update(p), signal: abort.signal },
-        ).result;
-      } catch (error) {
-        if (error instanceof NativeEngineError && error.code === 'E_INVALID_ARGUMENT') throw new UsageError(error.message);
-        throw error;
+        err(`loading ${manifest} (${a.weights} weights)...`);
+        const model = await host.ensureModel(manifest, a.weights);
+        const backend = host.backend?.backend ?? 'cpu';
+        if (host.backend) err(`backend ${backend}: ${host.backend.reason}`);
+        const d = model.defaults;
+        const width = a.width ?? d.width;
+        const height = a.height ?? d.height;
+        for (const [name, v] of [['width', width], ['height', height]] as const) {
+          if (v % model.sizeMultiple !== 0) {
+            throw new UsageError(`--${name} must be a multiple of ${model.sizeMultiple} for ${model.name}, not ${v}`);
+          }
+        }
+        const seed = a.seed ?? BigInt(randomInt(0, 2 ** 32));
+        const recipe: ResolvedRecipe = {
+          prompt: a.prompt,
+          negativePrompt: a.negative,
+          steps: a.steps ?? d.steps,
+          guidance: a.guidance ?? d.guidance,
+          sampler: a.sampler ?? (d.sampler as SamplerName),
+          width,
+          height,
+        };
+        err(`seed ${seed}, ${recipe.steps} steps, ${recipe.sampler}, guidance ${recipe.guidance}, ${width}x${height}, ${a.count} image(s)`);
+        const view = new ProgressView(process.stderr.isTTY === true, err);
+        // Ctrl-C cancels before the next model call instead of killing the engine mid-write.
+        const jobId = 'cli';
+        const onSigint = () => host.cancel(jobId);
+        process.once('SIGINT', onSigint);
+        let result;
+        try {
+          result = await host.run(jobId, { ...recipe, seed: seed.toString(), count: a.count, previewEvery: 0 }, { onProgress: (p) => view.update(p) });
+        } catch (error) {
+          if (error instanceof EngineHostError && error.code === 'E_INVALID_ARGUMENT') throw new UsageError(error.message);
+          throw error;
+        } finally {
+          process.off('SIGINT', onSigint);
+          view.finish();
+        }
+        for (const image of result.images) {
+          const imageSeed = BigInt(image.seed);
+          const file = freeName(outDir, imageSeed);
+          writeFileSync(file, encodePng(image, recipeChunks(recipeFor(model, recipe, imageSeed, backend))));
+          out(file);
+        }
+        const t = result.times;
+        const n = result.images.length;
+        err(`${n} image(s): text ${t.text.toFixed(2)} s, sampling ${(t.sampling / n).toFixed(2)} s/image, decode ${(t.decode / n).toFixed(2)} s/image`);
+        return EXIT_OK;
       } finally {
-        process.off('SIGINT', onSigint);
-        view.finish();
+        host.stop();
       }
-      for (const image of result.images) {
-        const file = freeName(outDir, image.seed);
-        writeFileSync(file, encodePng(image, recipeChunks(recipeFor(handle, recipe, image.seed))));
-        out(file);
-      }
-      const t = result.times;
-      const n = result.images.length;
-      err(`${n} image(s): text ${t.text.toFixed(2)} s, sampling ${(t.sampling / n).toFixed(2)} s/image, decode ${(t.decode / n).toFixed(2)} s/image`);
-      return EXIT_OK;
-    } finally {
-      releasePipeline(handle);
-    }
-  },
-});
+    },
+  });
+}
+
+export default makeGenerateCommand(() => nodeEngineSpawner(ENGINE_ENTRY));

@@ -1,7 +1,8 @@
 // A stand-in engine process speaking the host protocol (main/engine-host/protocol.ts) without the
 // native addon: each sampling step takes DIMBA_FAKE_STEP_MS, cancel stops at the next step like the
 // real pipeline, previews follow the one-credit rule, and the same fault hooks exist. Prompts
-// starting with "fail:" fail with that code; "malformed" sends a message outside the protocol.
+// starting with "fail:" fail with that code; "malformed" sends a message outside the protocol;
+// "crash:segfault" segfaults after the first step (with faults enabled).
 const stepMs = Number(process.env.DIMBA_FAKE_STEP_MS ?? '5');
 let model;
 let running;
@@ -12,6 +13,8 @@ function generate(jobId, recipe) {
   if (!model) return post({ type: 'failed', jobId, code: 'E_INVALID_ARGUMENT', message: 'no model is loaded' });
   if (recipe.prompt.startsWith('fail:')) return post({ type: 'failed', jobId, code: recipe.prompt.slice(5), message: 'asked to fail' });
   if (recipe.prompt === 'malformed') return post({ type: 'done', jobId });
+  // "crash:<fault>" crashes after the first step, for callers that cannot reach injectFault.
+  const crashAfterStep = recipe.prompt.startsWith('crash:') && process.env.DIMBA_ENGINE_FAULTS === '1' ? recipe.prompt.slice(6) : null;
   const steps = recipe.steps ?? 4;
   const w = recipe.width ?? 8;
   const h = recipe.height ?? 8;
@@ -28,6 +31,7 @@ function generate(jobId, recipe) {
     }
     step++;
     post({ type: 'progress', jobId, stage: 'sampling', image, count: recipe.count, step, steps });
+    if (crashAfterStep === 'segfault') return process.kill(process.pid, 'SIGSEGV');
     if (recipe.previewEvery > 0 && step % recipe.previewEvery === 0 && credit) {
       credit = false;
       post({ type: 'preview', jobId, image, step, width: 2, height: 2, rgb: new Uint8Array(12).fill(step) });

@@ -1,18 +1,22 @@
-// `dimba generate` end to end through the native addon on a tiny random model: two runs of one
-// recipe write byte-identical PNGs whose chunks carry the recipe, and image k of a count is the
-// count-1 image of seed + k. Needs the built addon (npm test builds it first); a build without
-// it skips with the reason in the test's title.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// `dimba generate` end to end through the engine process (dist/main/engine-host/engine-process.js)
+// and the native addon on a tiny random model: two runs of one recipe write byte-identical PNGs
+// whose chunks carry the recipe, and image k of a count is the count-1 image of seed + k. Needs
+// the main build and the addon (npm test builds both first); without them it skips with the
+// reason in the test's title.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import generateCommand from '../../../main/cli/commands/generate.js';
+import { makeGenerateCommand } from '../../../main/cli/commands/generate.js';
+import { nodeEngineSpawner } from '../../../main/engine-host/channel.node.js';
 import { runCli } from '../../../main/cli/registry.js';
 import { decodePngRgb, readPngChunks, readPngText } from '../../../main/services/images/png.js';
 import { recipeFromText } from '../../../main/services/images/recipe-chunks.js';
 import { nativeEngineMissing, writeTinyModel } from '../../support/tiny-model.js';
 
-const missing = nativeEngineMissing();
+const ENTRY = path.resolve('dist/main/engine-host/engine-process.js');
+const missing = existsSync(ENTRY) ? nativeEngineMissing() : `${ENTRY} is not built: run npm run build:main`;
+const generateCommand = makeGenerateCommand(() => nodeEngineSpawner(ENTRY));
 const outRoot = mkdtempSync(path.join(os.tmpdir(), 'dimba-generate-'));
 const manifest = missing ? '' : writeTinyModel(path.join(outRoot, 'model'));
 
