@@ -72,6 +72,7 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
   /** The registered model's id ('' until models are listed and one is picked). */
   const modelId = ref('');
   const history = ref<PromptHistoryEntry[]>(readHistory());
+  let defaultsApplied = false;
 
   /** The seed the next job will use; undefined lets the engine draw one. */
   const effectiveSeed = computed<string | undefined>(() => {
@@ -87,6 +88,8 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
    */
   function applyRecipe(recipe: FormRecipe | GalleryRecipe): void {
     const r = formRecipeOf(recipe);
+    // A recalled recipe must not be overwritten by the settings' defaults later.
+    defaultsApplied = true;
     prompt.value = r.prompt;
     negativePrompt.value = r.negativePrompt;
     if (r.modelId !== undefined) modelId.value = r.modelId;
@@ -99,6 +102,14 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     if (r.sampler !== undefined && (SAMPLERS as readonly string[]).includes(r.sampler)) sampler.value = r.sampler as Sampler;
     if (r.width !== undefined) width.value = r.width;
     if (r.height !== undefined) height.value = r.height;
+  }
+
+  /** The settings' starting steps and guidance, taken once per session (later edits win). */
+  function applyDefaults(defaults: { steps: number; guidance: number }): void {
+    if (defaultsApplied) return;
+    defaultsApplied = true;
+    steps.value = defaults.steps;
+    guidance.value = defaults.guidance;
   }
 
   /** Puts a prompt at the top of the history (once), newest first, and keeps it across reloads. */
@@ -162,6 +173,7 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     history,
     effectiveSeed,
     applyRecipe,
+    applyDefaults,
     remember,
     clearHistory,
     request,

@@ -8,6 +8,23 @@ import { useClient } from '../composables/useClient';
 
 export type JobProgress = PayloadOf<'onJobProgress'>;
 
+/** The most jobs one list holds (the Queue view windows them). */
+const LIST_LIMIT = 1000;
+
+function latestStartedSeed(list: readonly Job[]): string | null {
+  let best: Job | null = null;
+  for (const job of list) {
+    if (job.startedAt && job.recipe.seed && (!best || job.startedAt > best.startedAt!)) best = job;
+  }
+  return best?.recipe.seed ?? null;
+}
+
+/** How far a job has come, 0..1, from its last progress event. */
+export function progressFraction(p: JobProgress | undefined): number {
+  if (!p || p.steps === 0 || p.count === 0) return 0;
+  return Math.min(1, (p.image * p.steps + p.step) / (p.steps * p.count));
+}
+
 function toErrorShape(error: unknown): ApiErrorShape {
   if (error instanceof ApiError) return error.toShape();
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
@@ -20,14 +37,21 @@ export const useJobsStore = defineStore('jobs', () => {
   const progress = reactive(new Map<string, JobProgress>());
   const previews = reactive(new Map<string, string>());
   const error = ref<ApiErrorShape | null>(null);
+  /** True until the first list arrives (the views show a loading state). */
+  const loading = ref(true);
+  /** The seed the most recently started job runs with (for "reuse last seed"). */
+  const lastSeed = ref<string | null>(null);
 
   async function load(): Promise<void> {
     try {
-      const listed = await client.call('jobs.list', { limit: 1000 });
+      const listed = await client.call('jobs.list', { limit: LIST_LIMIT });
       jobs.value = listed.jobs;
       paused.value = listed.paused;
+      lastSeed.value ??= latestStartedSeed(listed.jobs);
     } catch (caught) {
       error.value = toErrorShape(caught);
+    } finally {
+      loading.value = false;
     }
   }
 
@@ -43,8 +67,15 @@ export const useJobsStore = defineStore('jobs', () => {
     reload ??= load().finally(() => (reload = null));
   }
 
-  client.on('onJobQueued', (job) => put(job));
-  client.on('onJobStarted', () => refresh());
+  client.on('onJobQueued', (job) => {
+    put(job);
+    // A retried job goes back among the queued ones: the list's order comes from the main side.
+    refresh();
+  });
+  client.on('onJobStarted', (started) => {
+    lastSeed.value = started.seed;
+    refresh();
+  });
   client.on('onJobProgress', (p) => progress.set(p.id, p));
   client.on('onJobPreview', (p) => previews.set(p.id, p.dataUrl));
   for (const e of ['onJobDone', 'onJobFailed', 'onJobCancelled'] as const) {
@@ -75,12 +106,18 @@ export const useJobsStore = defineStore('jobs', () => {
     progress,
     previews,
     error,
+    loading,
+    lastSeed,
     running: computed(() => jobs.value.find((j) => j.status === 'running') ?? null),
+    queuedCount: computed(() => jobs.value.reduce((n, j) => n + (j.status === 'queued' ? 1 : 0), 0)),
     load,
+    clearError: () => (error.value = null),
     enqueue: (recipe: Partial<JobRecipe> & Pick<JobRecipe, 'prompt' | 'model'>, count: number) =>
       act(() => client.call('jobs.enqueue', { recipe, count })),
     cancel: (id: string) => act(() => client.call('jobs.cancel', { id })),
     retry: (id: string) => act(() => client.call('jobs.retry', { id })),
+    /** Moves a queued job before another queued job (null: to the end). */
+    move: (id: string, before: string | null) => act(() => client.call('jobs.move', { id, before })),
     pause: () => act(() => client.call('jobs.pause', {})),
     resume: () => act(() => client.call('jobs.resume', {})),
   };

@@ -2,12 +2,33 @@
 // the download catalogue and each download's live state, kept current by the API's events.
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import { ApiError, type ApiErrorShape, type CatalogueEntry, type Download, type Model, type Validation } from '@api';
+import { ApiError, type ApiErrorShape, type CatalogueEntry, type Download, type Model, type Settings, type Validation } from '@api';
 import { useClient } from '../composables/useClient';
 
 function toErrorShape(error: unknown): ApiErrorShape {
   if (error instanceof ApiError) return error.toShape();
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+}
+
+/** Models that make images on their own (T5 and VAE are parts of a pipeline). */
+export function generativeModels(list: readonly Model[]): Model[] {
+  return list.filter((m) => m.kind === 'dimba' || m.kind === 'builtin');
+}
+
+/** The default among `choices`: the one the settings name, else the built-in, else the first ready. */
+export function defaultModelOf(choices: readonly Model[], settings: Pick<Settings, 'defaultModel'> | null): Model | null {
+  const ready = choices.filter((m) => m.status === 'ready');
+  return (
+    ready.find((m) => m.id === settings?.defaultModel) ?? ready.find((m) => m.kind === 'builtin') ?? ready[0] ?? null
+  );
+}
+
+/**
+ * What a job's `model` field takes for a registered model: the jobs contract runs a pipeline
+ * manifest by path, so a model that lists a manifest file runs by that path; otherwise its id.
+ */
+export function jobModelRef(model: Model): string {
+  return model.files.find((f) => f.path.endsWith('.manifest.json'))?.path ?? model.id;
 }
 
 export const useModelsStore = defineStore('models', () => {
@@ -17,6 +38,8 @@ export const useModelsStore = defineStore('models', () => {
   const downloads = ref<Record<string, Download>>({});
   const validation = ref<Validation | null>(null);
   const busy = ref(false);
+  /** False until the first list arrives (the views show a loading state). */
+  const loaded = ref(false);
   const error = ref<ApiErrorShape | null>(null);
 
   client.on('onModelsChanged', (list) => {
@@ -46,6 +69,7 @@ export const useModelsStore = defineStore('models', () => {
       catalogue.value = cat;
       downloads.value = Object.fromEntries(running.map((d) => [d.catalogueId, d]));
     });
+    loaded.value = true;
   }
 
   async function validate(path: string): Promise<void> {
@@ -78,5 +102,5 @@ export const useModelsStore = defineStore('models', () => {
     await run(() => client.call('models.cancelDownload', { catalogueId }));
   }
 
-  return { models, catalogue, downloads, validation, busy, error, load, validate, register, remove, download, cancel };
+  return { models, catalogue, downloads, validation, busy, loaded, error, load, validate, register, remove, download, cancel };
 });

@@ -4,6 +4,7 @@ import { ref } from 'vue';
 
 export const VIEWS = [
   { id: 'generate', label: 'Generate' },
+  { id: 'queue', label: 'Queue' },
   { id: 'gallery', label: 'Gallery' },
   { id: 'tune', label: 'Tune' },
   { id: 'models', label: 'Models' },

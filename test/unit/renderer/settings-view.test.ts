@@ -28,12 +28,16 @@ describe('Settings view', () => {
   it('saves only what changed, through the API', async () => {
     const { wrapper, platform } = await mountView();
     expect(wrapper.get('[data-testid="settings-save"]').attributes('disabled')).toBeDefined();
-    await wrapper.get('[data-testid="setting-theme"]').setValue('light');
+    await wrapper.get('[data-testid="setting-backend"]').setValue('vulkan');
     await wrapper.get('[data-testid="setting-steps"]').setValue('12');
+    await wrapper.get('[data-testid="setting-memory"]').setValue('6');
     await wrapper.get('[data-testid="settings-form"]').trigger('submit');
     await flushPromises();
-    expect(platform.calls.at(-1)).toEqual({ method: 'settings.update', params: { theme: 'light', defaultSteps: 12 } });
-    expect(platform.settings).toMatchObject({ theme: 'light', defaultSteps: 12 });
+    expect(platform.calls.filter((c) => c.method === 'settings.update').at(-1)).toEqual({
+      method: 'settings.update',
+      params: { backend: 'vulkan', defaultSteps: 12, memoryLimitGiB: 6 },
+    });
+    expect(platform.settings).toMatchObject({ backend: 'vulkan', defaultSteps: 12, memoryLimitGiB: 6 });
     expect(wrapper.find('[data-testid="settings-saved"]').exists()).toBe(true);
   });
 
@@ -45,6 +49,17 @@ describe('Settings view', () => {
     await flushPromises();
     expect(wrapper.get('[data-testid="settings-error"]').text()).toBe('INTERNAL: disk full');
     expect((wrapper.get('[data-testid="setting-backend"]').element as HTMLSelectElement).value).toBe('cpu');
+  });
+
+  it('saves the theme at once, keeping other edits in progress', async () => {
+    const { wrapper, platform } = await mountView();
+    await wrapper.get('[data-testid="setting-steps"]').setValue('9');
+    await wrapper.get('[data-testid="setting-theme"]').setValue('dark');
+    await flushPromises();
+    expect(platform.calls.filter((c) => c.method === 'settings.update')).toEqual([{ method: 'settings.update', params: { theme: 'dark' } }]);
+    expect(platform.settings.theme).toBe('dark');
+    expect((wrapper.get('[data-testid="setting-steps"]').element as HTMLInputElement).value).toBe('9');
+    expect(wrapper.get('[data-testid="settings-save"]').attributes('disabled')).toBeUndefined();
   });
 
   it('follows changes made elsewhere', async () => {
