@@ -7,7 +7,11 @@ const stepMs = Number(process.env.DIMBA_FAKE_STEP_MS ?? '5');
 let model;
 let running;
 let credit = true;
-const post = (m) => process.send(m);
+// Electron's utilityProcess gives the child process.parentPort; node's fork gives process.send.
+const parentPort = process.parentPort;
+const post = (m) => (parentPort ? parentPort.postMessage(m) : process.send(m));
+const onHostMessage = (listener) =>
+  parentPort ? parentPort.on('message', (event) => listener(event.data)) : process.on('message', listener);
 
 function generate(jobId, recipe) {
   if (!model) return post({ type: 'failed', jobId, code: 'E_INVALID_ARGUMENT', message: 'no model is loaded' });
@@ -50,7 +54,7 @@ function generate(jobId, recipe) {
   setTimeout(tick, stepMs);
 }
 
-process.on('message', (m) => {
+onHostMessage((m) => {
   switch (m.type) {
     case 'load':
       if (m.manifest.includes('missing')) return post({ type: 'loadFailed', manifest: m.manifest, code: 'E_IO', message: 'no such file' });
