@@ -1,16 +1,35 @@
-// End to end: in browser mode, a prompt typed into the Generate view becomes a job that runs on
-// the real engine process (tiny random model) and lands in the gallery, with progress on the
-// way. Skipped, with the reason in its title, unless the native engine is built (npm test builds
-// it first).
+// End to end: in browser mode, the Generate view drives the real engine process (the tiny random
+// model, run from its pipeline manifest: the built-in model is not registered as the default
+// yet). Ctrl+Enter queues the job; progress and previews show while it runs; the images land in
+// the results strip through the library route; seed modes (fixed, reuse last, random) reach the
+// jobs; the prompt goes into the history. Skipped, with the reason in its title, unless the
+// native engine is built (npm test builds it first).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeEngineMissing, writeTinyModel } from '../support/tiny-model';
 import { launchChromium, startStudio, type RunningStudio } from './support/studio';
 
 const missing = nativeEngineMissing();
+
+/** Jobs as the API lists them, read through the page's own session. */
+async function listJobs(page: Page, token: string): Promise<{ recipe: { prompt: string; seed?: string }; status: string; imageIds: string[] }[]> {
+  return page.evaluate(async (t) => {
+    const ws = new WebSocket(`ws://${location.host}/api/ws?token=${t}`);
+    await new Promise((resolve) => (ws.onopen = resolve));
+    const reply = await new Promise<{ result: { jobs: never[] } }>((resolve) => {
+      ws.onmessage = (event) => {
+        const message = JSON.parse(String(event.data)) as { id?: number; result: { jobs: never[] } };
+        if (message.id === 1) resolve(message);
+      };
+      ws.send(JSON.stringify({ id: 1, method: 'jobs.list', params: {} }));
+    });
+    ws.close();
+    return reply.result.jobs;
+  }, token);
+}
 
 describe.skipIf(missing !== null)(`Generate view end to end${missing ? ` (skipped: ${missing})` : ''}`, () => {
   let studio: RunningStudio;
@@ -31,20 +50,93 @@ describe.skipIf(missing !== null)(`Generate view end to end${missing ? ` (skippe
     if (modelDir) rmSync(modelDir, { recursive: true, force: true });
   });
 
-  it('a prompt becomes an image in the gallery', async () => {
-    const page = await browser.newPage();
+  it('Ctrl+Enter makes images with live progress and previews; they land in the results strip', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(error.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
     await page.goto(studio.url);
     await page.getByTestId('nav-generate').click();
-    await page.getByTestId('gen-prompt').fill('a red fox in the snow');
+    await page.getByTestId('results-empty').waitFor();
+    // No model is registered: the form offers the manifest file.
+    expect(await page.getByTestId('gen-model-select').inputValue()).toBe('@manifest');
     await page.getByTestId('gen-model').fill(manifest);
-    await page.getByTestId('gen-steps').fill('4');
-    await page.getByTestId('gen-submit').click();
-    const done = page.getByTestId('job-done');
-    await done.waitFor({ timeout: 30_000 });
-    expect(await done.textContent()).toMatch(/a red fox in the snow.*1 image\(s\) in the gallery/);
+    await page.getByTestId('gen-steps').fill('300');
+    // A manifest file has no registered config: sides are typed (snapped to 16 on change).
+    await page.getByTestId('gen-width').fill('250');
+    await page.getByTestId('gen-width').press('Tab');
+    await page.getByTestId('gen-height').fill('256');
+    await page.getByTestId('gen-height').press('Tab');
+    expect(await page.getByTestId('gen-width').inputValue()).toBe('256');
+    expect(await page.getByTestId('gen-size-preset').inputValue()).toBe('custom');
+    await page.getByTestId('gen-count').fill('2');
+    await page.getByTestId('seed-mode-fixed').check();
+    await page.getByTestId('gen-seed').fill('7');
+    await page.getByTestId('gen-prompt').fill('a red fox in the snow');
+
+    // Progress and previews can be brief: record every one the page shows.
+    await page.evaluate(() => {
+      const seen = { progress: 0, preview: '' };
+      (window as unknown as { seen: typeof seen }).seen = seen;
+      new MutationObserver(() => {
+        const bar = document.querySelector<HTMLProgressElement>('[data-testid="job-progress"]');
+        if (bar) seen.progress = Math.max(seen.progress, bar.value);
+        const img = document.querySelector<HTMLImageElement>('[data-testid="job-preview"]');
+        if (img?.src) seen.preview = img.src.slice(0, 22);
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    await page.getByTestId('gen-prompt').press('Control+Enter');
+    await page.getByTestId('running-job').waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.getByTestId('result-image').count(), { timeout: 60_000 }).toBe(2);
+    const seen = await page.evaluate(() => (window as unknown as { seen: { progress: number; preview: string } }).seen);
+    expect(seen.progress).toBeGreaterThan(0);
+    expect(seen.preview).toBe('data:image/png;base64,');
+
+    // The thumbnails come from the library route and decode.
+    await expect
+      .poll(() => page.getByTestId('result-image').locator('img').evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth > 0)), { timeout: 10_000 })
+      .toEqual([true, true]);
+    expect(await page.getByTestId('result-image').first().locator('img').getAttribute('alt')).toBe('a red fox in the snow');
+
+    const [job] = await listJobs(page, studio.token);
+    expect(job).toMatchObject({ status: 'done', recipe: { prompt: 'a red fox in the snow', seed: '7' } });
+    expect(job!.imageIds).toHaveLength(2);
+
+    // The prompt is in the history.
+    await page.getByTestId('gen-prompt').fill('');
+    await page.getByTestId('history-toggle').click();
+    await page.getByTestId('history-item-0').click();
+    expect(await page.getByTestId('gen-prompt').inputValue()).toBe('a red fox in the snow');
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('seed modes: reuse last repeats the seed the last job ran with; random draws a new one', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(studio.url);
+    await page.getByTestId('nav-generate').click();
+    await page.getByTestId('gen-model').fill(manifest);
+    await page.getByTestId('gen-steps').fill('2');
+    await page.getByTestId('gen-count').fill('1');
+
+    await page.getByTestId('seed-mode-reuse-last').check();
+    await expect.poll(() => page.getByTestId('seed-last').textContent()).toBe('Seed 7');
+    await page.getByTestId('gen-prompt').fill('again with seed seven');
+    await page.getByTestId('gen-submit').click();
+    await expect.poll(async () => (await listJobs(page, studio.token)).find((j) => j.recipe.prompt === 'again with seed seven')?.status, { timeout: 30_000 }).toBe('done');
+    expect((await listJobs(page, studio.token)).find((j) => j.recipe.prompt === 'again with seed seven')?.recipe.seed).toBe('7');
+
+    await page.getByTestId('seed-mode-random').check();
+    await page.getByTestId('gen-prompt').fill('a random seed');
+    await page.keyboard.press('Control+Enter');
+    await expect.poll(async () => (await listJobs(page, studio.token)).find((j) => j.recipe.prompt === 'a random seed')?.status, { timeout: 30_000 }).toBe('done');
+    const drawn = (await listJobs(page, studio.token)).find((j) => j.recipe.prompt === 'a random seed')!.recipe.seed;
+    expect(drawn).toMatch(/^\d+$/);
+    // "Reuse last" now offers the seed the random job ran with.
+    await page.getByTestId('seed-mode-reuse-last').check();
+    expect(await page.getByTestId('seed-last').textContent()).toBe(`Seed ${drawn}`);
     await page.close();
   });
 });
