@@ -4,6 +4,7 @@
 // `failed` message with the engine's code: only a real crash ends this process.
 import {
   generate,
+  inspectCheckpoint,
   loadPipeline,
   NativeEngineError,
   releasePipeline,
@@ -108,6 +109,15 @@ async function run(jobId: string, recipe: EngineRecipe): Promise<void> {
   }
 }
 
+async function inspect(requestId: number, file: string, config: string | undefined): Promise<void> {
+  try {
+    const inspection = await inspectCheckpoint(file, config ? { config } : {});
+    post({ type: 'inspected', requestId, inspection });
+  } catch (error) {
+    post({ type: 'inspectFailed', requestId, code: codeOf(error), message: messageOf(error) });
+  }
+}
+
 /** Deliberate crashes for the host's fault-injection tests; ignored unless enabled. */
 function crash(fault: Fault): void {
   if (!faultsEnabled) return;
@@ -153,6 +163,9 @@ function onMessage(raw: unknown): void {
       return;
     case 'previewAck':
       previewCredit = true;
+      return;
+    case 'inspect':
+      void inspect(m.requestId, m.path, m.config);
       return;
     case 'fault':
       if ((FAULTS as readonly string[]).includes(m.fault)) crash(m.fault);

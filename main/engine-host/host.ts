@@ -8,7 +8,7 @@ import type { EngineChannel, SpawnEngine } from './channel.js';
 import { estimateModelBytes } from './model-size.js';
 import { describeExit } from './channel.js';
 import { EngineHostError } from './errors.js';
-import { engineMessageSchema, type EngineMessage, type EngineRecipe, type Fault, type ModelInfo } from './protocol.js';
+import { engineMessageSchema, type EngineMessage, type EngineRecipe, type Fault, type Inspection, type ModelInfo } from './protocol.js';
 import { selectBackend, type BackendChoice, type BackendProbe, type BackendSetting } from './backend.js';
 
 export type ProgressMessage = Extract<EngineMessage, { type: 'progress' }>;
@@ -50,12 +50,15 @@ interface Live {
   channel: EngineChannel;
   ready: Promise<BackendProbe[]>;
   model?: { manifest: string; weights: 'bf16' | 'f32'; info: ModelInfo };
+  /** Inspections in flight: they run beside a job (headers only, off the engine's job thread). */
+  inspections: Map<number, { resolve: (i: Inspection) => void; reject: (e: EngineHostError) => void }>;
 }
 
 export class EngineHost {
   private live: Live | undefined;
   private pending: Pending | undefined;
   private cancelTimer: NodeJS.Timeout | undefined;
+  private inspections = 0;
   private stopped = false;
   /** Processes started so far; more than one means it was restarted. */
   starts = 0;
@@ -86,7 +89,7 @@ export class EngineHost {
       readyReject = rej;
     });
     ready.catch(() => undefined);
-    const live: Live = { channel, ready };
+    const live: Live = { channel, ready, inspections: new Map() };
     this.live = live;
     const timer = setTimeout(() => {
       readyReject(new EngineHostError('ENGINE_UNAVAILABLE', 'the engine process did not start in time'));
@@ -184,6 +187,21 @@ export class EngineHost {
     }, this.options.cancelGraceMs ?? 10_000);
   }
 
+  /**
+   * The engine's inspector on a checkpoint file or folder, run in the engine process so that a
+   * hostile file can crash only that process (it fails with ENGINE_CRASHED, and so does a job
+   * running beside it). Engine errors (E_BAD_FILE, E_UNSUPPORTED_FORMAT, ...) keep their code.
+   */
+  async inspect(file: string, options: { config?: string } = {}): Promise<Inspection> {
+    await this.start();
+    const live = this.live!;
+    const requestId = ++this.inspections;
+    return new Promise<Inspection>((resolve, reject) => {
+      live.inspections.set(requestId, { resolve, reject });
+      live.channel.send({ type: 'inspect', requestId, path: file, ...(options.config ? { config: options.config } : {}) });
+    });
+  }
+
   /** Test hook: makes the engine process crash in the given way (needs DIMBA_ENGINE_FAULTS=1). */
   injectFault(fault: Fault): void {
     this.live?.channel.send({ type: 'fault', fault });
@@ -219,6 +237,8 @@ export class EngineHost {
     if (this.live !== live) return;
     this.live = undefined;
     this.settle()?.reject(error);
+    for (const inspection of live.inspections.values()) inspection.reject(error);
+    live.inspections.clear();
   }
 
   private onEngineMessage(m: EngineMessage): void {
@@ -247,6 +267,16 @@ export class EngineHost {
       case 'failed':
         if (p?.jobId === m.jobId) this.settle()!.reject(new EngineHostError(asCode(m.code), m.message));
         return;
+      case 'inspected':
+      case 'inspectFailed': {
+        const inspections = this.live?.inspections;
+        const waiting = inspections?.get(m.requestId);
+        if (!waiting) return;
+        inspections!.delete(m.requestId);
+        if (m.type === 'inspected') waiting.resolve(m.inspection);
+        else waiting.reject(new EngineHostError(asCode(m.code), m.message));
+        return;
+      }
       case 'unloaded':
       case 'ready':
         return;

@@ -37,6 +37,8 @@ export type HostMessage =
   | { type: 'cancel'; jobId: string }
   /** The host has forwarded the last preview: the engine may send the next one (one credit). */
   | { type: 'previewAck'; jobId: string }
+  /** Reads a checkpoint's headers (any format) and compares them with the engine's expected tensors. */
+  | { type: 'inspect'; requestId: number; path: string; config?: string }
   | { type: 'fault'; fault: Fault };
 
 const bytes = z.instanceof(Uint8Array);
@@ -58,6 +60,20 @@ export const modelInfoSchema = z.object({
   }),
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
+
+/** What the engine's inspector found (native/src/models/inspect.h), headers only. */
+export const inspectionSchema = z.object({
+  tensors: z.array(z.object({ name: z.string(), dtype: z.string(), shape: z.array(z.number().int()), bytes: z.number() })),
+  totalBytes: z.number(),
+  kind: z.enum(['dimba', 't5', 'vae', 'unknown']),
+  matched: z.number().int(),
+  expected: z.number().int(),
+  missing: z.array(z.string()),
+  unexpected: z.array(z.string()),
+  wrongShape: z.array(z.string()),
+  ok: z.boolean(),
+});
+export type Inspection = z.infer<typeof inspectionSchema>;
 
 export const engineMessageSchema = z.discriminatedUnion('type', [
   z.object({
@@ -96,5 +112,7 @@ export const engineMessageSchema = z.discriminatedUnion('type', [
     times: z.object({ text: z.number(), sampling: z.number(), decode: z.number() }),
   }),
   z.object({ type: z.literal('failed'), jobId: z.string(), code: z.string(), message: z.string() }),
+  z.object({ type: z.literal('inspected'), requestId: z.number().int(), inspection: inspectionSchema }),
+  z.object({ type: z.literal('inspectFailed'), requestId: z.number().int(), code: z.string(), message: z.string() }),
 ]);
 export type EngineMessage = z.infer<typeof engineMessageSchema>;

@@ -18,6 +18,8 @@ import { createLibraryGallery } from './gallery/gallery.library.js';
 import { createGalleryImageSink } from './gallery/image-sink.gallery.js';
 import { createSqliteImageRecords } from './gallery/records.sqlite.js';
 import { createModelsService, type ModelsService } from './models/models.service.js';
+import { headerInspector } from './models/inspect.headers.js';
+import { engineProcessInspector } from './models/inspect.process.js';
 import { createFileSettings } from './settings/settings.file.js';
 import type { SettingsService } from './settings/settings.js';
 
@@ -122,10 +124,11 @@ export function createServices(options: ServiceOptions): Services {
     });
   }
   // Models live in models/ of the user-data folder (settings.modelsFolder is not followed yet).
-  // Validation reads safetensors headers here; the engine's exact check runs in the engine
-  // process, never in this one.
+  // Validation runs the engine's inspector in the engine process (never native parsing in this
+  // one); without an engine, safetensors headers are read here.
   const models = createModelsService({
     folder: path.join(options.userDataFolder, 'models'),
+    inspector: engineProcessInspector(engine, headerInspector),
     onModelsChanged: (list) => options.emit('onModelsChanged', list),
     onDownload: (download) => options.emit('onModelDownload', download),
     log: options.log,

@@ -2,7 +2,8 @@
 // native addon: each sampling step takes DIMBA_FAKE_STEP_MS, cancel stops at the next step like the
 // real pipeline, previews follow the one-credit rule, and the same fault hooks exist. Prompts
 // starting with "fail:" fail with that code; "malformed" sends a message outside the protocol;
-// "crash:segfault" segfaults after the first step (with faults enabled).
+// "crash:segfault" segfaults after the first step (with faults enabled). Inspections answer
+// E_ADDON_MISSING, or crash for a path containing "crash".
 const stepMs = Number(process.env.DIMBA_FAKE_STEP_MS ?? '5');
 let model;
 let running;
@@ -78,6 +79,11 @@ onHostMessage((m) => {
     case 'previewAck':
       credit = true;
       return;
+    case 'inspect':
+      // A file named "crash" crashes the stand-in like a hostile file could crash the engine.
+      if (m.path.includes('crash') && process.env.DIMBA_ENGINE_FAULTS === '1') return process.kill(process.pid, 'SIGSEGV');
+      // The stand-in has no inspector: it answers like an engine without its addon.
+      return post({ type: 'inspectFailed', requestId: m.requestId, code: 'E_ADDON_MISSING', message: 'the stand-in engine has no inspector' });
     case 'fault':
       if (process.env.DIMBA_ENGINE_FAULTS !== '1') return;
       if (m.fault === 'abort') process.abort();
