@@ -13,7 +13,8 @@ export const jobRecipeSchema = z
   .object({
     prompt: z.string().min(1).max(4000),
     negativePrompt: z.string().max(4000).default(''),
-    /** Model manifest to run (a path until the models service gives ids). */
+    /** What to run: a registered model's id (a Dimba model runs with its `pipeline` parts; a
+     *  model with a `.manifest.json` file runs that manifest), or a model manifest's path. */
     model: z.string().min(1).max(4096),
     /** A decimal string (seeds reach 2^64); absent: a random one, recorded when the job starts. */
     seed: z

@@ -53,6 +53,17 @@ export const modelSourceSchema = z.discriminatedUnion('type', [
 
 export const MODEL_STATUSES = ['ready', 'invalid', 'missing'] as const;
 
+/** The parts a Dimba model generates with, chosen among the registered models. */
+export const modelPipelineSchema = z.object({
+  /** Id of the T5 model it uses; null when none is registered and ready. */
+  textEncoder: z.string().nullable(),
+  /** Id of the VAE model it uses; null when none is registered and ready. */
+  vae: z.string().nullable(),
+  /** Why it cannot generate yet, in words (no T5, no tokenizer, ...); null when it can. */
+  problem: z.string().nullable(),
+});
+export type ModelPipeline = z.infer<typeof modelPipelineSchema>;
+
 export const modelSchema = z.object({
   id: z.string(),
   name: z.string(),
@@ -66,6 +77,9 @@ export const modelSchema = z.object({
   config: z.record(z.string(), z.unknown()).nullable(),
   validation: validationSchema.nullable(),
   addedAt: z.string(),
+  /** Dimba models in models.list: what it generates with. A job's `model` may name a Dimba
+   *  model's id; it runs with these parts. Absent for other kinds. */
+  pipeline: modelPipelineSchema.optional(),
 });
 export type Model = z.infer<typeof modelSchema>;
 
