@@ -83,6 +83,28 @@ void test_elementwise() {
   cpu::add_row_forward(want.data(), a.data(), row.data(), rows, C);
   vkb->add_row_forward(dout.f(), da.f(), drow.f(), rows, C);
   CHECK_REL(dout.get().data(), want.data(), want.size(), 1e-6);
+
+  std::printf("    mul n=%d\n", rows * C);
+  cpu::mul_forward(want.data(), a.data(), a.data() + 1, int64_t(rows) * C - 1);
+  vkb->mul_forward(dout.f(), da.f(), da.f() + 1, int64_t(rows) * C - 1);  // offset operands
+  CHECK_REL(dout.get().data(), want.data(), want.size() - 1, 1e-6);
+
+  // copy_rows: a column slice at an offset of wider rows into narrower ones, and a plain copy.
+  const int wide = 37, cols = 5, off = 3;
+  auto src = randn(size_t(rows) * wide);
+  Dev dsrc(src), dcopy(zeros(size_t(rows) * 8));
+  std::vector<float> got(size_t(rows) * 8, 0.0f), slice(size_t(rows) * 8, 0.0f);
+  std::printf("    copy_rows rows=%d C=%d strides 8/%d, and contiguous\n", rows, cols, wide);
+  cpu::copy_rows_forward(slice.data(), src.data() + off, rows, cols, 8, wide);
+  vkb->copy_rows_forward(dcopy.f(), dsrc.f() + off, rows, cols, 8, wide);
+  got = dcopy.get();
+  bool same = true;
+  for (size_t i = 0; i < got.size(); ++i) same = same && got[i] == slice[i];  // gaps stay 0 on both
+  CHECK(same);
+  Dev dflat(zeros(size_t(rows) * wide));
+  vkb->copy_rows_forward(dflat.f(), dsrc.f(), rows, wide, wide, wide);
+  CHECK(dflat.get() == src);
+  CHECK_THROWS_CODE(vkb->copy_rows_forward(dflat.f(), dsrc.f(), rows, wide, wide - 1, wide), ErrorCode::InvalidArgument);
 }
 
 void test_norms() {

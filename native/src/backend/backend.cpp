@@ -2,6 +2,7 @@
 // defines: cpu_backend, find_backend
 #include "backend/backend.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -19,12 +20,15 @@ void* host_alloc(size_t bytes) {
 void host_free(void* p) { std::free(p); }
 void host_copy(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void host_sync() {}
+size_t host_max_buffer() { return SIZE_MAX; }
 
 }  // namespace
 
 const Backend& cpu_backend() {
   static const Backend be = {
       "cpu",
+      true,
+      host_max_buffer,
       host_alloc,
       host_free,
       host_copy,
@@ -41,6 +45,8 @@ const Backend& cpu_backend() {
       cpu::softplus_forward,
       cpu::add_forward,
       cpu::add_row_forward,
+      cpu::mul_forward,
+      cpu::copy_rows_forward,
       cpu::attention_forward,
       cpu::conv1d_causal_depthwise_forward,
       cpu::selective_scan_forward,

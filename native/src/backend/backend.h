@@ -17,8 +17,13 @@ namespace dimba {
 
 struct Backend {
   const char* name;  // "cpu", "vulkan", "cuda"
+  // True when device pointers are host pointers (CPU): models then read inputs and write
+  // outputs in place instead of staging them through upload/download.
+  bool host_memory;
 
-  // Memory: device buffers and copies from/to host.
+  // Memory: device buffers and copies from/to host. alloc() refuses (OutOfMemory) a buffer
+  // over max_buffer_bytes() (Vulkan: maxStorageBufferRange, 128 MiB on lavapipe).
+  size_t (*max_buffer_bytes)();
   void* (*alloc)(size_t bytes);
   void (*free)(void* p);
   void (*upload)(void* dst_device, const void* src_host, size_t bytes);
@@ -37,6 +42,8 @@ struct Backend {
   decltype(&cpu::softplus_forward) softplus_forward;
   decltype(&cpu::add_forward) add_forward;
   decltype(&cpu::add_row_forward) add_row_forward;
+  decltype(&cpu::mul_forward) mul_forward;
+  decltype(&cpu::copy_rows_forward) copy_rows_forward;
   decltype(&cpu::attention_forward) attention_forward;
   decltype(&cpu::conv1d_causal_depthwise_forward) conv1d_causal_depthwise_forward;
   decltype(&cpu::selective_scan_forward) selective_scan_forward;

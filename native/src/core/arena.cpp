@@ -3,11 +3,18 @@
 #include "core/arena.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace dimba {
 
 Arena::Arena(size_t initial_bytes) {
   if (initial_bytes) chunks_.push_back({aligned_alloc_shared(initial_bytes), (initial_bytes + 63) / 64 * 64, 0});
+}
+
+Arena::Arena(ArenaMemory memory) : memory_(std::move(memory)) {}
+
+std::shared_ptr<void> Arena::new_chunk(size_t bytes) const {
+  return memory_.alloc ? memory_.alloc(bytes) : aligned_alloc_shared(bytes);
 }
 
 size_t Arena::capacity() const {
@@ -34,8 +41,8 @@ void* Arena::alloc(size_t bytes) {
   }
   size_t begin = chunks_.empty() ? 0 : chunks_.back().begin + chunks_.back().size;
   if (used_ > begin) begin = used_;
-  size_t size = std::max(bytes, std::max(size_t(16) << 20, capacity()));
-  chunks_.push_back({aligned_alloc_shared(size), size, begin});
+  size_t size = std::max(bytes, std::min(std::max(size_t(16) << 20, capacity()), memory_.max_chunk));
+  chunks_.push_back({new_chunk(size), size, begin});
   used_ = begin + bytes;
   peak_ = std::max(peak_, used_);
   return chunks_.back().mem.get();
@@ -53,9 +60,10 @@ void Arena::reset(size_t mark) {
   // A full reset ends a run: size one chunk to that run's peak if the run needed several
   // chunks (merge) or used well under what is held (a smaller input than before), then
   // measure the next run afresh.
-  if (chunks_.size() > 1 || (peak_ > 0 && capacity() > peak_ + peak_ / 4)) {
+  if ((chunks_.size() > 1 || (peak_ > 0 && capacity() > peak_ + peak_ / 4)) && peak_ <= memory_.max_chunk) {
     chunks_.clear();
-    chunks_.push_back({aligned_alloc_shared(peak_), (peak_ + 63) / 64 * 64, 0});
+    const size_t size = (peak_ + 63) / 64 * 64;
+    chunks_.push_back({new_chunk(size), size, 0});
   }
   peak_ = 0;
 }

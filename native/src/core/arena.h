@@ -8,9 +8,15 @@
 // reset(0) ends a run: if that run needed several chunks they are merged into one chunk of
 // the run's peak, so from the second forward on the arena is a single allocation that never
 // grows; peak() then measures the new run.
-// defines: Arena
+//
+// Memory: host memory by default; a model on another backend gives the backend's allocator
+// (ArenaMemory), and the arena then hands out device pointers it never dereferences. A
+// backend's largest buffer bounds each chunk: a run whose peak exceeds it keeps several.
+// defines: Arena, ArenaMemory
 #pragma once
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -18,9 +24,15 @@
 
 namespace dimba {
 
+struct ArenaMemory {
+  std::function<std::shared_ptr<void>(size_t bytes)> alloc;  // null: host memory
+  size_t max_chunk = SIZE_MAX;                                // bytes one chunk may have
+};
+
 class Arena {
  public:
   explicit Arena(size_t initial_bytes = 0);
+  explicit Arena(ArenaMemory memory);
 
   // 64-byte aligned, uninitialised; valid until a reset() to a mark taken before it.
   void* alloc(size_t bytes);
@@ -42,6 +54,9 @@ class Arena {
     size_t size;   // bytes
     size_t begin;  // the arena offset where this chunk starts
   };
+  std::shared_ptr<void> new_chunk(size_t bytes) const;
+
+  ArenaMemory memory_;
   std::vector<Chunk> chunks_;
   size_t used_ = 0;  // logical offset: bytes allocated (including alignment and chunk tails)
   size_t peak_ = 0;

@@ -1,7 +1,8 @@
 // Binding a checkpoint's tensors to DimbaWeights: one pass validates every expected name,
 // shape and dtype and collects ALL problems into one ModelMismatch error (a user fixing a
 // checkpoint sees the whole list at once); a second pass binds Linear weights in the chosen
-// dtype (in place when already stored so) and small tensors as f32.
+// dtype (in place when already stored so) and small tensors as f32, each placed in the
+// backend's memory (models/backend_io.h: the host pointer itself on CPU, a device copy elsewhere).
 // defines: DimbaModel::load, DimbaModel::load_file
 #include <cmath>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "io/load_checkpoint.h"
+#include "models/backend_io.h"
 #include "models/dimba.h"
 #include "models/model_files.h"
 
@@ -21,7 +23,8 @@ namespace {
 struct Binder {
   const Checkpoint& ck;
   DType wdtype;
-  std::vector<std::shared_ptr<void>>& storage;
+  std::vector<std::shared_ptr<void>>& storage;  // host copies the model reads (CPU) or drops after placing
+  WeightPlacer& placer;
   size_t bytes = 0;
 
   const TensorEntry& entry(const std::string& name) {
@@ -34,7 +37,7 @@ struct Binder {
     const TensorEntry& e = entry(name);
     size_t n = e.nbytes / dtype_size(e.dtype);
     bytes += n * dtype_size(wdtype);
-    if (e.dtype == wdtype) return {e.data, wdtype};
+    if (e.dtype == wdtype) return {placer.place(e.data, e.nbytes), wdtype};
     auto mem = aligned_alloc_shared(n * dtype_size(wdtype));
     if (wdtype == DType::F32) {
       convert_to_f32(static_cast<float*>(mem.get()), e.data, e.dtype, n);
@@ -49,7 +52,7 @@ struct Binder {
       }
     }
     storage.push_back(mem);
-    return {mem.get(), wdtype};
+    return {placer.place(mem.get(), n * dtype_size(wdtype)), wdtype};
   }
   // A small tensor as f32 (biases, norms, tables, conv taps, D).
   const float* f32(const std::string& name) {
@@ -57,11 +60,11 @@ struct Binder {
     size_t n = e.nbytes / dtype_size(e.dtype);
     bytes += n * 4;
     if (e.dtype == DType::F32 && reinterpret_cast<uintptr_t>(e.data) % 4 == 0)
-      return reinterpret_cast<const float*>(e.data);
+      return placer.place_f32(reinterpret_cast<const float*>(e.data), n);
     auto mem = aligned_alloc_shared(n * 4);
     convert_to_f32(static_cast<float*>(mem.get()), e.data, e.dtype, n);
     storage.push_back(mem);
-    return static_cast<const float*>(mem.get());
+    return placer.place_f32(static_cast<const float*>(mem.get()), n);
   }
   // A = -exp(A_log), f32 (MODEL.md 2: A = -exp(A_log)).
   const float* neg_exp(const std::string& name) {
@@ -73,7 +76,7 @@ struct Binder {
     convert_to_f32(a, e.data, e.dtype, n);
     for (size_t i = 0; i < n; ++i) a[i] = float(-std::exp(double(a[i])));
     storage.push_back(mem);
-    return a;
+    return placer.place_f32(a, n);
   }
 };
 
@@ -100,9 +103,13 @@ DimbaModel DimbaModel::load(const Checkpoint& ckpt, const DimbaConfig& cfg, DTyp
   m.cfg_ = cfg;
   m.wdtype_ = weight_dtype;
   m.be_ = &backend;
-  m.arena_ = std::make_unique<Arena>();
-  m.storage_ = ckpt.storage;  // tensors used in place stay mapped
-  Binder bd{ckpt, weight_dtype, m.storage_};
+  m.arena_ = backend_arena(backend);
+  // On CPU tensors used in place stay mapped and converted copies are kept; on another backend
+  // the device copies (in m.storage_) are all the model keeps.
+  std::vector<std::shared_ptr<void>> host_copies;
+  if (backend.host_memory) m.storage_ = ckpt.storage;
+  WeightPlacer placer(backend, m.storage_);
+  Binder bd{ckpt, weight_dtype, backend.host_memory ? m.storage_ : host_copies, placer};
   DimbaWeights& w = m.w_;
   w.x_embed_w = bd.linear("x_embedder.proj.weight");
   w.x_embed_b = bd.f32("x_embedder.proj.bias");

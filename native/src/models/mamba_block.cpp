@@ -7,8 +7,6 @@
 // onto y_fwd (no averaging, MODEL.md). Per-token Linears are order independent, so they see
 // the unflipped rows.
 // defines: mamba_mixer_forward
-#include <cstring>
-
 #include "models/dimba.h"
 
 namespace dimba {
@@ -35,7 +33,7 @@ void mamba_mixer_forward(float* out, const float* h, const MambaBlockWeights& w,
                                          Di, K, 2 * Di, reverse);
     be.silu_forward(u, u, BN * Di);
     be.linear_forward(xdbl, u, d.x_proj_w.data, d.x_proj_w.dtype, nullptr, int(BN), Di, xs, false);
-    for (int64_t r = 0; r < BN; ++r) std::memcpy(dt + r * R, xdbl + r * xs, size_t(R) * sizeof(float));
+    be.copy_rows_forward(dt, xdbl, BN, R, R, xs);  // the dt_raw columns, contiguous for the GEMM
     be.linear_forward(delta, dt, d.dt_proj_w.data, d.dt_proj_w.dtype, d.dt_proj_b, int(BN), R, Di, false);
     be.softplus_forward(delta, delta, BN * Di);
     for (int b = 0; b < B; ++b) {

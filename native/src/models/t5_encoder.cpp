@@ -7,12 +7,17 @@
 // The residual stream lives in `out`; each layer's scratch comes from the arena and is
 // released before the next, so activations peak at one layer's worth (about 35 MB for XXL at
 // 300 tokens). Everything is f32: T5's activations overflow f16.
+// Off the host (backend_io.h) the residual stream lives in the arena and is downloaded into
+// `out` at the end; the embedding rows, the mask and the position bias are made on the host
+// (a lookup and integer bucketing) and uploaded.
 // defines: T5Encoder::forward
 #include <string>
+#include <vector>
 
 #include "backend/cpu/gemm_kernels.h"
 #include "core/error.h"
 #include "core/fpenv.h"
+#include "models/backend_io.h"
 #include "models/t5_encoder.h"
 
 namespace dimba {
@@ -55,15 +60,26 @@ void T5Encoder::forward(float* out, const int32_t* ids, const int32_t* mask, int
   Arena& arena = *arena_;
   arena.reset(0);
 
-  // Embedding rows into the residual stream.
-  float* x = out;  // (B*L, D)
+  // Embedding rows into the residual stream (host memory: `out` itself on CPU).
+  float* x = output_buffer(be, arena, out, size_t(BL) * D);  // (B*L, D)
+  std::vector<float> staging(be.host_memory ? 0 : size_t(BL) * D);
+  float* xe = be.host_memory ? x : staging.data();
   const size_t esz = dtype_size(w_.embed_dtype);
   for (int64_t i = 0; i < BL; ++i)
-    convert_to_f32(x + i * D, static_cast<const uint8_t*>(w_.embed) + size_t(ids[i]) * D * esz, w_.embed_dtype,
+    convert_to_f32(xe + i * D, static_cast<const uint8_t*>(w_.embed) + size_t(ids[i]) * D * esz, w_.embed_dtype,
                    size_t(D));
+  if (!be.host_memory) be.upload(x, xe, size_t(BL) * D * sizeof(float));
+  const int32_t* mask_d = stage_in(be, arena, mask, size_t(BL));
 
   float* bias = arena.alloc_f32(size_t(H) * L * L);  // (H, L, L)
-  t5_position_bias(bias, w_.rel_bias, H, L, c.num_buckets, c.max_distance);
+  if (be.host_memory) {
+    t5_position_bias(bias, w_.rel_bias, H, L, c.num_buckets, c.max_distance);
+  } else {  // the table is on the device: bucket on the host from a downloaded copy
+    std::vector<float> table(size_t(c.num_buckets) * H), b(size_t(H) * L * L);
+    be.download(table.data(), w_.rel_bias, table.size() * sizeof(float));
+    t5_position_bias(b.data(), table.data(), H, L, c.num_buckets, c.max_distance);
+    be.upload(bias, b.data(), b.size() * sizeof(float));
+  }
 
   for (int layer = 0; layer < c.num_layers; ++layer) {
     const T5LayerWeights& lw = w_.layers[size_t(layer)];
@@ -78,7 +94,7 @@ void T5Encoder::forward(float* out, const int32_t* ids, const int32_t* mask, int
     linear(be, q, h, lw.q, int(BL), D, I, false);
     linear(be, k, h, lw.k, int(BL), D, I, false);
     linear(be, v, h, lw.v, int(BL), D, I, false);
-    be.attention_bias_forward(a, q, k, v, bias, mask, B, L, L, H, c.d_kv, I, I, I);
+    be.attention_bias_forward(a, q, k, v, bias, mask_d, B, L, L, H, c.d_kv, I, I, I);
     linear(be, x, a, lw.o, int(BL), I, D, true);  // x += o(a)
     arena.reset(m);
 
@@ -90,11 +106,12 @@ void T5Encoder::forward(float* out, const int32_t* ids, const int32_t* mask, int
     linear(be, g, h, lw.wi_0, int(BL), D, F, false);
     linear(be, u, h, lw.wi_1, int(BL), D, F, false);
     be.gelu_tanh_forward(g, g, BL * F);
-    for (int64_t i = 0; i < BL * F; ++i) g[i] *= u[i];  // the gate (no backend op for a product yet)
+    be.mul_forward(g, g, u, BL * F);                   // the gate
     linear(be, x, g, lw.wo, int(BL), F, D, true);      // x += wo(g)
     arena.reset(m);
   }
-  be.rmsnorm_forward(out, nullptr, x, w_.final_norm, BL, D, eps);
+  be.rmsnorm_forward(x, nullptr, x, w_.final_norm, BL, D, eps);
+  stage_out(be, out, x, size_t(BL) * D);
 }
 
 }  // namespace dimba

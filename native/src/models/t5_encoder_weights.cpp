@@ -4,6 +4,9 @@
 // already stored so, else converted; int8 quantised row by row from any float dtype, so XXL
 // never exists as f32 in memory), small tensors as f32, the embedding as f32 or bf16.
 // decoder.* and lm_head.* of a full T5 checkpoint are ignored without being read.
+// On a backend whose memory is not the host's, every tensor but the embedding is then copied
+// into device memory (place_on_backend) and the host copies are dropped; the embedding stays
+// a host lookup table (the forward gathers a prompt's rows and uploads them).
 // defines: T5Encoder::load, T5Encoder::load_pretrained, T5Encoder::from_weights, t5_load_checkpoint
 #include <sys/stat.h>
 
@@ -16,6 +19,7 @@
 #include "core/threadpool.h"
 #include "io/json.h"
 #include "io/load_checkpoint.h"
+#include "models/backend_io.h"
 #include "models/model_files.h"
 #include "models/t5_encoder.h"
 
@@ -160,6 +164,30 @@ struct Binder {
   const float* f32(const std::string& name) { return static_cast<const float*>(as_float(entry(name), DType::F32)); }
 };
 
+// Every tensor of `w` but the embedding into `placer`'s backend (sizes from the config).
+void place_on_backend(T5Weights& w, const T5Config& cfg, WeightPlacer& placer) {
+  const size_t D = size_t(cfg.d_model), I = size_t(cfg.inner()), F = size_t(cfg.d_ff);
+  auto lin = [&](T5Linear& l, size_t rows, size_t cols) {
+    if (l.scale) {  // int8 rows and their scales
+      l.data = placer.place(l.data, rows * cols);
+      l.scale = placer.place_f32(l.scale, rows);
+    } else {
+      l.data = placer.place(l.data, rows * cols * dtype_size(l.dtype));
+    }
+  };
+  w.rel_bias = placer.place_f32(w.rel_bias, size_t(cfg.num_buckets) * size_t(cfg.num_heads));
+  for (T5LayerWeights& l : w.layers) {
+    l.attn_norm = placer.place_f32(l.attn_norm, D);
+    l.ff_norm = placer.place_f32(l.ff_norm, D);
+    for (T5Linear* x : {&l.q, &l.k, &l.v}) lin(*x, I, D);
+    lin(l.o, D, I);
+    lin(l.wi_0, F, D);
+    lin(l.wi_1, F, D);
+    lin(l.wo, D, F);
+  }
+  w.final_norm = placer.place_f32(w.final_norm, D);
+}
+
 }  // namespace
 
 Checkpoint t5_load_checkpoint(const std::string& path) {
@@ -200,8 +228,9 @@ T5Encoder T5Encoder::load(const Checkpoint& ckpt, const T5Config& cfg, T5WeightF
   m.cfg_ = cfg;
   m.format_ = format;
   m.be_ = &backend;
-  m.arena_ = std::make_unique<Arena>();
-  Binder bd{ckpt, format, m.storage_};
+  m.arena_ = backend_arena(backend);
+  std::vector<std::shared_ptr<void>> host;  // converted copies; host[0] is the embedding's, if it has one
+  Binder bd{ckpt, format, host};
   T5Weights& w = m.w_;
   const std::string emb = embed_name(ckpt);
   // The embedding is a lookup table, not a GEMM operand: it stays as stored (f16 widened to
@@ -210,6 +239,7 @@ T5Encoder T5Encoder::load(const Checkpoint& ckpt, const T5Config& cfg, T5WeightF
   const TensorEntry& ee = bd.entry(emb);
   w.embed_dtype = ee.dtype == DType::BF16 && format != T5WeightFormat::F32 ? DType::BF16 : DType::F32;
   w.embed = bd.as_float(ee, w.embed_dtype);
+  const bool embed_in_place = host.empty();
   w.rel_bias = bd.f32("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight");
   for (int i = 0; i < cfg.num_layers; ++i) {
     const std::string p = "encoder.block." + std::to_string(i) + ".layer.";
@@ -228,8 +258,19 @@ T5Encoder T5Encoder::load(const Checkpoint& ckpt, const T5Config& cfg, T5WeightF
   w.final_norm = bd.f32("encoder.final_layer_norm.weight");
   m.weight_bytes_ = bd.bytes;
   // Keep the checkpoint's mappings only when something points into them: an int8 or
-  // converted encoder then holds just its own copies.
-  if (bd.in_place) m.storage_.insert(m.storage_.end(), ckpt.storage.begin(), ckpt.storage.end());
+  // converted encoder then holds just its own copies. Off the host, only the embedding is read
+  // from host memory.
+  if (backend.host_memory) {
+    m.storage_ = std::move(host);
+    if (bd.in_place) m.storage_.insert(m.storage_.end(), ckpt.storage.begin(), ckpt.storage.end());
+  } else {
+    WeightPlacer placer(backend, m.storage_);
+    place_on_backend(w, cfg, placer);
+    if (embed_in_place)
+      m.storage_.insert(m.storage_.end(), ckpt.storage.begin(), ckpt.storage.end());
+    else
+      m.storage_.push_back(host[0]);
+  }
 
   Fnv f;
   f.str(t5_weight_format_name(format));
@@ -272,9 +313,13 @@ T5Encoder T5Encoder::from_weights(const T5Config& cfg, T5WeightFormat format, T5
   m.cfg_ = cfg;
   m.format_ = format;
   m.be_ = &backend;
-  m.arena_ = std::make_unique<Arena>();
+  m.arena_ = backend_arena(backend);
   m.w_ = std::move(w);
   m.storage_ = std::move(storage);
+  if (!backend.host_memory) {  // the host copies stay in storage_: the caller's embedding is among them
+    WeightPlacer placer(backend, m.storage_);
+    place_on_backend(m.w_, cfg, placer);
+  }
   m.weights_id_ = std::move(weights_id);
   const int64_t D = cfg.d_model, I = cfg.inner(), F = cfg.d_ff;
   const size_t per_param = format == T5WeightFormat::F32 ? 4 : format == T5WeightFormat::BF16 ? 2 : 1;

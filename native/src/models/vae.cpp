@@ -11,16 +11,20 @@
 // (block outputs alternate between them) plus each block's own scratch from the arena, so the
 // peak is about four of the largest [H, W, C] activations whatever the depth. That is what
 // tiling bounds: the largest activation of a tile instead of the whole image.
+//
+// The parts take and return host memory on every backend: off the host (backend_io.h) their
+// input is uploaded into the arena and their output downloaded, so tiling and the NCHW
+// entry points stay host code.
 // defines: VaeModel::encode, VaeModel::decode, VaeModel::encode_down_nhwc,
 //          VaeModel::encode_head_nhwc, VaeModel::decode_trunk_nhwc, VaeModel::decode_up_nhwc, vae_sample_posterior, vae_scale_latents, vae_unscale_latents
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <utility>
 
 #include "core/error.h"
 #include "core/fpenv.h"
 #include "core/rng.h"
+#include "models/backend_io.h"
 #include "models/vae.h"
 
 namespace dimba {
@@ -55,17 +59,20 @@ void VaeModel::encode_down_nhwc(float* feat, const float* x, int H, int W) {
   for (int i = 0; i < n; ++i) maxact = std::max(maxact, size_t(H >> i) * size_t(W >> i) * size_t(ch[size_t(i)]));
   Arena& arena = *arena_;
   arena.reset(arena_base_);
+  const size_t n_feat = size_t(H >> (n - 1)) * size_t(W >> (n - 1)) * size_t(ch.back());
+  float* feat_d = output_buffer(be, arena, feat, n_feat);                      // (H/f, W/f, C)
+  const float* x_d = stage_in(be, arena, x, size_t(H) * W * cfg_.in_channels);  // (H, W, in)
   float* cur = arena.alloc_f32(maxact);
   float* nxt = arena.alloc_f32(maxact);
 
   int h = H, w = W;
-  conv3x3(be, cur, x, enc_.conv_in, h, w);
+  conv3x3(be, cur, x_d, enc_.conv_in, h, w);
   for (int i = 0; i < n; ++i) {
     const auto& rs = enc_.down[size_t(i)];
     for (size_t r = 0; r < rs.size(); ++r) {
       // The level's last block writes straight into feat at the bottom level.
       const bool last = i == n - 1 && r + 1 == rs.size();
-      vae_resnet_forward(last ? feat : nxt, cur, rs[r], h, w, G, be, arena);
+      vae_resnet_forward(last ? feat_d : nxt, cur, rs[r], h, w, G, be, arena);
       std::swap(cur, nxt);
     }
     if (i < n - 1) {  // Downsample2D: pad right and bottom by one zero, 3x3 stride 2, no other padding
@@ -76,6 +83,7 @@ void VaeModel::encode_down_nhwc(float* feat, const float* x, int H, int W) {
       std::swap(cur, nxt);
     }
   }
+  stage_out(be, feat, feat_d, n_feat);
   arena.reset(arena_base_);
 }
 
@@ -86,19 +94,21 @@ void VaeModel::encode_head_nhwc(float* moments, const float* feat, int h, int w)
   const int64_t hw = int64_t(h) * w;
   Arena& arena = *arena_;
   arena.reset(arena_base_);
+  float* mom_d = output_buffer(be, arena, moments, size_t(hw) * L2);  // (h, w, 2L)
   float* cur = arena.alloc_f32(size_t(hw) * C);  // (h, w, C)
   float* nxt = arena.alloc_f32(size_t(hw) * C);  // (h, w, C)
-  std::memcpy(cur, feat, size_t(hw) * C * sizeof(float));
+  be.upload(cur, feat, size_t(hw) * C * sizeof(float));
   vae_mid_forward(nxt, cur, enc_.mid, h, w, C, G, be, arena);
   be.group_norm_forward(cur, nullptr, nullptr, nxt, enc_.norm_out.w, enc_.norm_out.b, 1, hw, C, G, kEps);
   be.silu_forward(cur, cur, hw * C);
   if (enc_.quant.w) {
     float* t = arena.alloc_f32(size_t(hw) * L2);  // (h, w, 2L) before quant_conv
     conv3x3(be, t, cur, enc_.conv_out, h, w);
-    be.linear_forward(moments, t, enc_.quant.w, enc_.quant.dtype, enc_.quant.b, int(hw), L2, L2, false);
+    be.linear_forward(mom_d, t, enc_.quant.w, enc_.quant.dtype, enc_.quant.b, int(hw), L2, L2, false);
   } else {
-    conv3x3(be, moments, cur, enc_.conv_out, h, w);
+    conv3x3(be, mom_d, cur, enc_.conv_out, h, w);
   }
+  stage_out(be, moments, mom_d, size_t(hw) * L2);
   arena.reset(arena_base_);
 }
 
@@ -108,6 +118,8 @@ void VaeModel::decode_trunk_nhwc(float* feat, const float* z, int h, int w) {
   const int C = cfg_.block_out_channels.back(), G = cfg_.norm_num_groups, L = cfg_.latent_channels;
   Arena& arena = *arena_;
   arena.reset(arena_base_);
+  float* feat_d = output_buffer(be, arena, feat, size_t(h) * w * C);  // (h, w, C)
+  z = stage_in(be, arena, z, size_t(h) * w * L);                      // (h, w, L)
   float* cur = arena.alloc_f32(size_t(h) * w * C);  // (h, w, C)
   if (dec_.post_quant.w) {
     float* t = arena.alloc_f32(size_t(h) * w * L);  // (h, w, L) after post_quant_conv
@@ -116,7 +128,8 @@ void VaeModel::decode_trunk_nhwc(float* feat, const float* z, int h, int w) {
   } else {
     conv3x3(be, cur, z, dec_.conv_in, h, w);
   }
-  vae_mid_forward(feat, cur, dec_.mid, h, w, C, G, be, arena);
+  vae_mid_forward(feat_d, cur, dec_.mid, h, w, C, G, be, arena);
+  stage_out(be, feat, feat_d, size_t(h) * w * C);
   arena.reset(arena_base_);
 }
 
@@ -138,10 +151,12 @@ void VaeModel::decode_up_nhwc(float* image, const float* feat, int h, int w) {
   }
   Arena& arena = *arena_;
   arena.reset(arena_base_);
+  const size_t n_image = size_t(h << (n - 1)) * size_t(w << (n - 1)) * size_t(cfg_.out_channels);
+  float* image_d = output_buffer(be, arena, image, n_image);  // (h*f, w*f, out)
   float* cur = arena.alloc_f32(maxact);
   float* nxt = arena.alloc_f32(maxact);
   int H = h, W = w, C = ch[size_t(n - 1)];
-  std::memcpy(cur, feat, size_t(h) * w * C * sizeof(float));
+  be.upload(cur, feat, size_t(h) * w * C * sizeof(float));
   for (int i = 0; i < n; ++i) {
     for (const VaeResnetWeights& r : dec_.up[size_t(i)]) {
       vae_resnet_forward(nxt, cur, r, H, W, G, be, arena);
@@ -158,7 +173,8 @@ void VaeModel::decode_up_nhwc(float* image, const float* feat, int h, int w) {
   const int64_t HW = int64_t(H) * W;
   be.group_norm_forward(nxt, nullptr, nullptr, cur, dec_.norm_out.w, dec_.norm_out.b, 1, HW, C, G, kEps);
   be.silu_forward(nxt, nxt, HW * C);
-  conv3x3(be, image, nxt, dec_.conv_out, H, W);
+  conv3x3(be, image_d, nxt, dec_.conv_out, H, W);
+  stage_out(be, image, image_d, n_image);
   arena.reset(arena_base_);
 }
 

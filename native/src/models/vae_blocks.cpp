@@ -6,8 +6,6 @@
 // Channels-last makes [H*W, C] the attention's token matrix with no transpose. Scratch comes
 // from the arena and is released before each function returns.
 // defines: vae_resnet_forward, vae_attention_forward, vae_mid_forward
-#include <cstring>
-
 #include "models/vae.h"
 
 namespace dimba {
@@ -40,7 +38,7 @@ void vae_resnet_forward(float* out, const float* x, const VaeResnetWeights& w, i
   if (w.shortcut.w)
     conv1x1(be, out, x, w.shortcut, HW, false);
   else
-    std::memcpy(out, x, size_t(HW) * cin * sizeof(float));
+    be.copy_rows_forward(out, x, HW, cin, cin, cin);
   conv3x3(be, out, h, w.conv2, H, W, true);
   arena.reset(m0);
 }
@@ -54,7 +52,7 @@ void vae_attention_forward(float* out, const float* x, const VaeAttentionWeights
   be.group_norm_forward(t, nullptr, nullptr, x, w.norm.w, w.norm.b, 1, N, C, G, kEps);
   conv1x1(be, qkv, t, w.qkv, N, false);
   be.attention_forward(t, qkv, qkv + C, qkv + 2 * C, nullptr, 1, int(N), int(N), 1, C, 3 * C, 3 * C, C);
-  std::memcpy(out, x, size_t(N) * C * sizeof(float));
+  be.copy_rows_forward(out, x, N, C, C, C);
   conv1x1(be, out, t, w.out, N, true);  // out = x + to_out(a)
   arena.reset(m0);
 }
@@ -65,7 +63,7 @@ void vae_mid_forward(float* out, float* x, const VaeMidWeights& w, int H, int W,
   if (w.has_attention)
     vae_attention_forward(x, out, w.attention, H, W, C, G, be, arena);
   else
-    std::memcpy(x, out, size_t(H) * W * C * sizeof(float));
+    be.copy_rows_forward(x, out, int64_t(H) * W, C, C, C);
   vae_resnet_forward(out, x, w.resnet1, H, W, G, be, arena);
 }
 

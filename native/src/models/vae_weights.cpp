@@ -3,6 +3,8 @@
 // ModelMismatch error; a second pass binds. Conv kernels are permuted at load from PyTorch's
 // (cout, cin, k, k) to the channels-last (cout, k, k, cin) that conv2d_forward reads, and
 // stored in the model's dtype; the attention's q/k/v are stacked into one (3C, C) matrix.
+// Each tensor is then placed in the backend's memory (models/backend_io.h): kept on the host
+// for the CPU, copied to the device (no host copy kept) elsewhere.
 //
 // Two attention namings exist: current diffusers (to_q, to_k, to_v, to_out.0) and the one
 // older checkpoints were saved with (query, key, value, proj_attn; diffusers converts these
@@ -18,6 +20,7 @@
 #include "core/tensor.h"
 #include "io/json.h"
 #include "io/load_checkpoint.h"
+#include "models/backend_io.h"
 #include "models/model_files.h"
 #include "models/vae.h"
 
@@ -68,6 +71,7 @@ struct Binder {
   const Resolved& res;
   DType wdtype;
   std::vector<std::shared_ptr<void>>& storage;
+  WeightPlacer& placer;
   size_t bytes = 0;
 
   std::vector<float> floats(const std::string& name) {
@@ -79,17 +83,19 @@ struct Binder {
     return v;
   }
   const float* keep_f32(const std::vector<float>& v) {
+    bytes += v.size() * 4;
+    if (!placer.on_host()) return placer.place_f32(v.data(), v.size());
     auto mem = aligned_alloc_shared(v.size() * 4);
     std::memcpy(mem.get(), v.data(), v.size() * 4);
     storage.push_back(mem);
-    bytes += v.size() * 4;
     return static_cast<const float*>(mem.get());
   }
   const void* keep_w(const std::vector<float>& v) {
     auto mem = aligned_alloc_shared(v.size() * dtype_size(wdtype));
     convert_from_f32(mem.get(), wdtype, v.data(), v.size());
-    storage.push_back(mem);
     bytes += v.size() * dtype_size(wdtype);
+    if (!placer.on_host()) return placer.place(mem.get(), v.size() * dtype_size(wdtype));
+    storage.push_back(mem);
     return mem.get();
   }
   VaeNorm norm(const std::string& p) { return {keep_f32(floats(p + ".weight")), keep_f32(floats(p + ".bias"))}; }
@@ -149,10 +155,11 @@ VaeModel VaeModel::load(const Checkpoint& ckpt, const VaeConfig& cfg, DType weig
   m.cfg_ = cfg;
   m.wdtype_ = weight_dtype;
   m.be_ = &backend;
-  m.arena_ = std::make_unique<Arena>();
+  m.arena_ = backend_arena(backend);
   m.arena_->alloc(64);  // see VaeModel::arena_base_
   m.arena_base_ = m.arena_->mark();
-  Binder bd{res, weight_dtype, m.storage_};
+  WeightPlacer placer(backend, m.storage_);
+  Binder bd{res, weight_dtype, m.storage_, placer};
   const auto& ch = cfg.block_out_channels;
   const int n = cfg.levels(), L = cfg.latent_channels, lpb = cfg.layers_per_block;
 

@@ -91,7 +91,11 @@ void compare(VerifyReport& rep, const std::string& name, const std::vector<float
   rep.lines.push_back(compare_line(name, got.data(), want.data(), want.size(), tol));
 }
 
-VerifyReport run_train(const std::string& dir, const std::string& name, const VerifyOptions&) {
+VerifyReport run_train(const std::string& dir, const std::string& name, const VerifyOptions& vopt) {
+  if (vopt.backend != "cpu")
+    throw EngineError(ErrorCode::InvalidArgument, name + ": the training step runs on the CPU backend only (the "
+                                                         "backward ops are not in the Backend table), not '" +
+                                                         vopt.backend + "'");
   std::string stem, train;
   train_paths(dir, name, stem, train);
   const std::string cfg_path = stem + ".json";

@@ -51,6 +51,10 @@ void softplus_forward(float* out, const float* inp, int64_t n);   // log(1+e^x),
 void add_forward(float* out, const float* a, const float* b, int64_t n);
 // out[r,:] = a[r,:] + b[:] over rows x C (a per-row broadcast).
 void add_row_forward(float* out, const float* a, const float* row, int64_t rows, int C);
+void mul_forward(float* out, const float* a, const float* b, int64_t n);  // a * b (T5's gated GELU)
+// out[r * out_stride + i] = inp[r * in_stride + i] for i < C: a contiguous copy (strides C)
+// or a column slice of a wider row (Mamba's dt out of x_dbl). out and inp must not overlap.
+void copy_rows_forward(float* out, const float* inp, int64_t rows, int C, int64_t out_stride, int64_t in_stride);
 // Backward (gradients accumulate: dinp += dout * f'(inp), inp the saved pre-activation).
 void gelu_tanh_backward(float* dinp, const float* dout, const float* inp, int64_t n);
 void silu_backward(float* dinp, const float* dout, const float* inp, int64_t n);

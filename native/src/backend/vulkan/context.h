@@ -62,6 +62,8 @@ class Context {
                 uint32_t gx, uint32_t gy = 1, uint32_t gz = 1);
 
   const std::string& device_name() const { return device_name_; }
+  // The largest buffer alloc() accepts (maxStorageBufferRange: every buffer is bound whole).
+  size_t max_buffer_bytes() const { return size_t(max_storage_range_); }
   uint32_t max_groups_x() const { return max_groups_[0]; }
   uint32_t max_groups_y() const { return max_groups_[1]; }
 

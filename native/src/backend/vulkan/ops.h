@@ -15,6 +15,8 @@ namespace dimba::vk {
 
 void add_forward(float* out, const float* a, const float* b, int64_t n);
 void add_row_forward(float* out, const float* a, const float* row, int64_t rows, int C);
+void mul_forward(float* out, const float* a, const float* b, int64_t n);
+void copy_rows_forward(float* out, const float* inp, int64_t rows, int C, int64_t out_stride, int64_t in_stride);
 void gelu_tanh_forward(float* out, const float* inp, int64_t n);
 void silu_forward(float* out, const float* inp, int64_t n);
 void softplus_forward(float* out, const float* inp, int64_t n);

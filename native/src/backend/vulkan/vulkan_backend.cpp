@@ -18,6 +18,7 @@ void vk_free(void* p) { vk::Context::get().free(p); }
 void vk_upload(void* dst, const void* src, size_t bytes) { vk::Context::get().upload(dst, src, bytes); }
 void vk_download(void* dst, const void* src, size_t bytes) { vk::Context::get().download(dst, src, bytes); }
 void vk_sync() { vk::Context::get().synchronize(); }
+size_t vk_max_buffer() { return vk::Context::get().max_buffer_bytes(); }
 }  // namespace
 
 bool vulkan_compiled_in() { return true; }
@@ -26,6 +27,8 @@ const Backend& vulkan_backend() {
   vk::Context::get();  // throws a clear EngineError when no device exists
   static const Backend be = {
       "vulkan",
+      false,
+      vk_max_buffer,
       vk_alloc,
       vk_free,
       vk_upload,
@@ -42,6 +45,8 @@ const Backend& vulkan_backend() {
       vk::softplus_forward,
       vk::add_forward,
       vk::add_row_forward,
+      vk::mul_forward,
+      vk::copy_rows_forward,
       vk::attention_forward,
       vk::conv1d_causal_depthwise_forward,
       vk::selective_scan_forward,
