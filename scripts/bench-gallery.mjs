@@ -33,7 +33,7 @@ async function timeAsync(fn) {
   return performance.now() - t;
 }
 function report(name, runs) {
-  console.log(`${name.padEnd(44)} p50 ${fmt(pct(runs, 0.5)).padStart(10)}  p95 ${fmt(pct(runs, 0.95)).padStart(10)}  (n=${runs.length})`);
+  console.log(`${name.padEnd(52)} p50 ${fmt(pct(runs, 0.5)).padStart(10)}  p95 ${fmt(pct(runs, 0.95)).padStart(10)}  (n=${runs.length})`);
 }
 
 // A vocabulary with a skew, so some words match a third of the library and some a handful.
@@ -113,11 +113,24 @@ try {
     for (let i = 0; i < 100 && cursor; i++) xs.push(time(() => (cursor = g.list({ limit: 50, cursor }).nextCursor)));
     report('next pages (cursor), sort created', xs);
   }
+  // Searches in every sort. The texts take turns, so no run reuses the previous one's match
+  // set (the records keep the last query's matches for its next pages).
   const matches = (text) => g.list({ text, limit: 500 }).items.length;
-  for (const text of ['fox', words[0], words[40], words[399], 'keeper', `${words[0]} fox`, 'w1']) {
+  const texts = ['fox', words[0], words[40], words[399], 'keeper', `${words[0]} fox`, 'w1', 'w'];
+  for (const sort of ['created', 'rating', 'prompt', 'model', 'seed']) {
+    const xs = new Map(texts.map((t) => [t, []]));
+    for (let i = 0; i < runs / 4; i++) for (const text of texts) xs.get(text).push(time(() => g.list({ text, sort, limit: 50 })));
+    for (const text of texts) report(`search "${text}" (${matches(text) >= 500 ? '500+' : matches(text)} hits), sort ${sort}`, xs.get(text));
+  }
+  {
     const xs = [];
-    for (let i = 0; i < runs; i++) xs.push(time(() => g.list({ text, limit: 50 })));
-    report(`search "${text}" (${matches(text) >= 500 ? '500+' : matches(text)} hits)`, xs);
+    for (let i = 0; i < runs / 4; i++) {
+      for (const text of texts) {
+        let cursor = g.list({ text, sort: 'rating', limit: 50 }).nextCursor;
+        if (cursor) xs.push(time(() => g.list({ text, sort: 'rating', limit: 50, cursor })));
+      }
+    }
+    report('search, second page (cursor), sort rating', xs);
   }
   {
     const xs = [];

@@ -2,6 +2,7 @@
 // pagination, tags, collections, favourites, ratings, trash, recall, remix, export and import.
 // Imports only zod: main, preload, server and renderer share it.
 import { z } from 'zod';
+import { jobSchema } from './jobs.js';
 
 /** Seeds reach 2^64 - 1, so they travel as decimal strings. */
 export const seedSchema = z.string().regex(/^\d{1,20}$/, 'a whole number').refine((s) => BigInt(s) < 2n ** 64n, 'below 2^64');
@@ -53,6 +54,8 @@ export const galleryImageSchema = z.object({
   favourite: z.boolean(),
   trashedAt: z.number().int().nullable(),
   tags: z.array(z.string()),
+  /** The collections the image is in. */
+  collectionIds: z.array(z.number().int()),
 });
 export type GalleryImage = z.output<typeof galleryImageSchema>;
 
@@ -69,6 +72,10 @@ export const galleryListQuerySchema = z
     tag: z.string().max(200).optional(),
     minRating: z.number().int().min(0).max(5).optional(),
     favourite: z.boolean().optional(),
+    /** Made at or after this time (ms since the epoch). */
+    createdFrom: z.number().int().min(0).optional(),
+    /** Made before this time (ms since the epoch). */
+    createdBefore: z.number().int().min(0).optional(),
     /** true: the trash instead of the live images. */
     trashed: z.boolean().default(false),
     sort: z.enum(GALLERY_SORTS).default('created'),
@@ -102,13 +109,23 @@ export const formRecipeSchema = z.object({
 });
 export type FormRecipe = z.output<typeof formRecipeSchema>;
 
+/** Remix can also queue what it makes: one job per recipe. */
+const remixQueueFields = {
+  /** true: enqueue a job for each recipe (the result lists them). */
+  enqueue: z.boolean().optional(),
+  /** The model to run, as the jobs API takes it; absent: the model of the job that made the image. */
+  model: z.string().min(1).max(4096).optional(),
+};
+
 export const remixRequestSchema = z.discriminatedUnion('kind', [
   /** Same seed (and everything else), the prompt edited. */
-  z.object({ kind: z.literal('edit-prompt'), uid: z.string(), prompt: z.string().max(10_000), negativePrompt: z.string().max(10_000).optional() }).strict(),
+  z
+    .object({ kind: z.literal('edit-prompt'), uid: z.string(), prompt: z.string().max(10_000), negativePrompt: z.string().max(10_000).optional(), ...remixQueueFields })
+    .strict(),
   /** Same prompt and settings, a fresh seed. */
-  z.object({ kind: z.literal('new-seed'), uid: z.string() }).strict(),
+  z.object({ kind: z.literal('new-seed'), uid: z.string(), ...remixQueueFields }).strict(),
   /** N recipes with N fresh seeds. */
-  z.object({ kind: z.literal('variations'), uid: z.string(), count: z.number().int().min(1).max(64) }).strict(),
+  z.object({ kind: z.literal('variations'), uid: z.string(), count: z.number().int().min(1).max(64), ...remixQueueFields }).strict(),
 ]);
 export type RemixRequest = z.output<typeof remixRequestSchema>;
 
@@ -127,12 +144,24 @@ export const importResultSchema = z.object({
 });
 export type ImportResult = z.output<typeof importResultSchema>;
 
+/** The models the library's live images were made with, for the model filter. */
+export const galleryModelFacetSchema = z.object({ id: z.string(), name: z.string(), count: z.number().int() });
+export type GalleryModelFacet = z.output<typeof galleryModelFacetSchema>;
+
+/** An upload (a dropped file's bytes, sent in parts) is named by the caller: 32 hex digits. */
+export const uploadIdSchema = z.string().regex(/^[0-9a-f]{32}$/, '32 hex digits');
+/** One part's bytes, base64: 512 KiB decoded, so a part fits any transport's message. */
+export const UPLOAD_PART_BYTES = 512 * 1024;
+export const UPLOAD_MAX_BYTES = 256 * 1024 * 1024;
+
 export const sweepReportSchema = z.object({
   removedTempFiles: z.number().int(),
   removedRowsWithoutFile: z.number().int(),
   adoptedFiles: z.number().int(),
   quarantinedFiles: z.number().int(),
   removedThumbnails: z.number().int(),
+  /** Purges a crash cut short between the row and the file, completed (files removed). */
+  finishedPurges: z.number().int(),
 });
 export type SweepReport = z.output<typeof sweepReportSchema>;
 
@@ -148,7 +177,8 @@ export const galleryMethods = {
   'gallery.get': { params: uidParams, result: galleryImageSchema },
   /** The generate form's fields for an image. */
   'gallery.recall': { params: uidParams, result: formRecipeSchema },
-  'gallery.remix': { params: remixRequestSchema, result: z.object({ recipes: z.array(formRecipeSchema) }) },
+  'gallery.remix': { params: remixRequestSchema, result: z.object({ recipes: z.array(formRecipeSchema), jobs: z.array(jobSchema) }) },
+  'gallery.models': { params: z.object({}).strict().optional(), result: z.object({ models: z.array(galleryModelFacetSchema) }) },
   'gallery.setRating': { params: z.object({ uid: z.string().min(1).max(64), rating: z.number().int().min(0).max(5) }).strict(), result: galleryImageSchema },
   'gallery.setFavourite': { params: z.object({ uid: z.string().min(1).max(64), favourite: z.boolean() }).strict(), result: galleryImageSchema },
   'gallery.addTags': { params: tagsParams, result: galleryImageSchema },
@@ -163,6 +193,15 @@ export const galleryMethods = {
   'gallery.addToCollection': { params: collectionUids, result: countResult },
   'gallery.removeFromCollection': { params: collectionUids, result: countResult },
   'gallery.importFile': { params: z.object({ path: hostPath, tags: z.array(z.string().max(200)).max(100).optional() }).strict(), result: importResultSchema },
+  /** Appends the next part of an upload (parts in order from 0). */
+  'gallery.uploadPart': {
+    params: z
+      .object({ upload: uploadIdSchema, index: z.number().int().min(0), data: z.string().max(Math.ceil(UPLOAD_PART_BYTES / 3) * 4).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64') })
+      .strict(),
+    result: z.object({ bytes: z.number().int() }),
+  },
+  /** Imports the uploaded bytes as one image (and forgets the upload). */
+  'gallery.importUpload': { params: z.object({ upload: uploadIdSchema, tags: z.array(z.string().max(200)).max(100).optional() }).strict(), result: importResultSchema },
   'gallery.export': { params: z.object({ uids: z.array(z.string().max(64)).min(1).max(10_000), folder: hostPath }).strict(), result: z.object({ folder: z.string(), count: z.number().int() }) },
   'gallery.importExport': {
     params: z.object({ folder: hostPath }).strict(),

@@ -25,7 +25,7 @@ export function createHandlers(services: Services): Handlers {
     'jobs.pause': () => services.jobs.pause(),
     'jobs.resume': () => services.jobs.resume(),
     'engine.backend': async () => services.engine.chooseBackend((await services.settings.get()).backend),
-    ...galleryHandlers(() => services.gallery),
+    ...galleryHandlers(() => services.gallery, () => services.jobs),
     ...modelHandlers(services.models),
   };
 }

@@ -1,7 +1,7 @@
 // The gallery over a library folder: rows in library.db (records.sqlite.ts), bytes in images/
 // (files.ts). A save writes the file atomically and then its row in one transaction; if the row
 // fails the file is removed, so a failed save leaves nothing behind. What a crash can leave
-// (a temp file, a complete file without its row, a row whose file a purge already removed) the
+// (a temp file, a complete file without its row, a purge between its row and its file) the
 // sweep reconciles on the next open.
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -127,9 +127,28 @@ export function createLibraryGallery(library: Library, files: ImageFiles, record
     return image;
   };
 
+  const finishPurge = async (purged: { uid: string; file: string }) => {
+    await files.remove(purged.file);
+    await files.removeThumbnail(purged.uid);
+    records.purgeDone(purged.file);
+  };
+
   const runSweep = async (): Promise<SweepReport> => {
-    const report: SweepReport = { removedTempFiles: 0, removedRowsWithoutFile: 0, adoptedFiles: 0, quarantinedFiles: 0, removedThumbnails: 0 };
+    const report: SweepReport = {
+      removedTempFiles: 0,
+      removedRowsWithoutFile: 0,
+      adoptedFiles: 0,
+      quarantinedFiles: 0,
+      removedThumbnails: 0,
+      finishedPurges: 0,
+    };
     report.removedTempFiles = files.clearTemp();
+    // Purges a crash interrupted: their rows are gone, their files must go too (first, so the
+    // adoption below never sees them).
+    for (const purged of records.pendingPurges()) {
+      await finishPurge(purged);
+      report.finishedPurges++;
+    }
     const onDisk = new Set(files.listImageFiles());
     const rows = records.files();
     const known = new Set<string>();
@@ -231,11 +250,11 @@ export function createLibraryGallery(library: Library, files: ImageFiles, record
       let n = 0;
       for (const row of records.trashed()) {
         if (wanted && !wanted.has(row.uid)) continue;
-        // Row first: a crash before the unlink leaves a file without a row, which the sweep
-        // adopts back (recoverable) rather than a row pointing at nothing.
-        records.deleteRow(row.uid);
-        await files.remove(row.file);
-        await files.removeThumbnail(row.uid);
+        // Row first, with a journal entry in the same transaction, then the file: no moment
+        // has a row without its file, and a crash before the unlink leaves a journalled file
+        // that the sweep removes (finishing the purge) instead of adopting it back.
+        records.purgeRow(row.uid, row.file);
+        await finishPurge(row);
         n++;
       }
       return n;
@@ -245,6 +264,7 @@ export function createLibraryGallery(library: Library, files: ImageFiles, record
     listCollections: () => records.listCollections(),
     addToCollection: (id, uids) => records.addToCollection(id, uids, now()),
     removeFromCollection: (id, uids) => records.removeFromCollection(id, uids),
+    models: () => records.models(),
     recall: (uid) => recallRecipe(must(uid)),
     remix: (request) => remixRecipes(must(request.uid), request),
     async exportSelection(uids, folder) {

@@ -5,6 +5,7 @@ import type {
   GalleryCollection,
   GalleryImage,
   GalleryListQueryInput,
+  GalleryModelFacet,
   GalleryPage,
   GalleryRecipe,
   ImportResult,
@@ -60,6 +61,8 @@ export interface GalleryService {
   listCollections(): GalleryCollection[];
   addToCollection(id: number, uids: readonly string[]): number;
   removeFromCollection(id: number, uids: readonly string[]): number;
+  /** The models the live images were made with (for the model filter). */
+  models(): GalleryModelFacet[];
   recall(uid: string): FormRecipe;
   remix(request: RemixRequest): FormRecipe[];
   /** Copies the images and a recipes.json into `folder` (made; must be empty or absent). */

@@ -2,7 +2,7 @@
 // keyset (the last row's sort key and id in an opaque cursor), never by OFFSET, so page N costs
 // what page 1 costs and a writer adding images does not shift or repeat a reader's pages.
 import type { Database, Statement } from 'better-sqlite3';
-import type { GalleryCollection, GalleryImage, GalleryListQuery, GalleryPage, GallerySort } from '../../api/gallery.js';
+import type { GalleryCollection, GalleryImage, GalleryListQuery, GalleryModelFacet, GalleryPage, GallerySort } from '../../api/gallery.js';
 import { GalleryError, type ImageRecords, type NewImageRow } from './records.js';
 
 const TAG_SEPARATOR = '\u001f';
@@ -34,12 +34,14 @@ interface ImageRow {
   favourite: number;
   trashed_at: number | null;
   tag_list: string | null;
+  collection_list: string | null;
 }
 
 const COLUMNS = `i.uid, i.file, i.width, i.height, i.bytes, i.content_hash, i.created_at, i.source, i.has_recipe,
   i.prompt, i.negative_prompt, i.seed, i.steps, i.guidance, i.sampler, i.model_id, i.model_name, i.model_hash,
   i.adapters, i.engine_version, i.backend, i.duration_ms, i.rating, i.favourite, i.trashed_at,
-  (SELECT group_concat(t.name, char(31)) FROM image_tags it JOIN tags t ON t.id = it.tag_id WHERE it.image_id = i.id) AS tag_list`;
+  (SELECT group_concat(t.name, char(31)) FROM image_tags it JOIN tags t ON t.id = it.tag_id WHERE it.image_id = i.id) AS tag_list,
+  (SELECT group_concat(ci.collection_id) FROM collection_images ci WHERE ci.image_id = i.id) AS collection_list`;
 
 /** Sort keys; each ends in id so that the order is total and the keyset cursor exact. */
 const SORT_KEYS: Record<GallerySort, readonly string[]> = {
@@ -93,6 +95,7 @@ function toImage(r: ImageRow): GalleryImage {
     favourite: r.favourite === 1,
     trashedAt: r.trashed_at,
     tags: r.tag_list ? r.tag_list.split(TAG_SEPARATOR).sort() : [],
+    collectionIds: r.collection_list ? r.collection_list.split(',').map(Number).sort((a, b) => a - b) : [],
   };
 }
 
@@ -107,6 +110,15 @@ export function ftsQuery(text: string): string | undefined {
 }
 
 type Hit = { id: number } & Record<string, string | number>;
+
+/** A search matching at most this many images sorts them; more walk the sort's index. */
+const SORT_ALL_UP_TO = 4096;
+const WALK_BATCH = 512;
+
+/** The keyset condition "after this row" for a sort key list. */
+function keysetAfter(keys: readonly string[], order: 'asc' | 'desc'): string {
+  return `(${keys.join(', ')}) ${order === 'desc' ? '<' : '>'} (${keys.map(() => '?').join(', ')})`;
+}
 
 function countParams(sql: string): number {
   return (sql.match(/\?/g) ?? []).length;
@@ -222,10 +234,6 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
     // A date-sorted search streams the FTS matches instead (streamByDate); other sorts filter.
     const match = q.text === undefined ? undefined : ftsQuery(q.text);
     const stream = match !== undefined && q.sort === 'created';
-    if (match !== undefined && !stream) {
-      where.push('i.id IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)');
-      params.push(match);
-    }
     if (q.modelId !== undefined) {
       where.push('i.model_id = ?');
       params.push(q.modelId);
@@ -250,20 +258,34 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
       where.push('i.favourite = ?');
       params.push(q.favourite ? 1 : 0);
     }
+    if (q.createdFrom !== undefined) {
+      where.push('i.created_at >= ?');
+      params.push(q.createdFrom);
+    }
+    if (q.createdBefore !== undefined) {
+      where.push('i.created_at < ?');
+      params.push(q.createdBefore);
+    }
     const keys = SORT_KEYS[q.sort];
     const dir = q.order === 'desc' ? 'DESC' : 'ASC';
     if (q.cursor !== undefined) {
       const after = decodeCursor(q.cursor, q.sort, q.order);
-      where.push(`(${keys.join(', ')}) ${q.order === 'desc' ? '<' : '>'} (${keys.map(() => '?').join(', ')})`);
+      where.push(keysetAfter(keys, q.order));
       params.push(...after);
     }
-    // Two steps: the page's ids and sort keys first (only index and FTS work, so a search that
-    // matches most of the library sorts small rows), then the full rows of just that page.
-    const sql = `SELECT i.id, ${keys.map((k, n) => `${k} AS k${n}`).join(', ')} FROM images i
-      WHERE ${where.join(' AND ')} ORDER BY ${keys.map((k) => `${k} ${dir}`).join(', ')} LIMIT ?`;
-    const hits = stream
-      ? streamByDate(match, where, params, q.order, q.limit + 1)
-      : (stmt(sql).all(...params, q.limit + 1) as Hit[]);
+    // Two steps: the page's ids and sort keys first (only index and FTS work), then the full
+    // rows of just that page. A search in another sort either sorts its matches (few) or walks
+    // the sort's index and keeps the matches (many: see walkIndex); it never sorts 100,000.
+    const sorted = (conditions: readonly string[], values: readonly unknown[]) =>
+      stmt(
+        `SELECT i.id, ${keys.map((k, n) => `${k} AS k${n}`).join(', ')} FROM images i
+         WHERE ${conditions.join(' AND ')} ORDER BY ${keys.map((k) => `${k} ${dir}`).join(', ')} LIMIT ?`,
+      ).all(...values, q.limit + 1) as Hit[];
+    let hits: Hit[];
+    if (match === undefined) hits = sorted(where, params);
+    else if (stream) hits = streamByDate(match, where, params, q.order, q.limit + 1);
+    else if (manyMatches(match)) hits = walkIndex(matchSet(match), keys, where, params, q.order, q.limit + 1);
+    else hits = sorted([...where, 'i.id IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)'], [...params, match]);
     const page = hits.slice(0, q.limit);
     const byId = new Map<number, ImageRow>();
     if (page.length > 0) {
@@ -320,6 +342,76 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
     return best;
   };
 
+  /** More matches than sorting them all would answer quickly (a common word, a short prefix). */
+  const manyMatches = (match: string): boolean =>
+    (stmt(`SELECT count(*) AS n FROM (SELECT 1 FROM images_fts WHERE images_fts MATCH ? LIMIT ${SORT_ALL_UP_TO + 1})`).get(match) as { n: number }).n >
+    SORT_ALL_UP_TO;
+
+  /**
+   * Every id a query matches, as a bitmap. Kept for the last query while the database is
+   * unchanged (this connection's total_changes, other connections' data_version), so the next
+   * pages of a search and a change of sort reuse it.
+   */
+  let lastMatch: { match: string; version: string; ids: Uint8Array } | undefined;
+  const matchSet = (match: string): Uint8Array => {
+    const v = stmt('SELECT total_changes() AS c, (SELECT data_version FROM pragma_data_version) AS d').get() as { c: number; d: number };
+    const version = `${v.c}:${v.d}`;
+    if (lastMatch?.match === match && lastMatch.version === version) return lastMatch.ids;
+    // One row holding every id (parsed here) costs about half of one row per id.
+    const row = stmt(`SELECT group_concat(rowid) AS ids, (SELECT max(id) FROM images) AS top FROM images_fts WHERE images_fts MATCH ?`).get(match) as {
+      ids: string | null;
+      top: number | null;
+    };
+    const set = new Uint8Array((row.top ?? 0) + 1);
+    const text = row.ids ?? '';
+    let id = 0;
+    for (let k = 0; k < text.length; k++) {
+      const c = text.charCodeAt(k);
+      if (c === 44) {
+        set[id] = 1;
+        id = 0;
+      } else {
+        id = id * 10 + (c - 48);
+      }
+    }
+    if (text.length > 0) set[id] = 1;
+    lastMatch = { match, version, ids: set };
+    return set;
+  };
+
+  /**
+   * The first `want` rows in the sort's order that are in `set`: reads the sort's index in
+   * batches (keyset, with the other filters) and keeps the matches. Used when matches are
+   * many, so a page fills within a few batches instead of sorting every match.
+   */
+  const walkIndex = (
+    set: Uint8Array,
+    keys: readonly string[],
+    where: readonly string[],
+    params: readonly unknown[],
+    order: 'asc' | 'desc',
+    want: number,
+  ): Hit[] => {
+    const dir = order === 'desc' ? 'DESC' : 'ASC';
+    const select = `SELECT i.id, ${keys.map((k, n) => `${k} AS k${n}`).join(', ')} FROM images i WHERE ${where.join(' AND ')}`;
+    const tail = `ORDER BY ${keys.map((k) => `${k} ${dir}`).join(', ')} LIMIT ${WALK_BATCH}`;
+    const first = stmt(`${select} ${tail}`);
+    const next = stmt(`${select} AND ${keysetAfter(keys, order)} ${tail}`);
+    const out: Hit[] = [];
+    let batch = first.all(...params) as Hit[];
+    for (;;) {
+      for (const hit of batch) {
+        if (set[hit.id] === 1) {
+          out.push(hit);
+          if (out.length === want) return out;
+        }
+      }
+      const last = batch[batch.length - 1];
+      if (batch.length < WALK_BATCH || !last) return out;
+      batch = next.all(...params, ...keys.map((_, n) => last[`k${n}`])) as Hit[];
+    }
+  };
+
   const collection = (id: number): GalleryCollection => {
     const row = stmt(
       `SELECT c.id, c.name, c.created_at AS createdAt, (SELECT count(*) FROM collection_images ci WHERE ci.collection_id = c.id) AS count
@@ -372,6 +464,15 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
     deleteRow: (uid) => {
       stmt('DELETE FROM images WHERE uid = ?').run(uid);
     },
+    purgeRow: (uid, file) =>
+      db.transaction(() => {
+        stmt('DELETE FROM images WHERE uid = ?').run(uid);
+        stmt('INSERT OR REPLACE INTO purge_journal (file, uid) VALUES (?, ?)').run(file, uid);
+      })(),
+    pendingPurges: () => stmt('SELECT uid, file FROM purge_journal ORDER BY file').all() as { uid: string; file: string }[],
+    purgeDone: (file) => {
+      stmt('DELETE FROM purge_journal WHERE file = ?').run(file);
+    },
     files: () => stmt('SELECT uid, file FROM images').all() as { uid: string; file: string }[],
     createCollection: (name, now) => {
       const clean = name.trim();
@@ -405,6 +506,11 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
       db.transaction(() =>
         inBatches(uids, (m) => `DELETE FROM collection_images WHERE collection_id = ? AND image_id IN (SELECT id FROM images WHERE uid IN (${m}))`, [id]),
       )(),
+    models: () =>
+      stmt(
+        `SELECT model_id AS id, coalesce(max(model_name), model_id) AS name, count(*) AS count FROM images
+         WHERE trashed_at IS NULL AND model_id != '' GROUP BY model_id ORDER BY model_id`,
+      ).all() as GalleryModelFacet[],
     count: () => (stmt('SELECT count(*) AS n FROM images WHERE trashed_at IS NULL').get() as { n: number }).n,
   };
 }

@@ -1,6 +1,6 @@
 // The gallery's rows (no bytes): images with their recipes, tags, collections, favourites,
 // ratings, trash. `records.sqlite.ts` keeps them in library.db.
-import type { GalleryCollection, GalleryImage, GalleryListQuery, GalleryPage, GalleryRecipe } from '../../api/gallery.js';
+import type { GalleryCollection, GalleryImage, GalleryListQuery, GalleryModelFacet, GalleryPage, GalleryRecipe } from '../../api/gallery.js';
 
 export interface NewImageRow {
   uid: string;
@@ -32,6 +32,15 @@ export interface ImageRecords {
   /** Trashed images older than `before` (all trashed when absent), for purge. */
   trashed(before?: number): { uid: string; file: string }[];
   deleteRow(uid: string): void;
+  /**
+   * Deletes a purged image's row and records its file in the purge journal, in one
+   * transaction: from then on the file is the purge's to remove, never the sweep's to adopt.
+   */
+  purgeRow(uid: string, file: string): void;
+  /** Files whose purge started but whose removal was not confirmed (a crash in between). */
+  pendingPurges(): { uid: string; file: string }[];
+  /** The file of a purge is gone: forget it. */
+  purgeDone(file: string): void;
   /** Every row's file, for the sweep. */
   files(): { uid: string; file: string }[];
   createCollection(name: string, now: number): GalleryCollection;
@@ -39,6 +48,8 @@ export interface ImageRecords {
   listCollections(): GalleryCollection[];
   addToCollection(id: number, uids: readonly string[], now: number): number;
   removeFromCollection(id: number, uids: readonly string[]): number;
+  /** The models of the live images, with how many each. */
+  models(): GalleryModelFacet[];
   count(): number;
 }
 

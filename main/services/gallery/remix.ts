@@ -1,6 +1,8 @@
-// Recall and remix: a stored recipe turned back into the generate form's fields.
+// Recall and remix: a stored recipe turned back into the generate form's fields, and into jobs.
 import { randomBytes } from 'node:crypto';
 import type { FormRecipe, GalleryImage, RemixRequest } from '../../api/gallery.js';
+import { jobRecipeSchema, type JobRecipe } from '../../api/jobs.js';
+import { GalleryError } from './records.js';
 
 /** A uniformly random seed in [0, 2^64), as the engine takes it. */
 export function randomSeed(): string {
@@ -47,4 +49,29 @@ function freshSeed(old: string | undefined, seed: () => string): string {
     const s = seed();
     if (s !== old) return s;
   }
+}
+
+/**
+ * A form recipe as a job for the queue, run with `model` (what the jobs API takes). Fields the
+ * queue would refuse (a sampler it lacks, a size off its grid) are left to the model's
+ * defaults; a recipe the queue still refuses (an empty prompt) is an INVALID_INPUT naming why.
+ */
+export function jobRecipeOf(form: FormRecipe, model: string): JobRecipe {
+  const sampler = jobRecipeSchema.shape.sampler.unwrap().options.find((s) => s === form.sampler);
+  const onGrid = (n: number | undefined) => n !== undefined && n >= 8 && n <= 4096 && n % 8 === 0;
+  const parsed = jobRecipeSchema.safeParse({
+    prompt: form.prompt.trim(),
+    negativePrompt: form.negativePrompt,
+    model,
+    ...(form.seed !== undefined ? { seed: form.seed } : {}),
+    ...(form.steps !== undefined && form.steps <= 1000 ? { steps: form.steps } : {}),
+    ...(form.guidance !== undefined && form.guidance >= 0 && form.guidance <= 100 ? { guidance: form.guidance } : {}),
+    ...(sampler ? { sampler } : {}),
+    ...(onGrid(form.width) && onGrid(form.height) ? { width: form.width, height: form.height } : {}),
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new GalleryError('INVALID_INPUT', `cannot queue this recipe: ${issue?.path.join('.') || 'recipe'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
 }

@@ -48,3 +48,80 @@ describe('gallery records: date-sorted search', () => {
     }
   });
 });
+
+describe('gallery records: search in the other sorts', () => {
+  it('equals a full sort of every match, for few (sorted) and many (index walk) matches, with filters and pages', () => {
+    const lib = openLibrary({ folder: tempFolder() });
+    try {
+      const records = createSqliteImageRecords(lib.db);
+      type Row = { id: number; uid: string; createdAt: number; prompt: string; rating: number; model: string; seed: string; trashed: boolean };
+      const rows: Row[] = [];
+      lib.db.transaction(() => {
+        for (let n = 0; n < 6000; n++) {
+          // 'common' in 5/6 of the rows (more than are sorted whole), 'rare' in 1/40.
+          const prompt = `${n % 6 ? 'common' : 'plain'} ${n % 40 === 0 ? 'rare' : ''} p${(n * 7919) % 1000}`;
+          const uid = `u${n}`;
+          const seed = String((n * 104729) % 100_003);
+          const model = `m${n % 3}`;
+          const createdAt = 1_000_000 + ((n * 31) % 6000) * 10;
+          records.insert({ uid, file: `images/${uid}.png`, width: 1, height: 1, bytes: 1, contentHash: `h${n}`, createdAt, source: 'imported', hasRecipe: true, recipe: { ...emptyRecipe(), prompt, seed, model: { id: model, name: model, hash: '' } }, durationMs: null });
+          const rating = n % 7 === 0 ? (n % 5) + 1 : 0;
+          if (rating) records.setRating(uid, rating);
+          rows.push({ id: n + 1, uid, createdAt, prompt, rating, model, seed, trashed: false });
+        }
+      })();
+      const trashed = rows.filter((r) => r.id % 13 === 0).map((r) => r.uid);
+      records.trash(trashed, 1);
+      for (const r of rows) r.trashed = trashed.includes(r.uid);
+      const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
+      const keys: Record<'rating' | 'prompt' | 'model' | 'seed', (r: Row) => (string | number)[]> = {
+        rating: (r) => [r.rating, r.createdAt, r.id],
+        prompt: (r) => [r.prompt, r.id],
+        model: (r) => [r.model, r.createdAt, r.id],
+        seed: (r) => [r.seed.length, r.seed, r.id],
+      };
+      const cases = [
+        { word: 'common', sort: 'rating', order: 'desc' },
+        { word: 'common', sort: 'prompt', order: 'asc' },
+        { word: 'common', sort: 'seed', order: 'desc', minRating: 2 },
+        { word: 'common', sort: 'model', order: 'asc', modelId: 'm1' },
+        { word: 'rare', sort: 'rating', order: 'desc' },
+        { word: 'rare', sort: 'seed', order: 'asc' },
+        { word: 'p1', sort: 'prompt', order: 'desc' },
+      ] as const;
+      for (const c of cases) {
+        const expected = rows
+          .filter((r) => !r.trashed && r.prompt.split(' ').some((w) => w.startsWith(c.word)))
+          .filter((r) => !('minRating' in c) || r.rating >= c.minRating)
+          .filter((r) => !('modelId' in c) || r.model === c.modelId)
+          .sort((a, b) => {
+            const ka = keys[c.sort](a);
+            const kb = keys[c.sort](b);
+            const d = ka.map((k, i) => cmp(k, kb[i]!)).find((x) => x !== 0) ?? 0;
+            return c.order === 'desc' ? -d : d;
+          })
+          .map((r) => r.uid);
+        const got: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const { word, ...rest } = c;
+          const q: GalleryListQueryInput = { ...rest, text: word, limit: 500, ...(cursor ? { cursor } : {}) };
+          const page = records.list(galleryListQuerySchema.parse(q));
+          got.push(...page.items.map((i) => i.uid));
+          cursor = page.nextCursor;
+        } while (cursor);
+        expect(got, JSON.stringify(c)).toEqual(expected);
+      }
+      // A new match right after a search shows up in the same search (no stale match set).
+      const first = records.list(galleryListQuerySchema.parse({ text: 'common', sort: 'rating' })).items[0];
+      records.insert({ uid: 'newest', file: 'images/newest.png', width: 1, height: 1, bytes: 1, contentHash: 'hn', createdAt: 10_000_000, source: 'imported', hasRecipe: true, recipe: { ...emptyRecipe(), prompt: 'common newest' }, durationMs: null });
+      records.setRating('newest', 5);
+      const again = records.list(galleryListQuerySchema.parse({ text: 'common', sort: 'rating' })).items;
+      expect(first?.uid).not.toBe('newest');
+      expect(again[0]?.uid).toBe('newest');
+      expect(again[1]?.uid).toBe(first?.uid);
+    } finally {
+      lib.close();
+    }
+  });
+});

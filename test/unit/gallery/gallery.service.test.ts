@@ -4,6 +4,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GalleryService } from '../../../main/services/gallery/gallery.js';
 import { openGallery } from '../../../main/services/gallery/gallery.library.js';
+import { createSqliteImageRecords } from '../../../main/services/gallery/records.sqlite.js';
+import { openLibrary } from '../../../main/services/library/library.js';
 import { useTempFolders } from '../support/temp.js';
 import { dimbaRecipe, galleryRecipe, generatedPng } from './fixtures.js';
 
@@ -124,6 +126,19 @@ describe('gallery: list, filters, sorts, cursor pagination', () => {
     expect(uids({ minRating: 3 })).toEqual([fox.uid]);
     expect(uids({ favourite: true })).toEqual([cat.uid]);
     expect(g.listCollections()).toEqual([expect.objectContaining({ name: 'winter', count: 2 })]);
+    expect(g.get(fox.uid).collectionIds).toEqual([col.id]);
+    expect(g.get(owl.uid).collectionIds).toEqual([]);
+    // Dates: [from, before).
+    const at = (uid: string) => g.get(uid).createdAt;
+    expect(uids({ createdFrom: at(owl.uid), createdBefore: at(owl.uid) + 1 })).toEqual(
+      [fox, owl, cat].filter((i) => i.createdAt === at(owl.uid)).map((i) => i.uid).sort(),
+    );
+    expect(uids({ createdFrom: Math.max(at(fox.uid), at(owl.uid), at(cat.uid)) + 1 })).toEqual([]);
+    expect(uids({ text: 'a', createdBefore: Math.min(at(fox.uid), at(owl.uid), at(cat.uid)) })).toEqual([]);
+    expect(g.models()).toEqual([
+      { id: 'dimba-l-512', name: 'Dimba-L 512px', count: 2 },
+      { id: 'other', name: 'Other', count: 1 },
+    ]);
     g.removeTags(owl.uid, ['nocturnal']);
     expect(uids({ text: 'nocturnal' })).toEqual([]);
     expect(() => g.createCollection('winter')).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
@@ -162,6 +177,42 @@ describe('gallery: trash, restore, purge', () => {
     expect(fs.readdirSync(path.join(g.folder, 'thumbs'))).toEqual([]);
     expect(() => g.get(a.uid)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
     expect(g.get(b.uid).uid).toBe(b.uid);
+    const db = new BetterSqlite3(path.join(g.folder, 'library.db'), { readonly: true });
+    expect(db.prepare('SELECT count(*) AS n FROM purge_journal').get()).toEqual({ n: 0 });
+    db.close();
+  });
+
+  it('a purge cut short after its row is deleted is finished by the sweep, not adopted back', async () => {
+    const folder = tempFolder();
+    const g = await gallery(folder);
+    const doomed = await save(g, 1, { prompt: 'purged heron' });
+    const kept = await save(g, 2);
+    g.trash([doomed.uid]);
+    await g.thumbnail(doomed.uid);
+    g.close();
+    open.length = 0;
+    // The state a kill leaves between the purge's transaction and the unlink: the row is gone,
+    // the journal names the file, the file and its thumbnail are still on disk.
+    const lib = openLibrary({ folder });
+    createSqliteImageRecords(lib.db).purgeRow(doomed.uid, doomed.file);
+    lib.close();
+    expect(fs.existsSync(path.join(folder, doomed.file))).toBe(true);
+
+    const g2 = await openGallery({ folder, sweep: false });
+    open.push(g2);
+    expect(await g2.sweep()).toEqual({
+      removedTempFiles: 0,
+      removedRowsWithoutFile: 0,
+      adoptedFiles: 0,
+      quarantinedFiles: 0,
+      removedThumbnails: 0,
+      finishedPurges: 1,
+    });
+    expect(fs.existsSync(path.join(folder, doomed.file))).toBe(false);
+    expect(fs.readdirSync(path.join(folder, 'thumbs'))).toEqual([]);
+    expect(g2.list({ trashed: true }).items).toEqual([]);
+    expect(g2.list().items.map((i) => i.uid)).toEqual([kept.uid]);
+    expect((await g2.sweep()).finishedPurges).toBe(0);
   });
 });
 
@@ -257,6 +308,6 @@ describe('gallery: the sweep on open', () => {
     expect(fs.readdirSync(path.join(folder, 'tmp'))).toEqual([]);
     expect(fs.readdirSync(path.join(folder, 'quarantine')).some((n) => n.endsWith('notes.txt'))).toBe(true);
     expect(logs.join('\n')).toMatch(/"removedRowsWithoutFile":1.*"adoptedFiles":1.*"quarantinedFiles":1/);
-    expect(await g2.sweep()).toEqual({ removedTempFiles: 0, removedRowsWithoutFile: 0, adoptedFiles: 0, quarantinedFiles: 0, removedThumbnails: 0 });
+    expect(await g2.sweep()).toEqual({ removedTempFiles: 0, removedRowsWithoutFile: 0, adoptedFiles: 0, quarantinedFiles: 0, removedThumbnails: 0, finishedPurges: 0 });
   });
 });
