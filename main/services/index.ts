@@ -88,6 +88,16 @@ export function createServices(options: ServiceOptions): Services {
       return memoryLimitGiB > 0 ? Math.floor(memoryLimitGiB * 2 ** 30) : undefined;
     },
   });
+  // Models live in models/ of the user-data folder (settings.modelsFolder is not followed yet).
+  // Validation runs the engine's inspector in the engine process (never native parsing in this
+  // one); without an engine, safetensors headers are read here.
+  const models = createModelsService({
+    folder: path.join(options.userDataFolder, 'models'),
+    inspector: engineProcessInspector(engine, headerInspector),
+    onModelsChanged: (list) => options.emit('onModelsChanged', list),
+    onDownload: (download) => options.emit('onModelDownload', download),
+    log: options.log,
+  });
   let jobs: JobsService;
   let gallery: GalleryService;
   try {
@@ -111,6 +121,8 @@ export function createServices(options: ServiceOptions): Services {
       crashAttempts: () => (retryCrashedJobs ? 2 : 1),
       // Each image records the backend its engine process was started under.
       engineInfo: () => ({ version: options.version, backend: engine.backend?.backend ?? 'cpu' }),
+      // A registered model's id runs its pipeline manifest (written from the parts registered now).
+      resolveModel: (ref) => models.manifestFor(ref),
       log: options.log,
     });
   } catch (error) {
@@ -123,16 +135,6 @@ export function createServices(options: ServiceOptions): Services {
       },
     });
   }
-  // Models live in models/ of the user-data folder (settings.modelsFolder is not followed yet).
-  // Validation runs the engine's inspector in the engine process (never native parsing in this
-  // one); without an engine, safetensors headers are read here.
-  const models = createModelsService({
-    folder: path.join(options.userDataFolder, 'models'),
-    inspector: engineProcessInspector(engine, headerInspector),
-    onModelsChanged: (list) => options.emit('onModelsChanged', list),
-    onDownload: (download) => options.emit('onModelDownload', download),
-    log: options.log,
-  });
   return {
     jobs,
     gallery,

@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import type { z } from 'zod';
 import type { jobsEvents } from '../../api/jobs.js';
 import type { EngineHost, PreviewMessage, ProgressMessage } from '../../engine-host/host.js';
+import { ApiError } from '../../api/errors.js';
 import { EngineHostError } from '../../engine-host/errors.js';
 import type { EngineRecipe, ModelInfo } from '../../engine-host/protocol.js';
 import { encodePng } from '../images/png.js';
@@ -35,6 +36,9 @@ export interface ProcessorOptions {
   /** Sampler previews every k steps (0: none). */
   previewEvery?: () => number;
   engineInfo?: () => { version: string; backend: string };
+  /** Turns a recipe's `model` (a registered model's id or a manifest path) into the manifest to
+   *  load; default: the path as given. Its ApiError codes become the job's error code. */
+  resolveModel?: (ref: string) => Promise<string>;
   now?: () => Date;
   log?: (message: string) => void;
 }
@@ -131,7 +135,9 @@ export class JobProcessor {
     let model: ModelInfo;
     let result;
     try {
-      model = await this.o.engine.ensureModel(r.model);
+      const manifest = this.o.resolveModel ? await this.o.resolveModel(r.model) : r.model;
+      if (this.current?.cancelRequested) throw new EngineHostError('E_CANCELLED', 'cancelled');
+      model = await this.o.engine.ensureModel(manifest);
       if (this.current?.cancelRequested) throw new EngineHostError('E_CANCELLED', 'cancelled');
       const engineRecipe: EngineRecipe = {
         prompt: r.prompt,
@@ -150,7 +156,8 @@ export class JobProcessor {
         onPreview: this.previewReporter(job),
       });
     } catch (error) {
-      const e = error instanceof EngineHostError ? error : new EngineHostError('E_INTERNAL', String(error));
+      const e =
+        error instanceof EngineHostError || error instanceof ApiError ? error : new EngineHostError('E_INTERNAL', String(error));
       if (e.code === 'E_CANCELLED') {
         store.finish(job.id, 'cancelled', {}, this.now());
         emit('onJobCancelled', { id: job.id });

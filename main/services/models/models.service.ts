@@ -1,9 +1,10 @@
 // The model manager as the API sees it: the registry (registered models, validation) and the
 // download manager (catalogue, downloads), built over one models folder.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { catalogueEntrySchema } from '../../api/models.js';
+import { ApiError } from '../../api/errors.js';
+import { catalogueEntrySchema, MODEL_ID_PATTERN } from '../../api/models.js';
 import path from 'node:path';
 import type { CatalogueEntry, Download, Model, Validation } from '../../api/models.js';
 import { DEFAULT_CATALOGUE } from './download-catalogue.js';
@@ -12,6 +13,7 @@ import type { FreeSpaceProbe } from './download.js';
 import { HashCache } from './hash.js';
 import type { Inspector } from './inspect.js';
 import { headerInspector } from './inspect.headers.js';
+import { writePipelineManifest } from './pipeline.js';
 import { ModelRegistry, writeJsonAtomic } from './registry.js';
 
 export interface ModelsService {
@@ -23,6 +25,13 @@ export interface ModelsService {
   downloads(): Download[];
   download(catalogueId: string): Download;
   cancelDownload(catalogueId: string): boolean;
+  /**
+   * The engine manifest a job's `model` runs: a Dimba model's id gives its pipeline manifest
+   * (written now, from the parts registered now), a model with a `.manifest.json` file gives
+   * that file, anything else is taken as a manifest path. Throws NOT_FOUND for an unknown id,
+   * MODEL_INVALID for a model that cannot generate (a T5 or VAE alone, a missing part).
+   */
+  manifestFor(ref: string): Promise<string>;
 }
 
 export interface ModelsServiceOptions {
@@ -100,5 +109,19 @@ export function createModelsService(options: ModelsServiceOptions): ModelsServic
     downloads: () => downloadManager.list(),
     download: (id) => downloadManager.start(id),
     cancelDownload: (id) => downloadManager.cancel(id),
+    async manifestFor(ref) {
+      if (MODEL_ID_PATTERN.test(ref)) {
+        const all = await registry.list();
+        const model = all.find((m) => m.id === ref);
+        if (model) {
+          if (model.kind === 'dimba') return writePipelineManifest(model, all, options.folder);
+          const manifest = model.files.find((f) => f.path.endsWith('.manifest.json'));
+          if (manifest) return path.resolve(options.folder, model.id, manifest.path);
+          throw new ApiError('MODEL_INVALID', `${model.name} is a ${model.kind} model, one part of a pipeline: choose a Dimba model to generate with`);
+        }
+        if (!existsSync(ref)) throw new ApiError('NOT_FOUND', `no registered model ${ref}`);
+      }
+      return ref;
+    },
   };
 }

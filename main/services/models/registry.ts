@@ -11,6 +11,7 @@ import { ApiError } from '../../api/errors.js';
 import { MODEL_ID_PATTERN, modelSchema, type Model, type ModelKind, type Validation } from '../../api/models.js';
 import type { HashCache } from './hash.js';
 import type { Inspector } from './inspect.js';
+import { pipelineSummary } from './pipeline.js';
 
 export const MANIFEST_NAME = 'model.json';
 
@@ -98,7 +99,8 @@ export class ModelRegistry {
       const model = await this.read(name);
       if (model) models.push(await this.withStatus(model));
     }
-    return models;
+    // Dimba models show the T5 and VAE they would generate with (or what is missing).
+    return models.map((m) => (m.kind === 'dimba' ? { ...m, pipeline: pipelineSummary(m, models, this.options.folder) } : m));
   }
 
   async get(id: string): Promise<Model | null> {
