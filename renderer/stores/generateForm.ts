@@ -71,6 +71,8 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
   const count = ref(1);
   /** The registered model's id ('' until models are listed and one is picked). */
   const modelId = ref('');
+  /** A pipeline manifest file to run instead of a registered model (the view's manifest choice). */
+  const manifestPath = ref('');
   const history = ref<PromptHistoryEntry[]>(readHistory());
   let defaultsApplied = false;
 
@@ -170,6 +172,7 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     height,
     count,
     modelId,
+    manifestPath,
     history,
     effectiveSeed,
     applyRecipe,

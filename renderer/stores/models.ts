@@ -15,12 +15,14 @@ export function generativeModels(list: readonly Model[]): Model[] {
   return list.filter((m) => m.kind === 'dimba' || m.kind === 'builtin');
 }
 
-/** The default among `choices`: the one the settings name, else the built-in, else the first ready. */
+/**
+ * The default among `choices`: the one the settings name, else the built-in, else the ready one
+ * added first (so adding a model never changes the default by itself).
+ */
 export function defaultModelOf(choices: readonly Model[], settings: Pick<Settings, 'defaultModel'> | null): Model | null {
   const ready = choices.filter((m) => m.status === 'ready');
-  return (
-    ready.find((m) => m.id === settings?.defaultModel) ?? ready.find((m) => m.kind === 'builtin') ?? ready[0] ?? null
-  );
+  const oldest = ready.reduce<Model | null>((best, m) => (best === null || m.addedAt < best.addedAt ? m : best), null);
+  return ready.find((m) => m.id === settings?.defaultModel) ?? ready.find((m) => m.kind === 'builtin') ?? oldest;
 }
 
 /**

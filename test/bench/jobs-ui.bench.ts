@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-// How the Generate view keeps up with 1,000 jobs in the queue: the cost of one progress event
+// How the Queue view keeps up with 1,000 jobs in the queue: the cost of one progress event
 // (the common case, many per second) and of one lifecycle event (re-list 1,000 jobs and
 // re-render), from the event to the DOM being updated.
 //   npx vitest bench --run test/bench/jobs-ui.bench.ts --outputJson /tmp/jobs-ui.json (medians in the JSON)
@@ -10,7 +10,7 @@ import { nextTick } from 'vue';
 import type { Job, MethodName, Reply } from '../../main/api/index.js';
 import { createClient } from '../../renderer/api/client';
 import { clientKey } from '../../renderer/composables/useClient';
-import GenerateView from '../../renderer/views/GenerateView.vue';
+import QueueView from '../../renderer/views/QueueView.vue';
 import { FakePlatform } from '../unit/support/fake-platform';
 
 const jobs: Job[] = Array.from({ length: 1000 }, (_, i) => ({
@@ -36,13 +36,13 @@ class ListPlatform extends FakePlatform {
 }
 
 const platform = new ListPlatform();
-const wrapper = mount(GenerateView, {
+const wrapper = mount(QueueView, {
   global: { plugins: [createPinia()], provide: { [clientKey as symbol]: createClient(platform) } },
 });
 await flushPromises();
 let step = 0;
 
-describe('Generate view with 1,000 queued jobs', () => {
+describe('Queue view with 1,000 queued jobs', () => {
   bench('progress event -> DOM updated', async () => {
     step = (step % 100) + 1;
     platform.emit('onJobProgress', { id: 'j0', stage: 'sampling', image: 0, count: 1, step, steps: 100, etaSeconds: 5 });

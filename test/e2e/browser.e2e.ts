@@ -32,7 +32,7 @@ async function openStudio(): Promise<{ page: Page; problems: string[] }> {
   return { page, problems };
 }
 
-const VIEWS = ['generate', 'gallery', 'tune', 'models', 'settings'] as const;
+const VIEWS = ['generate', 'queue', 'gallery', 'tune', 'models', 'settings'] as const;
 
 describe('browser mode in Chromium', () => {
   it('opens the studio and navigates every view', async () => {
@@ -44,6 +44,7 @@ describe('browser mode in Chromium', () => {
       if (view === 'settings') await page.getByTestId('settings-form').waitFor();
       else if (view === 'generate') await page.getByTestId('generate-form').waitFor();
       else if (view === 'models') await page.getByTestId('models-add').waitFor();
+      else if (view === 'queue') await page.getByTestId('queue-empty').waitFor();
       else expect(await page.getByTestId('empty-state').textContent()).toMatch(/Not here yet/);
       expect(new URL(page.url()).hash).toBe(`#/${view}`);
     }
