@@ -32,6 +32,7 @@ describe('app frame', () => {
       if (view.id === 'settings') expect(wrapper.find('[data-testid="settings-form"]').exists()).toBe(true);
       else if (view.id === 'generate') expect(wrapper.find('[data-testid="generate-form"]').exists()).toBe(true);
       else if (view.id === 'models') expect(wrapper.find('[data-testid="models-add"]').exists()).toBe(true);
+      else if (view.id === 'gallery') expect(wrapper.get('[data-testid="gallery-empty"]').text()).toMatch(/No images yet/);
       else if (view.id === 'queue') expect(wrapper.get('[data-testid="queue-empty"]').text()).toMatch(/No jobs yet/);
       else expect(wrapper.get('[data-testid="empty-state"]').text()).toMatch(/Not here yet: .{20,}/);
     }

@@ -43,6 +43,12 @@ export class FakePlatform implements StudioPlatform {
         return { ok: true, result: [] } as Reply<M>;
       case 'jobs.list':
         return { ok: true, result: { jobs: [], paused: false } } as Reply<M>;
+      case 'gallery.list':
+        return { ok: true, result: { items: [] } } as Reply<M>;
+      case 'gallery.collections':
+        return { ok: true, result: { collections: [] } } as Reply<M>;
+      case 'gallery.models':
+        return { ok: true, result: { models: [] } } as Reply<M>;
       default:
         return {
           ok: true,
