@@ -8,6 +8,9 @@ export type BackendSetting = 'auto' | BackendName;
 export interface BackendProbe {
   name: string;
   available: boolean;
+  /** False for a backend that works but is slower than the CPU one (Vulkan on a CPU driver such
+   *  as lavapipe): `auto` passes it by. Absent means preferred when available. */
+  preferred?: boolean;
   /** What was found (device name) or why it is missing. */
   detail: string;
 }
@@ -31,12 +34,15 @@ export function selectBackend(setting: BackendSetting, found: readonly BackendPr
     const why = p ? p.detail : 'not compiled into this build';
     return { backend: 'cpu', reason: `${setting} was chosen in settings but is unavailable (${why}); using cpu`, found: list };
   }
+  const autoTakes = (p: BackendProbe | undefined) => p?.available === true && p.preferred !== false;
   for (const name of BACKEND_PREFERENCE) {
     const p = probe(name);
-    if (name === 'cpu' || p?.available) {
-      const skipped = BACKEND_PREFERENCE.slice(0, BACKEND_PREFERENCE.indexOf(name)).map(
-        (n) => `${n}: ${probe(n)?.detail ?? 'not compiled into this build'}`,
-      );
+    if (name === 'cpu' || autoTakes(p)) {
+      const skipped = BACKEND_PREFERENCE.slice(0, BACKEND_PREFERENCE.indexOf(name)).map((n) => {
+        const q = probe(n);
+        if (!q) return `${n}: not compiled into this build`;
+        return q.available ? `${n}: ${q.detail}, slower than the CPU backend` : `${n}: ${q.detail}`;
+      });
       const because = skipped.length ? ` (${skipped.join('; ')})` : '';
       return { backend: name, reason: `auto: ${name}${because}`, found: list };
     }

@@ -7,10 +7,12 @@ import {
   inspectCheckpoint,
   loadPipeline,
   NativeEngineError,
+  probeBackends,
   releasePipeline,
   type GenerateJob,
   type PipelineHandle,
 } from '../engine/addon.js';
+import type { BackendProbe } from './backend.js';
 import { FAULTS, type EngineMessage, type EngineRecipe, type Fault, type HostMessage } from './protocol.js';
 
 interface ParentPort {
@@ -40,13 +42,13 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function load(manifest: string, weights: 'bf16' | 'f32'): Promise<void> {
+async function load(manifest: string, weights: 'bf16' | 'f32', backend: 'cpu' | 'vulkan' | 'cuda'): Promise<void> {
   if (model) {
     releasePipeline(model.handle);
     model = undefined;
   }
   try {
-    const handle = await loadPipeline(manifest, { weights });
+    const handle = await loadPipeline(manifest, { weights, backend });
     model = { manifest, handle };
     post({
       type: 'loaded',
@@ -60,6 +62,8 @@ async function load(manifest: string, weights: 'bf16' | 'f32'): Promise<void> {
         weights: handle.weights,
         sizeMultiple: handle.sizeMultiple,
         defaults: handle.defaults,
+        ...(handle.backend !== undefined ? { backend: handle.backend } : {}),
+        ...(handle.backendReason !== undefined ? { backendReason: handle.backendReason } : {}),
       },
     });
   } catch (error) {
@@ -148,7 +152,7 @@ function onMessage(raw: unknown): void {
   const m = raw as HostMessage;
   switch (m.type) {
     case 'load':
-      void load(m.manifest, m.weights);
+      void load(m.manifest, m.weights, m.backend);
       return;
     case 'unload':
       if (model) releasePipeline(model.handle);
@@ -178,12 +182,19 @@ else process.on('message', onMessage);
 // The host is our only reason to live: when it goes, so do we.
 process.on('disconnect', () => process.exit(0));
 
-post({
-  type: 'ready',
-  pid: process.pid,
-  backends: [
-    { name: 'cpu', available: true, detail: 'the reference backend' },
-    { name: 'vulkan', available: false, detail: 'not compiled into this build' },
-    { name: 'cuda', available: false, detail: 'not compiled into this build' },
-  ],
-});
+/** What this engine build and machine offer; builds without backend selection run on the CPU only. */
+function backends(): BackendProbe[] {
+  const cpuOnly = (why: string): BackendProbe[] => [
+    { name: 'cpu', available: true, preferred: true, detail: 'the reference backend' },
+    { name: 'vulkan', available: false, detail: why },
+    { name: 'cuda', available: false, detail: why },
+  ];
+  try {
+    return probeBackends() ?? cpuOnly('not in this engine build (no backend selection)');
+  } catch (error) {
+    // No addon: nothing will load, and the load says why; the probes say it too.
+    return cpuOnly(`the engine could not be probed (${messageOf(error)})`);
+  }
+}
+
+post({ type: 'ready', pid: process.pid, backends: backends() });

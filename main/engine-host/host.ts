@@ -151,10 +151,17 @@ export class EngineHost {
       );
     }
     if (live.model) this.unload();
-    const reply = await this.request({ kind: 'load' }, { type: 'load', manifest, weights });
+    const backend = this.backend?.backend ?? 'cpu';
+    const reply = await this.request({ kind: 'load' }, { type: 'load', manifest, weights, backend });
     if (reply.type === 'loadFailed') throw new EngineHostError(asCode(reply.code), reply.message);
     if (reply.type !== 'loaded') throw new EngineHostError('ENGINE_PROTOCOL', `unexpected ${reply.type} for load`);
     live.model = { manifest, weights, info: reply.model };
+    const ran = reply.model.backend;
+    if (this.backend && ran && ran !== this.backend.backend && (ran === 'cpu' || ran === 'vulkan' || ran === 'cuda')) {
+      // The engine knows best where the model actually runs.
+      this.backend = { ...this.backend, backend: ran, reason: reply.model.backendReason ?? `the engine loaded the model on ${ran}` };
+      this.options.log?.(`engine: the model runs on ${ran}: ${this.backend.reason}`);
+    }
     return reply.model;
   }
 

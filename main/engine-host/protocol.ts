@@ -31,7 +31,8 @@ export const FAULTS = ['abort', 'segfault', 'oom', 'exit', 'hang'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export type HostMessage =
-  | { type: 'load'; manifest: string; weights: 'bf16' | 'f32' }
+  /** `backend`: the one the host chose for this process (engines without backend selection run on the CPU). */
+  | { type: 'load'; manifest: string; weights: 'bf16' | 'f32'; backend: 'cpu' | 'vulkan' | 'cuda' }
   | { type: 'unload' }
   | { type: 'generate'; jobId: string; recipe: EngineRecipe }
   | { type: 'cancel'; jobId: string }
@@ -58,6 +59,9 @@ export const modelInfoSchema = z.object({
     width: z.number(),
     height: z.number(),
   }),
+  /** Where the model runs, and why, from engines with backend selection. */
+  backend: z.string().optional(),
+  backendReason: z.string().optional(),
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
 
@@ -80,7 +84,7 @@ export const engineMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('ready'),
     pid: z.number().int(),
     /** Backends compiled into this engine build, and why any other is missing. */
-    backends: z.array(z.object({ name: z.string(), available: z.boolean(), detail: z.string() })),
+    backends: z.array(z.object({ name: z.string(), available: z.boolean(), preferred: z.boolean().optional(), detail: z.string() })),
   }),
   z.object({ type: z.literal('loaded'), manifest: z.string(), model: modelInfoSchema }),
   z.object({ type: z.literal('unloaded') }),

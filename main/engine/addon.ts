@@ -68,7 +68,21 @@ export interface PipelineHandle {
   /** Width and height must be multiples of this (VAE downscale x patch size). */
   readonly sizeMultiple: number;
   readonly defaults: RecipeDefaults;
+  /** Where the models run and why (addons with backend selection; absent in older builds). */
+  readonly backend?: string;
+  readonly backendReason?: string;
 }
+
+/** One compute backend as the engine found it (native/src/backend/select.h). */
+export interface NativeBackendProbe {
+  name: string;
+  available: boolean;
+  /** `auto` takes it over the CPU backend (a GPU; a CPU Vulkan driver is available, not preferred). */
+  preferred: boolean;
+  detail: string;
+}
+
+export type BackendName = 'auto' | 'cpu' | 'vulkan' | 'cuda';
 
 /** What one generation asks for; fields left out take the manifest's defaults. */
 export interface GenerateRecipe {
@@ -177,7 +191,9 @@ export interface DimbaInputs {
 /** The addon's exports exactly as native/src/addon/addon.cpp and its *_bindings.cpp define them. */
 interface DimbaAddon {
   verifyGolden(dir: string, caseName: string, options?: { weights?: WeightDtype }): Promise<VerifyReport>;
-  loadPipeline(manifestPath: string, options?: { weights?: PipelineWeights; t5Int8?: boolean }): Promise<PipelineHandle>;
+  loadPipeline(manifestPath: string, options?: { weights?: PipelineWeights; t5Int8?: boolean; backend?: BackendName }): Promise<PipelineHandle>;
+  /** Builds with backend selection only (native/src/addon/backend_bindings.cpp). */
+  backends?(): NativeBackendProbe[];
   releasePipeline(handle: PipelineHandle): void;
   generate(handle: PipelineHandle, recipe: GenerateRecipe, onProgress?: (progress: GenerateProgress) => void): NativeJob;
   inspectCheckpoint(path: string, options?: { config?: string }): Promise<CheckpointInspection>;
@@ -264,6 +280,19 @@ export interface LoadPipelineOptions {
   weights?: PipelineWeights;
   /** T5 weights quantised to int8 at load (XXL: 4.8 GB instead of 9.5 GB). */
   t5Int8?: boolean;
+  /** Where the models run; builds without backend selection run on the CPU and ignore it. */
+  backend?: BackendName;
+}
+
+/** The backends this engine build and machine offer; null from a build without backend selection. */
+export function probeBackends(): NativeBackendProbe[] | null {
+  const addon = loadAddon();
+  if (typeof addon.backends !== 'function') return null;
+  try {
+    return addon.backends();
+  } catch (error) {
+    throw asEngineError(error);
+  }
 }
 
 /** Loads every part a model manifest names (minutes and gigabytes for the reference release). */

@@ -25,6 +25,15 @@ describe('backend selection', () => {
     expect(c.reason).toMatch(/vulkan was chosen in settings but is unavailable \(no Vulkan device\)/);
   });
 
+  it('auto passes by a Vulkan device that is slower than the CPU backend (lavapipe), and takes a GPU', () => {
+    const lavapipe = [{ name: 'cpu', available: true, detail: 'reference' }, { name: 'vulkan', available: true, preferred: false, detail: 'llvmpipe (a CPU driver)' }];
+    expect(selectBackend('auto', lavapipe)).toMatchObject({ backend: 'cpu', reason: expect.stringMatching(/vulkan: llvmpipe \(a CPU driver\), slower than the CPU backend/) });
+    // Named in settings, it is used all the same.
+    expect(selectBackend('vulkan', lavapipe).backend).toBe('vulkan');
+    const gpu = [{ name: 'vulkan', available: true, preferred: true, detail: 'NVIDIA H100' }];
+    expect(selectBackend('auto', gpu)).toMatchObject({ backend: 'vulkan', reason: 'auto: vulkan (cuda: not compiled into this build)' });
+  });
+
   it('a chosen backend that is available is used', () => {
     expect(selectBackend('cpu', cpuOnly)).toMatchObject({ backend: 'cpu', reason: 'cpu: chosen in settings' });
   });

@@ -66,6 +66,8 @@ onHostMessage((m) => {
         model: {
           id: 'fake', name: 'Fake', manifestHash: 'fnv1a64:0', tokenizerHash: 't', t5WeightsId: 't5', weights: m.weights,
           sizeMultiple: 8, defaults: { steps: 4, guidance: 4.5, sampler: 'dpm++2m', width: 8, height: 8 },
+          // Where the host asked the model to run (an engine with backend selection reports it).
+          ...(process.env.DIMBA_FAKE_BACKENDS ? { backend: m.backend, backendReason: `asked for ${m.backend}` } : {}),
         },
       });
     case 'unload':
@@ -94,4 +96,6 @@ onHostMessage((m) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
-post({ type: 'ready', pid: process.pid, backends: [{ name: 'cpu', available: true, detail: 'fake' }] });
+// DIMBA_FAKE_BACKENDS: the probes to report (JSON), as an engine with backend selection does.
+const backends = process.env.DIMBA_FAKE_BACKENDS ? JSON.parse(process.env.DIMBA_FAKE_BACKENDS) : [{ name: 'cpu', available: true, detail: 'fake' }];
+post({ type: 'ready', pid: process.pid, backends });

@@ -33,6 +33,31 @@ describe('engine host', () => {
     expect(steps).toEqual([1, 2, 3, 4, 1, 2, 3, 4]);
   });
 
+  it('starts under the backend setting, asks the engine to load there, and keeps where the model runs', async () => {
+    const probes = [
+      { name: 'cpu', available: true, preferred: true, detail: 'reference' },
+      { name: 'vulkan', available: true, preferred: false, detail: 'llvmpipe (a CPU driver)' },
+    ];
+    let setting: 'auto' | 'vulkan' = 'auto';
+    const logs: string[] = [];
+    host = fakeHost({ backendSetting: () => setting, log: (m) => logs.push(m), env: { DIMBA_FAKE_BACKENDS: JSON.stringify(probes) } });
+    await host.ensureModel('/m.json');
+    expect(host.backend).toMatchObject({ backend: 'cpu', reason: expect.stringMatching(/^auto: cpu \(.*vulkan: llvmpipe/) });
+    // The engine echoes the backend it was asked to load on.
+    expect(host.loadedModel).toMatchObject({ backend: 'cpu', backendReason: 'asked for cpu' });
+    host.stop();
+
+    setting = 'vulkan';
+    host = fakeHost({ backendSetting: () => setting, log: (m) => logs.push(m), env: { DIMBA_FAKE_BACKENDS: JSON.stringify(probes) } });
+    await host.ensureModel('/m.json');
+    expect(host.backend).toMatchObject({ backend: 'vulkan', reason: 'vulkan: chosen in settings' });
+    expect(host.loadedModel).toMatchObject({ backend: 'vulkan' });
+    expect(logs.filter((l) => l.includes('ready; backend'))).toEqual([
+      expect.stringMatching(/backend cpu: auto: cpu/),
+      expect.stringMatching(/backend vulkan: vulkan: chosen in settings/),
+    ]);
+  });
+
   it('a failed load is a typed error carrying the engine code', async () => {
     host = fakeHost();
     const e = await failure(host.ensureModel('/models/missing.json'));
