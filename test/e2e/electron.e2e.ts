@@ -50,12 +50,12 @@ describe.skipIf(runtime.path === null)(
     });
 
     it('navigates every view and keeps a setting across a reload', async () => {
-      for (const view of ['generate', 'gallery', 'tune', 'models', 'settings']) {
+      for (const view of ['generate', 'queue', 'gallery', 'tune', 'models', 'settings']) {
         await page.getByTestId(`nav-${view}`).click();
         await page.locator(`[data-testid="view"][data-view="${view}"]`).waitFor();
       }
+      // The theme is saved as soon as it is picked.
       await page.getByTestId('setting-theme').selectOption('light');
-      await page.getByTestId('settings-save').click();
       await page.getByTestId('settings-saved').waitFor();
       await page.reload();
       await page.getByTestId('settings-form').waitFor();
