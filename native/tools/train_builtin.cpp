@@ -34,6 +34,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "io/safetensors.h"
+#include <nlohmann/json.hpp>
 #include "sampling/schedule.h"
 #include "training/train_loop.h"
 
@@ -78,30 +79,6 @@ void write_file(const std::string& path, const std::string& bytes) {
   if (!out) throw EngineError(ErrorCode::Io, "cannot write " + path);
 }
 
-std::string dimba_config_json(const DimbaConfig& c) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "{\"depth\": %d, \"hidden_size\": %d, \"num_heads\": %d, \"patch_size\": %d, \"in_channels\": %d, "
-                "\"out_channels\": %d, \"caption_channels\": %d, \"model_max_length\": %d, \"mamba_ratio\": %g, "
-                "\"pe_interpolation\": %g, \"input_size\": %d, \"d_state\": %d, \"d_conv\": %d, \"expand\": %d, "
-                "\"mlp_ratio\": %g}",
-                c.depth, c.hidden_size, c.num_heads, c.patch_size, c.in_channels, c.out_channels, c.caption_channels,
-                c.model_max_length, c.mamba_ratio, c.pe_interpolation, c.input_size, c.d_state, c.d_conv, c.expand,
-                c.mlp_ratio);
-  return buf;
-}
-
-// Writes the text side and the config of a model folder (deterministic from `seed`).
-void write_parts(const std::string& dir, uint64_t seed, int patch, int hidden) {
-  ::mkdir(dir.c_str(), 0755);
-  const std::vector<std::string> words = builtin_vocabulary();
-  const std::string spm = sentencepiece_model_bytes(words);
-  write_file(dir + "/spiece.model", spm);
-  const int vocab = int(words.size()) + 3 + 2 + 26;
-  write_builtin_text_encoder(dir + "/t5", builtin_t5_config(vocab), seed ^ 0x75u);
-  write_file(dir + "/dimba.json", dimba_config_json(builtin_dimba_config(64, kBuiltinMaxLength, patch, hidden)) + "\n");
-}
-
 void save_params(const std::string& path, const ParamSet& p, const std::map<std::string, std::string>& meta) {
   std::map<std::string, TensorToSave> t;
   for (size_t i = 0; i < p.count(); ++i) t[p.names[i]] = {DType::F32, p.shapes[i], p.at(i)};
@@ -126,20 +103,27 @@ int train_cmd(const Args& a) {
   const uint64_t seed = uint64_t(a.num("seed", 8));
   const int items_n = int(a.num("items", 12000));
   TrainOptions opt;
-  opt.steps = int64_t(a.num("steps", 6000));
+  opt.steps = int64_t(a.num("steps", 10000));
   opt.batch_size = int(a.num("batch", 16));
   opt.lr = a.num("lr", 1e-3);
   opt.warmup_steps = int64_t(a.num("warmup", 100));
+  opt.cosine_decay = a.get("decay", "cosine") == "cosine";
+  opt.final_lr_ratio = a.num("final-lr-ratio", 0.05);
   opt.clip_norm = a.num("clip", 1.0);
   opt.optimizer = TrainOptions::Optimizer::AdamW;
   opt.caption_dropout = 0.0;  // the dataset's own empty-caption items play the unconditional part
   opt.seed = seed;
   opt.save_every = int64_t(a.num("save-every", 500));
   opt.state_path = a.get("state", dir + "/../builtin-train-state.safetensors");
-  const double minutes = a.num("minutes", 80);
+  const double minutes = a.num("minutes", 86);
   const int eval_limit = int(a.num("eval-limit", 0));
 
-  write_parts(dir, seed, int(a.num("patch", 4)), int(a.num("hidden", 128)));
+  const std::string prediction = a.get("prediction", "v");
+  if (prediction != "v" && prediction != "eps")
+    throw EngineError(ErrorCode::InvalidArgument, "train: --prediction is v or eps");
+  DimbaConfig part_cfg = builtin_dimba_config(64, kBuiltinMaxLength, int(a.num("patch", 4)), int(a.num("hidden", 128)));
+  part_cfg.v_prediction = prediction == "v";
+  write_builtin_parts(dir, seed, part_cfg);
   Tokenizer tok = Tokenizer::load(dir + "/spiece.model");
   T5Encoder t5 = T5Encoder::load_pretrained(dir + "/t5", T5WeightFormat::F32);
   const auto t0 = std::chrono::steady_clock::now();
@@ -177,37 +161,62 @@ int train_cmd(const Args& a) {
   const double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
   std::printf("eval %s (%.0f s)\n", t.json().c_str(), eval_s);
 
-  char buf[4096];
-  std::snprintf(
-      buf, sizeof buf,
-      "{\n  \"format\": \"dimba-builtin-manifest\", \"version\": 1,\n"
-      "  \"id\": \"dimba-builtin-32\", \"name\": \"Dimba built-in (32 px shapes)\",\n"
-      "  \"resolution\": 32, \"pixel_space\": true,\n"
-      "  \"dimba\": {\"config\": \"dimba.json\", \"weights\": \"dimba.safetensors\"},\n"
-      "  \"text_encoder\": {\"folder\": \"t5\", \"tokenizer\": \"spiece.model\", \"max_length\": %d},\n"
-      "  \"vae\": null,\n"
-      "  \"defaults\": {\"steps\": 20, \"guidance\": 4.0, \"sampler\": \"dpm++2m\", \"width\": 32, \"height\": 32},\n"
-      "  \"recipe\": {\"command\": \"npm run train:builtin\", \"seed\": %llu, \"items\": %d, \"uncond_every\": 10,\n"
-      "    \"steps\": %lld, \"batch\": %d, \"optimizer\": \"adamw\", \"lr\": %g, \"warmup\": %lld, \"clip\": %g,\n"
-      "    \"time_limit_minutes\": %g, \"train_seconds\": %.0f, \"final_loss_ema\": %.5f},\n"
-      "  \"evaluation\": {\"prompts\": \"held-out (shape, colour, background, position) combinations\", "
-      "\"steps\": 20, \"guidance\": 4.0, \"sampler\": \"dpm++2m\", \"scores\": %s},\n"
-      "  \"engine_version\": \"%s\",\n"
-      "  \"decisions\": {\n"
-      "    \"pixel_space\": \"32x32 RGB in [-1, 1] is the latent (in_channels 3): no VAE to train or ship; patch 4 "
-      "(64 tokens) rather than 2 because a training step at patch 2 measured 3.5 s (batch 16) on the shared CPU\",\n"
-      "    \"text_encoder\": \"T5 v1.1 architecture (2 layers, d_model 64) with frozen weights generated from the "
-      "seed: a ~50-word vocabulary needs no learned semantics in the encoder; the Dimba's cross-attention learns "
-      "them, and the engine has no T5 backward\",\n"
-      "    \"dimba\": \"hidden 128, depth 4, 4 heads, a bidirectional Mamba block after every block: the real block "
-      "structure at a width one CPU trains in the time limit\",\n"
-      "    \"unconditional\": \"every 10th scene is repeated with the empty caption (no learned null caption), "
-      "because guidance at sampling encodes the empty string\"\n"
-      "  }\n}\n",
-      kBuiltinMaxLength, (unsigned long long)seed, items_n, (long long)s.step(), opt.batch_size, opt.lr,
-      (long long)opt.warmup_steps, opt.clip_norm, minutes, train_s, last_loss, t.json().c_str(),
-      a.get("engine-version", "unknown").c_str());
-  write_file(dir + "/builtin.manifest.json", buf);
+  // A model manifest the pipeline reads (pipeline/manifest.h; "vae": null is pixel space),
+  // with the recipe, scores and reasons of the built-in model alongside.
+  nlohmann::ordered_json j;
+  j["format"] = "dimba-model-manifest";
+  j["version"] = 1;
+  j["id"] = "dimba-builtin-32";
+  j["name"] = "Dimba built-in (32 px shapes)";
+  j["builtin"] = true;
+  j["resolution"] = kBuiltinImageSize;
+  j["dimba"] = {{"config", "dimba.json"}, {"weights", "dimba.safetensors"}};
+  j["text_encoder"] = {{"folder", "t5"}, {"tokenizer", "spiece.model"}};
+  j["vae"] = nullptr;
+  j["defaults"] = {{"steps", 20}, {"guidance", 4.0}, {"sampler", "dpm++2m"}, {"width", kBuiltinImageSize},
+                   {"height", kBuiltinImageSize}};
+  j["recipe"] = {{"command", "npm run train:builtin"},
+                 {"seed", seed},
+                 {"items", items_n},
+                 {"uncond_every", 10},
+                 {"prediction", cfg.v_prediction ? "v" : "eps"},
+                 {"steps", s.step()},
+                 {"batch", opt.batch_size},
+                 {"optimizer", "adamw"},
+                 {"lr", opt.lr},
+                 {"warmup", opt.warmup_steps},
+                 {"decay", opt.cosine_decay ? "cosine" : "none"},
+                 {"final_lr_ratio", opt.final_lr_ratio},
+                 {"clip", opt.clip_norm},
+                 {"time_limit_minutes", minutes},
+                 {"train_seconds", std::round(train_s)},
+                 {"final_loss_ema", std::round(last_loss * 1e5) / 1e5}};
+  j["evaluation"] = {{"prompts", "held-out (shape, colour, background, position) combinations"},
+                     {"steps", 20},
+                     {"guidance", 4.0},
+                     {"sampler", "dpm++2m"},
+                     {"scores", nlohmann::json::parse(t.json())}};
+  j["engine_version"] = a.get("engine-version", "unknown");
+  j["decisions"] = {
+      {"pixel_space",
+       "32x32 RGB in [-1, 1] is the latent (in_channels 3): no VAE to train or ship; patch 4 (64 tokens) rather than "
+       "2 because a training step at patch 2 measured 3.5 s (batch 16) on the shared CPU"},
+      {"prediction",
+       "v (prediction_type v_prediction), not eps: trained on eps for 5,386 steps this Dimba denoised its training "
+       "images (eps MSE 0.02) but its x0 estimate at high noise was worse than predicting nothing (RMS error 4.2 at "
+       "t = 950) and barely changed with the caption, so samples scored at chance; with v the same 400 steps gave "
+       "colour 45% / shape 60% instead of chance"},
+      {"text_encoder",
+       "T5 v1.1 architecture (2 layers, d_model 64) with frozen weights generated from the seed: a ~50-word "
+       "vocabulary needs no learned semantics in the encoder; the Dimba's cross-attention learns them, and the "
+       "engine has no T5 backward"},
+      {"dimba",
+       "hidden 128, depth 4, 4 heads, a bidirectional Mamba block after every block: the real block structure at a "
+       "width one CPU trains in the time limit"},
+      {"unconditional",
+       "every 10th scene gets the empty caption (no learned null caption) attending as many tokens as its own "
+       "caption, because guidance at sampling encodes the empty string under the prompt's mask (MODEL.md 2.6)"}};
+  write_file(dir + "/builtin.manifest.json", j.dump(2) + "\n");
   return 0;
 }
 

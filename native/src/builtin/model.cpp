@@ -30,15 +30,21 @@ std::vector<TrainItem> build_training_items(uint64_t seed, int n, int uncond_eve
   std::vector<int32_t> ids(size_t(kChunk) * L), mask(size_t(kChunk) * L);
   std::vector<float> out(size_t(kChunk) * L * D);
   const T5Tokens empty = tok.encode_t5("", L);
+  std::vector<int> lens(static_cast<size_t>(kChunk));
   for (int base = 0; base < n; base += kChunk) {
     const int B = std::min(kChunk, n - base);
     std::vector<Scene> scenes(static_cast<size_t>(B));
     for (int b = 0; b < B; ++b) {
       scenes[size_t(b)] = sample_scene(seed, uint64_t(base + b));
       const bool uncond = uncond_every > 0 && (base + b) % uncond_every == uncond_every - 1;
-      const T5Tokens t = uncond ? empty : tok.encode_t5(caption_scene(scenes[size_t(b)], seed, uint64_t(base + b)), L);
+      const T5Tokens c = tok.encode_t5(caption_scene(scenes[size_t(b)], seed, uint64_t(base + b)), L);
+      const T5Tokens& t = uncond ? empty : c;
       std::copy(t.ids.begin(), t.ids.end(), ids.begin() + long(b) * L);
       std::copy(t.mask.begin(), t.mask.end(), mask.begin() + long(b) * L);
+      // The null caption attends as many tokens as the caption it replaces: how guidance calls
+      // the model (the pipeline's MODEL.md 2.6 quirk, and generate() below).
+      lens[size_t(b)] = 0;
+      for (int32_t v : c.mask) lens[size_t(b)] += v != 0;
     }
     t5.forward(out.data(), ids.data(), mask.data(), B, L);
     for (int b = 0; b < B; ++b) {
@@ -46,9 +52,7 @@ std::vector<TrainItem> build_training_items(uint64_t seed, int n, int uncond_eve
       it.latent = render_scene(scenes[size_t(b)], S);
       it.height = it.width = S;
       it.text.assign(out.begin() + long(b) * L * D, out.begin() + long(b + 1) * L * D);
-      int len = 0;
-      for (int l = 0; l < L; ++l) len += mask[size_t(b) * L + size_t(l)] != 0;
-      it.text_len = len;
+      it.text_len = lens[size_t(b)];
       items.push_back(std::move(it));
     }
     if ((base / kChunk) % 40 == 0) std::fprintf(stderr, "dataset: %d / %d\n", base + B, n);
@@ -132,6 +136,7 @@ std::vector<std::vector<uint8_t>> BuiltinModel::generate(const std::vector<std::
     std::vector<int> lens;
     encode(all, y, lens);
     (void)Ccap;
+    for (int b = 0; b < B; ++b) lens[size_t(b)] = lens[size_t(B + b)];  // the null caption under the prompt's mask
     std::vector<double> x(size_t(B) * in_per);
     std::vector<float> noise(in_per);
     for (int b = 0; b < B; ++b) {

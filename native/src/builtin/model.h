@@ -24,9 +24,10 @@ namespace dimba::builtin {
 constexpr int kBuiltinImageSize = 32;
 constexpr int kBuiltinMaxLength = 24;  // T5 tokens (the longest caption is ~18 with </s>)
 
-// n training scenes of `seed` with their captions, encoded by `t5`; in addition, every
-// uncond_every-th scene is repeated with the empty caption (the unconditional branch that
-// guidance uses at sampling, which encodes "" the same way). Progress goes to stderr.
+// n training scenes of `seed` with their captions, encoded by `t5`; every uncond_every-th
+// scene gets the empty caption instead (the unconditional branch of guidance), attending as
+// many tokens as its own caption has: at sampling the null caption runs under the prompt's
+// mask (MODEL.md 2.6, as the pipeline and generate() call it). Progress goes to stderr.
 std::vector<TrainItem> build_training_items(uint64_t seed, int n, int uncond_every, const Tokenizer& tok,
                                             T5Encoder& t5, int max_length);
 
@@ -38,7 +39,8 @@ class BuiltinModel {
   static BuiltinModel from_params(const std::string& dir, const ParamSet& params);
 
   // One (32, 32, 3) 8-bit image per prompt; image i starts from the noise of seeds[i].
-  // Prompts run in batches of `batch`; each model call is one forward on [uncond; cond].
+  // Prompts run in batches of `batch`; each model call is one forward on [uncond; cond], the
+  // null caption under each prompt's mask, as the pipeline does.
   std::vector<std::vector<uint8_t>> generate(const std::vector<std::string>& prompts,
                                              const std::vector<uint64_t>& seeds, int steps, double guidance,
                                              const std::string& sampler = "dpm++2m", int batch = 8);

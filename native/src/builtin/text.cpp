@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -164,8 +165,36 @@ DimbaConfig builtin_dimba_config(int caption_channels, int max_length, int patch
   c.mamba_ratio = 1.0;
   c.pe_interpolation = 1.0;
   c.input_size = 32;
+  c.v_prediction = true;
   c.validate();
   return c;
+}
+
+std::string builtin_dimba_config_json(const DimbaConfig& c) {
+  char buf[640];
+  std::snprintf(buf, sizeof buf,
+                "{\"depth\": %d, \"hidden_size\": %d, \"num_heads\": %d, \"patch_size\": %d, \"in_channels\": %d, "
+                "\"out_channels\": %d, \"caption_channels\": %d, \"model_max_length\": %d, \"mamba_ratio\": %g, "
+                "\"pe_interpolation\": %g, \"input_size\": %d, \"d_state\": %d, \"d_conv\": %d, \"expand\": %d, "
+                "\"mlp_ratio\": %g, \"prediction_type\": \"%s\"}\n",
+                c.depth, c.hidden_size, c.num_heads, c.patch_size, c.in_channels, c.out_channels, c.caption_channels,
+                c.model_max_length, c.mamba_ratio, c.pe_interpolation, c.input_size, c.d_state, c.d_conv, c.expand,
+                c.mlp_ratio, c.v_prediction ? "v_prediction" : "epsilon");
+  return buf;
+}
+
+void write_builtin_parts(const std::string& dir, uint64_t seed, const DimbaConfig& cfg) {
+  ::mkdir(dir.c_str(), 0755);
+  auto write = [](const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out << bytes;
+    if (!out) throw EngineError(ErrorCode::Io, "cannot write " + path);
+  };
+  const std::vector<std::string> words = builtin_vocabulary();
+  write(dir + "/spiece.model", sentencepiece_model_bytes(words));
+  const int vocab = int(words.size()) + 3 + 2 + 26;  // the pieces sentencepiece_model_bytes writes
+  write_builtin_text_encoder(dir + "/t5", builtin_t5_config(vocab), seed ^ 0x75u);
+  write(dir + "/dimba.json", builtin_dimba_config_json(cfg));
 }
 
 ParamSet builtin_dimba_init(const DimbaConfig& cfg, uint64_t seed) {

@@ -6,7 +6,8 @@
 // cross-attention learns what the words mean (training the encoder would cost backward passes
 // through T5 this engine does not implement).
 // defines: builtin_vocabulary, sentencepiece_model_bytes, builtin_t5_config, builtin_t5_config_json,
-//          write_builtin_text_encoder, builtin_dimba_config, builtin_dimba_init
+//          write_builtin_text_encoder, builtin_dimba_config, builtin_dimba_config_json, write_builtin_parts,
+//          builtin_dimba_init
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,8 +34,14 @@ void write_builtin_text_encoder(const std::string& folder, const T5Config& c, ui
 
 // The Dimba of the built-in model: pixel space (in_channels 3, out 6), 32 px, `patch` (4 by
 // default: 64 tokens, what one shared CPU core trains in the time limit), hidden 128, depth 4
-// with a bidirectional Mamba block after every block.
+// with a bidirectional Mamba block after every block, predicting v (DimbaConfig::v_prediction:
+// trained on eps, this small Dimba denoised training images yet its samples ignored the caption,
+// because its x0 estimate at high noise was worse than predicting nothing).
 DimbaConfig builtin_dimba_config(int caption_channels, int max_length, int patch = 4, int hidden = 128);
+// dimba.json as DimbaConfig::from_json reads it (prediction_type included).
+std::string builtin_dimba_config_json(const DimbaConfig& c);
+// A model folder's fixed parts from `seed`: dir/spiece.model, dir/t5/, dir/dimba.json (`cfg`).
+void write_builtin_parts(const std::string& dir, uint64_t seed, const DimbaConfig& cfg);
 // A from-scratch initialisation in the spirit of PixArt's (DiT adaLN-zero): Linear weights
 // N(0, 1/fan_in), biases 0, the adaLN projection t_block and the final Linear zero (each
 // block starts as the identity), Mamba A_log = log(1..Ns), D = 1, dt biases inverse-softplus

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/fpenv.h"
 #include "models/dimba.h"
+#include "sampling/prediction.h"
 
 namespace dimba {
 
@@ -113,6 +114,8 @@ void DimbaModel::forward(float* out, const float* x_in, const float* t, const fl
     be.unpatchify_forward(out, fo, B, c.out_channels, h, w, p);
     arena.reset(live);
   }
+  // 10. a v-predicting model answers in eps like every other (DimbaConfig::v_prediction).
+  if (c.v_prediction) v_to_eps(out, x_in, t, B, c.in_channels, c.out_channels, int64_t(H) * W, DiscreteVpSchedule::dimba());
 }
 
 }  // namespace dimba

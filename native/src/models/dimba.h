@@ -46,6 +46,12 @@ struct DimbaConfig {
   int expand = 2;
   int dt_rank = 0;          // 0: ceil(C/16)
   double mlp_ratio = 4.0;
+  // What the first in_channels output channels are trained to predict ("prediction_type" in
+  // the JSON, diffusers' names): eps (every Dimba checkpoint), or v = alpha eps - sigma x0.
+  // A v model needs no exact identity path from x_t to its output at high noise, which a
+  // small Dimba (no skip around its Mamba mixers) does not learn; forward() converts v back
+  // to eps, so samplers and pipelines see eps either way.
+  bool v_prediction = false;
 
   // Parses the golden JSON format (dimba-tiny.json); unknown keys are ignored, missing ones
   // keep the Dimba-L defaults. Throws InvalidArgument on absurd values (via validate()).

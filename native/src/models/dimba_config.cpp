@@ -34,6 +34,12 @@ DimbaConfig DimbaConfig::from_json(const nlohmann::json& j) {
   c.expand = kConfig.get_int(j, "expand", c.expand);
   c.dt_rank = kConfig.get_int(j, "dt_rank", 0);
   c.mlp_ratio = kConfig.get_num(j, "mlp_ratio", c.mlp_ratio);
+  if (j.contains("prediction_type") && !j["prediction_type"].is_null()) {
+    const nlohmann::json& pt = j["prediction_type"];
+    if (!pt.is_string() || (pt != "epsilon" && pt != "v_prediction"))
+      kConfig.bad("prediction_type must be \"epsilon\" or \"v_prediction\"");
+    c.v_prediction = pt == "v_prediction";
+  }
   c.validate();
   // The golden files also state the derived values; a disagreement means the JSON describes
   // a different placement rule than MODEL.md's.

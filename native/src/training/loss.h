@@ -1,7 +1,7 @@
 // The IDDPM training loss of Dimba (MODEL.md section 7): MSE on eps plus the learned-range
 // variational bound on v (eps held constant there), per sample, averaged over the batch;
 // computed in float64 from the float32 model output, with its gradient.
-// defines: IddpmTerms, iddpm_noisy_input, iddpm_loss
+// defines: IddpmTerms, iddpm_noisy_input, iddpm_loss, iddpm_loss_vpred
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -25,5 +25,11 @@ void iddpm_noisy_input(float* xt, const float* x0, const float* noise, const int
 IddpmTerms iddpm_loss(float* dout, const float* out, const float* x0, const float* noise, const int64_t* t, int B,
                       int C,
                       int64_t HW, const DiscreteVpSchedule& s);
+
+// The same for a v-predicting model (DimbaConfig::v_prediction): the first half of `out` is
+// v, and the MSE is on v against its target alpha noise - sigma x0 (mse holds that); the VB
+// on the variance half sees eps = alpha v + sigma x_t, exactly what sampling will use.
+IddpmTerms iddpm_loss_vpred(float* dout, const float* out, const float* x0, const float* noise, const int64_t* t,
+                            int B, int C, int64_t HW, const DiscreteVpSchedule& s);
 
 }  // namespace dimba

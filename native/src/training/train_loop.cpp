@@ -61,8 +61,11 @@ TrainSession::TrainSession(const DimbaConfig& cfg, ParamSet params, const TrainO
 }
 
 double TrainSession::lr_at(int64_t step) const {
-  if (opt_.warmup_steps <= 0) return opt_.lr;
-  return opt_.lr * std::min(1.0, double(step + 1) / double(opt_.warmup_steps));
+  const double warm = opt_.warmup_steps <= 0 ? 1.0 : std::min(1.0, double(step + 1) / double(opt_.warmup_steps));
+  if (!opt_.cosine_decay || step < opt_.warmup_steps || opt_.steps <= opt_.warmup_steps) return opt_.lr * warm;
+  const double f = std::min(1.0, double(step - opt_.warmup_steps) / double(opt_.steps - opt_.warmup_steps));
+  const double r = opt_.final_lr_ratio + (1.0 - opt_.final_lr_ratio) * 0.5 * (1.0 + std::cos(3.14159265358979323846 * f));
+  return opt_.lr * r;
 }
 
 void TrainSession::one_step(const std::vector<TrainItem>& data, TrainProgress& pr) {
@@ -93,7 +96,9 @@ void TrainSession::one_step(const std::vector<TrainItem>& data, TrainProgress& p
   trainer_->grads().zero();
   if (lora_) lora_->grads.zero();
   trainer_->forward(out.data(), xt.data(), tf.data(), y.data(), lens.data(), B, H, W, L, drop.data());
-  IddpmTerms terms = iddpm_loss(dout.data(), out.data(), x0.data(), noise.data(), t.data(), B, Cin, HW, sch);
+  IddpmTerms terms = cfg_.v_prediction
+                         ? iddpm_loss_vpred(dout.data(), out.data(), x0.data(), noise.data(), t.data(), B, Cin, HW, sch)
+                         : iddpm_loss(dout.data(), out.data(), x0.data(), noise.data(), t.data(), B, Cin, HW, sch);
   trainer_->backward(dout.data());
   ParamSet& grads = lora_ ? lora_->grads : trainer_->grads();
   ParamSet& trained = lora_ ? lora_->tensors : params_;

@@ -37,6 +37,10 @@ struct TrainOptions {
   int batch_size = 1;
   double lr = 2e-5;          // MODEL.md 7 (CAME)
   int64_t warmup_steps = 0;  // lr ramps linearly over the first warmup steps, then constant
+  // cosine_decay: after warmup the lr follows a half cosine from lr down to lr * final_lr_ratio
+  // at `steps` (a small model's last steps then average out the batch noise); else constant.
+  bool cosine_decay = false;
+  double final_lr_ratio = 0.0;
   double clip_norm = 0.05;   // global gradient norm (<= 0: no clipping)
   enum class Optimizer { Came, AdamW } optimizer = Optimizer::Came;
   CameOptions came;          // its lr is overridden by the schedule
@@ -83,7 +87,7 @@ class TrainSession {
   int64_t step() const { return step_; }
   const ParamSet& params() const { return params_; }
   const Lora* lora() const { return lora_.get(); }
-  double lr_at(int64_t step) const;  // the schedule: lr * min(1, (step + 1) / warmup)
+  double lr_at(int64_t step) const;  // the schedule: lr * min(1, (step + 1) / warmup), then the decay
   size_t saved_activation_bytes() const { return trainer_->saved_activation_bytes(); }
 
  private:
