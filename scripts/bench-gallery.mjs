@@ -3,7 +3,6 @@
 // sort, text searches of common and rare words (p50 and p95 over repeated runs), a save with
 // fsync, and a thumbnail made and then served from the cache. The machine is noisy: quote medians.
 //   npm run build:main && node scripts/bench-gallery.mjs [COUNT]
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,9 +13,6 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => path.join(root, 'dist', 'main', p);
 const { openLibrary } = await import(dist('services/library/library.js'));
 const { openGallery } = await import(dist('services/gallery/gallery.library.js'));
-const { createSqliteImageRecords } = await import(dist('services/gallery/records.sqlite.js'));
-const { encodePng } = await import(dist('services/images/png.js'));
-const { recipeChunks } = await import(dist('services/images/recipe-chunks.js'));
 
 const COUNT = Number(process.argv[2] ?? 100_000);
 const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'dimba-bench-gallery-'));
@@ -36,56 +32,14 @@ function report(name, runs) {
   console.log(`${name.padEnd(52)} p50 ${fmt(pct(runs, 0.5)).padStart(10)}  p95 ${fmt(pct(runs, 0.95)).padStart(10)}  (n=${runs.length})`);
 }
 
-// A vocabulary with a skew, so some words match a third of the library and some a handful.
-const words = Array.from({ length: 400 }, (_, i) => `w${i.toString(36)}${'abcdefghij'[i % 10]}`);
-let rng = 12345;
-const rand = () => ((rng = (rng * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-const zipf = () => words[Math.floor(words.length * rand() ** 3)];
-const common = ['fox', 'portrait', 'landscape', 'city', 'night'];
+const { words, seedLibrary } = await import('./gallery-seed.mjs');
 
 try {
   console.log(`gallery bench: ${COUNT} images in ${folder}`);
   // Populate: real files (a few distinct tiny PNGs, no fsync: this is set-up, not what is measured)
   // and rows through the records module in one transaction.
   const t0 = performance.now();
-  const lib = openLibrary({ folder });
-  const records = createSqliteImageRecords(lib.db);
-  const pngs = Array.from({ length: 8 }, (_, k) => {
-    const rgb = new Uint8Array(16 * 16 * 3).map((_, i) => (i * (k + 3)) & 0xff);
-    return encodePng({ width: 16, height: 16, rgb }, recipeChunks({
-      format: 'dimba-recipe', version: 1, prompt: `bench ${k}`, negativePrompt: '', seed: k, steps: 20, guidance: 4.5,
-      sampler: 'dpm++2m', width: 16, height: 16, model: { id: 'dimba-l-512', name: 'Dimba-L', manifestHash: 'fnv1a64:00' },
-      engine: { version: '0.1.0', backend: 'cpu' },
-    }));
-  });
-  const start = Date.UTC(2025, 0, 1);
-  lib.db.transaction(() => {
-    for (let n = 0; n < COUNT; n++) {
-      const uid = randomBytes(16).toString('hex');
-      const createdAt = start + n * 60_000;
-      const d = new Date(createdAt);
-      const dir = `images/${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
-      if (n === 0 || d.getUTCDate() === 1) fs.mkdirSync(path.join(folder, dir), { recursive: true });
-      const file = `${dir}/${uid}.png`;
-      const png = pngs[n % pngs.length];
-      fs.writeFileSync(path.join(folder, file), png);
-      const promptWords = Array.from({ length: 8 + (n % 8) }, zipf);
-      if (n % 3 === 0) promptWords.push(common[n % common.length]);
-      const model = `model-${n % 7}`;
-      const image = records.insert({
-        uid, file, width: 16, height: 16, bytes: png.length, contentHash: `h${n}`, createdAt, source: 'generated', hasRecipe: true,
-        recipe: {
-          prompt: promptWords.join(' '), negativePrompt: n % 2 ? 'blurry, low quality' : '', seed: String(n * 7919),
-          steps: 20, guidance: 4.5, sampler: 'dpm++2m', width: 16, height: 16,
-          model: { id: model, name: model, hash: 'fnv1a64:00' }, adapters: [], engineVersion: '0.1.0', backend: 'cpu',
-        },
-        durationMs: 1000, tags: n % 10 === 0 ? ['keeper', `batch${n % 50}`] : [],
-      });
-      if (n % 5 === 0) records.setRating(image.uid, n % 6);
-    }
-  })();
-  lib.db.pragma('wal_checkpoint(TRUNCATE)');
-  lib.close();
+  const { pngs } = await seedLibrary(folder, COUNT);
   const dbBytes = fs.statSync(path.join(folder, 'library.db')).size;
   console.log(`populated in ${((performance.now() - t0) / 1000).toFixed(1)} s; library.db ${(dbBytes / 2 ** 20).toFixed(1)} MiB`);
 
