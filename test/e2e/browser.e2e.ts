@@ -44,6 +44,7 @@ describe('browser mode in Chromium', () => {
       if (view === 'settings') await page.getByTestId('settings-form').waitFor();
       else if (view === 'generate') await page.getByTestId('generate-form').waitFor();
       else if (view === 'models') await page.getByTestId('models-add').waitFor();
+      else if (view === 'gallery') await page.getByTestId('gallery-empty').waitFor();
       else if (view === 'queue') await page.getByTestId('queue-empty').waitFor();
       else expect(await page.getByTestId('empty-state').textContent()).toMatch(/Not here yet/);
       expect(new URL(page.url()).hash).toBe(`#/${view}`);
