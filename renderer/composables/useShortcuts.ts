@@ -17,6 +17,12 @@ export const SHORTCUTS: readonly ShortcutInfo[] = [
   { keys: 'Alt + 1 … 6', action: 'Go to Generate, Queue, Gallery, Tune, Models, Settings', where: 'Anywhere' },
   { keys: '?', action: 'Show this list', where: 'Anywhere outside a text field' },
   { keys: 'Escape', action: 'Close a dialog', where: 'Dialogs' },
+  { keys: 'Arrows, Page Up / Down, Home / End', action: 'Move between images', where: 'Gallery grid' },
+  { keys: 'Enter', action: 'Open the image view', where: 'Gallery grid' },
+  { keys: 'Delete', action: 'Move the image to the trash', where: 'Gallery grid' },
+  { keys: 'F, 0 … 5', action: 'Toggle favourite, set the rating', where: 'Gallery grid' },
+  { keys: 'Ctrl/⌘ + Z', action: 'Undo the last move to the trash', where: 'Gallery' },
+  { keys: 'Escape', action: 'Close the image view', where: 'Gallery' },
 ];
 
 /** True when the key goes to a text field (plain letters must not trigger shortcuts there). */

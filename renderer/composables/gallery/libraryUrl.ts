@@ -1,14 +1,15 @@
-// Addresses of library images. The renderer's page is served from the app's root (studio://app/
-// in Electron, http://127.0.0.1:PORT/ in browser mode), and both serve library/thumb|file/<uid>
-// from there, behind the same origin and token as the page.
+// Absolute addresses of library images (../libraryUrls gives the relative ones): a drag out to
+// another app needs the whole address, resolved against the page (studio://app/ in Electron,
+// http://127.0.0.1:PORT/ in browser mode, both behind the page's origin and token).
 import type { GalleryImage } from '@api';
+import { imageFileUrl, thumbnailUrl } from '../libraryUrls';
 
 export function thumbUrl(uid: string, base: string = document.baseURI): string {
-  return new URL(`library/thumb/${uid}`, base).href;
+  return new URL(thumbnailUrl(uid), base).href;
 }
 
 export function fileUrl(uid: string, base: string = document.baseURI): string {
-  return new URL(`library/file/${uid}`, base).href;
+  return new URL(imageFileUrl(uid), base).href;
 }
 
 const MIME: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp' };
