@@ -61,10 +61,24 @@ export const useJobsStore = defineStore('jobs', () => {
     jobs.value = i < 0 ? [...jobs.value, job] : jobs.value.map((j, k) => (k === i ? job : j));
   }
 
-  /** A lifecycle event changed a job's state: re-read the list (cheap) rather than guess. */
+  /**
+   * A lifecycle event changed a job's state: re-read the list (cheap) rather than guess. Events
+   * during a re-read coalesce into one more re-read after it, since that reply may predate them.
+   */
   let reload: Promise<void> | null = null;
+  let stale = false;
   function refresh(): void {
-    reload ??= load().finally(() => (reload = null));
+    if (reload) {
+      stale = true;
+      return;
+    }
+    reload = load().finally(() => {
+      reload = null;
+      if (stale) {
+        stale = false;
+        refresh();
+      }
+    });
   }
 
   client.on('onJobQueued', (job) => {

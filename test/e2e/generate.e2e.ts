@@ -4,13 +4,13 @@
 // the results strip through the library route; seed modes (fixed, reuse last, random) reach the
 // jobs; the prompt goes into the history. Skipped, with the reason in its title, unless the
 // native engine is built (npm test builds it first).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeEngineMissing, writeTinyModel } from '../support/tiny-model';
-import { launchChromium, startStudio, type RunningStudio } from './support/studio';
+import { launchChromium, repoRoot, startStudio, type RunningStudio } from './support/studio';
 
 const missing = nativeEngineMissing();
 
@@ -99,6 +99,10 @@ describe.skipIf(missing !== null)(`Generate view end to end${missing ? ` (skippe
       .poll(() => page.getByTestId('result-image').locator('img').evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth > 0)), { timeout: 10_000 })
       .toEqual([true, true]);
     expect(await page.getByTestId('result-image').first().locator('img').getAttribute('alt')).toBe('a red fox in the snow');
+    const shot = path.join(repoRoot, 'test-results', 'screenshots', 'generate-results.png');
+    mkdirSync(path.dirname(shot), { recursive: true });
+    await page.screenshot({ path: shot });
+    console.log(`screenshot: ${shot}`);
 
     const [job] = await listJobs(page, studio.token);
     expect(job).toMatchObject({ status: 'done', recipe: { prompt: 'a red fox in the snow', seed: '7' } });

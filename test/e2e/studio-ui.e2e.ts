@@ -96,6 +96,59 @@ describe('studio views in Chromium', () => {
     await page.close();
   });
 
+  it('queue: 1,000 jobs render as a window, scroll to the end, and the last one moves to the top', async () => {
+    const { page, problems } = await openStudio();
+    await page.getByTestId('nav-queue').click();
+    await page.locator('[data-testid="view"][data-view="queue"]').waitFor();
+    if ((await page.getByTestId('queue-resume').count()) === 0) await page.getByTestId('queue-pause').click();
+    await page.evaluate(async (token) => {
+      const ws = new WebSocket(`ws://${location.host}/api/ws?token=${token}`);
+      await new Promise((resolve) => (ws.onopen = resolve));
+      let answered = 0;
+      const all = new Promise<void>((resolve) => {
+        ws.onmessage = (event) => {
+          if ((JSON.parse(String(event.data)) as { id?: number }).id !== undefined && ++answered === 1000) resolve();
+        };
+      });
+      for (let i = 0; i < 1000; i++) {
+        ws.send(JSON.stringify({ id: i, method: 'jobs.enqueue', params: { recipe: { prompt: `bulk ${i}`, model: '/nowhere/bulk.manifest.json' }, count: 1 } }));
+      }
+      await all;
+      ws.close();
+    }, studio.token);
+    await expect.poll(() => page.getByTestId('queue-summary').textContent(), { timeout: 30_000 }).toMatch(/^1000 queued/);
+    await page.getByTestId('queue-filter').selectOption('active');
+    const rows = page.locator('[data-job-id]');
+    expect(await rows.count()).toBeLessThan(60);
+
+    // Scroll to the end a screen per frame, timing the frames.
+    const frames = await page.getByTestId('job-list').evaluate(async (el) => {
+      const times: number[] = [];
+      let last = performance.now();
+      while (el.scrollTop + el.clientHeight < el.scrollHeight - 1) {
+        el.scrollTop += el.clientHeight;
+        await new Promise(requestAnimationFrame);
+        const now = performance.now();
+        times.push(now - last);
+        last = now;
+      }
+      times.sort((a, b) => a - b);
+      return { count: times.length, median: times[Math.floor(times.length / 2)]!, p95: times[Math.floor(times.length * 0.95)]! };
+    });
+    console.log(`queue of 1,000 scrolled a screen per frame: ${frames.count} frames, median ${frames.median.toFixed(1)} ms, p95 ${frames.p95.toFixed(1)} ms`);
+    expect(await rows.count()).toBeLessThan(60);
+    const last = row(page, 'bulk 999');
+    await last.waitFor();
+    await last.getByTestId('job-top').click();
+    await page.getByTestId('job-list').evaluate((el) => (el.scrollTop = 0));
+    await expect.poll(async () => (await queuedPrompts(page))[0]).toBe('bulk 999');
+    await page.getByTestId('queue-cancel-all').click();
+    await page.getByTestId('queue-empty').waitFor({ timeout: 60_000 });
+    await page.getByTestId('queue-resume').click();
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('theme: applied at once, kept across a reload; System follows the OS live', async () => {
     const { page, problems } = await openStudio();
     const scheme = (): Promise<[boolean, boolean, string]> =>

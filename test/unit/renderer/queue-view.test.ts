@@ -29,7 +29,10 @@ class QueuePlatform extends FakePlatform {
     super();
   }
   override async call<M extends MethodName>(method: M, params?: unknown): Promise<Reply<M>> {
-    if (method === 'jobs.list') return { ok: true, result: { jobs: this.jobs, paused: false } } as Reply<M>;
+    if (method === 'jobs.list') {
+      this.calls.push({ method, params });
+      return { ok: true, result: { jobs: this.jobs, paused: false } } as Reply<M>;
+    }
     if (method === 'jobs.move' || method === 'jobs.cancel' || method === 'jobs.retry') {
       const reply = await super.call(method, params);
       return reply.ok ? ({ ok: true, result: this.jobs[0] } as Reply<M>) : reply;
@@ -85,5 +88,22 @@ describe('Queue view', () => {
     expect(lastCall(platform)).toEqual({ method: 'jobs.retry', params: { id: 'j3' } });
     await wrapper.get('[data-testid="queue-filter"]').setValue('active');
     expect(wrapper.findAll('[data-job-id]').map((r) => r.attributes('data-job-id'))).toEqual(['j1']);
+  });
+});
+
+describe('jobs store', () => {
+  it('an event during a re-read leads to one more re-read, so the list ends current', async () => {
+    const platform = new QueuePlatform([job(1, 'queued'), job(2, 'queued')]);
+    const wrapper = await mountView(platform);
+    const lists = () => platform.calls.filter((c) => c.method === 'jobs.list').length;
+    const before = lists();
+    platform.emit('onJobCancelled', { id: 'j1' });
+    // The first re-read is in flight: the state changes again and a second event arrives.
+    platform.jobs = [job(1, 'cancelled'), job(2, 'cancelled')];
+    platform.emit('onJobCancelled', { id: 'j2' });
+    platform.emit('onJobCancelled', { id: 'j2' });
+    await flushPromises();
+    expect(lists() - before).toBe(2);
+    expect(wrapper.findAll('[data-testid="job-cancelled"]')).toHaveLength(2);
   });
 });
