@@ -143,8 +143,12 @@ ModelManifest parse_manifest(const std::string& text, const std::string& base_di
   m.id = get_string(j, "id", "id", what, true);
   m.name = get_string(j, "name", "name", what, false, m.id);
   m.resolution = get_int(j, "resolution", "resolution", what, 512);
-  if (m.resolution < 64 || m.resolution > 8192 || m.resolution % 8 != 0)
-    bad(what, "resolution must be a multiple of 8 in [64, 8192], not " + std::to_string(m.resolution));
+  const nlohmann::json* vae = member(j, "vae");
+  m.pixel_space = vae && vae->is_null();
+  const int min_resolution = m.pixel_space ? 8 : 64;
+  if (m.resolution < min_resolution || m.resolution > 8192 || m.resolution % 8 != 0)
+    bad(what, "resolution must be a multiple of 8 in [" + std::to_string(min_resolution) + ", 8192], not " +
+                  std::to_string(m.resolution));
 
   const nlohmann::json& dj = get_object(j, "dimba", what);
   const nlohmann::json* cfg = member(dj, "config");
@@ -157,8 +161,10 @@ ModelManifest parse_manifest(const std::string& text, const std::string& base_di
   const std::string tok = get_string(tj, "tokenizer", "text_encoder.tokenizer", what, false);
   m.tokenizer = tok.empty() ? m.t5_folder + "/spiece.model" : resolve(base_dir, tok);
 
-  const nlohmann::json& vj = get_object(j, "vae", what);
-  m.vae_folder = resolve(base_dir, get_string(vj, "folder", "vae.folder", what, true));
+  if (!m.pixel_space) {
+    const nlohmann::json& vj = get_object(j, "vae", what);
+    m.vae_folder = resolve(base_dir, get_string(vj, "folder", "vae.folder", what, true));
+  }
 
   m.defaults.width = m.defaults.height = m.resolution;
   if (const nlohmann::json* dv = member(j, "defaults")) {
@@ -184,7 +190,7 @@ ModelManifest parse_manifest(const std::string& text, const std::string& base_di
     require_exists(m.dimba_weights, Kind::Any, "dimba.weights", what);
     require_exists(m.t5_folder, Kind::Dir, "text_encoder.folder", what);
     require_exists(m.tokenizer, Kind::File, "text_encoder.tokenizer", what);
-    require_exists(m.vae_folder, Kind::Dir, "vae.folder", what);
+    if (!m.pixel_space) require_exists(m.vae_folder, Kind::Dir, "vae.folder", what);
   }
   return m;
 }

@@ -22,6 +22,8 @@
 // embedding's pe_interpolation (resolution / 512) and base size (input_size = resolution / 8)
 // unless the config states them: the reference builds Dimba-L at 512/1024/2048 px that way
 // (MODEL.md 2), and the forward rescales to any other size from there.
+// "vae": null makes a pixel-space model (the built-in one, assets/builtin): the Dimba samples
+// the RGB image itself; its resolution may then be as small as 8.
 // defines: ManifestDefaults, ModelManifest, load_manifest, parse_manifest, fnv1a64_hex
 #pragma once
 #include <cstdint>
@@ -52,7 +54,8 @@ struct ModelManifest {
   std::string dimba_weights;   // absolute or as given: .pt / .safetensors / index / folder
   std::string t5_folder;       // config.json + weights
   std::string tokenizer;       // spiece.model
-  std::string vae_folder;      // config.json + diffusion_pytorch_model.*
+  std::string vae_folder;      // config.json + diffusion_pytorch_model.*; "" in pixel space
+  bool pixel_space = false;    // "vae": null
   ManifestDefaults defaults;
 };
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -21,12 +22,12 @@ struct Pipeline::State {
   Tokenizer tokenizer;
   T5Encoder t5;
   DimbaModel dimba;
-  VaeModel vae;
+  std::optional<VaeModel> vae;  // empty: pixel space (the Dimba's input is the RGB image)
   EmbeddingCache cache;
   PromptEncoder prompts;  // references tokenizer, t5 and cache above (State never moves)
   std::mutex mu;          // one generate() at a time: each model has one activation arena
 
-  State(PipelineModelInfo i, Tokenizer tok, T5Encoder enc, DimbaModel d, VaeModel v, size_t cache_bytes)
+  State(PipelineModelInfo i, Tokenizer tok, T5Encoder enc, DimbaModel d, std::optional<VaeModel> v, size_t cache_bytes)
       : info(std::move(i)), tokenizer(std::move(tok)), t5(std::move(enc)), dimba(std::move(d)), vae(std::move(v)),
         cache(cache_bytes), prompts(tokenizer, t5, cache, dimba.config().model_max_length) {}
 };
@@ -41,19 +42,22 @@ double now_s() {
 
 // The parts must fit together before any recipe runs; a mismatch here is a manifest pointing
 // at parts of different models.
-void check_parts(const Tokenizer& tok, const T5Encoder& t5, const DimbaModel& dimba, const VaeModel& vae) {
+void check_parts(const Tokenizer& tok, const T5Encoder& t5, const DimbaModel& dimba, const VaeModel* vae) {
   const DimbaConfig& dc = dimba.config();
   if (t5.config().d_model != dc.caption_channels)
     mismatch("the text encoder's d_model (" + std::to_string(t5.config().d_model) +
              ") is not the Dimba config's caption_channels (" + std::to_string(dc.caption_channels) + ")");
-  if (vae.config().latent_channels != dc.in_channels)
-    mismatch("the VAE's latent_channels (" + std::to_string(vae.config().latent_channels) +
+  if (!vae && dc.in_channels != 3)
+    mismatch("a pixel-space model (no VAE) needs a Dimba with in_channels 3 (RGB), not " +
+             std::to_string(dc.in_channels));
+  if (vae && vae->config().latent_channels != dc.in_channels)
+    mismatch("the VAE's latent_channels (" + std::to_string(vae->config().latent_channels) +
              ") is not the Dimba config's in_channels (" + std::to_string(dc.in_channels) + ")");
   if (tok.vocab_size() > t5.config().vocab_size)
     mismatch("the tokenizer's vocabulary (" + std::to_string(tok.vocab_size()) +
              " pieces) is larger than the text encoder's (" + std::to_string(t5.config().vocab_size) + ")");
-  if (vae.config().out_channels != 3)
-    mismatch("the VAE decodes to " + std::to_string(vae.config().out_channels) + " channels, not RGB");
+  if (vae && vae->config().out_channels != 3)
+    mismatch("the VAE decodes to " + std::to_string(vae->config().out_channels) + " channels, not RGB");
   if (dc.out_channels < dc.in_channels) mismatch("the Dimba config's out_channels is smaller than in_channels");
 }
 
@@ -83,7 +87,20 @@ Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
 
 Pipeline Pipeline::from_parts(PipelineModelInfo info, Tokenizer tokenizer, T5Encoder t5, DimbaModel dimba,
                               VaeModel vae, size_t embedding_cache_bytes) {
-  check_parts(tokenizer, t5, dimba, vae);
+  return from_parts_optional_vae(std::move(info), std::move(tokenizer), std::move(t5), std::move(dimba),
+                                 std::optional<VaeModel>(std::move(vae)), embedding_cache_bytes);
+}
+
+Pipeline Pipeline::from_parts_pixel_space(PipelineModelInfo info, Tokenizer tokenizer, T5Encoder t5, DimbaModel dimba,
+                                          size_t embedding_cache_bytes) {
+  return from_parts_optional_vae(std::move(info), std::move(tokenizer), std::move(t5), std::move(dimba), std::nullopt,
+                                 embedding_cache_bytes);
+}
+
+Pipeline Pipeline::from_parts_optional_vae(PipelineModelInfo info, Tokenizer tokenizer, T5Encoder t5,
+                                           DimbaModel dimba, std::optional<VaeModel> vae,
+                                           size_t embedding_cache_bytes) {
+  check_parts(tokenizer, t5, dimba, vae ? &*vae : nullptr);
   info.tokenizer_hash = tokenizer.content_hash();
   info.t5_weights_id = t5.weights_id();
   Pipeline p;
@@ -104,7 +121,8 @@ Pipeline Pipeline::load(const ModelManifest& m, const PipelineOptions& opt) {
     Checkpoint ck = load_checkpoint(m.dimba_weights);  // the model keeps what it uses in place
     dimba = DimbaModel::load(ck, m.dimba, opt.weights);
   }
-  VaeModel vae = VaeModel::load_folder(m.vae_folder, opt.weights);
+  std::optional<VaeModel> vae;
+  if (!m.pixel_space) vae = VaeModel::load_folder(m.vae_folder, opt.weights);
   PipelineModelInfo info;
   info.id = m.id;
   info.name = m.name;
@@ -112,13 +130,13 @@ Pipeline Pipeline::load(const ModelManifest& m, const PipelineOptions& opt) {
   info.weights = opt.weights == DType::BF16 ? "bf16" : "f32";
   info.defaults = m.defaults;
   info.resolution = m.resolution;
-  return from_parts(std::move(info), std::move(tok), std::move(t5), std::move(dimba), std::move(vae),
-                    opt.embedding_cache_bytes);
+  return from_parts_optional_vae(std::move(info), std::move(tok), std::move(t5), std::move(dimba), std::move(vae),
+                                 opt.embedding_cache_bytes);
 }
 
 RecipeLimits Pipeline::limits() const {
   RecipeLimits lim;
-  if (s_) lim.size_multiple = s_->vae.config().downscale() * s_->dimba.config().patch_size;
+  if (s_) lim.size_multiple = (s_->vae ? s_->vae->config().downscale() : 1) * s_->dimba.config().patch_size;
   lim.max_steps = DiscreteVpSchedule::dimba().n();
   return lim;
 }
@@ -147,7 +165,7 @@ GenerateResult Pipeline::generate(const Recipe& r, const GenerateHooks& hooks) {
   const SamplerKind kind = parse_sampler_kind(r.sampler);
   const DiscreteVpSchedule& schedule = DiscreteVpSchedule::dimba();
   const DimbaConfig& dc = s.dimba.config();
-  const int f = s.vae.config().downscale();
+  const int f = s.vae ? s.vae->config().downscale() : 1;
   const int h = r.height / f, w = r.width / f;
   const int Cin = dc.in_channels, Cout = dc.out_channels, L = dc.model_max_length, D = dc.caption_channels;
   const size_t in_per = size_t(Cin) * size_t(h) * size_t(w), out_per = size_t(Cout) * size_t(h) * size_t(w);
@@ -209,12 +227,16 @@ GenerateResult Pipeline::generate(const Recipe& r, const GenerateHooks& hooks) {
     sh.on_step = [&](const StepInfo& si) {
       const PreviewImage* pv = nullptr;
       // The preview map is fitted to 4-channel SDXL latents; other latent spaces get none.
-      if (r.preview_every > 0 && si.step % r.preview_every == 0 && Cin == 4) {
+      // In pixel space the x0 estimate is the preview itself.
+      if (r.preview_every > 0 && si.step % r.preview_every == 0 && (Cin == 4 || !s.vae)) {
         for (size_t i = 0; i < in_per; ++i) latent[i] = float(si.x0[i]);
         preview.width = w;
         preview.height = h;
         preview.rgb.resize(size_t(3) * size_t(h) * size_t(w));
-        vae_latent_preview_rgb8(preview.rgb.data(), latent.data(), h, w);
+        if (s.vae)
+          vae_latent_preview_rgb8(preview.rgb.data(), latent.data(), h, w);
+        else
+          image_to_rgb8(preview.rgb.data(), latent.data(), h, w);
         pv = &preview;
       }
       return report(hooks, {PipelineStage::Sampling, k, r.count, si.step, si.total, pv});
@@ -228,13 +250,17 @@ GenerateResult Pipeline::generate(const Recipe& r, const GenerateHooks& hooks) {
       throw EngineError(ErrorCode::Cancelled, "generation cancelled");
     t0 = now_s();
     for (size_t i = 0; i < in_per; ++i) latent[i] = float(x[i]);
-    vae_unscale_latents(latent.data(), in_per, s.vae.config());
-    // Past 1024 px the untiled decoder's activations (and its mid attention over h*w tokens)
-    // outgrow a desktop's memory; tiles keep them at one tile's worth.
-    if (int64_t(h) * w > int64_t(128) * 128) {
-      s.vae.decode_tiled(image.data(), latent.data(), 1, h, w, VaeTiling{});
+    if (!s.vae) {
+      std::memcpy(image.data(), latent.data(), in_per * sizeof(float));  // pixel space: x is the image
     } else {
-      s.vae.decode(image.data(), latent.data(), 1, h, w);
+      vae_unscale_latents(latent.data(), in_per, s.vae->config());
+      // Past 1024 px the untiled decoder's activations (and its mid attention over h*w tokens)
+      // outgrow a desktop's memory; tiles keep them at one tile's worth.
+      if (int64_t(h) * w > int64_t(128) * 128) {
+        s.vae->decode_tiled(image.data(), latent.data(), 1, h, w, VaeTiling{});
+      } else {
+        s.vae->decode(image.data(), latent.data(), 1, h, w);
+      }
     }
     GeneratedImage img;
     img.width = r.width;

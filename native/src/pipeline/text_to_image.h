@@ -6,6 +6,7 @@
 //   -> sampler (DPM-Solver++ / DDIM / Euler) with classifier-free guidance: ONE Dimba call per
 //      step on the batch [uncond; cond]
 //   -> latents / scaling_factor -> VAE decode -> clamp [-1, 1] -> uint8
+//   (pixel space, a manifest with "vae": null: the sampled [3, H, W] is the image, no decode)
 //
 // Text masks under guidance (MODEL.md 2.6, quirk): with no negative prompt the unconditional
 // half is the null caption (the empty string's encoding) and reuses the PROMPT's mask, so it
@@ -35,6 +36,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -124,6 +126,9 @@ class Pipeline {
   // Parts built by the caller (benchmarks: random weights never written to disk).
   static Pipeline from_parts(PipelineModelInfo info, Tokenizer tokenizer, T5Encoder t5, DimbaModel dimba,
                              VaeModel vae, size_t embedding_cache_bytes = size_t(64) << 20);
+  // A pixel-space model: the Dimba samples RGB directly (in_channels 3, else ModelMismatch).
+  static Pipeline from_parts_pixel_space(PipelineModelInfo info, Tokenizer tokenizer, T5Encoder t5, DimbaModel dimba,
+                                         size_t embedding_cache_bytes = size_t(64) << 20);
 
   // Runs a recipe. Throws InvalidArgument naming the bad recipe field (or "model" for an empty
   // pipeline), Cancelled, or what the models throw.
@@ -138,6 +143,8 @@ class Pipeline {
   struct State;
 
  private:
+  static Pipeline from_parts_optional_vae(PipelineModelInfo info, Tokenizer tokenizer, T5Encoder t5, DimbaModel dimba,
+                                         std::optional<VaeModel> vae, size_t embedding_cache_bytes);
   std::unique_ptr<State> s_;
 };
 
