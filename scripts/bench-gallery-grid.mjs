@@ -1,5 +1,6 @@
 // Frame rate of the Gallery grid while scrolling, in Chromium against browser mode, with a
-// library of COUNT synthetic images (real small files; scripts/gallery-seed.mjs). Frames are
+// library of COUNT synthetic images (real small files and their thumbnails, as in a library
+// browsed before; scripts/gallery-seed.mjs). Frames are
 // timed with requestAnimationFrame while the page scrolls itself (scrollTop set every frame);
 // long tasks come from a PerformanceObserver. Prints frames per second (median, and p5 = the
 // 95th percentile frame time) for:
@@ -7,7 +8,9 @@
 //   2. loading the whole list (every page, the way scrolling to the end does), timed;
 //   3. scrolling steadily in the middle of the fully loaded list;
 //   4. a fling through the whole list, top to bottom (every frame lands on new rows).
-//   npm run build && node scripts/bench-gallery-grid.mjs [COUNT=100000] [--width 1280 --height 800]
+// --cold seeds no thumbnails: the library makes each on first view (sharp, in the studio's
+// process), which on a one-core machine competes with the browser for the CPU.
+//   npm run build && node scripts/bench-gallery-grid.mjs [COUNT=100000] [--width 1280 --height 800] [--cold]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,6 +26,7 @@ const option = (name, fallback) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const COUNT = Number(args.find((a) => /^\d+$/.test(a)) ?? 100_000);
+const COLD = args.includes('--cold');
 const WIDTH = option('width', 1280);
 const HEIGHT = option('height', 800);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -106,8 +110,8 @@ function summary(name, run) {
 
 try {
   const t0 = performance.now();
-  await seedLibrary(path.join(userData, 'library'), COUNT);
-  console.log(`grid bench: ${COUNT} images seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s; viewport ${WIDTH}x${HEIGHT}; Chromium ${CHROMIUM}`);
+  await seedLibrary(path.join(userData, 'library'), COUNT, { thumbnails: !COLD });
+  console.log(`grid bench: ${COUNT} images${COLD ? ' (no thumbnails yet)' : ''} seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s; viewport ${WIDTH}x${HEIGHT}; Chromium ${CHROMIUM}`);
   const url = await startServer();
   browser = await chromium.launch({
     executablePath: CHROMIUM,

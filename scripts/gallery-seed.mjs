@@ -14,8 +14,11 @@ const dist = (p) => path.join(root, 'dist', 'main', p);
 export const words = Array.from({ length: 400 }, (_, i) => `w${i.toString(36)}${'abcdefghij'[i % 10]}`);
 export const common = ['fox', 'portrait', 'landscape', 'city', 'night'];
 
-/** Fills `folder` (a library folder) with `count` images; returns the PNGs it used. */
-export async function seedLibrary(folder, count) {
+/**
+ * Fills `folder` (a library folder) with `count` images (and their thumbnails when
+ * `options.thumbnails`); returns the PNGs it used.
+ */
+export async function seedLibrary(folder, count, options = {}) {
   const { openLibrary } = await import(dist('services/library/library.js'));
   const { createSqliteImageRecords } = await import(dist('services/gallery/records.sqlite.js'));
   const { encodePng } = await import(dist('services/images/png.js'));
@@ -61,6 +64,16 @@ export async function seedLibrary(folder, count) {
     }
   })();
   lib.db.pragma('wal_checkpoint(TRUNCATE)');
+  if (options.thumbnails) {
+    // Thumbnails as the studio makes them, for the first image of each distinct PNG; every
+    // other image with the same bytes gets a copy (a library that has been browsed before).
+    const { createImageFiles } = await import(dist('services/gallery/files.js'));
+    const files = createImageFiles(folder);
+    const rows = lib.db.prepare('SELECT uid, file FROM images ORDER BY id').all();
+    const made = [];
+    for (let k = 0; k < pngs.length && k < rows.length; k++) made.push(fs.readFileSync(await files.thumbnail(rows[k].uid, rows[k].file)));
+    for (let n = pngs.length; n < rows.length; n++) fs.writeFileSync(path.join(folder, 'thumbs', `${rows[n].uid}.webp`), made[n % pngs.length]);
+  }
   lib.close();
   return { pngs };
 }
