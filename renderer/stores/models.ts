@@ -15,22 +15,19 @@ export function generativeModels(list: readonly Model[]): Model[] {
   return list.filter((m) => m.kind === 'dimba' || m.kind === 'builtin');
 }
 
-/**
- * The default among `choices`: the one the settings name, else the built-in, else the ready one
- * added first (so adding a model never changes the default by itself).
- */
-export function defaultModelOf(choices: readonly Model[], settings: Pick<Settings, 'defaultModel'> | null): Model | null {
-  const ready = choices.filter((m) => m.status === 'ready');
-  const oldest = ready.reduce<Model | null>((best, m) => (best === null || m.addedAt < best.addedAt ? m : best), null);
-  return ready.find((m) => m.id === settings?.defaultModel) ?? ready.find((m) => m.kind === 'builtin') ?? oldest;
+/** Whether a model can make images now: its files are there and, for a Dimba model, its T5 and VAE. */
+export function canGenerate(model: Model): boolean {
+  return model.status === 'ready' && !model.pipeline?.problem;
 }
 
 /**
- * What a job's `model` field takes for a registered model: the jobs contract runs a pipeline
- * manifest by path, so a model that lists a manifest file runs by that path; otherwise its id.
+ * The default among `choices`: the one the settings name, else the built-in, else the one added
+ * first (so adding a model never changes the default by itself); only models that can generate.
  */
-export function jobModelRef(model: Model): string {
-  return model.files.find((f) => f.path.endsWith('.manifest.json'))?.path ?? model.id;
+export function defaultModelOf(choices: readonly Model[], settings: Pick<Settings, 'defaultModel'> | null): Model | null {
+  const ready = choices.filter(canGenerate);
+  const oldest = ready.reduce<Model | null>((best, m) => (best === null || m.addedAt < best.addedAt ? m : best), null);
+  return ready.find((m) => m.id === settings?.defaultModel) ?? ready.find((m) => m.kind === 'builtin') ?? oldest;
 }
 
 export const useModelsStore = defineStore('models', () => {

@@ -1,10 +1,11 @@
-// End to end: in browser mode, the Generate view drives the real engine process (the tiny random
-// model, run from its pipeline manifest: the built-in model is not registered as the default
-// yet). Ctrl+Enter queues the job; progress and previews show while it runs; the images land in
+// End to end: in browser mode, the Generate view drives the real engine process with the tiny
+// random model registered through the Models view as three models (Dimba checkpoint, T5 folder
+// with its tokenizer, VAE folder), which Generate preselects as the default (the built-in model
+// is not registered yet). Ctrl+Enter queues the job; progress and previews show while it runs; the images land in
 // the results strip through the library route; seed modes (fixed, reuse last, random) reach the
 // jobs; the prompt goes into the history. Skipped, with the reason in its title, unless the
 // native engine is built (npm test builds it first).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -31,15 +32,38 @@ async function listJobs(page: Page, token: string): Promise<{ recipe: { prompt: 
   }, token);
 }
 
+interface TinyManifest {
+  dimba: { config: Record<string, unknown>; weights: string };
+  text_encoder: { folder: string; tokenizer: string };
+  vae: { folder: string };
+}
+
+/**
+ * The tiny model laid out as a user would register it: `dimba.safetensors` with `dimba.json`
+ * beside it, `t5/` holding its tokenizer as spiece.model, and `vae/`.
+ */
+function registrableTinyModel(manifest: string, into: string): { dimba: string; t5: string; vae: string } {
+  const m = JSON.parse(readFileSync(manifest, 'utf8')) as TinyManifest;
+  const at = (p: string): string => path.resolve(path.dirname(manifest), p);
+  const out = { dimba: path.join(into, 'dimba.safetensors'), t5: path.join(into, 't5'), vae: path.join(into, 'vae') };
+  mkdirSync(into, { recursive: true });
+  copyFileSync(at(m.dimba.weights), out.dimba);
+  writeFileSync(path.join(into, 'dimba.json'), JSON.stringify(m.dimba.config));
+  cpSync(at(m.text_encoder.folder), out.t5, { recursive: true });
+  copyFileSync(at(m.text_encoder.tokenizer), path.join(out.t5, 'spiece.model'));
+  cpSync(at(m.vae.folder), out.vae, { recursive: true });
+  return out;
+}
+
 describe.skipIf(missing !== null)(`Generate view end to end${missing ? ` (skipped: ${missing})` : ''}`, () => {
   let studio: RunningStudio;
   let browser: Browser;
   let modelDir: string;
-  let manifest: string;
+  let parts: { dimba: string; t5: string; vae: string };
 
   beforeAll(async () => {
     modelDir = mkdtempSync(path.join(os.tmpdir(), 'dimba-e2e-model-'));
-    manifest = writeTinyModel(modelDir);
+    parts = registrableTinyModel(writeTinyModel(path.join(modelDir, 'written')), path.join(modelDir, 'tiny'));
     studio = await startStudio();
     browser = await launchChromium();
   });
@@ -60,11 +84,21 @@ describe.skipIf(missing !== null)(`Generate view end to end${missing ? ` (skippe
     await page.goto(studio.url);
     await page.getByTestId('nav-generate').click();
     await page.getByTestId('results-empty').waitFor();
-    // No model is registered: the form offers the manifest file.
+    // No model is registered: the form offers a manifest file.
     expect(await page.getByTestId('gen-model-select').inputValue()).toBe('@manifest');
-    await page.getByTestId('gen-model').fill(manifest);
+
+    await page.getByTestId('nav-models').click();
+    for (const part of [parts.dimba, parts.t5, parts.vae]) {
+      await page.getByTestId('models-path').fill(part);
+      await page.getByTestId('models-register').click();
+      await page.locator('[data-testid="model-status"]').nth([parts.dimba, parts.t5, parts.vae].indexOf(part)).waitFor();
+    }
+    await page.getByTestId('model-pipeline').waitFor();
+    await page.getByTestId('nav-generate').click();
+    await expect.poll(() => page.getByTestId('gen-model-select').locator('option:checked').textContent()).toBe('dimba');
+    expect(await page.getByTestId('gen-model-parts').textContent()).toMatch(/With T5 .+ and VAE .+\./);
     await page.getByTestId('gen-steps').fill('300');
-    // A manifest file has no registered config: sides are typed (snapped to 16 on change).
+    // Sides snap to the model's unit (patch 2 on an 8x VAE: 16) when typed.
     await page.getByTestId('gen-width').fill('250');
     await page.getByTestId('gen-width').press('Tab');
     await page.getByTestId('gen-height').fill('256');
@@ -121,7 +155,7 @@ describe.skipIf(missing !== null)(`Generate view end to end${missing ? ` (skippe
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(studio.url);
     await page.getByTestId('nav-generate').click();
-    await page.getByTestId('gen-model').fill(manifest);
+    await expect.poll(() => page.getByTestId('gen-model-select').locator('option:checked').textContent()).toBe('dimba');
     await page.getByTestId('gen-steps').fill('2');
     await page.getByTestId('gen-count').fill('1');
 

@@ -25,6 +25,14 @@ beforeAll(async () => {
   mkdirSync(path.join(checkpoints, 'second'));
   copyFileSync(path.join(GOLDEN, 'dimba-tiny.weights.safetensors'), path.join(checkpoints, 'second', 'other.safetensors'));
   copyFileSync(path.join(GOLDEN, 'dimba-tiny.json'), path.join(checkpoints, 'second', 'other.json'));
+  // A T5 (with its tokenizer) and a VAE, so the Dimba checkpoints can generate.
+  mkdirSync(path.join(checkpoints, 'parts', 't5'), { recursive: true });
+  mkdirSync(path.join(checkpoints, 'parts', 'vae'), { recursive: true });
+  copyFileSync(path.join(GOLDEN, 't5-tiny.weights.safetensors'), path.join(checkpoints, 'parts', 't5', 'model.safetensors'));
+  copyFileSync(path.join(GOLDEN, 't5-tiny.json'), path.join(checkpoints, 'parts', 't5', 'config.json'));
+  copyFileSync(path.join(GOLDEN, 'tiny-spiece.model'), path.join(checkpoints, 'parts', 't5', 'spiece.model'));
+  copyFileSync(path.join(GOLDEN, 'vae-tiny.weights.safetensors'), path.join(checkpoints, 'parts', 'vae', 'diffusion_pytorch_model.safetensors'));
+  copyFileSync(path.join(GOLDEN, 'vae-tiny.json'), path.join(checkpoints, 'parts', 'vae', 'config.json'));
   mkdirSync(SCREENSHOTS, { recursive: true });
   studio = await startStudio();
   browser = await launchChromium();
@@ -176,7 +184,7 @@ describe('studio views in Chromium', () => {
     await page.close();
   });
 
-  it('models: a refused path, a checkpoint checked and added, chosen as the default, preselected by Generate', async () => {
+  it('models: a refused path, a checkpoint checked and added, what it needs to generate, chosen as the default, preselected by Generate', async () => {
     const { page, problems } = await openStudio();
     await page.getByTestId('nav-models').click();
     await page.getByTestId('models-empty').waitFor();
@@ -200,7 +208,17 @@ describe('studio views in Chromium', () => {
     const added = page.locator('tr', { hasText: 'Tiny Dimba' });
     expect(await added.getByTestId('model-kind').textContent()).toBe('dimba');
     expect(await added.getByTestId('model-status').textContent()).toBe('ready');
-    // The only generative model is the default until another is chosen.
+    // Without a T5 and a VAE it cannot generate: it says what it needs, and cannot be the default.
+    expect(await added.getByTestId('model-pipeline-problem').textContent()).toMatch(/needs a T5 text encoder.*a VAE/);
+    expect(await added.getByTestId('model-make-default').isDisabled()).toBe(true);
+    for (const part of ['t5', 'vae']) {
+      await page.getByTestId('models-path').fill(path.join(checkpoints, 'parts', part));
+      await page.getByTestId('models-name').fill('');
+      await page.getByTestId('models-register').click();
+      await page.locator('tr', { has: page.getByTestId('model-kind').getByText(part, { exact: true }) }).waitFor();
+    }
+    await added.getByTestId('model-pipeline').waitFor();
+    // The only model that can generate is the default until another is chosen.
     await added.getByTestId('model-default').waitFor();
 
     await page.getByTestId('models-path').fill(path.join(checkpoints, 'second', 'other.safetensors'));

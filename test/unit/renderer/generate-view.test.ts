@@ -73,12 +73,18 @@ beforeEach(() => localStorage.clear());
 describe('Generate view', () => {
   it('preselects the default model and submits the form with Ctrl+Enter', async () => {
     const platform = new StudioPlatform();
-    platform.models = [model('a', { addedAt: '2026-01-02T00:00:00.000Z' }), model('b'), model('t5', { kind: 't5' })];
+    platform.models = [
+      model('a', { addedAt: '2026-01-02T00:00:00.000Z' }),
+      model('b'),
+      model('c', { addedAt: '2025-01-01T00:00:00.000Z', pipeline: { textEncoder: null, vae: 'v', problem: 'C needs a T5 text encoder' } }),
+      model('t5', { kind: 't5' }),
+    ];
     platform.settings = { ...platform.settings, defaultSteps: 9 };
     const wrapper = await mountView(platform);
     const options = wrapper.findAll('[data-testid="gen-model-select"] option').map((o) => o.text());
-    expect(options).toEqual(['A', 'B', 'Pipeline manifest file…']);
-    // No default in the settings and no built-in: the model added first.
+    expect(options).toEqual(['A', 'B', 'C (incomplete)', 'Pipeline manifest file…']);
+    expect(wrapper.get('[data-testid="gen-model-select"] option[value="c"]').attributes('disabled')).toBeDefined();
+    // No default in the settings and no built-in: the model added first that can generate.
     expect((wrapper.get('[data-testid="gen-model-select"]').element as HTMLSelectElement).value).toBe('b');
     expect((wrapper.get('[data-testid="gen-steps"]').element as HTMLInputElement).value).toBe('9');
     // patch 2 on an 8x VAE latent: sides in steps of 16, presets around 512.
@@ -92,7 +98,7 @@ describe('Generate view', () => {
     await wrapper.get('[data-testid="gen-prompt"]').trigger('keydown', { key: 'Enter', ctrlKey: true });
     await flushPromises();
     expect(enqueued(platform)).toEqual([
-      { recipe: { prompt: 'a fox', negativePrompt: '', model: '/m/b/b.manifest.json', seed: '5', steps: 9, guidance: 4.5, sampler: 'dpm++2m', width: 32, height: 32 }, count: 3 },
+      { recipe: { prompt: 'a fox', negativePrompt: '', model: 'b', seed: '5', steps: 9, guidance: 4.5, sampler: 'dpm++2m', width: 32, height: 32 }, count: 3 },
     ]);
     expect(useGenerateFormStore().history[0]).toEqual({ prompt: 'a fox', negativePrompt: '' });
     wrapper.unmount();
