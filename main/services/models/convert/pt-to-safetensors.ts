@@ -202,33 +202,44 @@ export async function convertPtToSafetensors(src: string, dest: string, options:
     let position = head.length;
     let doneBytes = 0;
     options.onProgress?.({ doneBytes, totalBytes });
-    const chunk = Buffer.alloc(Math.min(CHUNK, Math.max(1, totalBytes)));
+    // Two buffers: the next chunk is read while the last one is written (one write in flight,
+    // in file order).
+    const size = Math.min(CHUNK, Math.max(1, totalBytes));
+    const buffers = [Buffer.alloc(size), Buffer.alloc(size)];
+    let which = 0;
+    let writing: Promise<void> = Promise.resolve();
+    const write = async (bytes: Buffer): Promise<void> => {
+      await writing;
+      const pending = writeAll(output!, bytes, bytes.length, position);
+      // Awaited before the next write or at the end; this only keeps a failure from being
+      // reported as unhandled while a read is in progress.
+      pending.catch(() => undefined);
+      writing = pending;
+      position += bytes.length;
+      doneBytes += bytes.length;
+      options.onProgress?.({ doneBytes, totalBytes });
+    };
     for (const t of tensors) {
       if (t.contiguous) {
         let from = t.source.offset + t.tensor.offset * SCALAR_BYTES[t.tensor.dtype];
         let left = t.sourceBytes;
         while (left > 0) {
           cancelled();
-          const n = Math.min(left, chunk.length);
-          const { bytesRead } = await input.read(chunk, 0, n, from);
+          const n = Math.min(left, size);
+          const buf = buffers[which]!;
+          which ^= 1;
+          const { bytesRead } = await input.read(buf, 0, n, from);
           if (bytesRead !== n) throw badFile(what, `tensor ${t.name}: short read`);
-          const written = narrow(t, chunk.subarray(0, n));
-          await writeAll(output, written, written.length, position);
+          await write(narrow(t, buf.subarray(0, n)));
           from += n;
-          position += written.length;
           left -= n;
-          doneBytes += written.length;
-          options.onProgress?.({ doneBytes, totalBytes });
         }
       } else {
         cancelled();
-        const rows = narrow(t, await gather(input, t, options.maxGatherBytes ?? 2 ** 31));
-        await writeAll(output, rows, rows.length, position);
-        position += rows.length;
-        doneBytes += rows.length;
-        options.onProgress?.({ doneBytes, totalBytes });
+        await write(narrow(t, await gather(input, t, options.maxGatherBytes ?? 2 ** 31)));
       }
     }
+    await writing;
     cancelled();
     await output.sync();
     await output.close();
