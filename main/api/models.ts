@@ -3,6 +3,9 @@
 import { z } from 'zod';
 
 export const MODEL_KINDS = ['dimba', 't5', 'vae', 'builtin'] as const;
+/** The model that ships with the app (assets/builtin, issue 8): listed first by models.list with
+ *  kind 'builtin', and what a job's `model` names to run it. */
+export const BUILTIN_MODEL_ID = 'dimba-builtin-32';
 export type ModelKind = (typeof MODEL_KINDS)[number];
 export const ARCHITECTURES = ['dimba', 't5', 'vae', 'unknown'] as const;
 

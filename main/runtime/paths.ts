@@ -31,3 +31,7 @@ export const appRoot = findAppRoot(path.dirname(fileURLToPath(import.meta.url)))
 
 /** The built renderer. */
 export const rendererFolder = path.join(appRoot, 'dist', 'renderer');
+
+/** The built-in model's files (assets/builtin). Once packaged they sit beside app.asar, unpacked:
+ *  the engine reads them itself, which it cannot do inside the archive. */
+export const builtinModelFolder = path.join(appRoot.replace(/app\.asar$/, 'app.asar.unpacked'), 'assets', 'builtin');

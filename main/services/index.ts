@@ -17,6 +17,7 @@ import type { GalleryService } from './gallery/gallery.js';
 import { createLibraryGallery } from './gallery/gallery.library.js';
 import { createGalleryImageSink } from './gallery/image-sink.gallery.js';
 import { createSqliteImageRecords } from './gallery/records.sqlite.js';
+import { builtinModelFolder } from '../runtime/paths.js';
 import { createModelsService, type ModelsService } from './models/models.service.js';
 import { headerInspector } from './models/inspect.headers.js';
 import { engineProcessInspector } from './models/inspect.process.js';
@@ -97,6 +98,7 @@ export function createServices(options: ServiceOptions): Services {
     onModelsChanged: (list) => options.emit('onModelsChanged', list),
     onDownload: (download) => options.emit('onModelDownload', download),
     log: options.log,
+    builtinFolder: builtinModelFolder,
   });
   let jobs: JobsService;
   let gallery: GalleryService;

@@ -16,6 +16,8 @@ import { EngineHostError } from '../../engine-host/errors.js';
 import { EngineHost } from '../../engine-host/host.js';
 import type { ModelInfo } from '../../engine-host/protocol.js';
 import { encodePng } from '../../services/images/png.js';
+import { builtinManifestPath } from '../../services/models/builtin.js';
+import { builtinModelFolder } from '../../runtime/paths.js';
 import { recipeChunks, type ImageRecipe } from '../../services/images/recipe-chunks.js';
 import { studioVersion } from '../../runtime/version.js';
 
@@ -34,7 +36,8 @@ export interface GenerateArgs {
   width: number | undefined;
   height: number | undefined;
   count: number;
-  model: string;
+  /** A model manifest's path; absent: the built-in model (assets/builtin). */
+  model: string | undefined;
   out: string;
   weights: PipelineWeights;
 }
@@ -74,9 +77,6 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
   }
   const get = (name: string) => values.get(name);
   const model = get('model');
-  if (model === undefined) {
-    throw new UsageError('--model MANIFEST is required: no built-in model ships yet, so point it at a model manifest (.json)');
-  }
   let seed: bigint | undefined;
   const seedText = get('seed');
   if (seedText !== undefined) {
@@ -95,7 +95,8 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
   if (sampler !== undefined && !SAMPLERS.includes(sampler as SamplerName)) {
     throw new UsageError(`--sampler takes one of ${SAMPLERS.join(', ')}, not "${sampler}"`);
   }
-  const weights = get('weights') ?? 'bf16';
+  // The built-in model is 7 MB: f32 costs nothing there and is what it was evaluated with.
+  const weights = get('weights') ?? (model === undefined ? 'f32' : 'bf16');
   if (!WEIGHTS.includes(weights as PipelineWeights)) throw new UsageError(`--weights takes one of ${WEIGHTS.join(', ')}`);
   const size = (name: string) => {
     const v = get(name);
@@ -201,12 +202,14 @@ export function makeGenerateCommand(spawn: () => SpawnEngine): Command {
     name: 'generate',
     summary: 'Make images from a prompt and write them as PNGs with the recipe embedded',
     usage:
-      '"PROMPT" --model MANIFEST [--negative TEXT] [--seed N] [--steps N] [--guidance X] [--sampler dpm++2m|ddim|euler] ' +
+      '"PROMPT" [--model MANIFEST] [--negative TEXT] [--seed N] [--steps N] [--guidance X] [--sampler dpm++2m|ddim|euler] ' +
       '[--width PX] [--height PX] [--count N] [--out DIR] [--weights bf16|f32]',
     async run(args, { out, err }) {
       const a = parseGenerateArgs(args);
-      const manifest = path.resolve(a.model);
-      if (!existsSync(manifest)) throw new UsageError(`--model: ${manifest} does not exist`);
+      const manifest = a.model === undefined ? builtinManifestPath(builtinModelFolder) : path.resolve(a.model);
+      if (!existsSync(manifest)) {
+        throw new UsageError(a.model === undefined ? `the built-in model is missing (${manifest}): pass --model MANIFEST` : `--model: ${manifest} does not exist`);
+      }
       const outDir = path.resolve(a.out);
       mkdirSync(outDir, { recursive: true });
 

@@ -4,9 +4,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ApiError } from '../../api/errors.js';
-import { catalogueEntrySchema, MODEL_ID_PATTERN } from '../../api/models.js';
+import { BUILTIN_MODEL_ID, catalogueEntrySchema, MODEL_ID_PATTERN } from '../../api/models.js';
 import path from 'node:path';
 import type { CatalogueEntry, Download, Model, Validation } from '../../api/models.js';
+import { builtinManifestPath, builtinModel } from './builtin.js';
 import { DEFAULT_CATALOGUE } from './download-catalogue.js';
 import { DownloadManager } from './download-manager.js';
 import type { FreeSpaceProbe } from './download.js';
@@ -26,7 +27,8 @@ export interface ModelsService {
   download(catalogueId: string): Download;
   cancelDownload(catalogueId: string): boolean;
   /**
-   * The engine manifest a job's `model` runs: a Dimba model's id gives its pipeline manifest
+   * The engine manifest a job's `model` runs: BUILTIN_MODEL_ID gives the built-in model's
+   * manifest (when the service has a builtinFolder), a Dimba model's id gives its pipeline manifest
    * (written now, from the parts registered now), a model with a `.manifest.json` file gives
    * that file, anything else is taken as a manifest path. Throws NOT_FOUND for an unknown id,
    * MODEL_INVALID for a model that cannot generate (a T5 or VAE alone, a missing part).
@@ -45,6 +47,9 @@ export interface ModelsServiceOptions {
   retryDelayMs?: number;
   progressIntervalMs?: number;
   log?: (message: string) => void;
+  /** The built-in model's folder (runtime/paths.ts builtinModelFolder): listed first and run by
+   *  its id. Absent: no built-in model (tests of the registry alone). */
+  builtinFolder?: string;
 }
 
 /**
@@ -83,11 +88,17 @@ export function createModelsService(options: ModelsServiceOptions): ModelsServic
     },
     save: (entries) => writeJsonAtomic(cacheFile, entries),
   });
+  // The built-in model leads every list, events included, so a picker shows it first.
+  const withBuiltin = (models: Model[]): Model[] => {
+    const builtin = options.builtinFolder ? builtinModel(options.builtinFolder) : null;
+    return builtin ? [builtin, ...models.filter((m) => m.id !== BUILTIN_MODEL_ID)] : models;
+  };
+  const onModelsChanged = options.onModelsChanged;
   const registry = new ModelRegistry({
     folder: options.folder,
     inspector: options.inspector ?? headerInspector,
     hashes,
-    onChange: options.onModelsChanged,
+    onChange: onModelsChanged ? (models) => onModelsChanged(withBuiltin(models)) : undefined,
     log: options.log,
   });
   const downloadManager = new DownloadManager({
@@ -101,7 +112,7 @@ export function createModelsService(options: ModelsServiceOptions): ModelsServic
   return {
     registry,
     downloadManager,
-    list: () => registry.list(),
+    list: async () => withBuiltin(await registry.list()),
     validate: (target) => registry.validate(target),
     register: (target, name, kind) => registry.register(target, name, kind),
     remove: (id) => registry.remove(id),
@@ -110,6 +121,12 @@ export function createModelsService(options: ModelsServiceOptions): ModelsServic
     download: (id) => downloadManager.start(id),
     cancelDownload: (id) => downloadManager.cancel(id),
     async manifestFor(ref) {
+      if (ref === BUILTIN_MODEL_ID && options.builtinFolder) {
+        if (builtinModel(options.builtinFolder)?.status !== 'ready') {
+          throw new ApiError('MODEL_INVALID', `the built-in model's files are missing from ${options.builtinFolder}`);
+        }
+        return builtinManifestPath(options.builtinFolder);
+      }
       if (MODEL_ID_PATTERN.test(ref)) {
         const all = await registry.list();
         const model = all.find((m) => m.id === ref);

@@ -62,8 +62,11 @@ describe('dimba generate arguments', () => {
     expect(a.count).toBe(1);
   });
 
-  it('requires --model until a built-in model ships, and says so', () => {
-    expect(usageMessage(['a fox'])).toMatch(/--model MANIFEST is required.*no built-in model/);
+  it('runs the built-in model without --model, with f32 weights', () => {
+    const a = parseGenerateArgs(['a red star on a blue background']);
+    expect(a.model).toBeUndefined();
+    expect(a.weights).toBe('f32');
+    expect(parseGenerateArgs(['a fox', '--model', 'm.json', '--weights', 'bf16']).weights).toBe('bf16');
   });
 
   it.each([
