@@ -144,3 +144,28 @@ describe('Generate view', () => {
     wrapper.unmount();
   });
 });
+
+describe('Generate view and recall', () => {
+  it('keeps a recalled model that is registered, and says when it is not', async () => {
+    const platform = new StudioPlatform();
+    platform.models = [model('a'), model('b', { addedAt: '2026-01-02T00:00:00.000Z' })];
+    const pinia = createPinia();
+    setActivePinia(pinia);
+    // A recall before the view (and its model list) is there.
+    useGenerateFormStore().applyRecipe({ prompt: 'p', negativePrompt: '', modelId: 'b', seed: '3', steps: 11 });
+    const wrapper = mount(GenerateView, { global: { plugins: [pinia], provide: { [clientKey as symbol]: createClient(platform) } } });
+    await flushPromises();
+    expect((wrapper.get('[data-testid="gen-model-select"]').element as HTMLSelectElement).value).toBe('b');
+    // The recalled steps survive the settings' defaults.
+    expect((wrapper.get('[data-testid="gen-steps"]').element as HTMLInputElement).value).toBe('11');
+    expect(wrapper.find('[data-testid="gen-model-notice"]').exists()).toBe(false);
+    wrapper.unmount();
+
+    useGenerateFormStore().applyRecipe({ prompt: 'p', negativePrompt: '', modelId: 'elsewhere' });
+    const again = mount(GenerateView, { global: { plugins: [pinia], provide: { [clientKey as symbol]: createClient(platform) } } });
+    await flushPromises();
+    expect((again.get('[data-testid="gen-model-select"]').element as HTMLSelectElement).value).toBe('a');
+    expect(again.get('[data-testid="gen-model-notice"]').text()).toBe('The model "elsewhere" is not registered here; using A.');
+    again.unmount();
+  });
+});
