@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng } from '../../main/services/images/png.js';
-import { recipeChunks, type ImageRecipe } from '../../main/services/images/recipe-chunks.js';
+import { a1111Parameters, recipeChunks, type ImageRecipe } from '../../main/services/images/recipe-chunks.js';
 import { nativeEngineMissing, writeTinyModel } from '../support/tiny-model';
 import { connectApi, type StudioApi } from './support/api';
 import { launchChromium, repoRoot, startStudio, type RunningStudio } from './support/studio';
@@ -228,23 +228,54 @@ describe.skipIf(missing !== null)(`Gallery view end to end${missing ? ` (skipped
     await expect.poll(() => cells().count()).toBe(7);
   });
 
+  /** Drops a file on the page the way the OS does (dragenter, dragover, drop with Files). */
+  const dropFile = (bytes: Buffer, name: string) =>
+    page.evaluate(
+      ({ b64, name }) => {
+        const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const data = new DataTransfer();
+        data.items.add(new File([raw], name, { type: 'image/png' }));
+        for (const type of ['dragenter', 'dragover', 'drop']) {
+          document.body.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: data }));
+        }
+      },
+      { b64: bytes.toString('base64'), name },
+    );
+
   it('an image file dropped into the window is imported and its recipe recalled', async () => {
-    const bytes = png(recipe('a lighthouse at dusk', 4242), 9).toString('base64');
-    await page.evaluate((b64) => {
-      const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      const data = new DataTransfer();
-      data.items.add(new File([raw], 'lighthouse.png', { type: 'image/png' }));
-      for (const type of ['dragenter', 'dragover', 'drop']) {
-        document.body.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: data }));
-      }
-    }, bytes);
+    await dropFile(png(recipe('a lighthouse at dusk', 4242), 9), 'lighthouse.png');
     await expect.poll(() => page.getByTestId('gallery-notice').textContent()).toMatch(/Imported 1 image\. Recipe \(dimba\) recalled/);
     await expect.poll(() => cells().count()).toBe(8);
     expect(await page.getByTestId('detail-prompt').textContent()).toBe('a lighthouse at dusk');
     await page.getByTestId('nav-generate').click();
     expect(await page.getByTestId('gen-prompt').inputValue()).toBe('a lighthouse at dusk');
+    // On another view too: an A1111-style file (only a `parameters` chunk) fills the form there.
+    const a1111 = recipe('a windmill in the fields', 99);
+    const rgb = new Uint8Array(64 * 64 * 3).fill(90);
+    await dropFile(encodePng({ width: 64, height: 64, rgb }, [{ keyword: 'parameters', text: a1111Parameters(a1111) }]), 'windmill.png');
+    await expect.poll(() => page.getByTestId('drop-outcome').textContent()).toMatch(/Imported 1 image\. Recipe \(a1111\) recalled/);
+    expect(await page.getByTestId('gen-prompt').inputValue()).toBe('a windmill in the fields');
+    expect(await page.getByTestId('gen-steps').inputValue()).toBe('12');
     await page.getByTestId('nav-gallery').click();
     await page.getByTestId('gallery-grid').waitFor();
+    await expect.poll(() => cells().count()).toBe(9);
+  });
+
+  it('lays out at 1024x700: grid and image view side by side, nothing cut off sideways', async () => {
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await cells().first().click();
+    await page.getByTestId('image-detail').waitFor();
+    const box = async (id: string) => (await page.getByTestId(id).boundingBox())!;
+    const grid = await box('gallery-grid');
+    const detail = await box('image-detail');
+    expect(grid.width).toBeGreaterThanOrEqual(2 * 160);
+    expect(detail.x).toBeGreaterThanOrEqual(grid.x + grid.width);
+    expect(detail.x + detail.width).toBeLessThanOrEqual(1024);
+    expect(grid.y + grid.height).toBeLessThanOrEqual(700);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1024);
+    await page.screenshot({ path: path.join(SHOTS, 'gallery-1024x700.png') });
+    await page.getByTestId('detail-close').click();
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 
   it('images drag out with their file address', async () => {
