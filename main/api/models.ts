@@ -126,6 +126,20 @@ export type Download = z.infer<typeof downloadSchema>;
 const noParams = z.object({}).strict().optional();
 const idParams = z.object({ id: z.string().min(1).max(200) }).strict();
 
+export const CONVERSION_STATES = ['running', 'done', 'failed', 'cancelled'] as const;
+
+/** A one-time conversion of a registered model (a Dimba .pt into safetensors, in the model's folder). */
+export const conversionSchema = z.object({
+  modelId: z.string(),
+  state: z.enum(CONVERSION_STATES),
+  /** Tensor bytes written, of `totalBytes` (null until the checkpoint's index is read). */
+  doneBytes: z.number().nonnegative(),
+  totalBytes: z.number().nonnegative().nullable(),
+  /** E_BAD_FILE, E_UNSUPPORTED_FORMAT, E_EXISTS, E_CANCELLED or E_IO, and words, when it did not finish. */
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+});
+export type Conversion = z.infer<typeof conversionSchema>;
+
 export const modelMethods = {
   'models.list': { params: noParams, result: z.array(modelSchema) },
   /** Validates a file or folder without registering it. */
@@ -149,6 +163,11 @@ export const modelMethods = {
   /** Starts (or resumes) a download; progress arrives as onModelDownload events. */
   'models.download': { params: z.object({ catalogueId: z.string().min(1).max(200) }).strict(), result: downloadSchema },
   'models.cancelDownload': { params: z.object({ catalogueId: z.string().min(1).max(200) }).strict(), result: z.object({ cancelled: z.boolean() }) },
+  /** Converts a Dimba model's PyTorch checkpoint to safetensors (mmap loading); progress arrives
+   *  as onModelConversion events; when done, the model uses the converted file. CONFLICT when
+   *  the model has no .pt to convert. */
+  'models.convert': { params: idParams, result: conversionSchema },
+  'models.cancelConversion': { params: idParams, result: z.object({ cancelled: z.boolean() }) },
 } as const;
 
 export const modelEvents = {
@@ -156,4 +175,6 @@ export const modelEvents = {
   onModelsChanged: z.array(modelSchema),
   /** A download's state, at most a few times a second while it runs, and at every change. */
   onModelDownload: downloadSchema,
+  /** A conversion's state, a few times a second while it runs and when it ends. */
+  onModelConversion: conversionSchema,
 } as const;

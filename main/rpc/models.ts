@@ -10,7 +10,9 @@ type ModelMethod =
   | 'models.catalogue'
   | 'models.downloads'
   | 'models.download'
-  | 'models.cancelDownload';
+  | 'models.cancelDownload'
+  | 'models.convert'
+  | 'models.cancelConversion';
 
 export function modelHandlers(models: ModelsService): { [M in ModelMethod]: Handler<M> } {
   return {
@@ -22,5 +24,7 @@ export function modelHandlers(models: ModelsService): { [M in ModelMethod]: Hand
     'models.downloads': () => models.downloads(),
     'models.download': ({ catalogueId }) => models.download(catalogueId),
     'models.cancelDownload': ({ catalogueId }) => ({ cancelled: models.cancelDownload(catalogueId) }),
+    'models.convert': ({ id }) => models.convert(id),
+    'models.cancelConversion': ({ id }) => ({ cancelled: models.cancelConversion(id) }),
   };
 }

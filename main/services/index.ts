@@ -97,6 +97,7 @@ export function createServices(options: ServiceOptions): Services {
     inspector: engineProcessInspector(engine, headerInspector),
     onModelsChanged: (list) => options.emit('onModelsChanged', list),
     onDownload: (download) => options.emit('onModelDownload', download),
+    onConversion: (conversion) => options.emit('onModelConversion', conversion),
     log: options.log,
     builtinFolder: builtinModelFolder,
   });

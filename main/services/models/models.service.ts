@@ -6,8 +6,9 @@ import { z } from 'zod';
 import { ApiError } from '../../api/errors.js';
 import { BUILTIN_MODEL_ID, catalogueEntrySchema, MODEL_ID_PATTERN } from '../../api/models.js';
 import path from 'node:path';
-import type { CatalogueEntry, Download, Model, Validation } from '../../api/models.js';
+import type { CatalogueEntry, Conversion, Download, Model, Validation } from '../../api/models.js';
 import { builtinManifestPath, builtinModel } from './builtin.js';
+import { ConversionManager } from './conversions.js';
 import { DEFAULT_CATALOGUE } from './download-catalogue.js';
 import { DownloadManager } from './download-manager.js';
 import type { FreeSpaceProbe } from './download.js';
@@ -26,6 +27,9 @@ export interface ModelsService {
   downloads(): Download[];
   download(catalogueId: string): Download;
   cancelDownload(catalogueId: string): boolean;
+  /** Starts converting a Dimba model's PyTorch checkpoint to safetensors (see conversions.ts). */
+  convert(id: string): Promise<Conversion>;
+  cancelConversion(id: string): boolean;
   /**
    * The engine manifest a job's `model` runs: BUILTIN_MODEL_ID gives the built-in model's
    * manifest (when the service has a builtinFolder), a Dimba model's id gives its pipeline manifest
@@ -43,6 +47,7 @@ export interface ModelsServiceOptions {
   catalogue?: readonly CatalogueEntry[];
   onModelsChanged?: (models: Model[]) => void;
   onDownload?: (download: Download) => void;
+  onConversion?: (conversion: Conversion) => void;
   freeSpace?: FreeSpaceProbe;
   retryDelayMs?: number;
   progressIntervalMs?: number;
@@ -74,7 +79,9 @@ export function userCatalogue(folder: string, log?: (message: string) => void): 
   }
 }
 
-export function createModelsService(options: ModelsServiceOptions): ModelsService & { registry: ModelRegistry; downloadManager: DownloadManager } {
+export function createModelsService(
+  options: ModelsServiceOptions,
+): ModelsService & { registry: ModelRegistry; downloadManager: DownloadManager; conversions: ConversionManager } {
   // The hash cache lives in the models folder, keyed by absolute path (size + mtime decide reuse).
   const cacheFile = path.join(options.folder, '.hash-cache.json');
   const hashes = new HashCache({
@@ -109,9 +116,11 @@ export function createModelsService(options: ModelsServiceOptions): ModelsServic
     retryDelayMs: options.retryDelayMs,
     progressIntervalMs: options.progressIntervalMs,
   });
+  const conversions = new ConversionManager({ registry, onProgress: options.onConversion, progressIntervalMs: options.progressIntervalMs });
   return {
     registry,
     downloadManager,
+    conversions,
     list: async () => withBuiltin(await registry.list()),
     validate: (target) => registry.validate(target),
     register: (target, name, kind) => registry.register(target, name, kind),
@@ -120,6 +129,8 @@ export function createModelsService(options: ModelsServiceOptions): ModelsServic
     downloads: () => downloadManager.list(),
     download: (id) => downloadManager.start(id),
     cancelDownload: (id) => downloadManager.cancel(id),
+    convert: (id) => conversions.start(id),
+    cancelConversion: (id) => conversions.cancel(id),
     async manifestFor(ref) {
       if (ref === BUILTIN_MODEL_ID && options.builtinFolder) {
         if (builtinModel(options.builtinFolder)?.status !== 'ready') {

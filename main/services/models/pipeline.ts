@@ -17,13 +17,18 @@ const WEIGHTS = /\.(safetensors|pt|pth|bin|ckpt)$/;
 const RESOLUTIONS = [256, 512, 1024, 2048];
 const MANIFEST_PATTERN = /^pipeline-[0-9a-f]{12}\.manifest\.json$/;
 
-/** The file or folder a model's weights are at: a local model's own path, a download's folder or weight file. */
+/**
+ * The file or folder a model's weights are at: for a Dimba model, a weight file inside its
+ * registry folder (a download, or a conversion of a local checkpoint) before its own path; a
+ * local T5 or VAE folder as registered; a downloaded one's folder.
+ */
 export function modelLocation(model: Model, modelsFolder: string): string {
-  if (model.source.type === 'local') return model.source.path;
   const folder = path.join(modelsFolder, model.id);
-  if (model.kind !== 'dimba') return folder;
-  const weights = model.files.find((f) => WEIGHTS.test(f.path));
-  return weights ? path.resolve(folder, weights.path) : folder;
+  if (model.kind === 'dimba') {
+    const inFolder = model.files.find((f) => !path.isAbsolute(f.path) && WEIGHTS.test(f.path));
+    if (inFolder) return path.resolve(folder, inFolder.path);
+  }
+  return model.source.type === 'local' ? model.source.path : folder;
 }
 
 function siblingOf(a: Model, b: Model): boolean {

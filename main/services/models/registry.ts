@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApiError } from '../../api/errors.js';
-import { MODEL_ID_PATTERN, modelSchema, type Model, type ModelKind, type Validation } from '../../api/models.js';
+import { MODEL_ID_PATTERN, modelSchema, type Model, type ModelFile, type ModelKind, type Validation } from '../../api/models.js';
 import type { HashCache } from './hash.js';
 import type { Inspector } from './inspect.js';
 import { pipelineSummary } from './pipeline.js';
@@ -170,6 +170,28 @@ export class ModelRegistry {
   /** Writes a model folder's manifest (downloads call this on their staging folder). */
   async writeManifest(folder: string, model: Model): Promise<void> {
     await writeJsonAtomic(path.join(folder, MANIFEST_NAME), modelSchema.parse(model));
+  }
+
+  /**
+   * Points a model at weights converted into its folder (`file.path` relative to it) in place
+   * of `from`, validates them, and hashes them in the background.
+   */
+  async useConvertedWeights(id: string, from: string, file: ModelFile): Promise<Model> {
+    const model = await this.read(id);
+    if (!model) throw new ApiError('NOT_FOUND', `no registered model ${id}`);
+    // Checked against the config found beside the original, as at registration.
+    const config = findConfig(from, false);
+    const validation = await this.options.inspector.inspect(path.join(this.options.folder, id, file.path), config ? { config } : {});
+    const updated: Model = {
+      ...model,
+      files: [...model.files.filter((f) => f.path !== from), file],
+      totalBytes: model.totalBytes - (model.files.find((f) => f.path === from)?.bytes ?? 0) + file.bytes,
+      validation,
+    };
+    await this.write(updated);
+    this.hashInBackground(id);
+    await this.changed();
+    return updated;
   }
 
   async remove(id: string): Promise<boolean> {
