@@ -17,16 +17,23 @@ const writerScript = path.join(here, 'crash-writer.ts');
 const jiti = path.join(root, 'node_modules/jiti/lib/jiti-cli.mjs');
 
 /** Starts the writer; resolves once it has opened the library (and swept it). */
-function startWriter(folder: string): Promise<{ child: ChildProcess; saved: () => number }> {
-  const child = spawn(process.execPath, [jiti, writerScript, folder], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let saved = 0;
+function startWriter(folder: string, ...options: string[]): Promise<{ child: ChildProcess; saved: () => string[]; purging: () => string[] }> {
+  const child = spawn(process.execPath, [jiti, writerScript, folder, ...options], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const saved: string[] = [];
+  const purging: string[] = [];
   let stderr = '';
+  let pending = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => {
-      const text = d.toString();
-      saved += (text.match(/^saved /gm) ?? []).length;
-      if (text.includes('ready')) resolve({ child, saved: () => saved });
+      const lines = (pending + d.toString()).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const [word, uid] = line.split(' ');
+        if (word === 'saved' && uid) saved.push(uid);
+        if (word === 'purging' && uid) purging.push(uid);
+        if (word === 'ready') resolve({ child, saved: () => saved, purging: () => purging });
+      }
     });
     child.on('exit', (code, signal) => reject(new Error(`writer exited early (${code ?? signal}): ${stderr.slice(-2000)}`)));
   });
@@ -43,16 +50,18 @@ function killed(child: ChildProcess): Promise<void> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('gallery crash safety', () => {
-  it('SIGKILL at random points of save loops loses nothing and leaves nothing unaccounted for', { timeout: 30_000 }, async () => {
+  it('SIGKILL at random points of save and purge loops loses nothing, brings nothing back, leaves nothing unaccounted for', { timeout: 30_000 }, async () => {
     const folder = tempFolder();
-    let total = 0;
+    const saved: string[] = [];
+    const purging: string[] = [];
     for (let round = 0; round < 3; round++) {
-      const { child, saved } = await startWriter(folder);
+      const writer = await startWriter(folder, '--purge');
       await sleep(150 + Math.random() * 500);
-      await killed(child);
-      total += saved();
+      await killed(writer.child);
+      saved.push(...writer.saved());
+      purging.push(...writer.purging());
     }
-    expect(total).toBeGreaterThan(0);
+    expect(saved.length).toBeGreaterThan(0);
 
     const g = await openGallery({ folder, check: 'full' });
     try {
@@ -64,8 +73,13 @@ describe('gallery crash safety', () => {
         all = all.concat(page.items);
         cursor = page.nextCursor;
       }
-      // Every save the writer reported is there (committed saves survive a kill) ...
-      expect(all.length).toBeGreaterThanOrEqual(total);
+      // Every save the writer reported is there (committed saves survive a kill), unless a purge
+      // of it had begun; no purged image is back (adopted from a file its purge left) ...
+      const uids = new Set(all.map((i) => i.uid));
+      const purged = new Set(purging);
+      expect(saved.filter((u) => !purged.has(u) && !uids.has(u))).toEqual([]);
+      // (A kill before the purge's transaction leaves the image in the trash: not back.)
+      expect(purging.filter((u) => uids.has(u))).toEqual([]);
       // ... every row has its file, and every file has its row.
       for (const image of all) expect(fs.existsSync(path.join(folder, image.file))).toBe(true);
       const files = fs.readdirSync(path.join(folder, 'images'), { recursive: true }).map(String).filter((f) => f.endsWith('.png'));
