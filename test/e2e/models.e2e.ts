@@ -87,7 +87,8 @@ describe('Models view in Chromium', () => {
     page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(studio.url);
     await page.getByTestId('nav-models').click();
-    await page.getByTestId('models-empty').waitFor();
+    // The built-in model is always listed (first).
+    await page.getByTestId('model-dimba-builtin-32').waitFor();
 
     await page.getByTestId('models-path').fill(path.join(release, 'ckpts', 'vae'));
     await page.getByTestId('models-check').click();
@@ -98,8 +99,8 @@ describe('Models view in Chromium', () => {
     await page.getByTestId('models-path').fill(release);
     await page.getByTestId('models-register').click();
     await page.getByTestId('models-table').waitFor();
-    await expect.poll(() => page.getByTestId('model-kind').allTextContents()).toEqual(['dimba', 't5', 'vae']);
-    expect(await page.getByTestId('model-status').allTextContents()).toEqual(['ready', 'ready', 'ready']);
+    await expect.poll(() => page.getByTestId('model-kind').allTextContents()).toEqual(['builtin', 'dimba', 't5', 'vae']);
+    expect(await page.getByTestId('model-status').allTextContents()).toEqual(['ready', 'ready', 'ready', 'ready']);
 
     await page.locator('[data-testid="catalogue-e2e-vae"] [data-testid="download-start"]').click();
     await page.locator('[data-testid="catalogue-e2e-vae"] [data-testid="download-progress"]').waitFor();
