@@ -50,6 +50,31 @@ static void arena_reuse_and_merge() {
   CHECK(a.peak() <= peak);
 }
 
+// A backend's arena (models/backend_io.h): chunks come from its allocator and never exceed its
+// largest buffer, so a run whose peak is bigger keeps several chunks instead of merging.
+static void arena_backend_memory_bounds_chunks() {
+  std::vector<size_t> sizes;
+  ArenaMemory mem;
+  mem.alloc = [&](size_t bytes) {
+    sizes.push_back(bytes);
+    return aligned_alloc_shared(bytes);
+  };
+  mem.max_chunk = size_t(1) << 20;
+  Arena a(mem);
+  for (int i = 0; i < 3; ++i) a.alloc(600 << 10);
+  CHECK(sizes.size() == 3);
+  for (size_t s : sizes) CHECK(s <= mem.max_chunk);
+  a.reset(0);  // peak 1.8 MiB > 1 MiB: no merge
+  CHECK(sizes.size() == 3 && a.capacity() == 3 * mem.max_chunk);
+  a.alloc(100 << 10);
+  a.reset(0);  // a small run fits one chunk again
+  CHECK(sizes.size() == 4 && sizes.back() == size_t(100) << 10);
+  CHECK_THROWS_CODE(Arena(ArenaMemory{[](size_t) -> std::shared_ptr<void> {
+                      throw EngineError(ErrorCode::OutOfMemory, "over the device's largest buffer");
+                    }, 64}).alloc(128),
+                    ErrorCode::OutOfMemory);
+}
+
 static void threadpool_covers_once() {
   ThreadPool pool(3);
   std::vector<std::atomic<int>> hits(1000);
@@ -112,6 +137,7 @@ static void ftz_flushes() {
 int main() {
   RUN(tensor_basics);
   RUN(arena_reuse_and_merge);
+  RUN(arena_backend_memory_bounds_chunks);
   RUN(threadpool_covers_once);
   RUN(philox_known_answers);
   RUN(normals_follow_recipe);

@@ -1,6 +1,6 @@
 // dimba_native: the engine's node-free command line (the GPU machine has no node). The
 // TypeScript CLI (`dimba ...`) calls the same functions through the addon.
-//   dimba_native verify-golden DIR CASE [--weights f32|bf16|f16] [--backend cpu|vulkan]
+//   dimba_native verify-golden DIR CASE [--weights f32|bf16|f16] [--backend auto|cpu|vulkan|cuda]
 // prints one line per compared tensor with its relative L2 error and PASS/FAIL and exits 0
 // only if all pass; 1 if any fails, 2 on usage errors, 3 on engine errors (with the code).
 // defines: main
@@ -16,7 +16,7 @@ namespace {
 int usage(const char* msg) {
   if (msg) std::fprintf(stderr, "dimba_native: %s\n", msg);
   std::fprintf(stderr,
-               "usage: dimba_native verify-golden DIR CASE [--weights f32|bf16|f16] [--backend cpu|vulkan]\n"
+               "usage: dimba_native verify-golden DIR CASE [--weights f32|bf16|f16] [--backend auto|cpu|vulkan|cuda]\n"
                "  Runs DIR/CASE against its golden tensors and prints each tensor's relative L2 error.\n"
                "  Exit: 0 all pass, 1 a tensor fails, 2 usage, 3 engine error.\n");
   return 2;
@@ -37,8 +37,8 @@ int verify_golden_cmd(int argc, char** argv) {
     } else if (a == "--backend") {
       if (i + 1 >= argc) return usage("--backend needs a value");
       opt.backend = argv[++i];
-      if (opt.backend != "cpu" && opt.backend != "vulkan")
-        return usage(("unknown backend '" + opt.backend + "' (cpu, vulkan)").c_str());
+      if (opt.backend != "auto" && opt.backend != "cpu" && opt.backend != "vulkan" && opt.backend != "cuda")
+        return usage(("unknown backend '" + opt.backend + "' (auto, cpu, vulkan, cuda)").c_str());
     } else if (a.rfind("--", 0) == 0) {
       return usage(("unknown option '" + a + "'").c_str());
     } else if (dir.empty()) {

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "addon/backend_bindings.h"
 #include "addon/inspect_bindings.h"
 #include "addon/pipeline_bindings.h"
 #include "addon/async_work.h"
@@ -29,7 +30,9 @@ dimba::DType parse_weight_dtype(Napi::Env env, const Napi::Value& v) {
   throw_invalid(env, "weights must be 'f32', 'bf16' or 'f16', not '" + s + "'");
 }
 
-// verifyGolden(dir: string, caseName: string, options?: {weights?: 'f32'|'bf16'|'f16'})
+// verifyGolden(dir: string, caseName: string,
+//              options?: {weights?: 'f32'|'bf16'|'f16', backend?: 'auto'|'cpu'|'vulkan'|'cuda'})
+// (backend: where the model cases run, cpu when absent)
 //   -> Promise<{kind, lines: [{name, relErr, tol, pass}], pass}>
 Napi::Value VerifyGolden(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -37,8 +40,11 @@ Napi::Value VerifyGolden(const Napi::CallbackInfo& info) {
     throw_invalid(env, "verifyGolden(dir, caseName, options?) needs two strings");
   std::string dir = info[0].As<Napi::String>(), name = info[1].As<Napi::String>();
   dimba::VerifyOptions opt;
-  if (info.Length() > 2 && info[2].IsObject())
-    opt.weight_dtype = parse_weight_dtype(env, info[2].As<Napi::Object>().Get("weights"));
+  if (info.Length() > 2 && info[2].IsObject()) {
+    Napi::Object o = info[2].As<Napi::Object>();
+    opt.weight_dtype = parse_weight_dtype(env, o.Get("weights"));
+    if (!o.Get("backend").IsUndefined()) opt.backend = dimba_addon::backend_option(env, o, "verifyGolden");
+  }
   return PromiseWorker<dimba::VerifyReport>::start(
       env, [=] { return dimba::verify_golden(dir, name, opt); },
       [](Napi::Env env, dimba::VerifyReport& r) -> Napi::Value {
@@ -64,6 +70,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   dimba_addon::register_dimba_exports(env, exports);
   dimba_addon::register_pipeline_exports(env, exports);
   dimba_addon::register_inspect_exports(env, exports);
+  dimba_addon::register_backend_exports(env, exports);
   return exports;
 }
 

@@ -1,5 +1,8 @@
 // One Dimba forward pass from JS, for tools and tests that work below the pipeline:
-//   loadDimba(configPath, weightsPath, {weights?: 'f32'|'bf16'|'f16'}) -> Promise<handle>
+//   loadDimba(configPath, weightsPath, {weights?: 'f32'|'bf16'|'f16',
+//                                       backend?: 'auto'|'cpu'|'vulkan'|'cuda'}) -> Promise<handle>
+//     handle: {inChannels, outChannels, captionChannels, patchSize, backend, backendReason};
+//     a backend that is not available rejects with E_BACKEND_UNAVAILABLE
 //   dimbaForward(handle, {x, t, y, mask?, batch, height, width, textLength})
 //     -> Promise<Float32Array>  out [B, out_channels, H, W]
 // x [B, in, H, W], t [B], y [B, 1, L, caption_channels] are Float32Arrays; mask [B, L] (1 keeps
@@ -15,6 +18,8 @@
 #include <vector>
 
 #include "addon/async_work.h"
+#include "addon/backend_bindings.h"
+#include "backend/select.h"
 #include "io/json.h"
 #include "models/dimba.h"
 
@@ -24,8 +29,10 @@ namespace {
 const napi_type_tag kDimbaTag = {0x3f6b2d91c4e85a07ull, 0xb1c07e5d2a9f4683ull};
 
 struct DimbaRef {
-  explicit DimbaRef(dimba::DimbaModel m) : model(std::move(m)) {}
+  DimbaRef(dimba::DimbaModel m, const dimba::BackendChoice& be)
+      : model(std::move(m)), backend(be.backend->name), backend_reason(be.reason) {}
   dimba::DimbaModel model;
+  std::string backend, backend_reason;
   std::mutex busy;
 };
 
@@ -47,12 +54,15 @@ Napi::Value LoadDimba(const Napi::CallbackInfo& info) {
     throw_invalid(env, "loadDimba(configPath, weightsPath, options?) needs two path strings");
   std::string config = info[0].As<Napi::String>(), weights = info[1].As<Napi::String>();
   dimba::DType dtype = weight_dtype(env, info.Length() > 2 ? info[2] : env.Undefined());
+  const std::string backend =
+      info.Length() > 2 && info[2].IsObject() ? backend_option(env, info[2].As<Napi::Object>(), "loadDimba") : "auto";
   return PromiseWorker<std::shared_ptr<DimbaRef>>::start(
       env,
       [=] {
         auto cfg = dimba::DimbaConfig::from_json(
             dimba::parse_json_untrusted(dimba::read_text_file(config), config));
-        return std::make_shared<DimbaRef>(dimba::DimbaModel::load_file(weights, cfg, dtype));
+        const dimba::BackendChoice be = dimba::choose_backend(backend);
+        return std::make_shared<DimbaRef>(dimba::DimbaModel::load_file(weights, cfg, dtype, *be.backend), be);
       },
       [](Napi::Env env, std::shared_ptr<DimbaRef>& ref) -> Napi::Value {
         auto* held = new std::shared_ptr<DimbaRef>(ref);
@@ -66,6 +76,8 @@ Napi::Value LoadDimba(const Napi::CallbackInfo& info) {
         handle.Set("outChannels", c.out_channels);
         handle.Set("captionChannels", c.caption_channels);
         handle.Set("patchSize", c.patch_size);
+        handle.Set("backend", ref->backend);
+        handle.Set("backendReason", ref->backend_reason);
         return handle;
       });
 }

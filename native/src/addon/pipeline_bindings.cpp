@@ -4,9 +4,12 @@
 // dropped (the next one supersedes them) and previews are sent only while fewer than two are
 // in flight, so a slow renderer never makes the engine wait or the queue grow.
 //
-//   loadPipeline(manifestPath, {weights?: 'bf16'|'f32', t5Int8?: boolean}) -> Promise<handle>
+//   loadPipeline(manifestPath, {weights?: 'bf16'|'f32', t5Int8?: boolean,
+//                               backend?: 'auto'|'cpu'|'vulkan'|'cuda'}) -> Promise<handle>
 //     handle: {id, name, manifestHash, tokenizerHash, t5WeightsId, weights, resolution,
-//              sizeMultiple, defaults: {steps, guidance, sampler, width, height}} (+ a hidden
+//              sizeMultiple, defaults: {steps, guidance, sampler, width, height},
+//              backend, backendReason} (backend: where the models run; auto by default; a
+//              backend that is not available rejects with E_BACKEND_UNAVAILABLE) (+ a hidden
 //              native reference; the models stay alive while the handle or a job holds them)
 //   releasePipeline(handle) -> undefined: drops the handle's reference now (running jobs keep
 //     theirs) instead of waiting for the garbage collector to free gigabytes of weights
@@ -30,6 +33,7 @@
 #include <vector>
 
 #include "addon/async_work.h"
+#include "addon/backend_bindings.h"
 #include "core/error.h"
 #include "pipeline/manifest.h"
 #include "pipeline/text_to_image.h"
@@ -92,6 +96,8 @@ class LoadWorker : public Napi::AsyncWorker {
     handle.Set("resolution", info.resolution);
     handle.Set("sizeMultiple", pipeline_->limits().size_multiple);
     handle.Set("defaults", defaults_to_js(env, info.defaults));
+    handle.Set("backend", info.backend);
+    handle.Set("backendReason", info.backend_reason);
     deferred_.Resolve(handle);
   }
 
@@ -116,6 +122,7 @@ Napi::Value LoadPipeline(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) throw_invalid(env, "loadPipeline(manifestPath, options?) needs a path");
   dimba::PipelineOptions opt;
+  opt.backend = "auto";
   if (info.Length() > 1 && !info[1].IsUndefined()) {
     if (!info[1].IsObject()) throw_invalid(env, "loadPipeline: options must be an object");
     Napi::Object o = info[1].As<Napi::Object>();
@@ -131,6 +138,7 @@ Napi::Value LoadPipeline(const Napi::CallbackInfo& info) {
       if (!q.IsBoolean()) throw_invalid(env, "loadPipeline: t5Int8 must be a boolean");
       opt.t5_int8 = q.As<Napi::Boolean>();
     }
+    opt.backend = backend_option(env, o, "loadPipeline");
   }
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>(), opt);
   Napi::Promise p = worker->promise();

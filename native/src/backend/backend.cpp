@@ -66,7 +66,8 @@ const Backend& cpu_backend() {
 const Backend& find_backend(const std::string& name) {
   if (name == "cpu") return cpu_backend();
   if (name == "vulkan") return vulkan_backend();  // throws when built without it or no device
-  throw EngineError(ErrorCode::InvalidArgument, "unknown backend '" + name + "' (known: cpu, vulkan)");
+  if (name == "cuda") throw EngineError(ErrorCode::BackendUnavailable, "backend 'cuda' is not available: not in this build");
+  throw EngineError(ErrorCode::InvalidArgument, "unknown backend '" + name + "' (known: cpu, vulkan, cuda)");
 }
 
 }  // namespace dimba

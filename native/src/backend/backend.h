@@ -61,7 +61,8 @@ struct Backend {
 // The CPU backend (always available).
 const Backend& cpu_backend();
 
-// "cpu" (more later); throws EngineError(InvalidArgument) naming the known backends.
+// "cpu" or "vulkan"; EngineError(BackendUnavailable) when the backend is not in this build or
+// has no device, InvalidArgument for an unknown name. Choosing by setting: backend/select.h.
 const Backend& find_backend(const std::string& name);
 
 }  // namespace dimba

@@ -15,6 +15,7 @@ enum class ErrorCode {
   Io,                // the operating system refused (open, read, write, mmap)
   OutOfMemory,
   Cancelled,
+  BackendUnavailable,  // the backend asked for is not in this build or has no device
   Internal,          // a bug in the engine
 };
 
@@ -27,6 +28,7 @@ inline const char* error_code_name(ErrorCode c) {
     case ErrorCode::Io: return "E_IO";
     case ErrorCode::OutOfMemory: return "E_OUT_OF_MEMORY";
     case ErrorCode::Cancelled: return "E_CANCELLED";
+    case ErrorCode::BackendUnavailable: return "E_BACKEND_UNAVAILABLE";
     case ErrorCode::Internal: return "E_INTERNAL";
   }
   return "E_INTERNAL";

@@ -2,12 +2,15 @@
 // arena: the tensors that live across blocks (x, the Mamba residual stream, yy, temb, t0) are
 // allocated first, then each block's scratch is carved after them and released when the
 // block ends, so the next block reuses it (peak: the live tensors plus one block's scratch).
+// On a backend whose memory is not the host's, the inputs are uploaded into the arena first,
+// the output downloaded last, and each hooked activation downloaded for the hook; the CPU
+// reads and writes the caller's buffers in place (models/backend_io.h).
 // defines: DimbaModel::forward
 #include <algorithm>
-#include <cstring>
 
 #include "core/error.h"
 #include "core/fpenv.h"
+#include "models/backend_io.h"
 #include "models/dimba.h"
 #include "sampling/prediction.h"
 
@@ -30,13 +33,21 @@ void DimbaModel::forward(float* out, const float* x_in, const float* t, const fl
   const int h = H / p, w = W / p, N = h * w;
   const int64_t BN = int64_t(B) * N;
   const int out_row = p * p * c.out_channels;
+  std::vector<float> hook_copy;
   auto emit = [&](const std::string& name, const float* d, std::vector<int64_t> shape) {
-    if (hook) hook(name, d, shape);
+    if (hook) hook(name, host_view(be, d, size_t(shape_numel(shape)), hook_copy), shape);
   };
 
   ScopedFlushDenormals ftz;  // MODEL.md 3: the scan decays into denormals
   Arena& arena = *arena_;
   arena.reset(0);
+  // The inputs and the output where the ops see them (the caller's own buffers on CPU).
+  const size_t n_out = size_t(B) * c.out_channels * H * W;
+  float* out_d = output_buffer(be, arena, out, n_out);                              // (B, out, H, W)
+  const float* x_d = stage_in(be, arena, x_in, size_t(B) * c.in_channels * H * W);  // (B, in, H, W)
+  const float* t_d = stage_in(be, arena, t, size_t(B));                              // (B)
+  const float* y_d = stage_in(be, arena, y, size_t(B) * L * c.caption_channels);     // (B, 1, L, Ccap)
+  const int* lens_d = stage_in(be, arena, y_lens, size_t(B));                        // (B) or null
   float* x = arena.alloc_f32(size_t(BN) * C);         // (B, N, C) the block stream
   float* residual = arena.alloc_f32(size_t(BN) * C);  // (B, N, C) the Mamba residual stream
   float* yy = arena.alloc_f32(size_t(B) * L * C);     // (B, L, C)
@@ -45,7 +56,7 @@ void DimbaModel::forward(float* out, const float* x_in, const float* t, const fl
   const size_t live = arena.mark();
 
   // 1-2. patch embedding, then the 2-D sin-cos position embedding for this (h, w).
-  be.patch_embed_forward(x, x_in, w_.x_embed_w.data, w_.x_embed_w.dtype, w_.x_embed_b, B, c.in_channels, H, W, p, C);
+  be.patch_embed_forward(x, x_d, w_.x_embed_w.data, w_.x_embed_w.dtype, w_.x_embed_b, B, c.in_channels, H, W, p, C);
   emit("act.x_embedder", x, {B, N, C});
   {
     float* pe = arena.alloc_f32(size_t(N) * C);  // (N, C)
@@ -57,7 +68,7 @@ void DimbaModel::forward(float* out, const float* x_in, const float* t, const fl
   {
     float* tf = arena.alloc_f32(size_t(B) * 256);  // (B, 256)
     float* hid = arena.alloc_f32(size_t(B) * C);   // (B, C)
-    be.timestep_embedding_forward(tf, t, B, 256, 10000.0);
+    be.timestep_embedding_forward(tf, t_d, B, 256, 10000.0);
     be.linear_forward(hid, tf, w_.t_mlp0_w.data, w_.t_mlp0_w.dtype, w_.t_mlp0_b, B, 256, C, false);
     be.silu_forward(hid, hid, int64_t(B) * C);
     be.linear_forward(temb, hid, w_.t_mlp2_w.data, w_.t_mlp2_w.dtype, w_.t_mlp2_b, B, C, C, false);
@@ -70,7 +81,7 @@ void DimbaModel::forward(float* out, const float* x_in, const float* t, const fl
   // 5. caption projection, on all L tokens (sample b later attends to its first y_lens[b]).
   {
     float* hid = arena.alloc_f32(size_t(B) * L * C);  // (B, L, C)
-    be.linear_forward(hid, y, w_.y_fc1_w.data, w_.y_fc1_w.dtype, w_.y_fc1_b, B * L, c.caption_channels, C, false);
+    be.linear_forward(hid, y_d, w_.y_fc1_w.data, w_.y_fc1_w.dtype, w_.y_fc1_b, B * L, c.caption_channels, C, false);
     be.gelu_tanh_forward(hid, hid, int64_t(B) * L * C);
     be.linear_forward(yy, hid, w_.y_fc2_w.data, w_.y_fc2_w.dtype, w_.y_fc2_b, B * L, C, C, false);
     emit("act.y_embedder", yy, {B, 1, L, C});
@@ -79,7 +90,7 @@ void DimbaModel::forward(float* out, const float* x_in, const float* t, const fl
   // 7. blocks, with the Mamba residual dataflow quirk.
   bool have_residual = false;
   for (int i = 0; i < c.depth; ++i) {
-    dimba_block_forward(x, yy, y_lens, t0, w_.blocks[size_t(i)], c, B, N, L, be, arena);
+    dimba_block_forward(x, yy, lens_d, t0, w_.blocks[size_t(i)], c, B, N, L, be, arena);
     emit("act.blocks." + std::to_string(i), x, {B, N, C});
     const int j = c.mamba_after_block(i);
     if (j < 0) continue;
@@ -88,7 +99,7 @@ void DimbaModel::forward(float* out, const float* x_in, const float* t, const fl
     if (have_residual)
       be.add_forward(residual, x, residual, BN * C);
     else
-      std::memcpy(residual, x, size_t(BN) * C * sizeof(float));
+      be.copy_rows_forward(residual, x, BN, C, C, C);
     have_residual = true;
     float* hn = arena.alloc_f32(size_t(BN) * C);
     be.rmsnorm_forward(hn, nullptr, residual, w_.mamba_blocks[size_t(j)].norm_w, BN, C, 1e-5f);
@@ -111,9 +122,10 @@ void DimbaModel::forward(float* out, const float* x_in, const float* t, const fl
     be.linear_forward(fo, hn, w_.final_w.data, w_.final_w.dtype, w_.final_b, int(BN), C, out_row, false);
     emit("act.final_layer", fo, {B, N, out_row});
     // 9. unpatchify.
-    be.unpatchify_forward(out, fo, B, c.out_channels, h, w, p);
+    be.unpatchify_forward(out_d, fo, B, c.out_channels, h, w, p);
     arena.reset(live);
   }
+  stage_out(be, out, out_d, n_out);
   // 10. a v-predicting model answers in eps like every other (DimbaConfig::v_prediction).
   if (c.v_prediction) v_to_eps(out, x_in, t, B, c.in_channels, c.out_channels, int64_t(H) * W, DiscreteVpSchedule::dimba());
 }

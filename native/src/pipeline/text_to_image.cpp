@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 
+#include "backend/select.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "io/load_checkpoint.h"
@@ -112,18 +113,21 @@ Pipeline Pipeline::from_parts_optional_vae(PipelineModelInfo info, Tokenizer tok
 Pipeline Pipeline::load(const ModelManifest& m, const PipelineOptions& opt) {
   if (opt.weights != DType::F32 && opt.weights != DType::BF16)
     throw EngineError(ErrorCode::InvalidArgument, "weights must be f32 or bf16 (f16 overflows in T5 and the VAE)");
+  const BackendChoice be = choose_backend(opt.backend);
   Tokenizer tok = Tokenizer::load(m.tokenizer);
   const T5WeightFormat t5f =
       opt.t5_int8 ? T5WeightFormat::Int8 : opt.weights == DType::BF16 ? T5WeightFormat::BF16 : T5WeightFormat::F32;
-  T5Encoder t5 = T5Encoder::load_pretrained(m.t5_folder, t5f);
+  T5Encoder t5 = T5Encoder::load_pretrained(m.t5_folder, t5f, *be.backend);
   DimbaModel dimba;
   {
     Checkpoint ck = load_checkpoint(m.dimba_weights);  // the model keeps what it uses in place
-    dimba = DimbaModel::load(ck, m.dimba, opt.weights);
+    dimba = DimbaModel::load(ck, m.dimba, opt.weights, *be.backend);
   }
   std::optional<VaeModel> vae;
-  if (!m.pixel_space) vae = VaeModel::load_folder(m.vae_folder, opt.weights);
+  if (!m.pixel_space) vae = VaeModel::load_folder(m.vae_folder, opt.weights, *be.backend);
   PipelineModelInfo info;
+  info.backend = be.backend->name;
+  info.backend_reason = be.reason;
   info.id = m.id;
   info.name = m.name;
   info.manifest_hash = m.hash;

@@ -55,6 +55,9 @@ struct PipelineOptions {
   DType weights = DType::BF16;  // Dimba and VAE weights (F32 or BF16); T5 follows unless set
   bool t5_int8 = false;         // T5 weights quantised to int8 at load (XXL: 4.8 GB instead of 9.5)
   size_t embedding_cache_bytes = size_t(64) << 20;
+  // "auto", "cpu", "vulkan" or "cuda" (backend/select.h): every model runs there; a backend
+  // that is not available throws EngineError(BackendUnavailable).
+  std::string backend = "cpu";
 };
 
 enum class PipelineStage { Text, Sampling, Decoding };
@@ -107,6 +110,8 @@ struct PipelineModelInfo {
   std::string tokenizer_hash;  // Tokenizer::content_hash()
   std::string t5_weights_id;   // T5Encoder::weights_id()
   std::string weights;         // "bf16" / "f32" (Dimba and VAE)
+  std::string backend = "cpu";  // the backend the models run on
+  std::string backend_reason;   // why (backend/select.h: what auto found)
   ManifestDefaults defaults;
   int resolution = 512;
 };

@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 
+#include "backend/select.h"
 #include "core/error.h"
 #include "io/json.h"
 #include "io/safetensors.h"
@@ -76,7 +77,7 @@ VerifyReport run_dimba(const std::string& dir, const std::string& name, const Ve
   }
 
   const double tol = opt.weight_dtype == DType::F32 ? 1e-4 : 2e-2;
-  DimbaModel model = DimbaModel::load(weights, cfg, opt.weight_dtype, find_backend(opt.backend));
+  DimbaModel model = DimbaModel::load(weights, cfg, opt.weight_dtype, *choose_backend(opt.backend).backend);
   std::vector<float> x = floats(ex), t = floats(et), y = floats(ey), out(size_t(shape_numel(eo.shape)));
 
   // Compare activations as they stream out (in forward order), then the output.

@@ -13,7 +13,8 @@ namespace dimba {
 
 struct VerifyOptions {
   DType weight_dtype = DType::F32;  // F32 checks at 1e-4; BF16/F16 weights at 2e-2
-  // The backend the model cases (dimba, t5, vae) run on: "cpu" or "vulkan" (find_backend).
+  // The backend the model cases (dimba, t5, vae) run on: "cpu", "vulkan", "cuda" or "auto"
+  // (backend/select.h; one that is not available throws BackendUnavailable).
   // The sampler and tokenizer cases are host code on every backend; the training case runs
   // on the CPU only (the backward ops are not in the Backend table) and refuses another.
   std::string backend = "cpu";

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "backend/select.h"
 #include "core/error.h"
 #include "io/json.h"
 #include "io/safetensors.h"
@@ -88,7 +89,7 @@ VerifyReport run_t5(const std::string& dir, const std::string& name, const Verif
                           dtype_name(opt.weight_dtype));
   }
   const double tol = format == T5WeightFormat::F32 ? 1e-4 : 2e-2;
-  T5Encoder enc = T5Encoder::load(weights, cfg, format, find_backend(opt.backend));
+  T5Encoder enc = T5Encoder::load(weights, cfg, format, *choose_backend(opt.backend).backend);
   std::vector<float> out(size_t(shape_numel(eo.shape)));
   enc.forward(out.data(), ids.data(), mask.data(), int(B), int(L));
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/select.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "io/json.h"
@@ -92,7 +93,7 @@ void compare(VerifyReport& rep, const std::string& name, const std::vector<float
 }
 
 VerifyReport run_train(const std::string& dir, const std::string& name, const VerifyOptions& vopt) {
-  if (vopt.backend != "cpu")
+  if (choose_backend(vopt.backend).backend != &cpu_backend())
     throw EngineError(ErrorCode::InvalidArgument, name + ": the training step runs on the CPU backend only (the "
                                                          "backward ops are not in the Backend table), not '" +
                                                          vopt.backend + "'");

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "backend/select.h"
 #include "core/error.h"
 #include "io/json.h"
 #include "io/safetensors.h"
@@ -52,7 +53,7 @@ VerifyReport run_vae(const std::string& dir, const std::string& name, const Veri
   VaeConfig cfg = VaeConfig::from_json(parse_json_untrusted(read_text_file(base + ".json"), base + ".json"));
   Checkpoint weights = load_safetensors(base + ".weights.safetensors");
   Checkpoint io = load_safetensors(what);
-  VaeModel vae = VaeModel::load(weights, cfg, opt.weight_dtype, find_backend(opt.backend));
+  VaeModel vae = VaeModel::load(weights, cfg, opt.weight_dtype, *choose_backend(opt.backend).backend);
 
   const TensorEntry &eimg = need(io, "input.image", what), &emean = need(io, "encode.mean", what),
                     &estd = need(io, "encode.std", what), &elat = need(io, "input.latent", what),

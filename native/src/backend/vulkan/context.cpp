@@ -42,7 +42,7 @@ Context::Context() : next_addr_(kAddrBase) {
   ici.pApplicationInfo = &app;
   VkResult r = vkCreateInstance(&ici, nullptr, &instance_);
   if (r != VK_SUCCESS)
-    throw EngineError(ErrorCode::InvalidArgument,
+    throw EngineError(ErrorCode::BackendUnavailable,
                       "backend 'vulkan' is not available: no Vulkan driver (vkCreateInstance returned " +
                           std::to_string(int(r)) + ")");
 
@@ -83,7 +83,7 @@ void Context::init_device() {
     if (rank > best_rank) { best = int(i); best_rank = rank; best_family = uint32_t(family); }
   }
   if (best < 0) {
-    throw EngineError(ErrorCode::InvalidArgument,
+    throw EngineError(ErrorCode::BackendUnavailable,
                       "backend 'vulkan' is not available: no Vulkan device with a compute queue (" +
                           std::to_string(n) + " device(s) found)");
   }
@@ -92,6 +92,7 @@ void Context::init_device() {
   VkPhysicalDeviceProperties props;
   vkGetPhysicalDeviceProperties(phys_, &props);
   device_name_ = props.deviceName;
+  cpu_device_ = props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   max_storage_range_ = props.limits.maxStorageBufferRange;
   for (int i = 0; i < 3; ++i) max_groups_[i] = props.limits.maxComputeWorkGroupCount[i];
   vkGetPhysicalDeviceMemoryProperties(phys_, &mem_props_);

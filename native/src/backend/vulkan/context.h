@@ -62,6 +62,7 @@ class Context {
                 uint32_t gx, uint32_t gy = 1, uint32_t gz = 1);
 
   const std::string& device_name() const { return device_name_; }
+  bool cpu_device() const { return cpu_device_; }  // VK_PHYSICAL_DEVICE_TYPE_CPU (lavapipe)
   // The largest buffer alloc() accepts (maxStorageBufferRange: every buffer is bound whole).
   size_t max_buffer_bytes() const { return size_t(max_storage_range_); }
   uint32_t max_groups_x() const { return max_groups_[0]; }
@@ -111,6 +112,7 @@ class Context {
   uint64_t max_storage_range_ = 0;
   uint32_t max_groups_[3] = {65535, 65535, 65535};
   std::string device_name_;
+  bool cpu_device_ = false;
 
   std::map<uintptr_t, Allocation> allocs_;  // keyed by the span's first address
   uintptr_t next_addr_;

@@ -31,18 +31,18 @@ void load_vulkan() {
   for (const char* n : names)
     if ((lib = dlopen(n, RTLD_NOW | RTLD_LOCAL))) break;
   if (!lib)
-    throw EngineError(ErrorCode::InvalidArgument,
+    throw EngineError(ErrorCode::BackendUnavailable,
                       std::string("backend 'vulkan' is not available: the Vulkan loader (") + names[0] +
                           ") is not installed");
   auto gipa = reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(lib, "vkGetInstanceProcAddr"));
   if (!gipa)
-    throw EngineError(ErrorCode::InvalidArgument,
+    throw EngineError(ErrorCode::BackendUnavailable,
                       "backend 'vulkan' is not available: the Vulkan loader lacks vkGetInstanceProcAddr");
 #define DIMBA_VK_LOAD(name) name = reinterpret_cast<PFN_##name>(gipa(VK_NULL_HANDLE, #name));
   DIMBA_VK_GLOBAL_FUNCS(DIMBA_VK_LOAD)
 #undef DIMBA_VK_LOAD
   if (!vkCreateInstance)
-    throw EngineError(ErrorCode::InvalidArgument, "backend 'vulkan' is not available: no vkCreateInstance");
+    throw EngineError(ErrorCode::BackendUnavailable, "backend 'vulkan' is not available: no vkCreateInstance");
   get_instance_proc = gipa;  // the library stays open for the life of the process
 }
 

@@ -23,6 +23,11 @@ size_t vk_max_buffer() { return vk::Context::get().max_buffer_bytes(); }
 
 bool vulkan_compiled_in() { return true; }
 
+VulkanDeviceInfo vulkan_device_info() {
+  vk::Context& c = vk::Context::get();
+  return {c.device_name(), c.cpu_device()};
+}
+
 const Backend& vulkan_backend() {
   vk::Context::get();  // throws a clear EngineError when no device exists
   static const Backend be = {
@@ -65,8 +70,13 @@ const Backend& vulkan_backend() {
 #else
 bool vulkan_compiled_in() { return false; }
 
+VulkanDeviceInfo vulkan_device_info() {
+  vulkan_backend();  // throws "built without Vulkan"
+  return {};
+}
+
 const Backend& vulkan_backend() {
-  throw EngineError(ErrorCode::InvalidArgument,
+  throw EngineError(ErrorCode::BackendUnavailable,
                     "backend 'vulkan' is not available: this engine was built without Vulkan "
                     "(glslc or the Vulkan headers were missing at build time)");
 }

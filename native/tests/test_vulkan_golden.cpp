@@ -1,0 +1,80 @@
+// Every golden case of ../shared/golden on the Vulkan backend (lavapipe in CI), through the
+// same verify_golden runner as the CPU tests: the Dimba forward (dimba-tiny, dimba-wide: every
+// activation and the output), T5 (t5-tiny) and the VAE (vae-tiny: posterior and decode) with
+// f32 weights within 1e-4 and 16-bit weight storage within 2e-2 (Dimba bf16 and f16; T5 and
+// the VAE bf16, as on the CPU: f16 overflows them). The sampler and tokenizer cases are host
+// code on every backend and run as well; the training case must refuse Vulkan with a typed
+// error. Exits 77 (ctest: skipped) with the reason when there is no Vulkan device;
+// DIMBA_REQUIRE_VULKAN=1 (set by native/scripts/test.sh under CI) makes that a failure.
+// defines: main (test_vulkan_golden)
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "backend/vulkan/vulkan_backend.h"
+#include "harness.h"
+#include "verify/golden.h"
+
+using namespace dimba;
+
+namespace {
+
+void check_case(const char* name, DType wdtype) {
+  VerifyOptions opt;
+  opt.weight_dtype = wdtype;
+  opt.backend = "vulkan";
+  const auto t0 = std::chrono::steady_clock::now();
+  VerifyReport rep = verify_golden(harness::golden_path(""), name, opt);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(!rep.lines.empty());
+  double worst = 0;
+  for (const CompareLine& l : rep.lines) {
+    worst = std::max(worst, l.rel_err);
+    if (!l.pass())
+      harness::fail(__FILE__, __LINE__, std::string(name) + " " + dtype_name(wdtype) + " " + l.name + " rel_l2 " +
+                                            std::to_string(l.rel_err) + " over " + std::to_string(l.tol));
+  }
+  std::printf("    %-16s %-5s %-9s %2zu tensors, worst rel_l2 %.2e (tol %.0e), %.2f s\n", name, dtype_name(wdtype),
+              rep.kind.c_str(), rep.lines.size(), worst, rep.lines.front().tol, s);
+}
+
+void dimba_tiny() {
+  for (DType d : {DType::F32, DType::BF16, DType::F16}) check_case("dimba-tiny", d);
+}
+void dimba_wide() {
+  for (DType d : {DType::F32, DType::BF16, DType::F16}) check_case("dimba-wide", d);
+}
+void t5_tiny() {
+  for (DType d : {DType::F32, DType::BF16}) check_case("t5-tiny", d);
+}
+void vae_tiny() {
+  for (DType d : {DType::F32, DType::BF16}) check_case("vae-tiny", d);
+}
+void host_cases() {
+  check_case("dpm-solver", DType::F32);
+  check_case("tokenizer-cases", DType::F32);
+}
+void training_refuses_vulkan() {
+  VerifyOptions opt;
+  opt.backend = "vulkan";
+  CHECK_THROWS_CODE(verify_golden(harness::golden_path(""), "dimba-tiny.train", opt), ErrorCode::InvalidArgument);
+}
+
+}  // namespace
+
+int main() {
+  const bool require = std::getenv("DIMBA_REQUIRE_VULKAN") && std::getenv("DIMBA_REQUIRE_VULKAN")[0] == '1';
+  try {
+    vulkan_backend();
+  } catch (const EngineError& e) {
+    std::printf("%s test_vulkan_golden: %s\n", require ? "FAIL (DIMBA_REQUIRE_VULKAN=1)" : "SKIP", e.what());
+    return require ? 1 : 77;
+  }
+  RUN(dimba_tiny);
+  RUN(dimba_wide);
+  RUN(t5_tiny);
+  RUN(vae_tiny);
+  RUN(host_cases);
+  RUN(training_refuses_vulkan);
+  return harness::summary();
+}
