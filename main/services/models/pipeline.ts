@@ -19,13 +19,13 @@ const MANIFEST_PATTERN = /^pipeline-[0-9a-f]{12}\.manifest\.json$/;
 
 /**
  * The file or folder a model's weights are at: for a Dimba model, a weight file inside its
- * registry folder (a download, or a conversion of a local checkpoint) before its own path; a
+ * registry folder (a download, or a conversion; safetensors first) before its own path; a
  * local T5 or VAE folder as registered; a downloaded one's folder.
  */
 export function modelLocation(model: Model, modelsFolder: string): string {
   const folder = path.join(modelsFolder, model.id);
   if (model.kind === 'dimba') {
-    const inFolder = model.files.find((f) => !path.isAbsolute(f.path) && WEIGHTS.test(f.path));
+    const inFolder = model.files.filter((f) => !path.isAbsolute(f.path) && WEIGHTS.test(f.path)).sort((a, b) => Number(b.path.endsWith('.safetensors')) - Number(a.path.endsWith('.safetensors')))[0];
     if (inFolder) return path.resolve(folder, inFolder.path);
   }
   return model.source.type === 'local' ? model.source.path : folder;

@@ -182,10 +182,13 @@ export class ModelRegistry {
     // Checked against the config found beside the original, as at registration.
     const config = findConfig(from, false);
     const validation = await this.options.inspector.inspect(path.join(this.options.folder, id, file.path), config ? { config } : {});
+    // Entries are absolute (local models) or relative to the model's folder (downloads).
+    const base = path.join(this.options.folder, id);
+    const isFrom = (f: ModelFile) => path.resolve(base, f.path) === path.resolve(from);
     const updated: Model = {
       ...model,
-      files: [...model.files.filter((f) => f.path !== from), file],
-      totalBytes: model.totalBytes - (model.files.find((f) => f.path === from)?.bytes ?? 0) + file.bytes,
+      files: [...model.files.filter((f) => !isFrom(f)), file],
+      totalBytes: model.totalBytes - (model.files.find(isFrom)?.bytes ?? 0) + file.bytes,
       validation,
     };
     await this.write(updated);

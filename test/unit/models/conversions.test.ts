@@ -2,11 +2,11 @@
 // the model's registry folder, the model points at it (files, pipeline location, validation),
 // the user's .pt is untouched, progress arrives as events; a hostile file fails with its code and
 // leaves the model as it was; models without a .pt are refused.
-import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../../main/api/errors';
-import type { Conversion } from '../../../main/api/models';
+import type { Conversion, Model } from '../../../main/api/models';
 import { createModelsService } from '../../../main/services/models/models.service';
 import { modelLocation } from '../../../main/services/models/pipeline';
 import { useTempFolders } from '../support/temp';
@@ -52,6 +52,33 @@ describe('model conversions', () => {
     expect(readFileSync(src).equals(before)).toBe(true);
     // Converted already: nothing left to convert.
     expect((await apiError(models.convert(model!.id))).code).toBe('CONFLICT');
+  });
+
+  it('converts a downloaded model\'s .pt inside its folder and drops the .pt from its files', async () => {
+    const folder = temp();
+    const models = createModelsService({ folder });
+    const dir = path.join(folder, 'dimba-l-512');
+    mkdirSync(dir);
+    copyFileSync(path.join(FIXTURES, 'dimba_state_dict.pt'), path.join(dir, 'dimba-l-512.pt'));
+    const bytes = readFileSync(path.join(dir, 'dimba-l-512.pt')).length;
+    const downloaded: Model = {
+      id: 'dimba-l-512',
+      name: 'Dimba-L 512',
+      kind: 'dimba',
+      status: 'ready',
+      source: { type: 'download', catalogueId: 'dimba-l-512', urls: ['https://example.org/dimba-l-512.pt'] },
+      files: [{ path: 'dimba-l-512.pt', bytes, sha256: null }],
+      totalBytes: bytes,
+      config: null,
+      validation: null,
+      addedAt: new Date().toISOString(),
+    };
+    await models.registry.writeManifest(dir, downloaded);
+    await models.convert('dimba-l-512');
+    expect(await models.conversions.settled('dimba-l-512')).toMatchObject({ state: 'done' });
+    const after = (await models.list()).find((m) => m.id === 'dimba-l-512')!;
+    expect(after.files.map((f) => f.path)).toEqual(['dimba-l-512.safetensors']);
+    expect(modelLocation(after, folder)).toBe(path.join(dir, 'dimba-l-512.safetensors'));
   });
 
   it('a hostile .pt fails with its code and leaves the model as it was', async () => {
