@@ -71,6 +71,8 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
   const count = ref(1);
   /** The registered model's id ('' until models are listed and one is picked). */
   const modelId = ref('');
+  /** True until the user or a recall picks a model: the form then uses the default, whichever it is. */
+  const modelFollowsDefault = ref(true);
   /** A pipeline manifest file to run instead of a registered model (the view's manifest choice). */
   const manifestPath = ref('');
   const history = ref<PromptHistoryEntry[]>(readHistory());
@@ -94,7 +96,10 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     defaultsApplied = true;
     prompt.value = r.prompt;
     negativePrompt.value = r.negativePrompt;
-    if (r.modelId !== undefined) modelId.value = r.modelId;
+    if (r.modelId !== undefined) {
+      modelId.value = r.modelId;
+      modelFollowsDefault.value = false;
+    }
     if (r.seed !== undefined) {
       seedMode.value = 'fixed';
       seed.value = r.seed;
@@ -172,6 +177,7 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     height,
     count,
     modelId,
+    modelFollowsDefault,
     manifestPath,
     history,
     effectiveSeed,

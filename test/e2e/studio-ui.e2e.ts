@@ -68,6 +68,7 @@ describe('studio views in Chromium', () => {
     await page.getByTestId('queue-resume').waitFor();
 
     await page.getByTestId('nav-generate').click();
+    await page.getByTestId('gen-model-select').selectOption('@manifest');
     await page.getByTestId('gen-model').fill('/nowhere/missing.manifest.json');
     for (const prompt of ['first', 'second', 'third']) {
       await page.getByTestId('gen-prompt').fill(prompt);
@@ -187,7 +188,11 @@ describe('studio views in Chromium', () => {
   it('models: a refused path, a checkpoint checked and added, what it needs to generate, chosen as the default, preselected by Generate', async () => {
     const { page, problems } = await openStudio();
     await page.getByTestId('nav-models').click();
-    await page.getByTestId('models-empty').waitFor();
+    // A fresh install lists the built-in model, the default; it cannot be removed.
+    const builtin = page.getByTestId('model-dimba-builtin-32');
+    await builtin.getByTestId('model-default').waitFor();
+    expect(await builtin.getByTestId('model-kind').textContent()).toBe('builtin');
+    expect(await builtin.getByTestId('model-remove').count()).toBe(0);
 
     await page.getByTestId('models-path').fill(path.join(checkpoints, 'no-such-file.safetensors'));
     await page.getByTestId('models-register').click();
@@ -218,15 +223,15 @@ describe('studio views in Chromium', () => {
       await page.locator('tr', { has: page.getByTestId('model-kind').getByText(part, { exact: true }) }).waitFor();
     }
     await added.getByTestId('model-pipeline').waitFor();
-    // The only model that can generate is the default until another is chosen.
-    await added.getByTestId('model-default').waitFor();
-
+    // Adding models leaves the default alone; choosing one moves it.
+    await builtin.getByTestId('model-default').waitFor();
     await page.getByTestId('models-path').fill(path.join(checkpoints, 'second', 'other.safetensors'));
     await page.getByTestId('models-name').fill('Second Dimba');
     await page.getByTestId('models-register').click();
     const second = page.locator('tr', { hasText: 'Second Dimba' });
     await second.getByTestId('model-make-default').click();
     await second.getByTestId('model-default').waitFor();
+    expect(await builtin.getByTestId('model-make-default').count()).toBe(1);
     expect(await added.getByTestId('model-make-default').count()).toBe(1);
 
     await page.getByTestId('nav-generate').click();

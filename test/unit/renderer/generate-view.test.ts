@@ -169,3 +169,21 @@ describe('Generate view and recall', () => {
     again.unmount();
   });
 });
+
+describe('Generate view and the default model', () => {
+  it('follows the default when another is chosen, until the user picks a model', async () => {
+    const platform = new StudioPlatform();
+    platform.models = [model('a', { addedAt: '2026-01-02T00:00:00.000Z' }), model('b'), model('c', { addedAt: '2026-01-03T00:00:00.000Z' })];
+    const wrapper = await mountView(platform);
+    const select = () => wrapper.get('[data-testid="gen-model-select"]').element as HTMLSelectElement;
+    expect(select().value).toBe('b');
+    platform.emit('onSettingsChanged', { ...platform.settings, defaultModel: 'a' });
+    await flushPromises();
+    expect(select().value).toBe('a');
+    await wrapper.get('[data-testid="gen-model-select"]').setValue('c');
+    platform.emit('onSettingsChanged', { ...platform.settings, defaultModel: 'b' });
+    await flushPromises();
+    expect(select().value).toBe('c');
+    wrapper.unmount();
+  });
+});
