@@ -151,15 +151,27 @@ async function gather(fh: FileHandle, t: Planned, maxBytes: number): Promise<Buf
   const { bytesRead } = await fh.read(span, 0, spanBytes, t.source.offset + offset * esize);
   if (bytesRead !== spanBytes) throw new ConvertError('E_IO', `tensor ${t.name}: short read`);
   const out = Buffer.alloc(t.sourceBytes);
-  const index = new Array<number>(size.length).fill(0);
   const count = t.sourceBytes / esize;
-  for (let i = 0; i < count; i++) {
+  if (count === 0) return out;
+  // Runs of the innermost dimension are copied whole when its stride is 1; the studio's event
+  // loop gets a turn every few million elements, so a big transposed tensor does not freeze it.
+  const rank = size.length;
+  const run = rank > 0 && stride[rank - 1] === 1 ? size[rank - 1]! : 1;
+  const index = new Array<number>(rank).fill(0);
+  let sinceYield = 0;
+  for (let i = 0; i < count; i += run) {
     let at = 0;
-    for (let k = 0; k < size.length; k++) at += index[k]! * stride[k]!;
-    span.copy(out, i * esize, at * esize, (at + 1) * esize);
-    for (let k = size.length - 1; k >= 0; k--) {
+    for (let k = 0; k < rank; k++) at += index[k]! * stride[k]!;
+    span.copy(out, i * esize, at * esize, (at + run) * esize);
+    // Advance the index by `run` elements: past the innermost dimension when runs are whole rows.
+    for (let k = run > 1 ? rank - 2 : rank - 1; k >= 0; k--) {
       if (++index[k]! < size[k]!) break;
       index[k] = 0;
+    }
+    sinceYield += run;
+    if (sinceYield >= 1 << 22) {
+      sinceYield = 0;
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
   return out;
