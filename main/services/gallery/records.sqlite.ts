@@ -231,7 +231,8 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
   const list = (q: GalleryListQuery): GalleryPage => {
     const where: string[] = [q.trashed ? 'i.trashed_at IS NOT NULL' : 'i.trashed_at IS NULL'];
     const params: unknown[] = [];
-    // A date-sorted search streams the FTS matches instead (streamByDate); other sorts filter.
+    // Text is matched below: a date-sorted search streams the FTS matches (streamByDate), other
+    // sorts sort few matches or walk their index for many (walkIndex).
     const match = q.text === undefined ? undefined : ftsQuery(q.text);
     const stream = match !== undefined && q.sort === 'created';
     if (q.modelId !== undefined) {
