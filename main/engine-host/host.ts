@@ -201,7 +201,9 @@ export class EngineHost {
    */
   async inspect(file: string, options: { config?: string } = {}): Promise<Inspection> {
     await this.start();
-    const live = this.live!;
+    const live = this.live;
+    // The process may have ended between its ready message and this line.
+    if (!live) throw new EngineHostError('ENGINE_UNAVAILABLE', 'the engine process ended before the inspection started');
     const requestId = ++this.inspections;
     return new Promise<Inspection>((resolve, reject) => {
       live.inspections.set(requestId, { resolve, reject });
