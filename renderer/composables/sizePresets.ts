@@ -13,6 +13,8 @@ export interface SizeRules {
 }
 
 export interface SizePreset {
+  /** The aspect ratio it stands for ("4:3"), the same across models. */
+  ratio: string;
   label: string;
   width: number;
   height: number;
@@ -67,9 +69,15 @@ export function presetsFor(rules: SizeRules): SizePreset[] {
     const width = Math.min(rules.max, roundTo(rules.native * r, rules.step));
     const height = Math.min(rules.max, roundTo(rules.native / r, rules.step));
     if (out.some((p) => p.width === width && p.height === height)) continue;
-    out.push({ label: `${a}:${b} · ${width}×${height}`, width, height });
+    out.push({ ratio: `${a}:${b}`, label: `${a}:${b} · ${width}×${height}`, width, height });
   }
   return out;
+}
+
+/** The preset of a ratio under these rules (the square when rounding merged it into another). */
+export function presetOf(rules: SizeRules, ratio: string): SizePreset {
+  const presets = presetsFor(rules);
+  return presets.find((p) => p.ratio === ratio) ?? presets[0]!;
 }
 
 /** A side snapped to the rules (nearest multiple of the step, within bounds). */

@@ -68,6 +68,8 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
   const sampler = ref<Sampler>('dpm++2m');
   const width = ref(32);
   const height = ref(32);
+  /** The aspect ratio preset the size came from ("1:1"), kept across models; null: typed or recalled. */
+  const sizePreset = ref<string | null>('1:1');
   const count = ref(1);
   /** The registered model's id ('' until models are listed and one is picked). */
   const modelId = ref('');
@@ -109,6 +111,7 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     if (r.sampler !== undefined && (SAMPLERS as readonly string[]).includes(r.sampler)) sampler.value = r.sampler as Sampler;
     if (r.width !== undefined) width.value = r.width;
     if (r.height !== undefined) height.value = r.height;
+    if (r.width !== undefined || r.height !== undefined) sizePreset.value = null;
   }
 
   /** The settings' starting steps and guidance, taken once per session (later edits win). */
@@ -175,6 +178,7 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     sampler,
     width,
     height,
+    sizePreset,
     count,
     modelId,
     modelFollowsDefault,

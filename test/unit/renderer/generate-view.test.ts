@@ -90,6 +90,8 @@ describe('Generate view', () => {
     // patch 2 on an 8x VAE latent: sides in steps of 16, presets around 512.
     expect(wrapper.get('[data-testid="gen-width"]').attributes('step')).toBe('16');
     expect(wrapper.findAll('[data-testid="gen-size-preset"] option').map((o) => o.text())).toContain('1:1 · 512×512');
+    // The size follows the model: its square preset.
+    expect((wrapper.get('[data-testid="gen-size-preset"]').element as HTMLSelectElement).value).toBe('512x512');
 
     await wrapper.get('[data-testid="gen-prompt"]').setValue('a fox');
     await wrapper.get('[data-testid="seed-mode-fixed"]').setValue(true);
@@ -98,7 +100,7 @@ describe('Generate view', () => {
     await wrapper.get('[data-testid="gen-prompt"]').trigger('keydown', { key: 'Enter', ctrlKey: true });
     await flushPromises();
     expect(enqueued(platform)).toEqual([
-      { recipe: { prompt: 'a fox', negativePrompt: '', model: 'b', seed: '5', steps: 9, guidance: 4.5, sampler: 'dpm++2m', width: 32, height: 32 }, count: 3 },
+      { recipe: { prompt: 'a fox', negativePrompt: '', model: 'b', seed: '5', steps: 9, guidance: 4.5, sampler: 'dpm++2m', width: 512, height: 512 }, count: 3 },
     ]);
     expect(useGenerateFormStore().history[0]).toEqual({ prompt: 'a fox', negativePrompt: '' });
     wrapper.unmount();
