@@ -1,8 +1,9 @@
 // The model manager as the renderer sees it: registered models, the last validation report,
-// the download catalogue and each download's live state, kept current by the API's events.
+// the download catalogue, each download's and each conversion's live state, kept current by the
+// API's events.
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import { ApiError, type ApiErrorShape, type CatalogueEntry, type Download, type Model, type Settings, type Validation } from '@api';
+import { ApiError, type ApiErrorShape, type CatalogueEntry, type Conversion, type Download, type Model, type Settings, type Validation } from '@api';
 import { useClient } from '../composables/useClient';
 
 function toErrorShape(error: unknown): ApiErrorShape {
@@ -30,11 +31,41 @@ export function defaultModelOf(choices: readonly Model[], settings: Pick<Setting
   return ready.find((m) => m.id === settings?.defaultModel) ?? ready.find((m) => m.kind === 'builtin') ?? oldest;
 }
 
+const WEIGHTS_FILE = /\.(safetensors|pt|pth|bin|ckpt)$/;
+const TORCH_FILE = /\.(pt|pth|bin|ckpt)$/;
+const isAbsolute = (p: string): boolean => p.startsWith('/') || p.startsWith('\\') || /^[A-Za-z]:[\\/]/.test(p);
+
+/**
+ * The weights file a Dimba model runs from, as the main side picks it (services/models/
+ * pipeline.ts modelLocation): a file in the model's own folder (a download, or a conversion's
+ * result), a safetensors first; else the local file it was registered from. Null for other kinds.
+ */
+export function weightsFileOf(model: Model): string | null {
+  if (model.kind !== 'dimba') return null;
+  const inFolder = model.files
+    .filter((f) => !isAbsolute(f.path) && WEIGHTS_FILE.test(f.path))
+    .sort((a, b) => Number(b.path.endsWith('.safetensors')) - Number(a.path.endsWith('.safetensors')))[0];
+  if (inFolder) return inFolder.path;
+  return model.source.type === 'local' ? model.source.path : null;
+}
+
+/** Whether models.convert applies: a Dimba model that runs from a PyTorch checkpoint. */
+export function canConvert(model: Model): boolean {
+  return TORCH_FILE.test(weightsFileOf(model) ?? '');
+}
+
+/** The last path component, for either separator. */
+export function fileName(p: string): string {
+  return p.split(/[\\/]/).pop() ?? p;
+}
+
 export const useModelsStore = defineStore('models', () => {
   const client = useClient();
   const models = ref<Model[]>([]);
   const catalogue = ref<CatalogueEntry[]>([]);
   const downloads = ref<Record<string, Download>>({});
+  /** Each model's last conversion this session, by model id (the API keeps no history). */
+  const conversions = ref<Record<string, Conversion>>({});
   const validation = ref<Validation | null>(null);
   const busy = ref(false);
   /** False until the first list arrives (the views show a loading state). */
@@ -46,6 +77,9 @@ export const useModelsStore = defineStore('models', () => {
   });
   client.on('onModelDownload', (d) => {
     downloads.value = { ...downloads.value, [d.catalogueId]: d };
+  });
+  client.on('onModelConversion', (c) => {
+    conversions.value = { ...conversions.value, [c.modelId]: c };
   });
 
   async function run<T>(task: () => Promise<T>): Promise<T | null> {
@@ -101,5 +135,37 @@ export const useModelsStore = defineStore('models', () => {
     await run(() => client.call('models.cancelDownload', { catalogueId }));
   }
 
-  return { models, catalogue, downloads, validation, busy, loaded, error, load, validate, register, remove, download, cancel };
+  /** Starts converting a model's .pt; progress and the outcome arrive as onModelConversion. */
+  async function convert(id: string): Promise<void> {
+    const rest = { ...conversions.value };
+    delete rest[id];
+    conversions.value = rest;
+    const started = await run(() => client.call('models.convert', { id }));
+    // A small file can finish before the reply arrives: the events of this run (the only ones
+    // since the entry was cleared) are newer than the reply, so they win.
+    if (started && !conversions.value[id]) conversions.value = { ...conversions.value, [id]: started };
+  }
+
+  async function cancelConversion(id: string): Promise<void> {
+    await run(() => client.call('models.cancelConversion', { id }));
+  }
+
+  return {
+    models,
+    catalogue,
+    downloads,
+    conversions,
+    validation,
+    busy,
+    loaded,
+    error,
+    load,
+    validate,
+    register,
+    remove,
+    download,
+    cancel,
+    convert,
+    cancelConversion,
+  };
 });

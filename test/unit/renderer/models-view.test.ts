@@ -1,12 +1,15 @@
 // @vitest-environment happy-dom
 // The Models view: registered models with kind, size and status; a local path checked and
-// registered with its validation shown; download progress from events; typed errors shown.
+// registered with its validation shown; download progress from events; a .pt converted to
+// safetensors with progress, cancel, the file it then runs from and a failure's code; typed
+// errors shown.
 import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia } from 'pinia';
 import { describe, expect, it } from 'vitest';
 import {
   methods,
   type ApiErrorShape,
+  type Conversion,
   type Download,
   type EventName,
   type MethodName,
@@ -82,6 +85,10 @@ class ModelsPlatform implements StudioPlatform {
         return ok([model]);
       case 'models.download':
         return ok({ catalogueId: 'sdxl-vae', state: 'running', file: null, receivedBytes: 0, totalBytes: 1000, bytesPerSecond: 0, etaSeconds: null, error: null });
+      case 'models.convert':
+        return ok({ modelId: (params as { id: string }).id, state: 'running', doneBytes: 0, totalBytes: null, error: null });
+      case 'models.cancelConversion':
+        return ok({ cancelled: true });
       default:
         return ok({});
     }
@@ -164,5 +171,68 @@ describe('Models view', () => {
     await flushPromises();
     expect(item.get('[data-testid="download-state"]').text()).toContain('E_HASH_MISMATCH');
     expect(item.get('[data-testid="download-start"]').text()).toBe('Resume');
+  });
+
+  it('converts a .pt with live progress and cancel, then shows the file the model runs from', async () => {
+    const platform = new ModelsPlatform();
+    const pt: Model = { ...model, source: { type: 'local', path: '/m/dimba-l-512.pt' }, files: [{ path: '/m/dimba-l-512.pt', bytes: 3801, sha256: null }] };
+    platform.models = [pt];
+    const { wrapper } = await mountView(platform);
+    const row = () => wrapper.get('[data-testid="model-tiny-dimba-abc123"]');
+    expect(row().get('[data-testid="model-weights"]').text()).toBe('runs from dimba-l-512.pt');
+    const convert = row().get('[data-testid="model-convert"]');
+    expect(convert.attributes('aria-label')).toBe('Convert to safetensors: Tiny Dimba');
+    await convert.trigger('click');
+    await flushPromises();
+    expect(platform.calls.at(-1)).toEqual({ method: 'models.convert', params: { id: 'tiny-dimba-abc123' } });
+    const status = () => wrapper.get('[data-testid="conversion-tiny-dimba-abc123"]');
+    expect(status().get('[data-testid="conversion-state"]').text()).toContain('reading the checkpoint');
+    expect(row().get('[data-testid="model-convert"]').attributes('disabled')).toBeDefined();
+    expect(row().get('[data-testid="model-remove"]').attributes('disabled')).toBeDefined();
+
+    const progress: Conversion = { modelId: pt.id, state: 'running', doneBytes: 1500, totalBytes: 2000, error: null };
+    platform.emit('onModelConversion', progress);
+    await flushPromises();
+    expect((status().get('[data-testid="conversion-progress"]').element as HTMLProgressElement).value).toBe(75);
+    expect(status().get('[data-testid="conversion-state"]').text()).toMatch(/1.50 KB of 2.00 KB \(75%\)/);
+    const cancel = status().get('[data-testid="conversion-cancel"]');
+    expect(cancel.attributes('aria-label')).toBe('Cancel the conversion of Tiny Dimba');
+    await cancel.trigger('click');
+    await flushPromises();
+    expect(platform.calls.at(-1)).toEqual({ method: 'models.cancelConversion', params: { id: pt.id } });
+    platform.emit('onModelConversion', { ...progress, state: 'cancelled', error: { code: 'E_CANCELLED', message: 'cancelled' } });
+    await flushPromises();
+    expect(status().get('[data-testid="conversion-state"]').text()).toBe('Conversion cancelled; Tiny Dimba still runs from dimba-l-512.pt.');
+    expect(status().find('[data-testid="conversion-progress"]').exists()).toBe(false);
+
+    // Again, to the end: the main side lists the converted file, then reports done.
+    await row().get('[data-testid="model-convert"]').trigger('click');
+    await flushPromises();
+    platform.emit('onModelsChanged', [{ ...pt, files: [{ path: 'dimba-l-512.safetensors', bytes: 2100, sha256: null }], totalBytes: 2100 }]);
+    platform.emit('onModelConversion', { ...progress, state: 'done', doneBytes: 2000 });
+    await flushPromises();
+    expect(status().get('[data-testid="conversion-state"]').attributes('role')).toBe('status');
+    expect(status().get('[data-testid="conversion-state"]').text()).toContain('now runs from dimba-l-512.safetensors');
+    expect(row().get('[data-testid="model-weights"]').text()).toBe('runs from dimba-l-512.safetensors');
+    expect(row().find('[data-testid="model-convert"]').exists()).toBe(false);
+  });
+
+  it('shows a failed conversion\'s code and words as an alert; models without a .pt offer no conversion', async () => {
+    const platform = new ModelsPlatform();
+    const pt: Model = { ...model, source: { type: 'local', path: '/m/evil.pt' }, files: [{ path: '/m/evil.pt', bytes: 300, sha256: null }] };
+    platform.models = [pt, { ...model, id: 'st-1', name: 'Safe' }, { ...model, id: 'vae-1', kind: 'vae', source: { type: 'local', path: '/m/vae.pt' } }];
+    const { wrapper } = await mountView(platform);
+    expect(wrapper.findAll('[data-testid="model-convert"]')).toHaveLength(1);
+    await wrapper.get('[data-testid="model-convert"]').trigger('click');
+    await flushPromises();
+    platform.emit('onModelConversion', { modelId: pt.id, state: 'failed', doneBytes: 0, totalBytes: null, error: { code: 'E_UNSUPPORTED_FORMAT', message: 'global posix.system is not allowed' } });
+    await flushPromises();
+    const state = wrapper.get('[data-testid="conversion-tiny-dimba-abc123"] [data-testid="conversion-state"]');
+    expect(state.attributes('role')).toBe('alert');
+    expect(state.get('[data-testid="conversion-error-code"]').text()).toBe('E_UNSUPPORTED_FORMAT');
+    expect(state.text()).toContain('Tiny Dimba is unchanged');
+    expect(state.text()).toContain('global posix.system is not allowed');
+    // It can be tried again.
+    expect(wrapper.get('[data-testid="model-convert"]').attributes('disabled')).toBeUndefined();
   });
 });
