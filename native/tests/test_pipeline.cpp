@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/select.h"
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "harness.h"
@@ -463,6 +464,40 @@ static void bf16_weights_deterministic() {
   CHECK(p.info().weights == "bf16");
 }
 
+// The backend option: a missing backend is a typed error, auto says why, and on Vulkan (when a
+// device exists; lavapipe in CI) the same recipe gives the CPU's pixels up to rounding.
+static void backend_option() {
+  PipelineOptions opt{DType::F32};
+  opt.backend = "cuda";
+  CHECK_THROWS_CODE(Pipeline::load(load_manifest(tiny_model().manifest), opt), ErrorCode::BackendUnavailable);
+  opt.backend = "auto";
+  Pipeline a = Pipeline::load(load_manifest(tiny_model().manifest), opt);
+  CHECK(a.info().backend_reason.rfind("auto: ", 0) == 0);
+  CHECK(pipeline().info().backend == "cpu");
+  bool have_vulkan = false;
+  for (const BackendProbe& p : probe_backends()) have_vulkan = have_vulkan || (p.name == "vulkan" && p.available);
+  if (!have_vulkan) {
+    std::printf("    no Vulkan device: the Vulkan half is skipped\n");
+    return;
+  }
+  opt.backend = "vulkan";
+  Pipeline v = Pipeline::load(load_manifest(tiny_model().manifest), opt);
+  CHECK(v.info().backend == "vulkan");
+  Recipe r = base_recipe();
+  r.steps = 3;
+  const std::vector<uint8_t> want = pipeline().generate(r).images[0].rgb, got = v.generate(r).images[0].rgb;
+  CHECK(got.size() == want.size());
+  int worst = 0;
+  double sum = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const int d = std::abs(int(got[i]) - int(want[i]));
+    worst = std::max(worst, d);
+    sum += d;
+  }
+  std::printf("    vulkan vs cpu pixels: max |diff| %d, mean %.4f (of 255)\n", worst, sum / double(got.size()));
+  CHECK(worst <= 2);
+}
+
 // `test_pipeline --write-tiny-model DIR` only writes the tiny model and its manifest
 // (DIR/tiny.manifest.json), for the addon and CLI smoke tests.
 int main(int argc, char** argv) {
@@ -481,6 +516,7 @@ int main(int argc, char** argv) {
   RUN(manifests);
   RUN(mismatched_parts);
   RUN(bf16_weights_deterministic);
+  RUN(backend_option);
   const std::string cmd = "rm -rf '" + tiny_model().dir + "'";
   if (std::system(cmd.c_str()) != 0) std::printf("could not remove %s\n", tiny_model().dir.c_str());
   return harness::summary();
