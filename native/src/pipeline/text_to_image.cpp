@@ -138,6 +138,16 @@ Pipeline Pipeline::load(const ModelManifest& m, const PipelineOptions& opt) {
                                  opt.embedding_cache_bytes);
 }
 
+void Pipeline::set_dimba(DimbaModel dimba) {
+  if (!s_) throw EngineError(ErrorCode::InvalidArgument, "model: the pipeline holds no model");
+  std::lock_guard<std::mutex> lock(s_->mu);
+  const DimbaConfig &a = s_->dimba.config(), &b = dimba.config();
+  if (a.in_channels != b.in_channels || a.out_channels != b.out_channels || a.patch_size != b.patch_size ||
+      a.caption_channels != b.caption_channels || a.model_max_length != b.model_max_length)
+    mismatch("set_dimba: the new weights' config differs from the loaded model's");
+  s_->dimba = std::move(dimba);
+}
+
 RecipeLimits Pipeline::limits() const {
   RecipeLimits lim;
   if (s_) lim.size_multiple = (s_->vae ? s_->vae->config().downscale() : 1) * s_->dimba.config().patch_size;

@@ -139,6 +139,11 @@ class Pipeline {
   // pipeline), Cancelled, or what the models throw.
   GenerateResult generate(const Recipe& recipe, const GenerateHooks& hooks = {});
 
+  // Swaps in other Dimba weights of the same architecture (a tuned checkpoint, a variant
+  // merged at a strength) keeping the text encoder, VAE and embedding cache. Waits for a running
+  // generate(). Throws ModelMismatch when the config's channels, patch or text length differ.
+  void set_dimba(DimbaModel dimba);
+
   bool empty() const { return !s_; }
   RecipeLimits limits() const;
   const PipelineModelInfo& info() const;

@@ -18,7 +18,8 @@ namespace dimba {
 namespace {
 
 // Streams of the per-step random draws (the third counter word).
-enum Stream : uint32_t { kItem = 1, kTime = 2, kDrop = 3 };
+enum Stream : uint32_t { kItem = 1, kTime = 2, kDrop = 3, kEvalTime = 4 };
+const uint64_t kEvalNoiseSalt = 0xD1B54A32D192ED03ull;
 const uint64_t kNoiseSeedSalt = 0x9E3779B97F4A7C15ull;
 
 // A uniform 32-bit word for (seed, stream, step, index).
@@ -96,9 +97,8 @@ void TrainSession::one_step(const std::vector<TrainItem>& data, TrainProgress& p
   trainer_->grads().zero();
   if (lora_) lora_->grads.zero();
   trainer_->forward(out.data(), xt.data(), tf.data(), y.data(), lens.data(), B, H, W, L, drop.data());
-  IddpmTerms terms = cfg_.v_prediction
-                         ? iddpm_loss_vpred(dout.data(), out.data(), x0.data(), noise.data(), t.data(), B, Cin, HW, sch)
-                         : iddpm_loss(dout.data(), out.data(), x0.data(), noise.data(), t.data(), B, Cin, HW, sch);
+  IddpmTerms terms =
+      iddpm_loss_reparam(dout.data(), out.data(), x0.data(), noise.data(), t.data(), B, Cin, HW, sch, cfg_.prediction);
   trainer_->backward(dout.data());
   ParamSet& grads = lora_ ? lora_->grads : trainer_->grads();
   ParamSet& trained = lora_ ? lora_->tensors : params_;
@@ -143,6 +143,33 @@ int64_t TrainSession::run(const std::vector<TrainItem>& data, const ProgressFn& 
     if (on_preview && opt_.preview_every > 0 && step_ % opt_.preview_every == 0) on_preview(*this);
   }
   return done;
+}
+
+double TrainSession::eval_loss(const std::vector<TrainItem>& items, uint64_t seed, int draws) {
+  if (items.empty() || draws < 1) throw EngineError(ErrorCode::InvalidArgument, "eval_loss: no items or draws");
+  const DiscreteVpSchedule& sch = DiscreteVpSchedule::dimba();
+  const int Cin = cfg_.in_channels, L = cfg_.model_max_length;
+  double sum = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const TrainItem& it = items[i];
+    const int HW = it.height * it.width;
+    const int64_t n = int64_t(Cin) * HW;
+    if (it.latent.size() != size_t(n) || it.text.size() != size_t(L) * cfg_.caption_channels)
+      throw EngineError(ErrorCode::InvalidArgument, "eval_loss: an item does not fit the model");
+    std::vector<float> noise(static_cast<size_t>(n)), xt(noise.size()), out(2 * noise.size()), dout(out.size());
+    for (int d = 0; d < draws; ++d) {
+      const int64_t t = (int64_t(d) * 1000 + draw_u32(seed, kEvalTime, int64_t(i), d) % 1000u) / draws;
+      const float tf = float(t);
+      fill_normal(noise.data(), size_t(n), seed ^ kEvalNoiseSalt, (uint64_t(i) * draws + d) * uint64_t(n));
+      iddpm_noisy_input(xt.data(), it.latent.data(), noise.data(), &t, 1, n, sch);
+      const int len = it.text_len;
+      trainer_->forward(out.data(), xt.data(), &tf, it.text.data(), &len, 1, it.height, it.width, L, nullptr);
+      sum += iddpm_loss_reparam(dout.data(), out.data(), it.latent.data(), noise.data(), &t, 1, Cin, HW, sch,
+                                cfg_.prediction)
+                 .mean_loss;
+    }
+  }
+  return sum / double(items.size() * size_t(draws));
 }
 
 void TrainSession::save_state(const std::string& path) const {

@@ -88,6 +88,11 @@ class TrainSession {
   const ParamSet& params() const { return params_; }
   const Lora* lora() const { return lora_.get(); }
   double lr_at(int64_t step) const;  // the schedule: lr * min(1, (step + 1) / warmup), then the decay
+  // The mean IDDPM loss of the current weights (or adapters) on `items` without a gradient or
+  // dropout: each item at `draws` timesteps, one from each of `draws` equal strata of 0..999,
+  // with noise, both keyed by (seed, item, draw) alone, so the same items give comparable
+  // numbers at every step (a held-out validation loss). Items as run() requires them.
+  double eval_loss(const std::vector<TrainItem>& items, uint64_t seed, int draws = 4);
   size_t saved_activation_bytes() const { return trainer_->saved_activation_bytes(); }
 
  private:
