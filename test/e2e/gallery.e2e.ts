@@ -206,7 +206,7 @@ describe.skipIf(missing !== null)(`Gallery view end to end${missing ? ` (skipped
     await expect.poll(() => cells().count()).toBe(7);
   });
 
-  it('delete moves to the trash, undo brings the image back; the trash restores', async () => {
+  it('delete moves to the trash, undo brings the image back; the trash restores and deletes for good', async () => {
     const owl = (await api.call('gallery.list', { text: 'owl' })).items[0]!;
     await cell(owl.uid).click();
     await page.getByTestId('detail-trash').click();
@@ -226,6 +226,18 @@ describe.skipIf(missing !== null)(`Gallery view end to end${missing ? ` (skipped
     await page.getByTestId('gallery-empty').waitFor();
     await page.getByTestId('gallery-trash-toggle').click();
     await expect.poll(() => cells().count()).toBe(7);
+    // Deleting for good asks first, then the file is gone from the library.
+    const plain = (await api.call('gallery.list', { limit: 100 })).items.find((i) => !i.hasRecipe)!;
+    await cell(plain.uid).click();
+    await page.getByTestId('detail-trash').click();
+    await page.getByTestId('gallery-trash-toggle').click();
+    await cell(plain.uid).click();
+    await page.getByTestId('detail-purge').click();
+    await page.getByTestId('detail-purge-confirm').click();
+    await page.getByTestId('gallery-empty').waitFor();
+    await expect(api.call('gallery.get', { uid: plain.uid })).rejects.toThrow(/NOT_FOUND/);
+    await page.getByTestId('gallery-trash-toggle').click();
+    await expect.poll(() => cells().count()).toBe(6);
   });
 
   /** Drops a file on the page the way the OS does (dragenter, dragover, drop with Files). */
@@ -245,7 +257,7 @@ describe.skipIf(missing !== null)(`Gallery view end to end${missing ? ` (skipped
   it('an image file dropped into the window is imported and its recipe recalled', async () => {
     await dropFile(png(recipe('a lighthouse at dusk', 4242), 9), 'lighthouse.png');
     await expect.poll(() => page.getByTestId('gallery-notice').textContent()).toMatch(/Imported 1 image\. Recipe \(dimba\) recalled/);
-    await expect.poll(() => cells().count()).toBe(8);
+    await expect.poll(() => cells().count()).toBe(7);
     expect(await page.getByTestId('detail-prompt').textContent()).toBe('a lighthouse at dusk');
     await page.getByTestId('nav-generate').click();
     expect(await page.getByTestId('gen-prompt').inputValue()).toBe('a lighthouse at dusk');
@@ -258,7 +270,7 @@ describe.skipIf(missing !== null)(`Gallery view end to end${missing ? ` (skipped
     expect(await page.getByTestId('gen-steps').inputValue()).toBe('12');
     await page.getByTestId('nav-gallery').click();
     await page.getByTestId('gallery-grid').waitFor();
-    await expect.poll(() => cells().count()).toBe(9);
+    await expect.poll(() => cells().count()).toBe(8);
   });
 
   it('lays out at 1024x700: grid and image view side by side, nothing cut off sideways', async () => {
