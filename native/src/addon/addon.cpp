@@ -10,6 +10,7 @@
 #include "addon/backend_bindings.h"
 #include "addon/inspect_bindings.h"
 #include "addon/pipeline_bindings.h"
+#include "addon/tuning_bindings.h"
 #include "addon/async_work.h"
 #include "addon/dimba_bindings.h"
 #include "core/error.h"
@@ -71,6 +72,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   dimba_addon::register_pipeline_exports(env, exports);
   dimba_addon::register_inspect_exports(env, exports);
   dimba_addon::register_backend_exports(env, exports);
+  dimba_addon::register_tuning_exports(env, exports);
   return exports;
 }
 

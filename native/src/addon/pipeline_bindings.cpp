@@ -5,7 +5,10 @@
 // in flight, so a slow renderer never makes the engine wait or the queue grow.
 //
 //   loadPipeline(manifestPath, {weights?: 'bf16'|'f32', t5Int8?: boolean,
-//                               backend?: 'auto'|'cpu'|'vulkan'|'cuda'}) -> Promise<handle>
+//                               backend?: 'auto'|'cpu'|'vulkan'|'cuda',
+//                               adapter?: {path, strength}}) -> Promise<handle>
+//     (adapter: a tuning variant, tuning/variant.h, merged into the Dimba weights at strength
+//     0..2 at load)
 //     handle: {id, name, manifestHash, tokenizerHash, t5WeightsId, weights, resolution,
 //              sizeMultiple, defaults: {steps, guidance, sampler, width, height},
 //              backend, backendReason} (backend: where the models run; auto by default; a
@@ -37,6 +40,8 @@
 #include "core/error.h"
 #include "pipeline/manifest.h"
 #include "pipeline/text_to_image.h"
+#include "io/load_checkpoint.h"
+#include "tuning/variant.h"
 
 namespace dimba_addon {
 namespace {
@@ -63,8 +68,9 @@ Napi::Object defaults_to_js(Napi::Env env, const dimba::ManifestDefaults& d) {
 
 class LoadWorker : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, dimba::PipelineOptions opt)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), opt_(opt) {}
+  LoadWorker(Napi::Env env, std::string path, dimba::PipelineOptions opt, std::string adapter, double strength)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), opt_(opt),
+        adapter_(std::move(adapter)), strength_(strength) {}
   Napi::Promise promise() { return deferred_.Promise(); }
 
  protected:
@@ -72,6 +78,12 @@ class LoadWorker : public Napi::AsyncWorker {
     failure_.run([&] {
       dimba::ModelManifest m = dimba::load_manifest(path_);
       pipeline_ = std::make_shared<dimba::Pipeline>(dimba::Pipeline::load(m, opt_));
+      if (!adapter_.empty()) {  // the base weights in f32, the variant merged, then the model's dtype
+        dimba::ParamSet w = dimba::ParamSet::from_checkpoint(dimba::load_checkpoint(m.dimba_weights), m.dimba);
+        dimba::apply_variant(w, adapter_, strength_);
+        pipeline_->set_dimba(
+            dimba::dimba_from_params(w, m.dimba, opt_.weights, dimba::find_backend(pipeline_->info().backend)));
+      }
     });
   }
   void OnOK() override {
@@ -105,6 +117,8 @@ class LoadWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::string path_;
   dimba::PipelineOptions opt_;
+  std::string adapter_;
+  double strength_;
   std::shared_ptr<dimba::Pipeline> pipeline_;
   Failure failure_;
 };
@@ -123,6 +137,8 @@ Napi::Value LoadPipeline(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) throw_invalid(env, "loadPipeline(manifestPath, options?) needs a path");
   dimba::PipelineOptions opt;
   opt.backend = "auto";
+  std::string adapter;
+  double strength = 1.0;
   if (info.Length() > 1 && !info[1].IsUndefined()) {
     if (!info[1].IsObject()) throw_invalid(env, "loadPipeline: options must be an object");
     Napi::Object o = info[1].As<Napi::Object>();
@@ -139,8 +155,17 @@ Napi::Value LoadPipeline(const Napi::CallbackInfo& info) {
       opt.t5_int8 = q.As<Napi::Boolean>();
     }
     opt.backend = backend_option(env, o, "loadPipeline");
+    Napi::Value a = o.Get("adapter");
+    if (!a.IsUndefined()) {
+      Napi::Value ap = a.IsObject() ? a.As<Napi::Object>().Get("path") : env.Undefined();
+      Napi::Value as = a.IsObject() ? a.As<Napi::Object>().Get("strength") : env.Undefined();
+      if (!ap.IsString() || !as.IsNumber())
+        throw_invalid(env, "loadPipeline: adapter must be {path: string, strength: number}");
+      adapter = ap.As<Napi::String>();
+      strength = as.As<Napi::Number>().DoubleValue();
+    }
   }
-  auto* worker = new LoadWorker(env, info[0].As<Napi::String>(), opt);
+  auto* worker = new LoadWorker(env, info[0].As<Napi::String>(), opt, adapter, strength);
   Napi::Promise p = worker->promise();
   worker->Queue();
   return p;
