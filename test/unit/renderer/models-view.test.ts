@@ -167,6 +167,13 @@ describe('Models view', () => {
     expect((item.get('[data-testid="download-progress"]').element as HTMLProgressElement).value).toBe(50);
     expect(item.get('[data-testid="download-state"]').text()).toMatch(/500 B of 1.00 KB, 250 B\/s, 2 s left/);
     expect(item.find('[data-testid="download-cancel"]').exists()).toBe(true);
+    await item.get('[data-testid="download-cancel"]').trigger('click');
+    await flushPromises();
+    expect(platform.calls.at(-1)).toEqual({ method: 'models.cancelDownload', params: { catalogueId: 'sdxl-vae' } });
+    platform.emit('onModelDownload', { ...running, state: 'cancelled', error: { code: 'E_CANCELLED', message: 'download cancelled' } });
+    await flushPromises();
+    expect(item.get('[data-testid="download-state"]').text()).toMatch(/^cancelled\s+at 500 B of 1.00 KB; Resume continues from there$/);
+    expect(item.get('[data-testid="download-start"]').attributes('aria-label')).toBe('Resume SDXL VAE');
     platform.emit('onModelDownload', { ...running, state: 'failed', error: { code: 'E_HASH_MISMATCH', message: 'bad bytes' } });
     await flushPromises();
     expect(item.get('[data-testid="download-state"]').text()).toContain('E_HASH_MISMATCH');
