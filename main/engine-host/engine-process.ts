@@ -14,6 +14,8 @@ import {
 } from '../engine/addon.js';
 import type { BackendProbe } from './backend.js';
 import { FAULTS, type EngineMessage, type EngineRecipe, type Fault, type HostMessage } from './protocol.js';
+import { runTuning } from './tuning-run.js';
+import type { TuneSpec } from './tuning-protocol.js';
 
 interface ParentPort {
   on(event: 'message', listener: (event: { data: unknown }) => void): void;
@@ -29,7 +31,7 @@ function post(message: EngineMessage): void {
 
 const faultsEnabled = process.env.DIMBA_ENGINE_FAULTS === '1';
 let model: { manifest: string; handle: PipelineHandle } | undefined;
-let running: { jobId: string; job: GenerateJob } | undefined;
+let running: { jobId: string; job: Pick<GenerateJob, 'cancel'> } | undefined;
 /** One preview may be in flight to the host; later ones are dropped until it acks (back-pressure). */
 let previewCredit = true;
 
@@ -113,6 +115,26 @@ async function run(jobId: string, recipe: EngineRecipe): Promise<void> {
   }
 }
 
+async function runTune(jobId: string, spec: TuneSpec): Promise<void> {
+  if (running) {
+    post({ type: 'failed', jobId, code: 'E_INTERNAL', message: 'the engine is busy with another job' });
+    return;
+  }
+  let cancelled = false;
+  // Until the addon's job exists (images decoding), a cancel is remembered here.
+  running = { jobId, job: { cancel: () => (cancelled = true) } };
+  try {
+    await runTuning(jobId, spec, post, (job) => {
+      running = { jobId, job };
+      if (cancelled) job.cancel();
+    });
+  } catch (error) {
+    post({ type: 'failed', jobId, code: codeOf(error), message: messageOf(error) });
+  } finally {
+    running = undefined;
+  }
+}
+
 async function inspect(requestId: number, file: string, config: string | undefined): Promise<void> {
   try {
     const inspection = await inspectCheckpoint(file, config ? { config } : {});
@@ -161,6 +183,9 @@ function onMessage(raw: unknown): void {
       return;
     case 'generate':
       void run(m.jobId, m.recipe);
+      return;
+    case 'tune':
+      void runTune(m.jobId, m.spec);
       return;
     case 'cancel':
       if (running?.jobId === m.jobId) running.job.cancel();

@@ -10,6 +10,7 @@ import { describeExit } from './channel.js';
 import { EngineHostError } from './errors.js';
 import { engineMessageSchema, type EngineMessage, type EngineRecipe, type Fault, type Inspection, type ModelInfo } from './protocol.js';
 import { selectBackend, type BackendChoice, type BackendProbe, type BackendSetting } from './backend.js';
+import type { TuneEventMessage, TuneResultMessage, TuneSpec } from './tuning-protocol.js';
 
 export type ProgressMessage = Extract<EngineMessage, { type: 'progress' }>;
 export type PreviewMessage = Extract<EngineMessage, { type: 'preview' }>;
@@ -19,6 +20,8 @@ export interface RunCallbacks {
   onProgress?: (progress: ProgressMessage) => void;
   /** Called for at most one preview at a time: the engine drops previews until this returns. */
   onPreview?: (preview: PreviewMessage) => void;
+  /** Events of a tuning run (tune()). */
+  onTuneEvent?: (event: TuneEventMessage) => void;
 }
 
 export interface EngineHostOptions {
@@ -180,6 +183,16 @@ export class EngineHost {
     return reply;
   }
 
+  /** Runs a quality-tuning run (no model needs to be loaded: the run loads its own); rejects with
+   *  the engine's code (E_INVALID_ARGUMENT for bad images) or ENGINE_CRASHED. */
+  async tune(jobId: string, spec: TuneSpec, onEvent?: (event: TuneEventMessage) => void): Promise<TuneResultMessage> {
+    await this.start();
+    if (!this.live) throw new EngineHostError('ENGINE_UNAVAILABLE', 'the engine process ended before the run started');
+    const reply = await this.request({ kind: 'run', jobId, callbacks: { onTuneEvent: onEvent } }, { type: 'tune', jobId, spec });
+    if (reply.type !== 'tuned') throw new EngineHostError('ENGINE_PROTOCOL', `unexpected ${reply.type} for tune`);
+    return reply.result;
+  }
+
   /** Asks the engine to stop the job before its next model call; kills the process past the grace. */
   cancel(jobId: string): void {
     const live = this.live;
@@ -271,7 +284,11 @@ export class EngineHost {
         if (p?.kind === 'load') this.settle()!.resolve(m);
         return;
       case 'done':
+      case 'tuned':
         if (p?.jobId === m.jobId) this.settle()!.resolve(m);
+        return;
+      case 'tuneEvent':
+        if (p?.jobId === m.jobId) p.callbacks?.onTuneEvent?.(m.event);
         return;
       case 'failed':
         if (p?.jobId === m.jobId) this.settle()!.reject(new EngineHostError(asCode(m.code), m.message));

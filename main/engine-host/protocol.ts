@@ -4,6 +4,7 @@
 // both carriers (child_process with `serialization: 'advanced'`, Electron's utilityProcess) use
 // structured clone, so pixels are copied once, never base64-encoded.
 import { z } from 'zod';
+import { tuneEngineMessages, type TuneSpec } from './tuning-protocol.js';
 
 export const SAMPLERS = ['dpm++2m', 'ddim', 'euler'] as const;
 export const STAGES = ['text', 'sampling', 'decoding'] as const;
@@ -35,6 +36,8 @@ export type HostMessage =
   | { type: 'load'; manifest: string; weights: 'bf16' | 'f32'; backend: 'cpu' | 'vulkan' | 'cuda' }
   | { type: 'unload' }
   | { type: 'generate'; jobId: string; recipe: EngineRecipe }
+  /** A quality-tuning run (tuning-protocol.ts); cancelled like a generation, by its jobId. */
+  | { type: 'tune'; jobId: string; spec: TuneSpec }
   | { type: 'cancel'; jobId: string }
   /** The host has forwarded the last preview: the engine may send the next one (one credit). */
   | { type: 'previewAck'; jobId: string }
@@ -118,5 +121,6 @@ export const engineMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('failed'), jobId: z.string(), code: z.string(), message: z.string() }),
   z.object({ type: z.literal('inspected'), requestId: z.number().int(), inspection: inspectionSchema }),
   z.object({ type: z.literal('inspectFailed'), requestId: z.number().int(), code: z.string(), message: z.string() }),
+  ...tuneEngineMessages,
 ]);
 export type EngineMessage = z.infer<typeof engineMessageSchema>;
