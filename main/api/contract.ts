@@ -6,6 +6,7 @@ import { settingsPatchSchema, settingsSchema } from './settings.js';
 import { jobsEvents, jobsMethods } from './jobs.js';
 import { galleryEvents, galleryMethods } from './gallery.js';
 import { modelEvents, modelMethods } from './models.js';
+import { tuningEvents, tuningMethods } from './tuning.js';
 
 const noParams = z.object({}).strict().optional();
 
@@ -27,6 +28,7 @@ export const methods = {
   ...jobsMethods,
   ...galleryMethods,
   ...modelMethods,
+  ...tuningMethods,
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 
 export const events = {
@@ -35,6 +37,7 @@ export const events = {
   ...jobsEvents,
   ...galleryEvents,
   ...modelEvents,
+  ...tuningEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type MethodName = keyof typeof methods;

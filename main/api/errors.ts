@@ -23,6 +23,8 @@ export const ERROR_CODES = [
   'CONFLICT',
   /** The files are not a model the engine knows (unknown tensors, unreadable header). */
   'MODEL_INVALID',
+  /** A tuning dataset that cannot train (too few images, unreadable or too small ones); checked before any compute. */
+  'DATASET_INVALID',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -4,6 +4,7 @@ import type { MethodName, ResultOf, ValidParamsOf } from '../api/index.js';
 import type { Services } from '../services/index.js';
 import { galleryHandlers } from './gallery.js';
 import { modelHandlers } from './models.js';
+import { tuningHandlers } from './tuning.js';
 
 export type Handler<M extends MethodName> = (
   params: ValidParamsOf<M>,
@@ -27,5 +28,6 @@ export function createHandlers(services: Services): Handlers {
     'engine.backend': async () => services.engine.chooseBackend((await services.settings.get()).backend),
     ...galleryHandlers(() => services.gallery, () => services.jobs),
     ...modelHandlers(services.models),
+    ...tuningHandlers(() => services.tuning),
   };
 }

@@ -23,6 +23,7 @@ import { headerInspector } from './models/inspect.headers.js';
 import { engineProcessInspector } from './models/inspect.process.js';
 import { createFileSettings } from './settings/settings.file.js';
 import type { SettingsService } from './settings/settings.js';
+import { createTuningService, type TuningService } from './tuning/tuning.service.js';
 
 export type EventSink = <E extends EventName>(event: E, payload: PayloadOf<E>) => void;
 
@@ -33,6 +34,7 @@ export interface Services {
   engine: EngineHost;
   gallery: GalleryService;
   models: ModelsService;
+  tuning: TuningService;
 }
 
 export interface ServiceOptions {
@@ -103,6 +105,23 @@ export function createServices(options: ServiceOptions): Services {
   });
   let jobs: JobsService;
   let gallery: GalleryService;
+  let galleryReady: GalleryService | undefined;
+  // Tuning runs hold an engine process for minutes to hours: they get their own, so generation
+  // goes on beside them. A cancel waits for the end of the current step or sample.
+  const tuningEngine = new EngineHost({
+    spawn: options.spawnEngine ?? nodeEngineSpawner(ENGINE_ENTRY),
+    backendSetting: () => backend,
+    log: options.log,
+    cancelGraceMs: 15 * 60_000,
+  });
+  const tuning = createTuningService({
+    folder: path.join(options.userDataFolder, 'library', 'tuning'),
+    engine: tuningEngine,
+    gallery: () => galleryReady,
+    manifestFor: (ref) => models.manifestFor(ref),
+    emit: (event, payload) => options.emit(event, payload),
+    log: options.log,
+  });
   try {
     // The default library folder; a moved library (settings.libraryFolder) is the gallery's to open.
     const folder = path.join(options.userDataFolder, 'library');
@@ -113,6 +132,7 @@ export function createServices(options: ServiceOptions): Services {
       onAdded: (image) => options.emit('onGalleryImageAdded', image),
     });
     gallery = libraryGallery;
+    galleryReady = libraryGallery;
     // The start-up sweep runs in the background; saves wait for it (see gallery.library.ts).
     void libraryGallery.sweep().catch((error: unknown) => options.log?.(`gallery sweep failed: ${String(error)}`));
     jobs = createJobsService({
@@ -143,6 +163,7 @@ export function createServices(options: ServiceOptions): Services {
     gallery,
     models,
     engine,
+    tuning,
     appInfo: () => ({
       name: 'Dimba Studio',
       version: options.version,
