@@ -21,7 +21,6 @@ import type {
   captionsSchema,
 } from '../../api/tuning.js';
 import type { EngineHost } from '../../engine-host/host.js';
-import { EngineHostError } from '../../engine-host/errors.js';
 import type { TuneEventMessage, TuneSpec } from '../../engine-host/tuning-protocol.js';
 import { encodePng } from '../images/png.js';
 import { sha256File } from '../models/hash.js';
@@ -234,7 +233,9 @@ export function createTuningService(o: TuningServiceOptions): TuningService {
       r.run.status = result.cancelled ? 'cancelled' : 'done';
     } catch (error) {
       await writes;
-      const code = error instanceof EngineHostError || error instanceof ApiError ? error.code : 'INTERNAL';
+      // EngineHostError / ApiError codes (E_INVALID_ARGUMENT for a bad image, ENGINE_CRASHED, ...).
+      const raw = (error as { code?: unknown }).code;
+      const code = typeof raw === 'string' ? raw : 'INTERNAL';
       r.run.status = current?.cancelRequested ? 'cancelled' : 'failed';
       r.run.error = r.run.status === 'failed' ? { code, message: error instanceof Error ? error.message : String(error) } : null;
     }
