@@ -65,6 +65,8 @@ class GalleryPlatform implements StudioPlatform {
   uploads = new Map<string, string[]>();
   /** Holds gallery.list replies until released (to interleave a reload with a page). */
   hold: (() => void)[] | null = null;
+  /** The next gallery.list fails with this. */
+  failList: string | null = null;
   private listeners = new Map<string, Set<(p: unknown) => void>>();
 
   async call<M extends MethodName>(method: M, params?: unknown): Promise<Reply<M>> {
@@ -76,6 +78,11 @@ class GalleryPlatform implements StudioPlatform {
     switch (method) {
       case 'gallery.list': {
         if (this.hold) await new Promise<void>((r) => this.hold!.push(r));
+        if (this.failList) {
+          const message = this.failList;
+          this.failList = null;
+          return { ok: false, error: { code: 'INTERNAL', message } };
+        }
         const q = p as unknown as { text?: string; trashed: boolean; limit: number; cursor?: string };
         const all = this.images
           .filter((i) => (i.trashedAt !== null) === q.trashed && (!q.text || i.recipe.prompt.includes(q.text)))
@@ -222,6 +229,30 @@ describe('Gallery view', () => {
     sizes.forEach((k, i) => {
       if (saved[i]) Object.defineProperty(HTMLElement.prototype, k, saved[i]!);
     });
+  });
+
+  it('shows loading, then an error with a retry that loads the list, and the empty state of a filter', async () => {
+    const platform = new GalleryPlatform();
+    platform.images = [image(1)];
+    platform.failList = 'the library is unavailable: disk gone';
+    platform.hold = [];
+    const wrapper = mount(GalleryView, { global: { plugins: [createPinia()], provide: { [clientKey as symbol]: createClient(platform) } } });
+    await flushPromises();
+    expect(wrapper.find('[data-testid="gallery-loading"]').exists()).toBe(true);
+    for (const release of platform.hold.splice(0)) release();
+    platform.hold = null;
+    await flushPromises();
+    expect(wrapper.get('[data-testid="gallery-error"]').text()).toContain('disk gone');
+    await wrapper.get('[data-testid="gallery-retry"]').trigger('click');
+    await flushPromises();
+    expect(wrapper.find('[data-testid="gallery-error"]').exists()).toBe(false);
+    expect(wrapper.findAll('[data-testid="gallery-cell"]')).toHaveLength(1);
+    const search = wrapper.get('[data-testid="gallery-search"]');
+    await search.setValue('nothing like it');
+    await search.trigger('keydown', { key: 'Enter' });
+    await flushPromises();
+    expect(wrapper.get('[data-testid="gallery-empty"]').text()).toMatch(/No image matches these filters/);
+    wrapper.unmount();
   });
 
   it('renders only the visible rows, moves with the keyboard, opens the image view with named controls', async () => {
