@@ -27,6 +27,8 @@ export const jobRecipeSchema = z
     sampler: z.enum(['dpm++2m', 'ddim', 'euler']).optional(),
     width: z.number().int().min(8).max(4096).multipleOf(8).optional(),
     height: z.number().int().min(8).max(4096).multipleOf(8).optional(),
+    /** A model variant made by tuning (tuning.useCheckpoint), applied at `strength` (1: as tuned). */
+    adapter: z.object({ id: z.string().min(1).max(100), strength: z.number().min(0).max(2) }).strict().optional(),
   })
   .strict();
 export type JobRecipe = z.output<typeof jobRecipeSchema>;

@@ -15,6 +15,7 @@ import {
 import type { BackendProbe } from './backend.js';
 import { FAULTS, type EngineMessage, type EngineRecipe, type Fault, type HostMessage } from './protocol.js';
 import { runTuning } from './tuning-run.js';
+import { loadVariantPipeline } from '../engine/tuning.js';
 import type { TuneSpec } from './tuning-protocol.js';
 
 interface ParentPort {
@@ -44,13 +45,18 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function load(manifest: string, weights: 'bf16' | 'f32', backend: 'cpu' | 'vulkan' | 'cuda'): Promise<void> {
+async function load(
+  manifest: string,
+  weights: 'bf16' | 'f32',
+  backend: 'cpu' | 'vulkan' | 'cuda',
+  adapter?: { path: string; strength: number },
+): Promise<void> {
   if (model) {
     releasePipeline(model.handle);
     model = undefined;
   }
   try {
-    const handle = await loadPipeline(manifest, { weights, backend });
+    const handle = adapter ? await loadVariantPipeline(manifest, { weights, backend, adapter }) : await loadPipeline(manifest, { weights, backend });
     model = { manifest, handle };
     post({
       type: 'loaded',
@@ -174,7 +180,7 @@ function onMessage(raw: unknown): void {
   const m = raw as HostMessage;
   switch (m.type) {
     case 'load':
-      void load(m.manifest, m.weights, m.backend);
+      void load(m.manifest, m.weights, m.backend, m.adapter);
       return;
     case 'unload':
       if (model) releasePipeline(model.handle);

@@ -52,7 +52,7 @@ interface Pending {
 interface Live {
   channel: EngineChannel;
   ready: Promise<BackendProbe[]>;
-  model?: { manifest: string; weights: 'bf16' | 'f32'; info: ModelInfo };
+  model?: { manifest: string; weights: 'bf16' | 'f32'; adapter?: string; info: ModelInfo };
   /** Inspections in flight: they run beside a job (headers only, off the engine's job thread). */
   inspections: Map<number, { resolve: (i: Inspection) => void; reject: (e: EngineHostError) => void }>;
 }
@@ -140,10 +140,18 @@ export class EngineHost {
   }
 
   /** Loads a model unless it is the one loaded; another model is unloaded first (one resident). */
-  async ensureModel(manifest: string, weights: 'bf16' | 'f32' = 'bf16'): Promise<ModelInfo> {
+  async ensureModel(
+    manifest: string,
+    weights: 'bf16' | 'f32' = 'bf16',
+    adapter?: { path: string; strength: number },
+  ): Promise<ModelInfo> {
     await this.start();
     const live = this.live!;
-    if (live.model && live.model.manifest === manifest && live.model.weights === weights) return live.model.info;
+    // The same base with another variant (or strength) is another model: its weights differ.
+    const adapterKey = adapter ? `${adapter.path}@${adapter.strength}` : undefined;
+    if (live.model && live.model.manifest === manifest && live.model.weights === weights && live.model.adapter === adapterKey) {
+      return live.model.info;
+    }
     // The budget leaves the rest of the machine room: the studio, the browser, the OS cache.
     const budget = this.options.memoryBudgetBytes ?? Math.floor(totalmem() * 0.8);
     const estimate = (this.options.estimateModelBytes ?? estimateModelBytes)(manifest);
@@ -155,10 +163,10 @@ export class EngineHost {
     }
     if (live.model) this.unload();
     const backend = this.backend?.backend ?? 'cpu';
-    const reply = await this.request({ kind: 'load' }, { type: 'load', manifest, weights, backend });
+    const reply = await this.request({ kind: 'load' }, { type: 'load', manifest, weights, backend, ...(adapter ? { adapter } : {}) });
     if (reply.type === 'loadFailed') throw new EngineHostError(asCode(reply.code), reply.message);
     if (reply.type !== 'loaded') throw new EngineHostError('ENGINE_PROTOCOL', `unexpected ${reply.type} for load`);
-    live.model = { manifest, weights, info: reply.model };
+    live.model = { manifest, weights, ...(adapterKey ? { adapter: adapterKey } : {}), info: reply.model };
     const ran = reply.model.backend;
     if (this.backend && ran && ran !== this.backend.backend && (ran === 'cpu' || ran === 'vulkan' || ran === 'cuda')) {
       // The engine knows best where the model actually runs.

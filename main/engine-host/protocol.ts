@@ -33,7 +33,14 @@ export type Fault = (typeof FAULTS)[number];
 
 export type HostMessage =
   /** `backend`: the one the host chose for this process (engines without backend selection run on the CPU). */
-  | { type: 'load'; manifest: string; weights: 'bf16' | 'f32'; backend: 'cpu' | 'vulkan' | 'cuda' }
+  | {
+      type: 'load';
+      manifest: string;
+      weights: 'bf16' | 'f32';
+      backend: 'cpu' | 'vulkan' | 'cuda';
+      /** A tuning variant merged into the Dimba weights at load. */
+      adapter?: { path: string; strength: number };
+    }
   | { type: 'unload' }
   | { type: 'generate'; jobId: string; recipe: EngineRecipe }
   /** A quality-tuning run (tuning-protocol.ts); cancelled like a generation, by its jobId. */

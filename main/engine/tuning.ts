@@ -2,7 +2,7 @@
 // on the libuv pool that reports its phase, every step's loss, the base model's samples and
 // each checkpoint (variant file, validation loss, samples) as events. Kept apart from addon.ts
 // so the tuning surface is one file; an addon built before tuning existed says so by code.
-import { asEngineError, loadAddon, NativeEngineError } from './addon.js';
+import { asEngineError, loadAddon, NativeEngineError, type LoadPipelineOptions, type PipelineHandle } from './addon.js';
 
 export interface TuneImage {
   /** height * width * 3 bytes, 8-bit RGB. */
@@ -78,6 +78,7 @@ export interface TuneJob {
 }
 
 interface TuningAddon {
+  loadPipeline(manifestPath: string, options: LoadPipelineOptions & { adapter: { path: string; strength: number } }): Promise<PipelineHandle>;
   tune?(options: TuneOptions, onEvent?: (event: TuneEvent) => void): { promise: Promise<TuneResult>; cancel(): void };
 }
 
@@ -96,4 +97,16 @@ export function tune(options: TuneOptions, onEvent?: (event: TuneEvent) => void)
     throw asEngineError(error);
   });
   return { result, cancel: () => job.cancel() };
+}
+
+/** loadPipeline with a tuning variant (native/src/tuning/variant.h) merged at `strength` (0..2). */
+export async function loadVariantPipeline(
+  manifestPath: string,
+  options: LoadPipelineOptions & { adapter: { path: string; strength: number } },
+): Promise<PipelineHandle> {
+  try {
+    return await (loadAddon() as unknown as TuningAddon).loadPipeline(manifestPath, options);
+  } catch (error) {
+    throw asEngineError(error);
+  }
 }

@@ -146,6 +146,10 @@ export function createServices(options: ServiceOptions): Services {
       engineInfo: () => ({ version: options.version, backend: engine.backend?.backend ?? 'cpu' }),
       // A registered model's id runs its pipeline manifest (written from the parts registered now).
       resolveModel: (ref) => models.manifestFor(ref),
+      resolveAdapter: (id) => {
+        const { file, variant } = tuning.variantFile(id);
+        return { file, hash: variant.hash };
+      },
       log: options.log,
     });
   } catch (error) {

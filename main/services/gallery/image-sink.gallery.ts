@@ -17,7 +17,7 @@ export function galleryRecipeOf(r: ImageRecipe): GalleryRecipe {
     width: r.width,
     height: r.height,
     model: { id: r.model.id, name: r.model.name, hash: r.model.manifestHash },
-    adapters: [],
+    adapters: r.adapters ?? [],
     engineVersion: r.engine.version,
     backend: r.engine.backend,
   };

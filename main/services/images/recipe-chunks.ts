@@ -33,6 +33,8 @@ export interface ImageRecipe {
   width: number;
   height: number;
   model: RecipeModel;
+  /** Model variants applied (tuning adapters): id, file hash and strength. */
+  adapters?: { id: string; hash: string; weight: number }[];
   engine: { version: string; backend: string };
 }
 

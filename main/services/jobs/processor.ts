@@ -39,6 +39,8 @@ export interface ProcessorOptions {
   /** Turns a recipe's `model` (a registered model's id or a manifest path) into the manifest to
    *  load; default: the path as given. Its ApiError codes become the job's error code. */
   resolveModel?: (ref: string) => Promise<string>;
+  /** A model variant's file and hash (the tuning service); its ApiError codes become the job's. */
+  resolveAdapter?: (id: string) => { file: string; hash: string };
   now?: () => Date;
   log?: (message: string) => void;
 }
@@ -133,11 +135,13 @@ export class JobProcessor {
     emit('onJobProgress', { id: job.id, stage: 'loading', image: 0, count: job.count, step: 0, steps: 0, etaSeconds: null });
     const r = job.recipe;
     let model: ModelInfo;
+    let adapter: { id: string; hash: string; weight: number; file: string } | undefined;
     let result;
     try {
       const manifest = this.o.resolveModel ? await this.o.resolveModel(r.model) : r.model;
       if (this.current?.cancelRequested) throw new EngineHostError('E_CANCELLED', 'cancelled');
-      model = await this.o.engine.ensureModel(manifest);
+      adapter = r.adapter ? this.adapterOf(r.adapter) : undefined;
+      model = await this.o.engine.ensureModel(manifest, 'bf16', adapter ? { path: adapter.file, strength: adapter.weight } : undefined);
       if (this.current?.cancelRequested) throw new EngineHostError('E_CANCELLED', 'cancelled');
       const engineRecipe: EngineRecipe = {
         prompt: r.prompt,
@@ -176,7 +180,7 @@ export class JobProcessor {
             width: image.width,
             height: image.height,
             rgb: image.rgb,
-            recipe: imageRecipe(job, model, image.seed, this.o.engineInfo?.()),
+            recipe: imageRecipe(job, model, image.seed, this.o.engineInfo?.(), adapter),
             durationMs: Math.round(((t.text + t.sampling + t.decode) / result.images.length) * 1000),
           }),
         );
@@ -189,6 +193,12 @@ export class JobProcessor {
     }
     store.finish(job.id, 'done', { imageIds }, this.now());
     emit('onJobDone', { id: job.id, imageIds });
+  }
+
+  private adapterOf(a: { id: string; strength: number }): { id: string; hash: string; weight: number; file: string } {
+    if (!this.o.resolveAdapter) throw new ApiError('NOT_FOUND', `no model variant ${a.id}`);
+    const { file, hash } = this.o.resolveAdapter(a.id);
+    return { id: a.id, hash, weight: a.strength, file };
   }
 
   private finishFailed(job: Job, error: { code: string; message: string }, retry: boolean): void {
@@ -234,7 +244,13 @@ export class JobProcessor {
   }
 }
 
-function imageRecipe(job: Job, model: ModelInfo, seed: string, engine = { version: 'unknown', backend: 'cpu' }): ImageRecipe {
+function imageRecipe(
+  job: Job,
+  model: ModelInfo,
+  seed: string,
+  engine = { version: 'unknown', backend: 'cpu' },
+  adapter?: { id: string; hash: string; weight: number },
+): ImageRecipe {
   const r = job.recipe;
   const d = model.defaults;
   const n = BigInt(seed);
@@ -257,6 +273,7 @@ function imageRecipe(job: Job, model: ModelInfo, seed: string, engine = { versio
       t5WeightsId: model.t5WeightsId,
       weights: model.weights,
     },
+    ...(adapter ? { adapters: [{ id: adapter.id, hash: adapter.hash, weight: adapter.weight }] } : {}),
     engine,
   };
 }
