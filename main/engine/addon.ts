@@ -15,6 +15,7 @@ export type EngineErrorCode =
   | 'E_IO'
   | 'E_OUT_OF_MEMORY'
   | 'E_CANCELLED'
+  | 'E_BACKEND_UNAVAILABLE'
   | 'E_INTERNAL'
   | 'E_ADDON_MISSING';
 
@@ -174,6 +175,9 @@ export interface DimbaHandle {
   readonly outChannels: number;
   readonly captionChannels: number;
   readonly patchSize: number;
+  /** Where the network runs and why (builds with backend selection). */
+  readonly backend?: string;
+  readonly backendReason?: string;
 }
 
 /** One forward pass: x [B, in, H, W], t [B], y [B, 1, L, caption], mask [B, L] (1 keeps). */
@@ -190,14 +194,14 @@ export interface DimbaInputs {
 
 /** The addon's exports exactly as native/src/addon/addon.cpp and its *_bindings.cpp define them. */
 interface DimbaAddon {
-  verifyGolden(dir: string, caseName: string, options?: { weights?: WeightDtype }): Promise<VerifyReport>;
+  verifyGolden(dir: string, caseName: string, options?: { weights?: WeightDtype; backend?: BackendName }): Promise<VerifyReport>;
   loadPipeline(manifestPath: string, options?: { weights?: PipelineWeights; t5Int8?: boolean; backend?: BackendName }): Promise<PipelineHandle>;
   /** Builds with backend selection only (native/src/addon/backend_bindings.cpp). */
   backends?(): NativeBackendProbe[];
   releasePipeline(handle: PipelineHandle): void;
   generate(handle: PipelineHandle, recipe: GenerateRecipe, onProgress?: (progress: GenerateProgress) => void): NativeJob;
   inspectCheckpoint(path: string, options?: { config?: string }): Promise<CheckpointInspection>;
-  loadDimba(configPath: string, weightsPath: string, options?: { weights?: WeightDtype }): Promise<DimbaHandle>;
+  loadDimba(configPath: string, weightsPath: string, options?: { weights?: WeightDtype; backend?: BackendName }): Promise<DimbaHandle>;
   dimbaForward(handle: DimbaHandle, inputs: DimbaInputs): Promise<Float32Array>;
 }
 
@@ -214,6 +218,7 @@ const ENGINE_CODES = new Set<string>([
   'E_IO',
   'E_OUT_OF_MEMORY',
   'E_CANCELLED',
+  'E_BACKEND_UNAVAILABLE',
   'E_INTERNAL',
 ]);
 
@@ -237,9 +242,15 @@ export function loadAddon(file = addonPath()): DimbaAddon {
   return loaded;
 }
 
-export async function verifyGolden(dir: string, caseName: string, weights: WeightDtype = 'f32'): Promise<VerifyReport> {
+/** `backend`: where the model cases run (cpu when left out); sampler and tokenizer cases are host code. */
+export async function verifyGolden(
+  dir: string,
+  caseName: string,
+  weights: WeightDtype = 'f32',
+  backend?: BackendName,
+): Promise<VerifyReport> {
   try {
-    return await loadAddon().verifyGolden(dir, caseName, { weights });
+    return await loadAddon().verifyGolden(dir, caseName, backend === undefined ? { weights } : { weights, backend });
   } catch (error) {
     throw asEngineError(error);
   }
@@ -250,10 +261,19 @@ export async function verifyGolden(dir: string, caseName: string, weights: Weigh
  * (fast for 10 GB files). `config`: the model's config JSON; a folder's config.json is used
  * when left out, else the release defaults (Dimba-L/2, T5-v1.1-XXL, SDXL VAE).
  */
-/** Loads a Dimba network from a config JSON (the golden format) and its weights file. */
-export async function loadDimba(configPath: string, weightsPath: string, weights: WeightDtype = 'f32'): Promise<DimbaHandle> {
+/**
+ * Loads a Dimba network from a config JSON (the golden format) and its weights file, on
+ * `backend` (auto: a GPU when there is one, else the CPU); an unavailable backend rejects
+ * with E_BACKEND_UNAVAILABLE.
+ */
+export async function loadDimba(
+  configPath: string,
+  weightsPath: string,
+  weights: WeightDtype = 'f32',
+  backend: BackendName = 'auto',
+): Promise<DimbaHandle> {
   try {
-    return await loadAddon().loadDimba(configPath, weightsPath, { weights });
+    return await loadAddon().loadDimba(configPath, weightsPath, { weights, backend });
   } catch (error) {
     throw asEngineError(error);
   }

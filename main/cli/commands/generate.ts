@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defineCommand, EXIT_OK, UsageError, type Command } from '../command.js';
 import type { GenerateProgress, PipelineWeights, SamplerName } from '../../engine/addon.js';
+import type { BackendSetting } from '../../engine-host/backend.js';
 import type { SpawnEngine } from '../../engine-host/channel.js';
 import { nodeEngineSpawner } from '../../engine-host/channel.node.js';
 import { ENGINE_ENTRY } from '../../engine-host/entry.js';
@@ -23,6 +24,7 @@ import { studioVersion } from '../../runtime/version.js';
 
 const SAMPLERS: readonly SamplerName[] = ['dpm++2m', 'ddim', 'euler'];
 const WEIGHTS: readonly PipelineWeights[] = ['bf16', 'f32'];
+const BACKENDS: readonly BackendSetting[] = ['auto', 'cpu', 'vulkan', 'cuda'];
 const MAX_SEED = 2n ** 64n - 1n;
 
 export interface GenerateArgs {
@@ -40,6 +42,8 @@ export interface GenerateArgs {
   model: string | undefined;
   out: string;
   weights: PipelineWeights;
+  /** auto: a GPU when the engine finds one, else the CPU; a named one that is unavailable fails. */
+  backend: BackendSetting;
 }
 
 function integer(name: string, value: string, min: number, max: number): number {
@@ -53,7 +57,7 @@ function integer(name: string, value: string, min: number, max: number): number 
 export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
   const positional: string[] = [];
   const values = new Map<string, string>();
-  const known = ['negative', 'seed', 'steps', 'guidance', 'sampler', 'width', 'height', 'count', 'model', 'out', 'weights'];
+  const known = ['negative', 'seed', 'steps', 'guidance', 'sampler', 'width', 'height', 'count', 'model', 'out', 'weights', 'backend'];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '--') {
@@ -98,6 +102,8 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
   // The built-in model is 7 MB: f32 costs nothing there and is what it was evaluated with.
   const weights = get('weights') ?? (model === undefined ? 'f32' : 'bf16');
   if (!WEIGHTS.includes(weights as PipelineWeights)) throw new UsageError(`--weights takes one of ${WEIGHTS.join(', ')}`);
+  const backend = get('backend') ?? 'auto';
+  if (!BACKENDS.includes(backend as BackendSetting)) throw new UsageError(`--backend takes one of ${BACKENDS.join(', ')}`);
   const size = (name: string) => {
     const v = get(name);
     if (v === undefined) return undefined;
@@ -121,6 +127,7 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
     model,
     out: get('out') ?? '.',
     weights: weights as PipelineWeights,
+    backend: backend as BackendSetting,
   };
 }
 
@@ -203,7 +210,7 @@ export function makeGenerateCommand(spawn: () => SpawnEngine): Command {
     summary: 'Make images from a prompt and write them as PNGs with the recipe embedded',
     usage:
       '"PROMPT" [--model MANIFEST] [--negative TEXT] [--seed N] [--steps N] [--guidance X] [--sampler dpm++2m|ddim|euler] ' +
-      '[--width PX] [--height PX] [--count N] [--out DIR] [--weights bf16|f32]',
+      '[--width PX] [--height PX] [--count N] [--out DIR] [--weights bf16|f32] [--backend auto|cpu|vulkan|cuda]',
     async run(args, { out, err }) {
       const a = parseGenerateArgs(args);
       const manifest = a.model === undefined ? builtinManifestPath(builtinModelFolder) : path.resolve(a.model);
@@ -213,12 +220,17 @@ export function makeGenerateCommand(spawn: () => SpawnEngine): Command {
       const outDir = path.resolve(a.out);
       mkdirSync(outDir, { recursive: true });
 
-      const host = new EngineHost({ spawn: spawn() });
+      const host = new EngineHost({ spawn: spawn(), backendSetting: () => a.backend });
       try {
         err(`loading ${manifest} (${a.weights} weights)...`);
         const model = await host.ensureModel(manifest, a.weights);
         const backend = host.backend?.backend ?? 'cpu';
         if (host.backend) err(`backend ${backend}: ${host.backend.reason}`);
+        // The studio falls back to the CPU when its setting names a missing backend; a command
+        // line that names one fails instead of running somewhere else.
+        if (a.backend !== 'auto' && backend !== a.backend) {
+          throw new Error(`--backend ${a.backend} is not available: ${host.backend?.reason ?? 'the engine did not say why'}`);
+        }
         const d = model.defaults;
         const width = a.width ?? d.width;
         const height = a.height ?? d.height;

@@ -1,9 +1,9 @@
 // One Dimba forward pass through the addon (loadDimba / dimbaForward) against the reference
 // output in ../shared/golden, and the coded errors a caller gets for bad input.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NativeEngineError, dimbaForward, loadDimba } from '../../../main/engine/addon.js';
+import { NativeEngineError, addonPath, dimbaForward, loadDimba, probeBackends } from '../../../main/engine/addon.js';
 
 const golden = path.resolve(__dirname, '../../../../shared/golden');
 
@@ -52,13 +52,31 @@ describe('a Dimba forward pass through the addon', () => {
     width: W,
     textLength: y.shape[2]!,
   };
-  const load = () => loadDimba(path.join(golden, 'dimba-tiny.json'), path.join(golden, 'dimba-tiny.weights.safetensors'));
+  const load = (backend: 'auto' | 'cpu' | 'vulkan' | 'cuda' = 'auto') =>
+    loadDimba(path.join(golden, 'dimba-tiny.json'), path.join(golden, 'dimba-tiny.weights.safetensors'), 'f32', backend);
+  const vulkan = existsSync(addonPath()) ? probeBackends()?.find((p) => p.name === 'vulkan') : undefined;
 
   it('matches the reference output of dimba-tiny within 1e-4', async () => {
     const handle = await load();
     const out = await dimbaForward(handle, inputs);
     expect(out.length).toBe(io.get('output')!.data.length);
     expect(relL2(out, io.get('output')!.data)).toBeLessThan(1e-4);
+  });
+
+  it('auto says where it runs and why (lavapipe is passed by: slower than the CPU backend)', async () => {
+    const handle = await load();
+    expect(handle.backend).toBe(vulkan?.available && vulkan.preferred ? 'vulkan' : 'cpu');
+    expect(handle.backendReason).toMatch(/^auto: /);
+  });
+
+  it.skipIf(!vulkan?.available)('on vulkan matches the same reference within 1e-4', async () => {
+    const handle = await load('vulkan');
+    expect(handle.backend).toBe('vulkan');
+    expect(relL2(await dimbaForward(handle, inputs), io.get('output')!.data)).toBeLessThan(1e-4);
+  });
+
+  it('an unavailable backend rejects with E_BACKEND_UNAVAILABLE', async () => {
+    await expect(load('cuda')).rejects.toMatchObject({ code: 'E_BACKEND_UNAVAILABLE' });
   });
 
   it('answers inputs of the wrong size and a foreign handle with E_INVALID_ARGUMENT', async () => {

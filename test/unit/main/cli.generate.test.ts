@@ -35,6 +35,8 @@ describe('dimba generate arguments', () => {
       'images',
       '--weights',
       'f32',
+      '--backend',
+      'vulkan',
       ...model,
     ]);
     expect(a).toEqual({
@@ -50,6 +52,7 @@ describe('dimba generate arguments', () => {
       model: 'models/dimba-l-512.json',
       out: 'images',
       weights: 'f32',
+      backend: 'vulkan',
     });
   });
 
@@ -59,6 +62,7 @@ describe('dimba generate arguments', () => {
     expect(a.steps).toBeUndefined();
     expect(a.width).toBeUndefined();
     expect(a.weights).toBe('bf16');
+    expect(a.backend).toBe('auto');
     expect(a.count).toBe(1);
   });
 
@@ -83,6 +87,7 @@ describe('dimba generate arguments', () => {
     [['a', '--seed', '-3', ...model], /--seed/],
     [['a', '--seed', '18446744073709551616', ...model], /--seed/],
     [['a', '--weights', 'f16', ...model], /--weights/],
+    [['a', '--backend', 'metal', ...model], /--backend takes one of auto, cpu, vulkan, cuda/],
     [['a', '--frobnicate', ...model], /unknown option --frobnicate/],
     [['a', ...model, '--seed'], /--seed needs a value/],
     [['a', '--steps', '3', '--steps', '4', ...model], /given twice/],
