@@ -77,6 +77,9 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
   const modelFollowsDefault = ref(true);
   /** A pipeline manifest file to run instead of a registered model (the view's manifest choice). */
   const manifestPath = ref('');
+  /** A model variant made by tuning ('' none) and the strength it is applied at (0..2). */
+  const adapterId = ref('');
+  const adapterStrength = ref(1);
   const history = ref<PromptHistoryEntry[]>(readHistory());
   let defaultsApplied = false;
 
@@ -112,6 +115,11 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     if (r.width !== undefined) width.value = r.width;
     if (r.height !== undefined) height.value = r.height;
     if (r.width !== undefined || r.height !== undefined) sizePreset.value = null;
+    // An image made with a variant brings it back, at its strength.
+    if (isGalleryRecipe(recipe)) {
+      adapterId.value = recipe.adapters[0]?.id ?? '';
+      adapterStrength.value = recipe.adapters[0]?.weight ?? 1;
+    }
   }
 
   /** The settings' starting steps and guidance, taken once per session (later edits win). */
@@ -159,6 +167,7 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
       sampler: sampler.value,
       width: width.value,
       height: height.value,
+      ...(adapterId.value ? { adapter: { id: adapterId.value, strength: adapterStrength.value } } : {}),
     });
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -183,6 +192,8 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     modelId,
     modelFollowsDefault,
     manifestPath,
+    adapterId,
+    adapterStrength,
     history,
     effectiveSeed,
     applyRecipe,

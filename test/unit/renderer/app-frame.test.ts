@@ -17,7 +17,7 @@ describe('viewFromHash', () => {
 });
 
 describe('app frame', () => {
-  it('navigates to every view, keeping it in the address; views still to come say what is coming', async () => {
+  it('navigates to every view, keeping it in the address; each shows its own empty state', async () => {
     window.location.hash = '';
     const wrapper = mount(App, {
       global: { plugins: [createPinia()], provide: { [clientKey as symbol]: createClient(new FakePlatform()) } },
@@ -34,7 +34,8 @@ describe('app frame', () => {
       else if (view.id === 'models') expect(wrapper.find('[data-testid="models-add"]').exists()).toBe(true);
       else if (view.id === 'gallery') expect(wrapper.get('[data-testid="gallery-empty"]').text()).toMatch(/No images yet/);
       else if (view.id === 'queue') expect(wrapper.get('[data-testid="queue-empty"]').text()).toMatch(/No jobs yet/);
-      else expect(wrapper.get('[data-testid="empty-state"]').text()).toMatch(/Not here yet: .{20,}/);
+      else if (view.id === 'tune') expect(wrapper.get('[data-testid="tune-empty"]').text()).toMatch(/No runs yet/);
+      else throw new Error(`no check for view ${view.id}`);
     }
     expect(wrapper.get('[data-testid="app-mode"]').text()).toContain('browser mode');
   });

@@ -49,6 +49,10 @@ export class FakePlatform implements StudioPlatform {
         return { ok: true, result: { collections: [] } } as Reply<M>;
       case 'gallery.models':
         return { ok: true, result: { models: [] } } as Reply<M>;
+      case 'tuning.list':
+        return { ok: true, result: { runs: [] } } as Reply<M>;
+      case 'tuning.variants':
+        return { ok: true, result: { variants: [] } } as Reply<M>;
       default:
         return {
           ok: true,
