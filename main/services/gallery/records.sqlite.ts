@@ -114,6 +114,12 @@ type Hit = { id: number } & Record<string, string | number>;
 /** A search matching at most this many images sorts them; more walk the sort's index. */
 const SORT_ALL_UP_TO = 4096;
 const WALK_BATCH = 512;
+/** Dense matches are probed in sort order this many rows at a time, at most PROBE_LIMIT rows. */
+const PROBE_BATCH = 128;
+const PROBE_LIMIT = 512;
+
+/** Which of a batch's ids are in the match set; null: give up on this way of asking. */
+type Membership = (ids: number[]) => ((id: number) => boolean) | null;
 
 /** The keyset condition "after this row" for a sort key list. */
 function keysetAfter(keys: readonly string[], order: 'asc' | 'desc'): string {
@@ -285,7 +291,10 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
     let hits: Hit[];
     if (match === undefined) hits = sorted(where, params);
     else if (stream) hits = streamByDate(match, where, params, q.order, q.limit + 1);
-    else if (manyMatches(match)) hits = walkIndex(matchSet(match), keys, where, params, q.order, q.limit + 1);
+    else if (manyMatches(match)) {
+      const walk = (member: Membership, batch: number) => walkIndex(member, batch, keys, where, params, q.order, q.limit + 1);
+      hits = (!matchSetCached(match) && denseMatches(match) && walk(probe(match), PROBE_BATCH)) || walk(inSet(matchSet(match)), WALK_BATCH)!;
+    }
     else hits = sorted([...where, 'i.id IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)'], [...params, match]);
     const page = hits.slice(0, q.limit);
     const byId = new Map<number, ImageRow>();
@@ -354,9 +363,13 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
    * pages of a search and a change of sort reuse it.
    */
   let lastMatch: { match: string; version: string; ids: Uint8Array } | undefined;
-  const matchSet = (match: string): Uint8Array => {
+  const dataVersion = (): string => {
     const v = stmt('SELECT total_changes() AS c, (SELECT data_version FROM pragma_data_version) AS d').get() as { c: number; d: number };
-    const version = `${v.c}:${v.d}`;
+    return `${v.c}:${v.d}`;
+  };
+  const matchSetCached = (match: string): boolean => lastMatch?.match === match && lastMatch.version === dataVersion();
+  const matchSet = (match: string): Uint8Array => {
+    const version = dataVersion();
     if (lastMatch?.match === match && lastMatch.version === version) return lastMatch.ids;
     // One row holding every id (parsed here) costs about half of one row per id.
     const row = stmt(`SELECT group_concat(rowid) AS ids, (SELECT max(id) FROM images) AS top FROM images_fts WHERE images_fts MATCH ?`).get(match) as {
@@ -380,35 +393,67 @@ export function createSqliteImageRecords(db: Database): ImageRecords {
     return set;
   };
 
+  /** At least half the ids match: asking FTS about the rows in sort order finds a page sooner
+   *  than reading every match into a set. */
+  const denseMatches = (match: string): boolean => {
+    const top = (stmt('SELECT max(id) AS top FROM images').get() as { top: number | null }).top ?? 0;
+    const half = Math.floor(top / 2);
+    return (stmt('SELECT count(*) AS n FROM (SELECT 1 FROM images_fts WHERE images_fts MATCH ? LIMIT ?)').get(match, half + 1) as { n: number }).n > half;
+  };
+  const inSet =
+    (set: Uint8Array): Membership =>
+    () =>
+    (id) =>
+      set[id] === 1;
+  /** Asks FTS which ids of each batch match; gives up after PROBE_LIMIT ids (matches that are
+   *  dense overall but rare in this order or under these filters), for the set instead. */
+  const probe = (match: string): Membership => {
+    let asked = 0;
+    return (ids) => {
+      asked += ids.length;
+      if (asked > PROBE_LIMIT) return null;
+      const hits = new Set(
+        stmt('SELECT rowid FROM images_fts WHERE images_fts MATCH ? AND rowid IN (SELECT value FROM json_each(?))')
+          .pluck()
+          .all(match, JSON.stringify(ids)) as number[],
+      );
+      return (id) => hits.has(id);
+    };
+  };
+
   /**
-   * The first `want` rows in the sort's order that are in `set`: reads the sort's index in
-   * batches (keyset, with the other filters) and keeps the matches. Used when matches are
-   * many, so a page fills within a few batches instead of sorting every match.
+   * The first `want` rows in the sort's order that are members: reads the sort's index in
+   * batches (keyset, with the other filters) and keeps the members. Used when matches are many,
+   * so a page fills within a few batches instead of sorting every match. Null when the
+   * membership test gives up.
    */
   const walkIndex = (
-    set: Uint8Array,
+    member: Membership,
+    batchSize: number,
     keys: readonly string[],
     where: readonly string[],
     params: readonly unknown[],
     order: 'asc' | 'desc',
     want: number,
-  ): Hit[] => {
+  ): Hit[] | null => {
     const dir = order === 'desc' ? 'DESC' : 'ASC';
     const select = `SELECT i.id, ${keys.map((k, n) => `${k} AS k${n}`).join(', ')} FROM images i WHERE ${where.join(' AND ')}`;
-    const tail = `ORDER BY ${keys.map((k) => `${k} ${dir}`).join(', ')} LIMIT ${WALK_BATCH}`;
+    const tail = `ORDER BY ${keys.map((k) => `${k} ${dir}`).join(', ')} LIMIT ${batchSize}`;
     const first = stmt(`${select} ${tail}`);
     const next = stmt(`${select} AND ${keysetAfter(keys, order)} ${tail}`);
     const out: Hit[] = [];
     let batch = first.all(...params) as Hit[];
     for (;;) {
+      const isMember = member(batch.map((h) => h.id));
+      if (!isMember) return null;
       for (const hit of batch) {
-        if (set[hit.id] === 1) {
+        if (isMember(hit.id)) {
           out.push(hit);
           if (out.length === want) return out;
         }
       }
       const last = batch[batch.length - 1];
-      if (batch.length < WALK_BATCH || !last) return out;
+      if (batch.length < batchSize || !last) return out;
       batch = next.all(...params, ...keys.map((_, n) => last[`k${n}`])) as Hit[];
     }
   };
