@@ -165,7 +165,7 @@ DimbaConfig builtin_dimba_config(int caption_channels, int max_length, int patch
   c.mamba_ratio = 1.0;
   c.pe_interpolation = 1.0;
   c.input_size = 32;
-  c.v_prediction = true;
+  c.prediction = DimbaConfig::Prediction::Sample;
   c.validate();
   return c;
 }
@@ -179,7 +179,7 @@ std::string builtin_dimba_config_json(const DimbaConfig& c) {
                 "\"mlp_ratio\": %g, \"prediction_type\": \"%s\"}\n",
                 c.depth, c.hidden_size, c.num_heads, c.patch_size, c.in_channels, c.out_channels, c.caption_channels,
                 c.model_max_length, c.mamba_ratio, c.pe_interpolation, c.input_size, c.d_state, c.d_conv, c.expand,
-                c.mlp_ratio, c.v_prediction ? "v_prediction" : "epsilon");
+                c.mlp_ratio, prediction_type_name(c.prediction));
   return buf;
 }
 

@@ -34,9 +34,8 @@ void write_builtin_text_encoder(const std::string& folder, const T5Config& c, ui
 
 // The Dimba of the built-in model: pixel space (in_channels 3, out 6), 32 px, `patch` (4 by
 // default: 64 tokens, what one shared CPU core trains in the time limit), hidden 128, depth 4
-// with a bidirectional Mamba block after every block, predicting v (DimbaConfig::v_prediction:
-// trained on eps, this small Dimba denoised training images yet its samples ignored the caption,
-// because its x0 estimate at high noise was worse than predicting nothing).
+// with a bidirectional Mamba block after every block, predicting x0 (DimbaConfig::prediction
+// Sample; builtin/README.md says why: on eps and on v its samples were noise).
 DimbaConfig builtin_dimba_config(int caption_channels, int max_length, int patch = 4, int hidden = 128);
 // dimba.json as DimbaConfig::from_json reads it (prediction_type included).
 std::string builtin_dimba_config_json(const DimbaConfig& c);

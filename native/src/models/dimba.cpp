@@ -126,8 +126,10 @@ void DimbaModel::forward(float* out, const float* x_in, const float* t, const fl
     arena.reset(live);
   }
   stage_out(be, out, out_d, n_out);
-  // 10. a v-predicting model answers in eps like every other (DimbaConfig::v_prediction).
-  if (c.v_prediction) v_to_eps(out, x_in, t, B, c.in_channels, c.out_channels, int64_t(H) * W, DiscreteVpSchedule::dimba());
+  // 10. a v or x0 model answers in eps like every other (DimbaConfig::prediction).
+  if (c.prediction != DimbaConfig::Prediction::Epsilon)
+    prediction_to_eps(out, x_in, t, B, c.in_channels, c.out_channels, int64_t(H) * W, c.prediction,
+                      DiscreteVpSchedule::dimba());
 }
 
 }  // namespace dimba

@@ -47,11 +47,12 @@ struct DimbaConfig {
   int dt_rank = 0;          // 0: ceil(C/16)
   double mlp_ratio = 4.0;
   // What the first in_channels output channels are trained to predict ("prediction_type" in
-  // the JSON, diffusers' names): eps (every Dimba checkpoint), or v = alpha eps - sigma x0.
-  // A v model needs no exact identity path from x_t to its output at high noise, which a
-  // small Dimba (no skip around its Mamba mixers) does not learn; forward() converts v back
-  // to eps, so samplers and pipelines see eps either way.
-  bool v_prediction = false;
+  // the JSON, diffusers' names "epsilon", "v_prediction", "sample"): eps (every Dimba
+  // checkpoint), v = alpha eps - sigma x0, or x0 itself. An eps model must pass x_t through
+  // almost exactly at high noise, a v model at low noise; a small Dimba, with no skip path
+  // around its Mamba mixers, learns neither well, while x0 is a smooth image at every noise
+  // level. forward() converts to eps, so samplers and pipelines see eps whatever the target.
+  enum class Prediction { Epsilon, V, Sample } prediction = Prediction::Epsilon;
 
   // Parses the golden JSON format (dimba-tiny.json); unknown keys are ignored, missing ones
   // keep the Dimba-L defaults. Throws InvalidArgument on absurd values (via validate()).
@@ -68,6 +69,9 @@ struct DimbaConfig {
   // MODEL.md 2.7: the mamba block that runs after DimbaBlock i, or -1.
   int mamba_after_block(int i) const;
 };
+
+// The config JSON's name of a prediction type: "epsilon", "v_prediction" or "sample".
+const char* prediction_type_name(DimbaConfig::Prediction p);
 
 // Every tensor a checkpoint for `cfg` holds, with its shape (pos_embed excluded: it is
 // recomputed, MODEL.md 2.2).

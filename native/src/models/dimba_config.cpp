@@ -15,6 +15,15 @@ const ConfigReader kConfig{"Dimba config"};
 
 }  // namespace
 
+const char* prediction_type_name(DimbaConfig::Prediction p) {
+  switch (p) {
+    case DimbaConfig::Prediction::V: return "v_prediction";
+    case DimbaConfig::Prediction::Sample: return "sample";
+    case DimbaConfig::Prediction::Epsilon: break;
+  }
+  return "epsilon";
+}
+
 DimbaConfig DimbaConfig::from_json(const nlohmann::json& j) {
   if (!j.is_object()) kConfig.bad("not a JSON object");
   DimbaConfig c;
@@ -36,9 +45,9 @@ DimbaConfig DimbaConfig::from_json(const nlohmann::json& j) {
   c.mlp_ratio = kConfig.get_num(j, "mlp_ratio", c.mlp_ratio);
   if (j.contains("prediction_type") && !j["prediction_type"].is_null()) {
     const nlohmann::json& pt = j["prediction_type"];
-    if (!pt.is_string() || (pt != "epsilon" && pt != "v_prediction"))
-      kConfig.bad("prediction_type must be \"epsilon\" or \"v_prediction\"");
-    c.v_prediction = pt == "v_prediction";
+    if (!pt.is_string() || (pt != "epsilon" && pt != "v_prediction" && pt != "sample"))
+      kConfig.bad("prediction_type must be \"epsilon\", \"v_prediction\" or \"sample\"");
+    c.prediction = pt == "v_prediction" ? Prediction::V : pt == "sample" ? Prediction::Sample : Prediction::Epsilon;
   }
   c.validate();
   // The golden files also state the derived values; a disagreement means the JSON describes

@@ -1,7 +1,7 @@
 // IDDPM loss (MODEL.md 7; guided-diffusion's GaussianDiffusion.training_losses with
 // learn_sigma and the learned-range variance). In double throughout: the golden terms are
 // float64 and the KL subtracts nearby log-variances.
-// defines: iddpm_noisy_input, iddpm_loss, iddpm_loss_vpred
+// defines: iddpm_noisy_input, iddpm_loss, iddpm_loss_reparam
 #include "training/loss.h"
 
 #include <cmath>
@@ -103,8 +103,10 @@ IddpmTerms iddpm_loss(float* dout, const float* out, const float* x0, const floa
   return r;
 }
 
-IddpmTerms iddpm_loss_vpred(float* dout, const float* out, const float* x0, const float* noise, const int64_t* t,
-                            int B, int C, int64_t HW, const DiscreteVpSchedule& s) {
+IddpmTerms iddpm_loss_reparam(float* dout, const float* out, const float* x0, const float* noise, const int64_t* t,
+                              int B, int C, int64_t HW, const DiscreteVpSchedule& s, DimbaConfig::Prediction type) {
+  if (type == DimbaConfig::Prediction::Epsilon) return iddpm_loss(dout, out, x0, noise, t, B, C, HW, s);
+  const bool v = type == DimbaConfig::Prediction::V;
   const int64_t n = int64_t(C) * HW;
   // eps as sampling will see it, for the VB term; the eps half of its gradient is replaced below.
   std::vector<float> as_eps(out, out + size_t(B) * 2 * n);
@@ -112,8 +114,8 @@ IddpmTerms iddpm_loss_vpred(float* dout, const float* out, const float* x0, cons
     if (t[b] < 0 || t[b] >= s.n()) throw EngineError(ErrorCode::InvalidArgument, "IDDPM: timestep outside the schedule");
     const double acp = s.acp()[size_t(t[b])], a = std::sqrt(acp), sg = std::sqrt(1.0 - acp);
     for (int64_t i = 0; i < n; ++i) {
-      const double xt = a * x0[b * n + i] + sg * noise[b * n + i];
-      as_eps[size_t(b * 2 * n + i)] = float(a * double(out[b * 2 * n + i]) + sg * xt);
+      const double xt = a * x0[b * n + i] + sg * noise[b * n + i], o = out[b * 2 * n + i];
+      as_eps[size_t(b * 2 * n + i)] = float(v ? a * o + sg * xt : (xt - a * o) / sg);
     }
   }
   IddpmTerms r = iddpm_loss(dout, as_eps.data(), x0, noise, t, B, C, HW, s);
@@ -122,7 +124,8 @@ IddpmTerms iddpm_loss_vpred(float* dout, const float* out, const float* x0, cons
     const double acp = s.acp()[size_t(t[b])], a = std::sqrt(acp), sg = std::sqrt(1.0 - acp);
     double mse = 0.0;
     for (int64_t i = 0; i < n; ++i) {
-      const double d = double(out[b * 2 * n + i]) - (a * noise[b * n + i] - sg * x0[b * n + i]);
+      const double target = v ? a * noise[b * n + i] - sg * x0[b * n + i] : double(x0[b * n + i]);
+      const double d = double(out[b * 2 * n + i]) - target;
       mse += d * d;
       if (dout) dout[b * 2 * n + i] = float(2.0 * d / double(n) / B);
     }

@@ -1,11 +1,12 @@
 // The IDDPM training loss of Dimba (MODEL.md section 7): MSE on eps plus the learned-range
 // variational bound on v (eps held constant there), per sample, averaged over the batch;
 // computed in float64 from the float32 model output, with its gradient.
-// defines: IddpmTerms, iddpm_noisy_input, iddpm_loss, iddpm_loss_vpred
+// defines: IddpmTerms, iddpm_noisy_input, iddpm_loss, iddpm_loss_reparam
 #pragma once
 #include <cstdint>
 #include <vector>
 
+#include "models/dimba.h"
 #include "sampling/schedule.h"
 
 namespace dimba {
@@ -26,10 +27,11 @@ IddpmTerms iddpm_loss(float* dout, const float* out, const float* x0, const floa
                       int C,
                       int64_t HW, const DiscreteVpSchedule& s);
 
-// The same for a v-predicting model (DimbaConfig::v_prediction): the first half of `out` is
-// v, and the MSE is on v against its target alpha noise - sigma x0 (mse holds that); the VB
-// on the variance half sees eps = alpha v + sigma x_t, exactly what sampling will use.
-IddpmTerms iddpm_loss_vpred(float* dout, const float* out, const float* x0, const float* noise, const int64_t* t,
-                            int B, int C, int64_t HW, const DiscreteVpSchedule& s);
+// The same for a model predicting v or x0 (DimbaConfig::prediction V or Sample): the first
+// half of `out` is that prediction, and the MSE is on it against its target (v = alpha noise
+// - sigma x0, or x0; mse holds that); the VB on the variance half sees the eps sampling will
+// use (prediction.h). `type` Epsilon is iddpm_loss.
+IddpmTerms iddpm_loss_reparam(float* dout, const float* out, const float* x0, const float* noise, const int64_t* t,
+                              int B, int C, int64_t HW, const DiscreteVpSchedule& s, DimbaConfig::Prediction type);
 
 }  // namespace dimba

@@ -1,10 +1,10 @@
-// v-prediction (DimbaConfig::v_prediction) and the built-in model's reason for it: the config
-// key, the forward's v-to-eps conversion against an eps model with the same weights, the loss
-// and its gradient against central differences, and a tiny built-in model that must follow
-// its caption after a short training run. That last case is the one the first built-in model
-// (eps prediction) failed: it denoised its training images, yet generated images ignored the
-// caption, scoring at chance on every attribute.
-// defines: main (test_vpred)
+// v and x0 prediction (DimbaConfig::prediction) and the built-in model's reason for x0: the
+// config key, the forward's conversion to eps against an eps model with the same weights, the
+// loss and its gradient against central differences, and a tiny built-in model that must
+// follow its caption after a short training run. That last case is the one the first
+// built-in model (eps prediction) failed: it denoised its training images, yet generated
+// images ignored the caption, scoring at chance on every attribute.
+// defines: main (test_prediction)
 #include <unistd.h>
 
 #include <cmath>
@@ -28,19 +28,24 @@ using namespace dimba::builtin;
 
 namespace {
 
-std::string temp_path(const std::string& name) { return "/tmp/dimba-test-vpred-" + std::to_string(::getpid()) + "-" + name; }
+std::string temp_path(const std::string& name) { return "/tmp/dimba-test-prediction-" + std::to_string(::getpid()) + "-" + name; }
+
+using P = DimbaConfig::Prediction;
 
 void config_key() {
   DimbaConfig c = builtin_dimba_config(64, kBuiltinMaxLength);
-  CHECK(c.v_prediction);
+  CHECK(c.prediction == P::Sample);
   nlohmann::json j = nlohmann::json::parse(builtin_dimba_config_json(c));
-  CHECK(j["prediction_type"] == "v_prediction");
-  CHECK(DimbaConfig::from_json(j).v_prediction);
+  CHECK(j["prediction_type"] == "sample");
+  CHECK(DimbaConfig::from_json(j).prediction == P::Sample);
+  j["prediction_type"] = "v_prediction";
+  CHECK(DimbaConfig::from_json(j).prediction == P::V);
   j["prediction_type"] = "epsilon";
-  CHECK(!DimbaConfig::from_json(j).v_prediction);
+  CHECK(DimbaConfig::from_json(j).prediction == P::Epsilon);
   j.erase("prediction_type");
-  CHECK(!DimbaConfig::from_json(j).v_prediction);  // every existing Dimba checkpoint
-  j["prediction_type"] = "sample";
+  CHECK(DimbaConfig::from_json(j).prediction == P::Epsilon);  // every existing Dimba checkpoint
+  for (P p : {P::Epsilon, P::V, P::Sample}) CHECK(DimbaConfig::from_json({{"prediction_type", prediction_type_name(p)}}).prediction == p);
+  j["prediction_type"] = "x0";
   CHECK_THROWS_CODE(DimbaConfig::from_json(j), ErrorCode::InvalidArgument);
   j["prediction_type"] = 1;
   CHECK_THROWS_CODE(DimbaConfig::from_json(j), ErrorCode::InvalidArgument);
@@ -58,11 +63,11 @@ ParamSet random_params(const DimbaConfig& cfg) {
   return p;
 }
 
-void forward_converts_v_to_eps() {
+void forward_converts_to_eps(P type) {
   DimbaConfig ce = builtin_dimba_config(64, kBuiltinMaxLength, 4, 32);
-  ce.v_prediction = false;
+  ce.prediction = P::Epsilon;
   DimbaConfig cv = ce;
-  cv.v_prediction = true;
+  cv.prediction = type;
   const ParamSet p = random_params(ce);
   std::map<std::string, TensorToSave> t;
   for (size_t i = 0; i < p.count(); ++i) t[p.names[i]] = {DType::F32, p.shapes[i], p.at(i)};
@@ -87,7 +92,8 @@ void forward_converts_v_to_eps() {
     vp_alpha_sigma(sch, ts[b], &a, &sg);
     for (int i = 0; i < 2 * n; ++i) {
       const double raw = oe[size_t(b) * 2 * n + size_t(i)];
-      const double want = i < n ? a * raw + sg * x[size_t(b) * n + size_t(i)] : raw;  // variance half as is
+      const double xi = i < n ? x[size_t(b) * n + size_t(i)] : 0.0;
+      const double want = i >= n ? raw : type == P::V ? a * raw + sg * xi : (xi - a * raw) / sg;  // variance half as is
       worst = std::max(worst, std::fabs(ov[size_t(b) * 2 * n + size_t(i)] - want) / (1.0 + std::fabs(want)));
     }
   }
@@ -95,7 +101,7 @@ void forward_converts_v_to_eps() {
   CHECK(worst < 1e-5);
 }
 
-void loss_and_gradient() {
+void loss_and_gradient(P type) {
   const int B = 2, C = 3, HW = 4, n = C * HW;
   const DiscreteVpSchedule& sch = DiscreteVpSchedule::dimba();
   std::vector<float> out(size_t(B) * 2 * n), x0(size_t(B) * n), noise(x0.size()), dout(out.size());
@@ -105,29 +111,30 @@ void loss_and_gradient() {
   for (float& v : x0) v = std::tanh(v);
   x0[0] = -1.f;  // an edge bin of the t = 0 likelihood
   const int64_t t[B] = {0, 731};
-  // At the exact v target the MSE is zero and the VB equals the eps model's with eps = noise.
+  // At the exact target the MSE is zero and the VB equals the eps model's with eps = noise.
   {
     std::vector<float> vt = out, et = out;
     for (int b = 0; b < B; ++b) {
       const double acp = sch.acp()[size_t(t[b])];
       for (int i = 0; i < n; ++i) {
         const size_t k = size_t(b) * n + size_t(i);
-        vt[size_t(b) * 2 * n + size_t(i)] = float(std::sqrt(acp) * noise[k] - std::sqrt(1 - acp) * x0[k]);
+        vt[size_t(b) * 2 * n + size_t(i)] =
+            type == P::V ? float(std::sqrt(acp) * noise[k] - std::sqrt(1 - acp) * x0[k]) : x0[k];
         et[size_t(b) * 2 * n + size_t(i)] = noise[k];
       }
     }
-    const IddpmTerms rv = iddpm_loss_vpred(nullptr, vt.data(), x0.data(), noise.data(), t, B, C, HW, sch);
+    const IddpmTerms rv = iddpm_loss_reparam(nullptr, vt.data(), x0.data(), noise.data(), t, B, C, HW, sch, type);
     const IddpmTerms re = iddpm_loss(nullptr, et.data(), x0.data(), noise.data(), t, B, C, HW, sch);
     for (int b = 0; b < B; ++b) {
       CHECK(rv.mse[size_t(b)] < 1e-12);
       CHECK(std::fabs(rv.vb[size_t(b)] - re.vb[size_t(b)]) < 1e-5 * (1 + std::fabs(re.vb[size_t(b)])));
     }
   }
-  iddpm_loss_vpred(dout.data(), out.data(), x0.data(), noise.data(), t, B, C, HW, sch);
-  // The v half's gradient is the MSE's (the VB holds the mean fixed, as the reference does);
+  iddpm_loss_reparam(dout.data(), out.data(), x0.data(), noise.data(), t, B, C, HW, sch, type);
+  // The prediction half's gradient is the MSE's (the VB holds the mean fixed, as the reference does);
   // the variance half's is the VB's.
   auto value = [&](const std::vector<float>& o, bool mse_only) {
-    const IddpmTerms r = iddpm_loss_vpred(nullptr, o.data(), x0.data(), noise.data(), t, B, C, HW, sch);
+    const IddpmTerms r = iddpm_loss_reparam(nullptr, o.data(), x0.data(), noise.data(), t, B, C, HW, sch, type);
     double m = 0;
     for (int b = 0; b < B; ++b) m += (mse_only ? r.mse[size_t(b)] : r.loss[size_t(b)]) / B;
     return m;
@@ -146,8 +153,8 @@ void loss_and_gradient() {
     }
   std::printf("    worst gradient error %.2e\n", worst);
   CHECK(worst < 2e-3);
-  CHECK_THROWS_CODE(iddpm_loss_vpred(nullptr, out.data(), x0.data(), noise.data(), std::vector<int64_t>{0, 1000}.data(),
-                                     B, C, HW, sch),
+  CHECK_THROWS_CODE(iddpm_loss_reparam(nullptr, out.data(), x0.data(), noise.data(),
+                                       std::vector<int64_t>{0, 1000}.data(), B, C, HW, sch, type),
                     ErrorCode::InvalidArgument);
 }
 
@@ -201,9 +208,11 @@ void tiny_model_follows_its_caption() {
   const int want[4] = {kRed, kRed, kBlue, kBlue};
   for (int i = 0; i < 4; ++i) {
     const Measurement r = measure_image(imgs[size_t(i)].data(), S);
-    std::printf("    \"%s\" seed %d: background %d (want %d)\n", captions[size_t(i / 2)].c_str(), i + 1, r.background,
-                want[i]);
+    std::printf("    \"%s\" seed %d: background %d (want %d), object colour %d shape %d (want %d, %d)\n",
+                captions[size_t(i / 2)].c_str(), i + 1, r.background, want[i], r.colour, r.shape, kWhite, 0);
     CHECK(r.background == want[i]);
+    // A clean image: the object is found, in its colour (noise left by the sampler hides it).
+    CHECK(r.colour == kWhite);
   }
   std::remove((dir + "/t5/model.safetensors").c_str());
   std::remove((dir + "/t5/config.json").c_str());
@@ -216,8 +225,10 @@ void tiny_model_follows_its_caption() {
 
 int main() {
   harness::run("config_key", config_key);
-  harness::run("forward_converts_v_to_eps", forward_converts_v_to_eps);
-  harness::run("loss_and_gradient", loss_and_gradient);
+  harness::run("forward_converts_v_to_eps", [] { forward_converts_to_eps(P::V); });
+  harness::run("forward_converts_x0_to_eps", [] { forward_converts_to_eps(P::Sample); });
+  harness::run("loss_and_gradient_v", [] { loss_and_gradient(P::V); });
+  harness::run("loss_and_gradient_x0", [] { loss_and_gradient(P::Sample); });
   harness::run("tiny_model_follows_its_caption", tiny_model_follows_its_caption);
   return harness::summary();
 }
