@@ -15,7 +15,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -67,8 +66,7 @@ int main(int argc, char** argv) {
     const std::string run = kv.count("run") ? kv["run"] : "/tmp/dimba-tune-style-" + std::to_string(::getpid());
     fs::remove_all(run);
     fs::create_directories(run);
-    const std::string manifest = run + "/model.json";
-    std::ofstream(manifest) << builtin_model_manifest_json(kv["model"]);
+    const std::string manifest = kv["model"] + "/builtin.manifest.json";
 
     const int n_images = int(num("images", 24)), n_seeds = int(num("seeds", 4));
     std::vector<TuningImage> images;

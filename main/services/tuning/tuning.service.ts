@@ -26,7 +26,7 @@ import { encodePng } from '../images/png.js';
 import { sha256File } from '../models/hash.js';
 import { writeFileAtomic } from '../settings/settings.file.js';
 import { captionFor, checkDataset, collectDataset, MIN_TUNING_IMAGES, type DatasetGallery } from './dataset.js';
-import { engineManifestFor } from './model-manifest.js';
+import { manifestResolution } from './model-manifest.js';
 
 type Captions = z.output<typeof captionsSchema>;
 export type TuningEmit = <E extends keyof typeof tuningEvents>(event: E, payload: z.output<(typeof tuningEvents)[E]>) => void;
@@ -268,9 +268,9 @@ export function createTuningService(o: TuningServiceOptions): TuningService {
     (error: unknown) => o.log?.(`tuning: cannot read ${runsFolder}: ${String(error)}`),
   );
 
-  async function datasetFor(source: DatasetSource, model: string, folder: string) {
+  async function datasetFor(source: DatasetSource, model: string) {
     const manifest = await o.manifestFor(model);
-    const m = await engineManifestFor(manifest, folder);
+    const m = { manifest, resolution: await manifestResolution(manifest) };
     let entries;
     try {
       entries = await collectDataset(source, o.gallery());
@@ -283,17 +283,14 @@ export function createTuningService(o: TuningServiceOptions): TuningService {
 
   return {
     async dataset(source, model) {
-      const scratch = path.join(o.folder, 'scratch');
-      const d = await datasetFor(source, model, scratch);
+      const d = await datasetFor(source, model);
       return { items: d.items, problems: d.problems, resolution: d.model.resolution };
     },
     async start(source, captions, settings) {
       await ready;
       const id = randomUUID();
-      const folder = runFolder(id);
-      const d = await datasetFor(source, settings.model, folder);
+      const d = await datasetFor(source, settings.model);
       if (d.problems.length > 0) {
-        await fs.rm(folder, { recursive: true, force: true });
         throw new ApiError('DATASET_INVALID', d.problems.map((p) => p.message).join('; '));
       }
       const r: RunRecord = {

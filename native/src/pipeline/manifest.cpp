@@ -132,8 +132,10 @@ ModelManifest parse_manifest(const std::string& text, const std::string& base_di
   const nlohmann::json j = parse_json_untrusted(text, what);
   if (!j.is_object()) bad(what, "a model manifest is a JSON object");
   if (const nlohmann::json* f = member(j, "format")) {
-    if (!f->is_string() || f->get<std::string>() != "dimba-model-manifest")
-      bad(what, "format must be \"dimba-model-manifest\"");
+    // The built-in model's manifest (assets/builtin) has the same fields plus its training
+    // recipe and evaluation, which the pipeline does not read.
+    if (!f->is_string() || (f->get<std::string>() != "dimba-model-manifest" && f->get<std::string>() != "dimba-builtin-manifest"))
+      bad(what, "format must be \"dimba-model-manifest\" (or \"dimba-builtin-manifest\")");
   }
   const int version = get_int(j, "version", "version", what, 1);
   if (version != 1) bad(what, "version " + std::to_string(version) + " is newer than this engine reads (1)");

@@ -24,6 +24,8 @@
 // (MODEL.md 2), and the forward rescales to any other size from there.
 // "vae": null makes a pixel-space model (the built-in one, assets/builtin): the Dimba samples
 // the RGB image itself; its resolution may then be as small as 8.
+// The built-in model's own manifest (format "dimba-builtin-manifest", which adds its training
+// recipe and evaluation) is read the same way.
 // defines: ManifestDefaults, ModelManifest, load_manifest, parse_manifest, fnv1a64_hex
 #pragma once
 #include <cstdint>

@@ -1,12 +1,10 @@
 // Style scores of built-in-model images (style_score.h).
-// defines: score_style, StyleScore::json, builtin_model_manifest_json
+// defines: score_style, StyleScore::json
 #include "tuning/style_score.h"
 
 #include <cstdio>
-#include <filesystem>
 
 #include "builtin/checker.h"
-#include "builtin/model.h"
 #include "core/error.h"
 
 namespace dimba {
@@ -37,16 +35,6 @@ std::string StyleScore::json() const {
   std::snprintf(b, sizeof b, "{\"n\":%d,\"colour\":%.4f,\"shape\":%.4f,\"background\":%.4f,\"all\":%.4f}", n, colour,
                 shape, background, all);
   return b;
-}
-
-std::string builtin_model_manifest_json(const std::string& dir) {
-  const std::string d = std::filesystem::absolute(dir).lexically_normal().string();
-  const int S = builtin::kBuiltinImageSize;
-  return "{\"format\": \"dimba-model-manifest\", \"version\": 1, \"id\": \"dimba-builtin-32\", \"resolution\": " +
-         std::to_string(S) + ", \"dimba\": {\"config\": \"" + d + "/dimba.json\", \"weights\": \"" + d +
-         "/dimba.safetensors\"}, \"text_encoder\": {\"folder\": \"" + d + "/t5\", \"tokenizer\": \"" + d +
-         "/spiece.model\"}, \"vae\": null, \"defaults\": {\"steps\": 20, \"guidance\": 4.0, \"width\": " +
-         std::to_string(S) + ", \"height\": " + std::to_string(S) + "}}";
 }
 
 }  // namespace dimba

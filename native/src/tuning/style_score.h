@@ -1,7 +1,7 @@
 // How much a set of built-in-model images shows one style (issue 12's acceptance): the built-in
 // checker (builtin/checker.h) measures each 32 px image, and the score is the share whose
 // object colour, shape and background are the style's (each alone, and all three at once).
-// defines: Style, StyleScore, score_style, builtin_model_manifest_json
+// defines: Style, StyleScore, score_style
 #pragma once
 #include <string>
 #include <vector>
@@ -22,9 +22,5 @@ struct StyleScore {
 
 // Images must be the built-in model's size (32 px) or larger squares.
 StyleScore score_style(const std::vector<TuningSample>& images, const Style& style);
-
-// A model manifest (dimba-model-manifest) for the built-in model's folder `dir`, with absolute
-// paths, so that the engine's pipeline and tuning run it.
-std::string builtin_model_manifest_json(const std::string& dir);
 
 }  // namespace dimba
