@@ -35,7 +35,7 @@ describe('app frame', () => {
       else if (view.id === 'gallery') expect(wrapper.get('[data-testid="gallery-empty"]').text()).toMatch(/No images yet/);
       else if (view.id === 'queue') expect(wrapper.get('[data-testid="queue-empty"]').text()).toMatch(/No jobs yet/);
       else if (view.id === 'tune') expect(wrapper.get('[data-testid="tune-empty"]').text()).toMatch(/No runs yet/);
-      else throw new Error(`no check for view ${view.id}`);
+      else throw new Error(`no check for view ${(view as { id: string }).id}`);
     }
     expect(wrapper.get('[data-testid="app-mode"]').text()).toContain('browser mode');
   });
