@@ -29,8 +29,11 @@ void vk_check(VkResult r, const char* what) {
 }  // namespace
 
 Context& Context::get() {
-  static Context ctx;  // a failed construction throws and is retried on the next call
-  return ctx;
+  // A failed construction throws and is retried on the next call. Never destroyed: models
+  // may outlive static destruction (a JS handle finalised at exit) and free their buffers then;
+  // the driver releases the device with the process.
+  static Context* ctx = new Context();
+  return *ctx;
 }
 
 Context::Context() : next_addr_(kAddrBase) {
