@@ -2,7 +2,7 @@
 // walking the keys in chunks of 64 with an online softmax (running max and sum, the
 // FlashAttention recurrence), so any key count fits in a fixed amount of shared memory.
 // Sample b sees its first k_lens[b] keys; a sample with none gets zeros.
-// Backend op attention_forward (hd <= 256).
+// Backend op attention_forward (hd <= 512: the SDXL VAE's one-head attention has hd = C = 512).
 #version 450
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) buffer O { float o[]; };
@@ -14,7 +14,7 @@ layout(push_constant) uniform P {
   uint Tq, Tk, hd, q_stride, kv_stride, out_stride, qo, ko, vo, oo, klo, has_klens;
   float scale;
 } p;
-shared float qs[256];
+shared float qs[512];
 shared float ps[64];
 shared float red[64];
 
@@ -38,7 +38,7 @@ void main() {
   uint qbase = p.qo + (b * p.Tq + t) * p.q_stride + h * p.hd;
   for (uint d = tid; d < p.hd; d += 64u) qs[d] = q[qbase + d];
   barrier();
-  float acc[4] = float[4](0.0, 0.0, 0.0, 0.0);
+  float acc[8] = float[8](0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
   float m = -1.0 / 0.0, l = 0.0;
   for (uint j0 = 0u; j0 < L; j0 += 64u) {
     uint j = j0 + tid;
@@ -56,7 +56,7 @@ void main() {
     l = l * alpha + group_reduce(e, false);
     m = m_new;
     uint n = min(64u, L - j0);
-    for (uint c = 0u; c < 4u; ++c) {
+    for (uint c = 0u; c < 8u; ++c) {
       uint d = tid + 64u * c;
       if (d >= p.hd) break;
       float a = acc[c] * alpha;
@@ -66,7 +66,7 @@ void main() {
     barrier();  // ps is rewritten by the next chunk
   }
   uint obase = p.oo + (b * p.Tq + t) * p.out_stride + h * p.hd;
-  for (uint c = 0u; c < 4u; ++c) {
+  for (uint c = 0u; c < 8u; ++c) {
     uint d = tid + 64u * c;
     if (d < p.hd) o[obase + d] = l > 0.0 ? acc[c] / l : 0.0;
   }

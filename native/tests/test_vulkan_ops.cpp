@@ -260,6 +260,18 @@ void test_attention() {
   bool zeros = true;
   for (size_t i = size_t(2) * Tq * C; i < got.size(); ++i) zeros = zeros && got[i] == 0.0f;
   CHECK(zeros);  // the sample with no keys gets zeros
+
+  // One head as wide as the SDXL VAE's mid-block attention (hd = C = 512), keys over two chunks.
+  const int T1 = 70, hd1 = 512;
+  auto qkv1 = randn(size_t(T1) * 3 * hd1, 0.05f);
+  Dev dqkv1(qkv1), dout1(std::vector<float>(size_t(T1) * hd1));
+  std::vector<float> want1(size_t(T1) * hd1);
+  cpu::attention_forward(want1.data(), qkv1.data(), qkv1.data() + hd1, qkv1.data() + 2 * hd1, nullptr, 1, T1, T1, 1,
+                         hd1, 3 * hd1, 3 * hd1, hd1);
+  vkb->attention_forward(dout1.f(), dqkv1.f(), dqkv1.f() + hd1, dqkv1.f() + 2 * hd1, nullptr, 1, T1, T1, 1, hd1,
+                         3 * hd1, 3 * hd1, hd1);
+  std::printf("    self-attention B=1 T=%d H=1 hd=%d (the VAE's)\n", T1, hd1);
+  CHECK_REL(dout1.get().data(), want1.data(), want1.size(), 1e-5);
 }
 
 void test_attention_bias() {
@@ -424,7 +436,7 @@ void test_bad_input_and_unsupported() {
   Dev d(host);
   // A host pointer is not device memory.
   CHECK_THROWS_CODE(vkb->add_forward(host.data(), host.data(), host.data(), 64), ErrorCode::InvalidArgument);
-  CHECK_THROWS_CODE(vkb->attention_forward(d.f(), d.f(), d.f(), d.f(), nullptr, 1, 1, 1, 1, 300, 300, 300, 300),
+  CHECK_THROWS_CODE(vkb->attention_forward(d.f(), d.f(), d.f(), d.f(), nullptr, 1, 1, 1, 1, 513, 513, 513, 513),
                     ErrorCode::InvalidArgument);
   CHECK_THROWS_CODE(vkb->selective_scan_forward(d.f(), d.f(), d.f(), d.f(), d.f(), d.f(), d.f(), d.f(), 1, 1, 65, 65,
                                                 1, false, false),

@@ -17,9 +17,9 @@ const Shader kShader{"attention", kSpv, sizeof(kSpv) / 4, 5};
 void attention_forward(float* out, const float* q, const float* k, const float* v, const int* k_lens, int B,
                        int Tq, int Tk, int H, int hd, int64_t q_stride, int64_t kv_stride, int64_t out_stride) {
   Context& c = Context::get();
-  if (hd < 1 || hd > 256)
+  if (hd < 1 || hd > 512)
     throw EngineError(ErrorCode::InvalidArgument, "vulkan attention: head dimension " + std::to_string(hd) +
-                                                      " outside 1..256");
+                                                      " outside 1..512");
   if (B == 0 || Tq == 0 || H == 0) return;
   u32(int64_t(B) * Tq * q_stride, "attention");
   u32(int64_t(B) * Tk * kv_stride, "attention");
