@@ -61,6 +61,7 @@ export const tuneEventSchema = z.discriminatedUnion('type', [
     secondsPerStep: z.number(),
   }),
   z.object({ type: z.literal('baseSamples'), samples: z.array(tuneSampleSchema) }),
+  z.object({ type: z.literal('startValidation'), loss: z.number() }),
   z.object({ type: z.literal('checkpoint'), ...checkpointInfo, samples: z.array(tuneSampleSchema) }),
 ]);
 export type TuneEventMessage = z.infer<typeof tuneEventSchema>;

@@ -59,6 +59,7 @@ export type TuneEvent =
   | { type: 'phase'; phase: TunePhase; done: number; total: number }
   | { type: 'progress'; step: number; loss: number; lr: number; gradNorm: number; secondsPerStep: number }
   | { type: 'baseSamples'; samples: TuneSample[] }
+  | { type: 'startValidation'; loss: number }
   | ({ type: 'checkpoint'; samples: TuneSample[] } & TuneCheckpointInfo);
 
 export interface TuneResult {

@@ -140,7 +140,10 @@ void short_lora_run_lowers_the_loss() {
   TuningHooks h;
   h.on_base_samples = [&](const std::vector<TuningSample>& s) { base = s; };
   h.on_progress = [&](const TrainProgress& p) { losses.push_back(p.loss); };
+  double start_validation = -1;
+  h.on_start_validation = [&](double v) { start_validation = v; };
   TuningResult r = run_tuning(green_stars(8), o, h);
+  CHECK(start_validation > 0 && start_validation == r.start_validation_loss);
   CHECK(r.step == 30 && !r.cancelled && r.resumed_from == 0);
   CHECK(r.train_images == 6 && r.validation_images == 2);
   CHECK(losses.size() == 30 && base.size() == 2);

@@ -105,10 +105,21 @@ export function createTuningService(o: TuningServiceOptions): TuningService {
     return { ...r.run, baseSamples: r.run.baseSamples.map(s), checkpoints: r.run.checkpoints.map((c) => ({ ...c, samples: c.samples.map(s) })) };
   }
 
-  async function save(r: RunRecord): Promise<void> {
-    await fs.mkdir(runFolder(r.run.id), { recursive: true });
-    await writeFileAtomic(path.join(runFolder(r.run.id), 'run.json'), JSON.stringify(r));
+  /** Writes of one file, one after another (two atomic writes in the same millisecond collide). */
+  const writes = new Map<string, Promise<void>>();
+  function serialised(file: string, contents: () => string): Promise<void> {
+    const next = (writes.get(file) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => writeFileAtomic(file, contents()));
+    writes.set(file, next);
+    return next;
   }
+
+  function save(r: RunRecord): Promise<void> {
+    return serialised(path.join(runFolder(r.run.id), 'run.json'), () => JSON.stringify(r));
+  }
+
+  const logged = (what: string) => (error: unknown) => o.log?.(`tuning: ${what}: ${String(error)}`);
 
   async function changed(r: RunRecord): Promise<void> {
     await save(r);
@@ -189,9 +200,10 @@ export function createTuningService(o: TuningServiceOptions): TuningService {
     r.run.status = 'running';
     r.run.error = null;
     await changed(r);
-    let writes = Promise.resolve();
+    // Event handling that writes files, kept in order and awaited before the run's end is recorded.
+    let pending = Promise.resolve();
     const queueWrite = (work: () => Promise<void>) => {
-      writes = writes.then(work).catch((error: unknown) => o.log?.(`tuning: ${id}: ${String(error)}`));
+      pending = pending.then(work).catch((error: unknown) => o.log?.(`tuning: ${id}: ${String(error)}`));
     };
     const onEvent = (e: TuneEventMessage): void => {
       const run = r.run;
@@ -208,6 +220,9 @@ export function createTuningService(o: TuningServiceOptions): TuningService {
         run.secondsPerStep = run.secondsPerStep === null ? e.secondsPerStep : 0.8 * run.secondsPerStep + 0.2 * e.secondsPerStep;
         run.etaSeconds = run.secondsPerStep * Math.max(0, run.settings.steps - e.step);
         o.emit('onTuningStep', { id, step: e.step, loss: e.loss, lr: e.lr, secondsPerStep: e.secondsPerStep, etaSeconds: run.etaSeconds });
+      } else if (e.type === 'startValidation') {
+        run.startValidationLoss = e.loss;
+        queueWrite(() => changed(r));
       } else if (e.type === 'baseSamples') {
         queueWrite(async () => {
           run.baseSamples = await writeSamples(id, 'base', e);
@@ -227,12 +242,12 @@ export function createTuningService(o: TuningServiceOptions): TuningService {
     };
     try {
       const result = await o.engine.tune(id, spec(r), onEvent);
-      await writes;
+      await pending;
       r.run.step = result.step;
       if (r.run.startValidationLoss === null) r.run.startValidationLoss = result.startValidationLoss;
       r.run.status = result.cancelled ? 'cancelled' : 'done';
     } catch (error) {
-      await writes;
+      await pending;
       // EngineHostError / ApiError codes (E_INVALID_ARGUMENT for a bad image, ENGINE_CRASHED, ...).
       const raw = (error as { code?: unknown }).code;
       const code = typeof raw === 'string' ? raw : 'INTERNAL';
@@ -245,8 +260,14 @@ export function createTuningService(o: TuningServiceOptions): TuningService {
     await changed(r);
   }
 
+  /** Set when work arrives while the loop is finishing: it looks again once it has ended. */
+  let again = false;
   function wake(): void {
-    if (loop) return;
+    if (loop) {
+      again = true;
+      return;
+    }
+    again = false;
     loop = (async () => {
       await ready;
       for (;;) {
@@ -260,6 +281,7 @@ export function createTuningService(o: TuningServiceOptions): TuningService {
       .catch((error: unknown) => o.log?.(`tuning: the queue stopped: ${String(error)}`))
       .finally(() => {
         loop = undefined;
+        if (again) wake();
       });
   }
 
@@ -326,7 +348,7 @@ export function createTuningService(o: TuningServiceOptions): TuningService {
       if (r.run.status === 'queued') {
         r.run.status = 'cancelled';
         r.run.phase = 'finished';
-        void changed(r);
+        void changed(r).catch(logged(id));
       } else if (r.run.status === 'running' && current?.id === id) {
         current.cancelRequested = true;
         o.engine.cancel(id);
@@ -342,7 +364,8 @@ export function createTuningService(o: TuningServiceOptions): TuningService {
       r.run.status = 'queued';
       r.run.phase = 'waiting';
       r.run.error = null;
-      void changed(r).then(wake);
+      void changed(r).catch(logged(id));
+      wake();
       return view(r);
     },
     async useCheckpoint(id, step, name) {
@@ -365,7 +388,7 @@ export function createTuningService(o: TuningServiceOptions): TuningService {
         createdAt: new Date().toISOString(),
       };
       variants = [...variants, v];
-      await writeFileAtomic(variantsFile, JSON.stringify(variants, null, 2));
+      await serialised(variantsFile, () => JSON.stringify(variants, null, 2));
       o.emit('onVariantsChanged', { variants });
       return v;
     },

@@ -13,6 +13,7 @@
 //     onEvent: {type: 'phase', phase: 'preparing'|'training'|'sampling', done, total}
 //            | {type: 'progress', step, loss, lr, gradNorm, secondsPerStep}
 //            | {type: 'baseSamples', samples: [{prompt, seed, width, height, rgb}]}
+//            | {type: 'startValidation', loss} (the held-out loss before the first step)
 //            | {type: 'checkpoint', step, path, trainLoss, validationLoss (null: none), samples}
 //     promise: {step, resumedFrom, cancelled, trainImages, validationImages,
 //               startValidationLoss (null: none), checkpoints: [{step, path, trainLoss,
@@ -45,7 +46,10 @@ struct PhaseEv {
 struct SamplesEv {
   std::vector<dimba::TuningSample> samples;
 };
-using Event = std::variant<PhaseEv, dimba::TrainProgress, SamplesEv, dimba::TuningCheckpoint>;
+struct StartValidationEv {
+  double loss;
+};
+using Event = std::variant<PhaseEv, dimba::TrainProgress, SamplesEv, dimba::TuningCheckpoint, StartValidationEv>;
 
 Napi::Value number_or_null(Napi::Env env, double v) { return v < 0 ? env.Null() : Napi::Number::New(env, v); }
 
@@ -87,6 +91,9 @@ Napi::Object event_to_js(Napi::Env env, const Event& ev) {
     o.Set("lr", t->lr);
     o.Set("gradNorm", t->grad_norm);
     o.Set("secondsPerStep", t->seconds_per_step);
+  } else if (auto* v = std::get_if<StartValidationEv>(&ev)) {
+    o.Set("type", "startValidation");
+    o.Set("loss", v->loss);
   } else if (auto* s = std::get_if<SamplesEv>(&ev)) {
     o.Set("type", "baseSamples");
     o.Set("samples", samples_to_js(env, s->samples));
@@ -148,6 +155,7 @@ class TuneWorker : public Napi::AsyncWorker {
         h.on_progress = [&](const dimba::TrainProgress& p) { send(p); };
         h.on_base_samples = [&](const std::vector<dimba::TuningSample>& s) { send(SamplesEv{s}); };
         h.on_checkpoint = [&](const dimba::TuningCheckpoint& c) { send(c); };
+        h.on_start_validation = [&](double loss) { send(StartValidationEv{loss}); };
       }
       st_->result = dimba::run_tuning(images_, opt_, h);
     });

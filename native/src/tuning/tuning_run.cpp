@@ -241,7 +241,10 @@ TuningResult run_tuning(const std::vector<TuningImage>& images, const TuningOpti
     TrainSession session(m.dimba, to.use_lora ? base : std::move(base), to);
     if (opt.resume && fs::exists(to.state_path)) session.load_state(to.state_path);
     res.resumed_from = session.step();
-    if (!val.empty()) res.start_validation_loss = session.eval_loss(val, opt.train.seed ^ kValidationSalt, opt.validation_draws);
+    if (!val.empty()) {
+      res.start_validation_loss = session.eval_loss(val, opt.train.seed ^ kValidationSalt, opt.validation_draws);
+      if (hooks.on_start_validation) hooks.on_start_validation(res.start_validation_loss);
+    }
 
     // 3. The base model's samples, once.
     Pipeline pipe;

@@ -72,6 +72,8 @@ struct TuningHooks {
   std::function<void(const TrainProgress&)> on_progress;
   std::function<void(const std::vector<TuningSample>&)> on_base_samples;
   std::function<void(const TuningCheckpoint&)> on_checkpoint;
+  // The held-out loss before this call's first step (the baseline the curve is judged against).
+  std::function<void(double)> on_start_validation;
   const std::atomic<bool>* cancel = nullptr;  // checked between steps and between samples
 };
 

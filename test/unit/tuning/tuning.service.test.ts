@@ -68,6 +68,8 @@ describe('tuning service', () => {
     expect(fake.spec.images.map((i) => i.caption)).toEqual(['sks', 'sks, my own words', 'sks', 'sks']);
     expect(fake.spec).toMatchObject({ steps: 20, saveEvery: 10, mode: 'lora', optimizer: 'adamw', resume: true, previewSeeds: [42] });
     fake.emit({ type: 'baseSamples', samples: [sample] });
+    fake.emit({ type: 'startValidation', loss: 0.55 });
+    expect(s.service.get(run.id).startValidationLoss).toBe(0.55);
     for (let step = 1; step <= 10; step++) fake.emit({ type: 'progress', step, loss: 1 / step, lr: 1e-4, gradNorm: 1, secondsPerStep: 0.5 });
     fake.emit({ type: 'checkpoint', step: 10, path: 'x', trainLoss: 0.3, validationLoss: 0.5, samples: [sample] });
     for (let step = 11; step <= 20; step++) fake.emit({ type: 'progress', step, loss: 0.1, lr: 1e-4, gradNorm: 1, secondsPerStep: 0.5 });
