@@ -42,7 +42,9 @@ void apply_variant(ParamSet& params, const std::string& path, double strength) {
   for (size_t i = 0; i < params.count(); ++i) {
     const float* tuned = reinterpret_cast<const float*>(ck.find(params.names[i])->data);
     float* w = params.at(i);
-    for (size_t k = 0, n = params.numel(i); k < n; ++k) w[k] += float(strength * (double(tuned[k]) - w[k]));
+    // In double: strength 1 gives the tuned weights exactly, 0 the base.
+    for (size_t k = 0, n = params.numel(i); k < n; ++k)
+      w[k] = float(double(w[k]) + strength * (double(tuned[k]) - double(w[k])));
   }
 }
 
