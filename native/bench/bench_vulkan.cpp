@@ -5,7 +5,7 @@
 // milliseconds (median of --reps after one warm-up), process CPU milliseconds (every thread of
 // the process, lavapipe's included), and the Vulkan/CPU ratio; plus the largest relative
 // difference of the Vulkan output from the CPU's, so a fast wrong kernel cannot hide.
-// Usage: bench_vulkan [--reps N] [--depth D] [--res PX] [--text-len L] [--only ops|forward]
+// Usage: bench_vulkan [--reps N] [--depth D] [--res PX] [--text-len L] [--only ops|reductions|forward]
 // Exits 77 with the reason when there is no Vulkan device. Results: native/bench/README.md.
 // defines: main (bench_vulkan)
 #include <algorithm>
@@ -190,6 +190,86 @@ void bench_ops(int reps, const Backend& vk) {
   }
 }
 
+// One reduction op on Vulkan with each shader variant (the portable shared-memory trees, then
+// the subgroup-arithmetic ones), timed in the same process, each output compared with the CPU's.
+void bench_variants(const std::string& name, int reps, const Backend& vk, std::vector<std::vector<float>> host,
+                    size_t out_index, const std::function<void(const Backend&, std::vector<float*>&)>& run) {
+  std::vector<float*> hp, dp;
+  for (auto& h : host) hp.push_back(h.data());
+  for (auto& h : host) {
+    float* d = static_cast<float*>(vk.alloc(h.size() * 4));
+    vk.upload(d, h.data(), h.size() * 4);
+    dp.push_back(d);
+  }
+  const std::vector<float> start = host[out_index];
+  run(cpu_backend(), hp);
+  Timing t[2];
+  double diff[2];
+  for (int sg = 0; sg < 2; ++sg) {
+    vulkan_set_subgroup_reductions(sg == 1);
+    t[sg] = time_it(reps, [&] {
+      run(vk, dp);
+      vk.synchronize();
+    });
+    vk.upload(dp[out_index], start.data(), start.size() * 4);
+    run(vk, dp);
+    std::vector<float> got(start.size());
+    vk.download(got.data(), dp[out_index], got.size() * 4);
+    diff[sg] = rel_diff(got, host[out_index]);
+  }
+  std::printf("| %-44s | %12.2f | %12.2f | %7.2fx | %8.1e | %8.1e |\n", name.c_str(), t[0].wall_ms, t[1].wall_ms,
+              t[0].wall_ms / t[1].wall_ms, diff[0], diff[1]);
+  std::fflush(stdout);
+  for (float* d : dp) vk.free(d);
+}
+
+void bench_reductions(int reps, const Backend& vk) {
+  const VulkanDeviceInfo info = vulkan_device_info();
+  if (!info.subgroup_arithmetic) {
+    std::printf("\nReductions: the device has no subgroup arithmetic, one shader variant only\n");
+    return;
+  }
+  std::printf("\nReduction shaders on Vulkan: portable (shared-memory tree) vs subgroup arithmetic (%u wide)\n",
+              info.subgroup_size);
+  std::printf("| %-44s | %12s | %12s | %8s | %8s | %8s |\n", "op", "portable ms", "subgroup ms", "speed-up",
+              "diff p.", "diff s.");
+  std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(14, '-').c_str(),
+              std::string(14, '-').c_str(), std::string(10, '-').c_str(), std::string(10, '-').c_str(),
+              std::string(10, '-').c_str());
+  const int M = 512, C = 1152, B = 2, T = 256, H = 16, hd = 72, L = 120;
+  bench_variants("layernorm 512x1152", reps, vk, {randn(size_t(M) * C), randn(size_t(M) * C)}, 0,
+                 [&](const Backend& be, std::vector<float*>& b) {
+                   be.layernorm_forward(b[0], nullptr, nullptr, b[1], nullptr, nullptr, M, C, 1e-6f);
+                 });
+  bench_variants("rmsnorm 512x1152", reps, vk, {randn(size_t(M) * C), randn(size_t(M) * C), randn(C)}, 0,
+                 [&](const Backend& be, std::vector<float*>& b) {
+                   be.rmsnorm_forward(b[0], nullptr, b[1], b[2], M, C, 1e-6f);
+                 });
+  bench_variants("attention self B2 T256 16x72", reps, vk, {randn(size_t(B) * T * C), randn(size_t(B) * T * 3 * C)},
+                 0, [&](const Backend& be, std::vector<float*>& b) {
+                   be.attention_forward(b[0], b[1], b[1] + C, b[1] + 2 * C, nullptr, B, T, T, H, hd, 3 * C, 3 * C, C);
+                 });
+  bench_variants("attention cross B2 T256 L120 16x72", reps, vk, {randn(size_t(B) * T * C), randn(size_t(B) * T * C),
+                 randn(size_t(B) * L * 2 * C)}, 0, [&](const Backend& be, std::vector<float*>& b) {
+                   be.attention_forward(b[0], b[1], b[2], b[2] + C, nullptr, B, T, L, H, hd, C, 2 * C, C);
+                 });
+  {
+    const int Ht = 8, hdt = 64, Ct = Ht * hdt;  // a T5-base-like encoder layer over 120 tokens
+    bench_variants("attention_bias B2 T120 8x64 (T5)", reps, vk, {randn(size_t(B) * L * Ct),
+                   randn(size_t(B) * L * 3 * Ct), randn(size_t(Ht) * L * L)}, 0,
+                   [&](const Backend& be, std::vector<float*>& b) {
+                     be.attention_bias_forward(b[0], b[1], b[1] + Ct, b[1] + 2 * Ct, b[2], nullptr, B, L, L, Ht, hdt,
+                                               3 * Ct, 3 * Ct, Ct);
+                   });
+  }
+  const int HH = 64, WW = 64, Ci = 128;
+  bench_variants("group_norm 64x64 C128 G32 (VAE)", reps, vk, {randn(size_t(HH) * WW * Ci),
+                 randn(size_t(HH) * WW * Ci), randn(Ci), randn(Ci)}, 0, [&](const Backend& be, std::vector<float*>& b) {
+                   be.group_norm_forward(b[0], nullptr, nullptr, b[1], b[2], b[3], 1, HH * WW, Ci, 32, 1e-6f);
+                 });
+  vulkan_set_subgroup_reductions(info.subgroup_reductions);
+}
+
 // Random Dimba weights like bench_dimba_forward's (Linear ~ U(-1,1)/sqrt(fan_in), Mamba's own
 // A/dt/D init), so activations stay O(1) and the comparison means something.
 Checkpoint random_dimba(const DimbaConfig& cfg) {
@@ -311,7 +391,7 @@ int main(int argc, char** argv) {
     else if (a == "--text-len") L = std::atoi(next().c_str());
     else if (a == "--only") only = next();
     else {
-      std::fprintf(stderr, "usage: bench_vulkan [--reps N] [--depth D] [--res PX] [--text-len L] [--only ops|forward]\n");
+      std::fprintf(stderr, "usage: bench_vulkan [--reps N] [--depth D] [--res PX] [--text-len L] [--only ops|reductions|forward]\n");
       return 2;
     }
   }
@@ -322,9 +402,11 @@ int main(int argc, char** argv) {
     std::printf("SKIP bench_vulkan: %s\n", e.what());
     return 77;
   }
-  std::printf("vulkan device: %s; medians of %d after one warm-up\n", vulkan_device_info().name.c_str(), reps);
+  std::printf("vulkan device: %s (%s); medians of %d after one warm-up\n", vulkan_device_info().name.c_str(),
+              vulkan_device_info().kernels.c_str(), reps);
   try {
     if (only.empty() || only == "ops") bench_ops(reps, *vk);
+    if (only.empty() || only == "reductions") bench_reductions(reps, *vk);
     if (only.empty() || only == "forward") {
       header("Whole forwards (same inputs on both backends)");
       bench_golden_models(reps, *vk);

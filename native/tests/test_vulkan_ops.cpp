@@ -109,7 +109,7 @@ void test_elementwise() {
 
 void test_norms() {
   for (int rows : {1, 3}) {
-    for (int C : {72, 1155}) {
+    for (int C : {5, 72, 1155}) {
       const size_t n = size_t(rows) * C;
       auto x = randn(n, 3.0f, 5.0f), w = randn(C), b = randn(C);
       Dev dx(x), dw(w), db(b), dout(zeros(n)), dmean(zeros(rows)),
@@ -430,6 +430,37 @@ void test_vae_ops() {
   }
 }
 
+// 16-bit weights are widened to f32 before the products and summed in f32: K = 70001 ones
+// times ones must give exactly 70001 from every op that reads them (a 16-bit accumulator would
+// overflow to inf in f16 and stop at 256 in bf16).
+void test_reduced_precision_accumulates_in_f32() {
+  const int K = 70001, N = 3;
+  std::vector<float> x(K, 1.0f), y(N), y0(N, 0.0f);
+  for (DType dt : {DType::F16, DType::BF16}) {
+    const uint16_t one = dt == DType::F16 ? f32_to_f16(1.0f) : f32_to_bf16(1.0f);
+    std::vector<uint16_t> w(size_t(N) * K, one);
+    Dev dx(x), dw(w), dy(y0);
+    vkb->linear_forward(dy.f(), dx.f(), dw.p, dt, nullptr, 1, K, N, false);
+    y = dy.get();
+    std::printf("    linear K=%d %s ones: %.1f %.1f %.1f\n", K, dtype_name(dt), double(y[0]), double(y[1]), double(y[2]));
+    for (float v : y) CHECK(v == float(K));
+    // conv2d: one 3x3 output over 7779 channels (K = 70011); patch_embed: 2x2 patches over
+    // 17501 channels (K = 70004).
+    const int Cc = 7779, Kc = 9 * Cc;
+    std::vector<float> img(size_t(Kc), 1.0f);
+    std::vector<uint16_t> wc(size_t(N) * Kc, one);
+    Dev dimg(img), dwc(wc), dco(y0);
+    vkb->conv2d_forward(dco.f(), dimg.f(), dwc.p, dt, nullptr, 1, 3, 3, Cc, N, 3, 1, 0, 0, 0, 0, false);
+    for (float v : dco.get()) CHECK(v == float(Kc));
+    const int Cp = 17501, Kp = 4 * Cp;
+    std::vector<float> imgp(size_t(Kp), 1.0f);
+    std::vector<uint16_t> wp(size_t(N) * Kp, one);
+    Dev dimgp(imgp), dwp(wp), dpo(y0);
+    vkb->patch_embed_forward(dpo.f(), dimgp.f(), dwp.p, dt, nullptr, 1, Cp, 2, 2, 2, N);
+    for (float v : dpo.get()) CHECK(v == float(Kp));
+  }
+}
+
 void test_bad_input_and_unsupported() {
   CHECK(find_backend("vulkan").name == std::string("vulkan"));
   std::vector<float> host(64);
@@ -457,18 +488,34 @@ int main() {
     std::printf("%s test_vulkan_ops: %s\n", require ? "FAIL (DIMBA_REQUIRE_VULKAN=1)" : "SKIP", e.what());
     return require ? 1 : 77;
   }
+  const VulkanDeviceInfo info = vulkan_device_info();
+  std::printf("device: %s; subgroup size %u, arithmetic %s; %s\n", info.name.c_str(), info.subgroup_size,
+              info.subgroup_arithmetic ? "yes" : "no", info.kernels.c_str());
+  // The reduction ops (norms, softmax rows, group norm) once per shader variant: the portable
+  // shared-memory trees, then the subgroup-arithmetic ones where the device has them.
+  for (bool subgroups : {false, true}) {
+    if (subgroups && !info.subgroup_arithmetic) {
+      std::printf("(no subgroup arithmetic on this device: the subgroup variants are not run)\n");
+      break;
+    }
+    CHECK(vulkan_set_subgroup_reductions(subgroups) == subgroups);
+    CHECK(vulkan_device_info().subgroup_reductions == subgroups);
+    std::printf("%s\n", vulkan_device_info().kernels.c_str());
+    RUN(test_norms);
+    RUN(test_attention);
+    RUN(test_attention_bias);
+    RUN(test_vae_ops);
+  }
+  vulkan_set_subgroup_reductions(info.subgroup_reductions);
   RUN(test_elementwise);
-  RUN(test_norms);
   RUN(test_modulate_and_gated_residual);
   RUN(test_linear);
   RUN(test_sgemm);
   RUN(test_linear_int8);
-  RUN(test_attention);
-  RUN(test_attention_bias);
+  RUN(test_reduced_precision_accumulates_in_f32);
   RUN(test_conv1d);
   RUN(test_selective_scan);
   RUN(test_patches_and_embeddings);
-  RUN(test_vae_ops);
   RUN(test_bad_input_and_unsupported);
   return harness::summary();
 }

@@ -15,7 +15,7 @@ std::vector<BackendProbe> probe_backends() {
     const VulkanDeviceInfo d = vulkan_device_info();
     vk.available = true;
     vk.preferred = !d.cpu;
-    vk.detail = d.cpu ? d.name + ", a CPU driver (slower than the cpu backend)" : d.name;
+    vk.detail = (d.cpu ? d.name + ", a CPU driver (slower than the cpu backend)" : d.name) + "; " + d.kernels;
   } catch (const EngineError& e) {
     vk.detail = e.what();
   }

@@ -1,4 +1,5 @@
-// Vulkan attention_forward (shaders/attention.comp): one workgroup per (query, head, sample)
+// Vulkan attention_forward (shaders/attention.glsl, portable or subgroup
+// variant): one workgroup per (query, head, sample)
 // with an online softmax over chunks of 64 keys; per-sample key lengths.
 // defines: vk::attention_forward
 #ifdef DIMBA_HAVE_VULKAN
@@ -11,7 +12,11 @@ namespace {
 const uint32_t kSpv[] = {
 #include "shaders/attention.spv.inc"
 };
+const uint32_t kSubgroupSpv[] = {
+#include "shaders/attention_subgroup.spv.inc"
+};
 const Shader kShader{"attention", kSpv, sizeof(kSpv) / 4, 5};
+const Shader kSubgroupShader{"attention_subgroup", kSubgroupSpv, sizeof(kSubgroupSpv) / 4, 5};
 }  // namespace
 
 void attention_forward(float* out, const float* q, const float* k, const float* v, const int* k_lens, int B,
@@ -33,7 +38,8 @@ void attention_forward(float* out, const float* q, const float* k, const float* 
        1.0f / std::sqrt(float(hd))};
   if (uint32_t(Tq) > c.max_groups_x() || uint32_t(H) > c.max_groups_y())
     throw EngineError(ErrorCode::InvalidArgument, "vulkan attention: too many queries or heads for one dispatch");
-  c.dispatch(kShader, {out, q, k, v, k_lens}, &pc, sizeof pc, u32(Tq, "attention"), u32(H, "attention"),
+  c.dispatch(c.pick(kShader, kSubgroupShader),
+             {out, q, k, v, k_lens}, &pc, sizeof pc, u32(Tq, "attention"), u32(H, "attention"),
              u32(B, "attention"));
 }
 

@@ -1,4 +1,5 @@
-// Vulkan attention_bias_forward (shaders/attention_bias.comp): T5's attention with a shared
+// Vulkan attention_bias_forward (shaders/attention_bias.glsl, portable or subgroup
+// variant): T5's attention with a shared
 // relative-position bias and a per-sample key mask.
 // defines: vk::attention_bias_forward
 #ifdef DIMBA_HAVE_VULKAN
@@ -9,7 +10,11 @@ namespace {
 const uint32_t kSpv[] = {
 #include "shaders/attention_bias.spv.inc"
 };
+const uint32_t kSubgroupSpv[] = {
+#include "shaders/attention_bias_subgroup.spv.inc"
+};
 const Shader kShader{"attention_bias", kSpv, sizeof(kSpv) / 4, 6};
+const Shader kSubgroupShader{"attention_bias_subgroup", kSubgroupSpv, sizeof(kSubgroupSpv) / 4, 6};
 }  // namespace
 
 void attention_bias_forward(float* out, const float* q, const float* k, const float* v, const float* bias,
@@ -32,7 +37,8 @@ void attention_bias_forward(float* out, const float* q, const float* k, const fl
   } pc{u32(Tq, op), u32(Tk, op), uint32_t(hd), u32(q_stride, op), u32(kv_stride, op), u32(out_stride, op),
        c.elem_offset(q, 4), c.elem_offset(k, 4), c.elem_offset(v, 4), c.elem_offset(out, 4),
        c.elem_offset(bias, 4), c.elem_offset(key_mask, 4), bias ? 1u : 0u, key_mask ? 1u : 0u};
-  c.dispatch(kShader, {out, q, k, v, bias, key_mask}, &pc, sizeof pc, uint32_t(Tq), uint32_t(H), u32(B, op));
+  c.dispatch(c.pick(kShader, kSubgroupShader),
+             {out, q, k, v, bias, key_mask}, &pc, sizeof pc, uint32_t(Tq), uint32_t(H), u32(B, op));
 }
 
 }  // namespace dimba::vk

@@ -26,6 +26,28 @@ void vk_check(VkResult r, const char* what) {
                                              std::to_string(int(r)) + ")");
 }
 
+// VK_KHR_cooperative_matrix is newer than Debian 12's Vulkan headers (1.3.239): the few
+// definitions used, with the registry's values, under names of our own so that newer headers
+// do not clash.
+constexpr const char* kCoopMatExtension = "VK_KHR_cooperative_matrix";
+constexpr VkStructureType kCoopMatFeaturesType = VkStructureType(1000506000);
+constexpr VkStructureType kCoopMatPropertiesType = VkStructureType(1000506001);
+constexpr uint32_t kComponentF16 = 0, kComponentF32 = 1;  // VK_COMPONENT_TYPE_FLOAT16/32_KHR
+constexpr uint32_t kScopeSubgroup = 3;                    // VK_SCOPE_SUBGROUP_KHR
+struct CoopMatFeatures {  // VkPhysicalDeviceCooperativeMatrixFeaturesKHR
+  VkStructureType sType;
+  void* pNext;
+  VkBool32 cooperativeMatrix, cooperativeMatrixRobustBufferAccess;
+};
+struct CoopMatProperties {  // VkCooperativeMatrixPropertiesKHR
+  VkStructureType sType;
+  void* pNext;
+  uint32_t M, N, K, A, B, C, result;
+  VkBool32 saturating;
+  uint32_t scope;
+};
+using GetCoopMatProperties = VkResult(VKAPI_PTR*)(VkPhysicalDevice, uint32_t*, CoopMatProperties*);
+
 }  // namespace
 
 Context& Context::get() {
@@ -40,7 +62,7 @@ Context::Context() : next_addr_(kAddrBase) {
   load_vulkan();
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "dimba";
-  app.apiVersion = VK_API_VERSION_1_1;
+  app.apiVersion = VK_API_VERSION_1_3;  // the highest used (cooperative matrices); 1.1 devices work
   VkInstanceCreateInfo ici{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
   ici.pApplicationInfo = &app;
   VkResult r = vkCreateInstance(&ici, nullptr, &instance_);
@@ -99,6 +121,8 @@ void Context::init_device() {
   max_storage_range_ = props.limits.maxStorageBufferRange;
   for (int i = 0; i < 3; ++i) max_groups_[i] = props.limits.maxComputeWorkGroupCount[i];
   vkGetPhysicalDeviceMemoryProperties(phys_, &mem_props_);
+  query_subgroups(props.apiVersion);
+  query_coopmat(props.apiVersion);
 
   float prio = 1.0f;
   VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
@@ -108,6 +132,19 @@ void Context::init_device() {
   VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
   dci.queueCreateInfoCount = 1;
   dci.pQueueCreateInfos = &qci;
+  // Cooperative matrices: the extension, its feature, and the f16 arithmetic and memory model
+  // the shader's SPIR-V declares.
+  CoopMatFeatures cmf{kCoopMatFeaturesType, nullptr, VK_TRUE, VK_FALSE};
+  VkPhysicalDeviceVulkan12Features v12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  const char* coopmat_ext = kCoopMatExtension;
+  if (coopmat_.use) {
+    v12.shaderFloat16 = VK_TRUE;
+    v12.vulkanMemoryModel = VK_TRUE;
+    cmf.pNext = &v12;
+    dci.pNext = &cmf;
+    dci.enabledExtensionCount = 1;
+    dci.ppEnabledExtensionNames = &coopmat_ext;
+  }
   vk_check(vkCreateDevice(phys_, &dci, nullptr, &device_), "vkCreateDevice");
   vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
 
@@ -131,6 +168,58 @@ void Context::init_device() {
   vk_check(vkCreateDescriptorPool(device_, &dpi, nullptr, &desc_pool_), "vkCreateDescriptorPool");
 
   dummy_ = create_buffer(16, false);
+}
+
+void Context::query_subgroups(uint32_t device_api) {
+  // Subgroup properties are Vulkan 1.1 (vkGetPhysicalDeviceProperties2 on a 1.1 device). The
+  // reductions need basic (subgroupElect, gl_SubgroupID) and arithmetic (subgroupAdd/Max).
+  if (device_api < VK_API_VERSION_1_1 || !vkGetPhysicalDeviceProperties2) return;
+  VkPhysicalDeviceSubgroupProperties sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  p2.pNext = &sg;
+  vkGetPhysicalDeviceProperties2(phys_, &p2);
+  const VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
+  subgroup_size_ = sg.subgroupSize;
+  subgroup_arithmetic_ = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) && (sg.supportedOperations & need) == need;
+  const char* env = std::getenv("DIMBA_VULKAN_SUBGROUPS");
+  use_subgroups_ = subgroup_arithmetic_ && !(env && env[0] == '0');
+}
+
+void Context::query_coopmat(uint32_t device_api) {
+  uint32_t n = 0;
+  vkEnumerateDeviceExtensionProperties(phys_, nullptr, &n, nullptr);
+  std::vector<VkExtensionProperties> exts(n);
+  if (n) vkEnumerateDeviceExtensionProperties(phys_, nullptr, &n, exts.data());
+  bool listed = false;
+  for (const VkExtensionProperties& e : exts) listed = listed || std::strcmp(e.extensionName, kCoopMatExtension) == 0;
+  auto get_props = reinterpret_cast<GetCoopMatProperties>(
+      instance_function(instance_, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR"));
+  // The shader is SPIR-V for Vulkan 1.3 with f16 arithmetic and the Vulkan memory model.
+  bool usable = false;
+  std::vector<CoopMatShape> shapes;
+  if (listed && get_props && device_api >= VK_API_VERSION_1_3 && vkGetPhysicalDeviceFeatures2) {
+    VkPhysicalDeviceVulkan12Features v12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+    CoopMatFeatures cmf{kCoopMatFeaturesType, &v12, VK_FALSE, VK_FALSE};
+    VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    f2.pNext = &cmf;
+    vkGetPhysicalDeviceFeatures2(phys_, &f2);
+    usable = cmf.cooperativeMatrix && v12.shaderFloat16 && v12.vulkanMemoryModel;
+    uint32_t np = 0;
+    if (usable) get_props(phys_, &np, nullptr);
+    std::vector<CoopMatProperties> props(np, CoopMatProperties{kCoopMatPropertiesType});
+    if (np) get_props(phys_, &np, props.data());
+    auto type = [](uint32_t t) {
+      return t == kComponentF16 ? CoopMatType::F16 : t == kComponentF32 ? CoopMatType::F32 : CoopMatType::Other;
+    };
+    for (const CoopMatProperties& p : props)
+      shapes.push_back({p.M, p.N, p.K, type(p.A), type(p.B), type(p.C), type(p.result), p.scope == kScopeSubgroup});
+  }
+  coopmat_ = choose_coopmat(usable, coopmat_shader_built(), shapes);
+}
+
+bool Context::set_subgroup_reductions(bool on) {
+  use_subgroups_ = on && subgroup_arithmetic_;
+  return use_subgroups_;
 }
 
 Context::~Context() { release(); }
@@ -380,8 +469,10 @@ const Context::Pipeline& Context::pipeline(const Shader& sh) {
   VkShaderModule mod;
   vk_check(vkCreateShaderModule(device_, &smi, nullptr, &mod), "vkCreateShaderModule");
   VkComputePipelineCreateInfo cpi{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+  const VkSpecializationMapEntry local_size{0, 0, 4};
+  const VkSpecializationInfo spec{1, &local_size, 4, &subgroup_size_};
   cpi.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_COMPUTE_BIT,
-               mod, "main", nullptr};
+               mod, "main", sh.subgroup_sized ? &spec : nullptr};
   cpi.layout = p.layout;
   VkResult r = vkCreateComputePipelines(device_, VK_NULL_HANDLE, 1, &cpi, nullptr, &p.pipeline);
   vkDestroyShaderModule(device_, mod, nullptr);

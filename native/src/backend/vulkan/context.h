@@ -12,6 +12,7 @@
 // Not thread-safe: one engine thread drives a backend, as on CPU.
 // defines: vk::Context, vk::BufRef, vk::Shader, vk::context
 #pragma once
+#include "backend/vulkan/coopmat_select.h"
 #include "backend/vulkan/loader.h"
 
 #include <cstddef>
@@ -28,7 +29,12 @@ struct Shader {
   const uint32_t* words;
   size_t n_words;
   uint32_t n_buffers;  // storage buffers at bindings 0..n-1, all in set 0
+  bool subgroup_sized = false;  // local_size_x is specialisation constant 0: the subgroup size
 };
+
+// Whether this build embeds shaders/coopmat/linear_coopmat.comp (linear.cpp; native/CMakeLists.txt
+// builds it only with a glslc that knows GL_KHR_cooperative_matrix).
+bool coopmat_shader_built();
 
 struct BufRef {
   VkBuffer buffer = VK_NULL_HANDLE;
@@ -61,6 +67,24 @@ class Context {
   void dispatch(const Shader& sh, const std::vector<const void*>& bufs, const void* push, size_t push_bytes,
                 uint32_t gx, uint32_t gy = 1, uint32_t gz = 1);
 
+  // Reduction shaders (norms, softmax rows): the <op>_subgroup.comp variants when the device
+  // has subgroup arithmetic in compute (chosen at device setup; DIMBA_VULKAN_SUBGROUPS=0 keeps
+  // the portable shared-memory ones), else the portable ones. pick() returns the one in use.
+  bool subgroup_reductions() const { return use_subgroups_; }
+  bool subgroup_arithmetic() const { return subgroup_arithmetic_; }  // what the device reports
+  uint32_t subgroup_size() const { return subgroup_size_; }
+  // Switches the reductions (on only where the device has subgroup arithmetic) and returns what
+  // is now in use: the op tests and bench_vulkan run both variants in one process.
+  bool set_subgroup_reductions(bool on);
+  const Shader& pick(const Shader& portable, const Shader& subgroup) const {
+    return use_subgroups_ ? subgroup : portable;
+  }
+
+  // linear_forward with f16 weights on cooperative matrices (shaders/coopmat/), when
+  // choose_coopmat() allowed it at device setup; matmul_path() says which matmul runs and why.
+  bool coopmat() const { return coopmat_.use; }
+  const std::string& matmul_path() const { return coopmat_.reason; }
+
   const std::string& device_name() const { return device_name_; }
   bool cpu_device() const { return cpu_device_; }  // VK_PHYSICAL_DEVICE_TYPE_CPU (lavapipe)
   // The largest buffer alloc() accepts (maxStorageBufferRange: every buffer is bound whole).
@@ -88,6 +112,8 @@ class Context {
   };
 
   void init_device();  // picks the device and creates everything after the instance
+  void query_subgroups(uint32_t device_api);  // fills subgroup_* and use_subgroups_
+  void query_coopmat(uint32_t device_api);     // fills coopmat_
   void release();      // destroys whatever exists (also after a failed start)
   const Allocation& find(const void* p, size_t* offset) const;
   Allocation create_buffer(size_t bytes, bool host_visible_only);
@@ -113,6 +139,10 @@ class Context {
   uint32_t max_groups_[3] = {65535, 65535, 65535};
   std::string device_name_;
   bool cpu_device_ = false;
+  bool subgroup_arithmetic_ = false;
+  bool use_subgroups_ = false;
+  uint32_t subgroup_size_ = 0;
+  CoopMatChoice coopmat_;
 
   std::map<uintptr_t, Allocation> allocs_;  // keyed by the span's first address
   uintptr_t next_addr_;

@@ -1,4 +1,5 @@
-// Vulkan group_norm_forward (shaders/group_norm.comp): one workgroup per (group, sample).
+// Vulkan group_norm_forward (shaders/group_norm.glsl, portable or subgroup
+// variant): one workgroup per (group, sample).
 // defines: vk::group_norm_forward
 #ifdef DIMBA_HAVE_VULKAN
 #include "backend/vulkan/ops.h"
@@ -8,7 +9,11 @@ namespace {
 const uint32_t kSpv[] = {
 #include "shaders/group_norm.spv.inc"
 };
+const uint32_t kSubgroupSpv[] = {
+#include "shaders/group_norm_subgroup.spv.inc"
+};
 const Shader kShader{"group_norm", kSpv, sizeof(kSpv) / 4, 6};
+const Shader kSubgroupShader{"group_norm_subgroup", kSubgroupSpv, sizeof(kSubgroupSpv) / 4, 6};
 }  // namespace
 
 void group_norm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
@@ -26,7 +31,8 @@ void group_norm_forward(float* out, float* mean, float* rstd, const float* inp, 
       u32(HW, op), u32(C, op), u32(G, op), eps, c.elem_offset(out, 4), c.elem_offset(mean, 4),
       c.elem_offset(rstd, 4), c.elem_offset(inp, 4), c.elem_offset(weight, 4), c.elem_offset(bias, 4),
       (weight ? 1u : 0u) | (bias ? 2u : 0u) | (mean ? 4u : 0u) | (rstd ? 8u : 0u)};
-  c.dispatch(kShader, {out, mean, rstd, inp, weight, bias}, &pc, sizeof pc, uint32_t(G), uint32_t(B));
+  c.dispatch(c.pick(kShader, kSubgroupShader),
+             {out, mean, rstd, inp, weight, bias}, &pc, sizeof pc, uint32_t(G), uint32_t(B));
 }
 
 }  // namespace dimba::vk

@@ -1,4 +1,5 @@
-// Vulkan layernorm_forward (shaders/layernorm.comp): one workgroup per row.
+// Vulkan layernorm_forward (shaders/layernorm.glsl, portable or subgroup
+// variant): one workgroup per row.
 // defines: vk::layernorm_forward
 #ifdef DIMBA_HAVE_VULKAN
 #include "backend/vulkan/ops.h"
@@ -8,7 +9,11 @@ namespace {
 const uint32_t kSpv[] = {
 #include "shaders/layernorm.spv.inc"
 };
+const uint32_t kSubgroupSpv[] = {
+#include "shaders/layernorm_subgroup.spv.inc"
+};
 const Shader kShader{"layernorm", kSpv, sizeof(kSpv) / 4, 6};
+const Shader kSubgroupShader{"layernorm_subgroup", kSubgroupSpv, sizeof(kSubgroupSpv) / 4, 6};
 }  // namespace
 
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
@@ -22,7 +27,8 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
       (weight ? 1u : 0u) | (bias ? 2u : 0u) | (mean ? 4u : 0u) | (rstd ? 8u : 0u)};
   uint32_t gx, gy;
   row_groups(c, rows, &gx, &gy);
-  c.dispatch(kShader, {out, mean, rstd, inp, weight, bias}, &pc, sizeof pc, gx, gy);
+  c.dispatch(c.pick(kShader, kSubgroupShader),
+             {out, mean, rstd, inp, weight, bias}, &pc, sizeof pc, gx, gy);
 }
 
 }  // namespace dimba::vk

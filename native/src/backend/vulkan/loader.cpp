@@ -14,6 +14,7 @@ namespace dimba::vk {
 #define DIMBA_VK_DEFINE(name) PFN_##name name = nullptr;
 DIMBA_VK_GLOBAL_FUNCS(DIMBA_VK_DEFINE)
 DIMBA_VK_INSTANCE_FUNCS(DIMBA_VK_DEFINE)
+DIMBA_VK_OPTIONAL_FUNCS(DIMBA_VK_DEFINE)
 #undef DIMBA_VK_DEFINE
 
 namespace {
@@ -46,12 +47,19 @@ void load_vulkan() {
   get_instance_proc = gipa;  // the library stays open for the life of the process
 }
 
+PFN_vkVoidFunction instance_function(VkInstance instance, const char* name) {
+  return get_instance_proc ? get_instance_proc(instance, name) : nullptr;
+}
+
 void load_vulkan_instance(VkInstance instance) {
 #define DIMBA_VK_LOAD(name)                                                                        \
   name = reinterpret_cast<PFN_##name>(get_instance_proc(instance, #name));                         \
   if (!name) throw EngineError(ErrorCode::Internal, "vulkan: the loader has no " #name);
   DIMBA_VK_INSTANCE_FUNCS(DIMBA_VK_LOAD)
 #undef DIMBA_VK_LOAD
+#define DIMBA_VK_LOAD_OPTIONAL(name) name = reinterpret_cast<PFN_##name>(get_instance_proc(instance, #name));
+  DIMBA_VK_OPTIONAL_FUNCS(DIMBA_VK_LOAD_OPTIONAL)
+#undef DIMBA_VK_LOAD_OPTIONAL
 }
 
 }  // namespace dimba::vk

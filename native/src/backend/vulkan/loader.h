@@ -10,6 +10,7 @@
 #define DIMBA_VK_INSTANCE_FUNCS(X)                                                                     \
   X(vkDestroyInstance) X(vkEnumeratePhysicalDevices) X(vkGetPhysicalDeviceQueueFamilyProperties)       \
   X(vkGetPhysicalDeviceProperties) X(vkGetPhysicalDeviceMemoryProperties) X(vkCreateDevice)            \
+  X(vkEnumerateDeviceExtensionProperties)                                                              \
   X(vkAllocateCommandBuffers) X(vkAllocateDescriptorSets) X(vkAllocateMemory) X(vkBeginCommandBuffer) \
   X(vkBindBufferMemory) X(vkCmdBindDescriptorSets) X(vkCmdBindPipeline) X(vkCmdCopyBuffer)             \
   X(vkCmdDispatch) X(vkCmdPipelineBarrier) X(vkCmdPushConstants) X(vkCreateBuffer)                     \
@@ -22,16 +23,24 @@
   X(vkResetCommandBuffer) X(vkResetDescriptorPool) X(vkResetFences) X(vkUnmapMemory)                   \
   X(vkUpdateDescriptorSets) X(vkWaitForFences)
 
+// Vulkan 1.1 functions a 1.0 loader may lack: loaded when present, null otherwise (the
+// backend then keeps to its portable shaders).
+#define DIMBA_VK_OPTIONAL_FUNCS(X) X(vkGetPhysicalDeviceProperties2) X(vkGetPhysicalDeviceFeatures2)
+
 namespace dimba::vk {
 
 #define DIMBA_VK_DECLARE(name) extern PFN_##name name;
 DIMBA_VK_GLOBAL_FUNCS(DIMBA_VK_DECLARE)
 DIMBA_VK_INSTANCE_FUNCS(DIMBA_VK_DECLARE)
+DIMBA_VK_OPTIONAL_FUNCS(DIMBA_VK_DECLARE)
 #undef DIMBA_VK_DECLARE
 
 // Opens the loader and fills the global functions; throws EngineError(InvalidArgument) naming
 // the library when it is missing. Idempotent.
 void load_vulkan();
+// An instance function the headers may not declare (VK_KHR_cooperative_matrix's, newer than
+// Debian 12's headers); null when the loader or driver lacks it. Call after load_vulkan().
+PFN_vkVoidFunction instance_function(VkInstance instance, const char* name);
 // Fills the instance-level (and, through the loader's dispatch, device-level) functions.
 void load_vulkan_instance(VkInstance instance);
 

@@ -1,4 +1,5 @@
-// Vulkan rmsnorm_forward (shaders/rmsnorm.comp): one workgroup per row.
+// Vulkan rmsnorm_forward (shaders/rmsnorm.glsl, portable or subgroup
+// variant): one workgroup per row.
 // defines: vk::rmsnorm_forward
 #ifdef DIMBA_HAVE_VULKAN
 #include "backend/vulkan/ops.h"
@@ -8,7 +9,11 @@ namespace {
 const uint32_t kSpv[] = {
 #include "shaders/rmsnorm.spv.inc"
 };
+const uint32_t kSubgroupSpv[] = {
+#include "shaders/rmsnorm_subgroup.spv.inc"
+};
 const Shader kShader{"rmsnorm", kSpv, sizeof(kSpv) / 4, 4};
+const Shader kSubgroupShader{"rmsnorm_subgroup", kSubgroupSpv, sizeof(kSubgroupSpv) / 4, 4};
 }  // namespace
 
 void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t rows, int C,
@@ -21,7 +26,8 @@ void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* wei
       c.elem_offset(inp, 4), c.elem_offset(weight, 4), (weight ? 1u : 0u) | (rstd ? 8u : 0u)};
   uint32_t gx, gy;
   row_groups(c, rows, &gx, &gy);
-  c.dispatch(kShader, {out, rstd, inp, weight}, &pc, sizeof pc, gx, gy);
+  c.dispatch(c.pick(kShader, kSubgroupShader),
+             {out, rstd, inp, weight}, &pc, sizeof pc, gx, gy);
 }
 
 }  // namespace dimba::vk

@@ -25,8 +25,16 @@ bool vulkan_compiled_in() { return true; }
 
 VulkanDeviceInfo vulkan_device_info() {
   vk::Context& c = vk::Context::get();
-  return {c.device_name(), c.cpu_device()};
+  VulkanDeviceInfo d{c.device_name(), c.cpu_device(), c.subgroup_size(), c.subgroup_arithmetic(),
+                     c.subgroup_reductions(), ""};
+  d.kernels = c.subgroup_reductions() ? "reductions: subgroup (" + std::to_string(c.subgroup_size()) + " wide)"
+              : c.subgroup_arithmetic() ? "reductions: shared memory (subgroups turned off)"
+                                        : "reductions: shared memory (no subgroup arithmetic)";
+  d.kernels += "; " + c.matmul_path();
+  return d;
 }
+
+bool vulkan_set_subgroup_reductions(bool on) { return vk::Context::get().set_subgroup_reductions(on); }
 
 const Backend& vulkan_backend() {
   vk::Context::get();  // throws a clear EngineError when no device exists
@@ -73,6 +81,11 @@ bool vulkan_compiled_in() { return false; }
 VulkanDeviceInfo vulkan_device_info() {
   vulkan_backend();  // throws "built without Vulkan"
   return {};
+}
+
+bool vulkan_set_subgroup_reductions(bool) {
+  vulkan_backend();  // throws "built without Vulkan"
+  return false;
 }
 
 const Backend& vulkan_backend() {
