@@ -184,6 +184,26 @@ void resume_continues_from_the_last_save() {
   CHECK(la.tensors.data == lc.tensors.data);
 }
 
+void full_fine_tune_saves_full_variants() {
+  const std::string manifest = write_model();
+  TuningOptions o = lora_options(manifest, kDir + "/full");
+  o.train.use_lora = false;
+  o.train.optimizer = TrainOptions::Optimizer::Came;
+  o.train.lr = 2e-5;  // the paper's
+  o.train.steps = 4;
+  o.train.save_every = 2;
+  o.validation_fraction = 0;
+  TuningResult r = run_tuning(green_stars(4), o, {});
+  CHECK(r.step == 4 && r.checkpoints.size() == 2);
+  const ModelManifest m = load_manifest(manifest);
+  ParamSet base = ParamSet::from_checkpoint(load_safetensors(m.dimba_weights), m.dimba);
+  ParamSet tuned = base;
+  apply_variant(tuned, r.checkpoints.back().path, 1.0);
+  ParamSet saved = ParamSet::from_checkpoint(load_safetensors(r.checkpoints.back().path), m.dimba);
+  CHECK(tuned.data == saved.data);
+  CHECK(tuned.data != base.data);  // CAME moved the weights
+}
+
 void variants_apply_at_a_strength() {
   const std::string manifest = write_model();
   const ModelManifest m = load_manifest(manifest);
@@ -222,6 +242,7 @@ int main() {
   harness::run("bad_input_is_refused_before_compute", bad_input_is_refused_before_compute);
   harness::run("short_lora_run_lowers_the_loss", short_lora_run_lowers_the_loss);
   harness::run("resume_continues_from_the_last_save", resume_continues_from_the_last_save);
+  harness::run("full_fine_tune_saves_full_variants", full_fine_tune_saves_full_variants);
   harness::run("variants_apply_at_a_strength", variants_apply_at_a_strength);
   fs::remove_all(kDir);
   return harness::summary();
