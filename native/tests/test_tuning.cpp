@@ -182,6 +182,18 @@ void resume_continues_from_the_last_save() {
   TuningResult c = run_tuning(green_stars(6), o2, {});
   Lora la = Lora::load(b.checkpoints.back().path), lc = Lora::load(c.checkpoints.back().path);
   CHECK(la.tensors.data == lc.tensors.data);
+  // A cancel that lands while a checkpoint's samples are drawn: the variant is written and the
+  // step reached is reported.
+  TuningOptions o3 = o;
+  o3.run_dir = kDir + "/stopped-sampling";
+  o3.preview_prompts = {"a shape"};
+  o3.preview_seeds = {1};
+  std::atomic<bool> cancel3{false};
+  TuningHooks h3;
+  h3.cancel = &cancel3;
+  h3.on_progress = [&](const TrainProgress& p) { if (p.step == 10) cancel3 = true; };
+  TuningResult d = run_tuning(green_stars(6), o3, h3);
+  CHECK(d.cancelled && d.step == 10 && fs::exists(tuning_checkpoint_path(o3.run_dir, 10)));
 }
 
 void full_fine_tune_saves_full_variants() {

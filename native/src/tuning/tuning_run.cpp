@@ -240,7 +240,7 @@ TuningResult run_tuning(const std::vector<TuningImage>& images, const TuningOpti
     to.preview_every = to.save_every;
     TrainSession session(m.dimba, to.use_lora ? base : std::move(base), to);
     if (opt.resume && fs::exists(to.state_path)) session.load_state(to.state_path);
-    res.resumed_from = session.step();
+    res.resumed_from = res.step = session.step();
     if (!val.empty()) {
       res.start_validation_loss = session.eval_loss(val, opt.train.seed ^ kValidationSalt, opt.validation_draws);
       if (hooks.on_start_validation) hooks.on_start_validation(res.start_validation_loss);
@@ -291,6 +291,7 @@ TuningResult run_tuning(const std::vector<TuningImage>& images, const TuningOpti
         [&](const TrainProgress& p) {
           loss_sum += p.loss;
           ++loss_n;
+          res.step = p.step;  // kept current: a cancel during sampling still reports it
           if (hooks.on_progress) hooks.on_progress(p);
         },
         hooks.cancel, [&](const TrainSession&) { save_checkpoint(session, true); });
