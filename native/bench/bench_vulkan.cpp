@@ -4,7 +4,8 @@
 // the same process so that load on a shared machine hits both alike. Prints one table: wall
 // milliseconds (median of --reps after one warm-up), process CPU milliseconds (every thread of
 // the process, lavapipe's included), and the Vulkan/CPU ratio; plus the largest relative
-// difference of the Vulkan output from the CPU's, so a fast wrong kernel cannot hide.
+// difference of the Vulkan output from the CPU's, so a fast wrong kernel cannot hide. A second
+// table (--only reductions) times the reduction shaders' portable and subgroup variants.
 // Usage: bench_vulkan [--reps N] [--depth D] [--res PX] [--text-len L] [--only ops|reductions|forward]
 // Exits 77 with the reason when there is no Vulkan device. Results: native/bench/README.md.
 // defines: main (bench_vulkan)
@@ -203,22 +204,30 @@ void bench_variants(const std::string& name, int reps, const Backend& vk, std::v
   }
   const std::vector<float> start = host[out_index];
   run(cpu_backend(), hp);
-  Timing t[2];
-  double diff[2];
-  for (int sg = 0; sg < 2; ++sg) {
-    vulkan_set_subgroup_reductions(sg == 1);
-    t[sg] = time_it(reps, [&] {
+  // The variants alternate rep by rep (after one warm-up each), so that load on a shared
+  // machine hits both alike; medians of the wall times.
+  std::vector<double> w[2];
+  for (int i = -1; i < reps; ++i)
+    for (int sg = 0; sg < 2; ++sg) {
+      vulkan_set_subgroup_reductions(sg == 1);
+      const double w0 = wall_s();
       run(vk, dp);
       vk.synchronize();
-    });
+      if (i >= 0) w[sg].push_back(1e3 * (wall_s() - w0));
+    }
+  double t[2], diff[2];
+  for (int sg = 0; sg < 2; ++sg) {
+    std::sort(w[sg].begin(), w[sg].end());
+    t[sg] = w[sg][w[sg].size() / 2];
+    vulkan_set_subgroup_reductions(sg == 1);
     vk.upload(dp[out_index], start.data(), start.size() * 4);
     run(vk, dp);
     std::vector<float> got(start.size());
     vk.download(got.data(), dp[out_index], got.size() * 4);
     diff[sg] = rel_diff(got, host[out_index]);
   }
-  std::printf("| %-44s | %12.2f | %12.2f | %7.2fx | %8.1e | %8.1e |\n", name.c_str(), t[0].wall_ms, t[1].wall_ms,
-              t[0].wall_ms / t[1].wall_ms, diff[0], diff[1]);
+  std::printf("| %-44s | %12.2f | %12.2f | %7.2fx | %8.1e | %8.1e |\n", name.c_str(), t[0], t[1], t[0] / t[1],
+              diff[0], diff[1]);
   std::fflush(stdout);
   for (float* d : dp) vk.free(d);
 }
@@ -391,7 +400,8 @@ int main(int argc, char** argv) {
     else if (a == "--text-len") L = std::atoi(next().c_str());
     else if (a == "--only") only = next();
     else {
-      std::fprintf(stderr, "usage: bench_vulkan [--reps N] [--depth D] [--res PX] [--text-len L] [--only ops|reductions|forward]\n");
+      std::fprintf(stderr, "usage: bench_vulkan [--reps N] [--depth D] [--res PX] [--text-len L]"
+                           " [--only ops|reductions|forward]\n");
       return 2;
     }
   }
