@@ -6,7 +6,6 @@
 import { defineStore } from 'pinia';
 import { computed, reactive, ref, shallowRef } from 'vue';
 import {
-  ApiError,
   type ApiErrorShape,
   type GalleryCollection,
   type GalleryImage,
@@ -16,6 +15,7 @@ import {
   type ImportResult,
   type RemixRequest,
 } from '@api';
+import { errorShapeOf } from '../api/errors';
 import { useClient } from '../composables/useClient';
 import { uploadFile } from '../composables/gallery/upload';
 import { useGenerateFormStore } from './generateForm';
@@ -72,11 +72,6 @@ export function showsNewestOfAll(f: GalleryFilters): boolean {
   return (Object.keys(d) as (keyof GalleryFilters)[]).every((k) => f[k] === d[k]);
 }
 
-function toErrorShape(error: unknown): ApiErrorShape {
-  if (error instanceof ApiError) return error.toShape();
-  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
-}
-
 /** The last move to the trash, for undo: the images and where they were in the list. */
 interface TrashUndo {
   removed: { index: number; image: GalleryImage }[];
@@ -119,7 +114,7 @@ export const useGalleryStore = defineStore('gallery', () => {
       nextCursor.value = page.nextCursor;
       error.value = null;
     } catch (caught) {
-      if (gen === generation) error.value = toErrorShape(caught);
+      if (gen === generation) error.value = errorShapeOf(caught);
     } finally {
       if (gen === generation) {
         loaded.value = true;
@@ -159,7 +154,7 @@ export const useGalleryStore = defineStore('gallery', () => {
       collections.value = c.collections;
       models.value = m.models;
     } catch (caught) {
-      actionError.value = toErrorShape(caught);
+      actionError.value = errorShapeOf(caught);
     }
   }
 
@@ -190,7 +185,7 @@ export const useGalleryStore = defineStore('gallery', () => {
     try {
       return await task();
     } catch (caught) {
-      actionError.value = toErrorShape(caught);
+      actionError.value = errorShapeOf(caught);
       return null;
     } finally {
       busy.value = false;
@@ -322,7 +317,7 @@ export const useGalleryStore = defineStore('gallery', () => {
         try {
           results.push(await uploadFile(client, file));
         } catch (caught) {
-          failed.push(`${file.name}: ${toErrorShape(caught).message}`);
+          failed.push(`${file.name}: ${errorShapeOf(caught).message}`);
         }
       }
     } finally {

@@ -3,7 +3,8 @@
 // progress event touches one small record instead of re-rendering a list of 1,000 jobs.
 import { defineStore } from 'pinia';
 import { computed, reactive, ref, shallowRef } from 'vue';
-import { ApiError, type ApiErrorShape, type Job, type JobRecipe, type PayloadOf } from '@api';
+import { type ApiErrorShape, type Job, type JobRecipe, type PayloadOf } from '@api';
+import { errorShapeOf } from '../api/errors';
 import { useClient } from '../composables/useClient';
 
 export type JobProgress = PayloadOf<'onJobProgress'>;
@@ -25,11 +26,6 @@ export function progressFraction(p: JobProgress | undefined): number {
   return Math.min(1, (p.image * p.steps + p.step) / (p.steps * p.count));
 }
 
-function toErrorShape(error: unknown): ApiErrorShape {
-  if (error instanceof ApiError) return error.toShape();
-  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
-}
-
 export const useJobsStore = defineStore('jobs', () => {
   const client = useClient();
   const jobs = shallowRef<Job[]>([]);
@@ -49,7 +45,7 @@ export const useJobsStore = defineStore('jobs', () => {
       paused.value = listed.paused;
       lastSeed.value ??= latestStartedSeed(listed.jobs);
     } catch (caught) {
-      error.value = toErrorShape(caught);
+      error.value = errorShapeOf(caught);
     } finally {
       loading.value = false;
     }
@@ -109,7 +105,7 @@ export const useJobsStore = defineStore('jobs', () => {
     try {
       return await task();
     } catch (caught) {
-      error.value = toErrorShape(caught);
+      error.value = errorShapeOf(caught);
       return null;
     }
   }

@@ -3,13 +3,9 @@
 // API's events.
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import { ApiError, type ApiErrorShape, type CatalogueEntry, type Conversion, type Download, type Model, type Settings, type Validation } from '@api';
+import { type ApiErrorShape, type CatalogueEntry, type Conversion, type Download, type Model, type Settings, type Validation } from '@api';
+import { errorShapeOf } from '../api/errors';
 import { useClient } from '../composables/useClient';
-
-function toErrorShape(error: unknown): ApiErrorShape {
-  if (error instanceof ApiError) return error.toShape();
-  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
-}
 
 /** Models that make images on their own (T5 and VAE are parts of a pipeline). */
 export function generativeModels(list: readonly Model[]): Model[] {
@@ -88,7 +84,7 @@ export const useModelsStore = defineStore('models', () => {
     try {
       return await task();
     } catch (caught) {
-      error.value = toErrorShape(caught);
+      error.value = errorShapeOf(caught);
       return null;
     } finally {
       busy.value = false;

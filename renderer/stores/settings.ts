@@ -1,13 +1,9 @@
 // The settings as the renderer sees them: loaded from, and written through, the API.
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import { ApiError, type ApiErrorShape, type Settings, type SettingsPatch } from '@api';
+import { type ApiErrorShape, type Settings, type SettingsPatch } from '@api';
+import { errorShapeOf } from '../api/errors';
 import { useClient } from '../composables/useClient';
-
-function toErrorShape(error: unknown): ApiErrorShape {
-  if (error instanceof ApiError) return error.toShape();
-  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
-}
 
 export const useSettingsStore = defineStore('settings', () => {
   const client = useClient();
@@ -30,7 +26,7 @@ export const useSettingsStore = defineStore('settings', () => {
       savedAt.value = markSaved ? new Date() : savedAt.value;
       return true;
     } catch (caught) {
-      error.value = toErrorShape(caught);
+      error.value = errorShapeOf(caught);
       return false;
     } finally {
       busy.value = false;

@@ -5,7 +5,6 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import {
-  ApiError,
   type ApiErrorShape,
   type DatasetItem,
   type DatasetProblem,
@@ -14,12 +13,8 @@ import {
   type TuningSettingsInput,
   type Variant,
 } from '@api';
+import { errorShapeOf } from '../api/errors';
 import { useClient } from '../composables/useClient';
-
-function toErrorShape(error: unknown): ApiErrorShape {
-  if (error instanceof ApiError) return error.toShape();
-  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
-}
 
 /** Exponential moving average of a series (the smoothed curve); `alpha` the weight of a new point. */
 export function smoothed(values: readonly number[], alpha = 0.1): number[] {
@@ -59,7 +54,7 @@ export const useTuningStore = defineStore('tuning', () => {
     try {
       return await task();
     } catch (caught) {
-      error.value = toErrorShape(caught);
+      error.value = errorShapeOf(caught);
       return null;
     }
   }
