@@ -2,11 +2,13 @@
 // turned into JS errors carrying the engine's code, argument errors thrown as
 // E_INVALID_ARGUMENT, and a worker that runs one engine call off the JS thread and settles a
 // promise with its result.
-// defines: throw_invalid, coded_error, Failure, PromiseWorker
+// defines: throw_invalid, coded_error, optional_callback, cancellable_run, Failure, PromiseWorker
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -25,6 +27,26 @@ inline Napi::Error coded_error(Napi::Env env, const std::string& code, const std
   Napi::Error err = Napi::Error::New(env, msg);
   err.Set("code", Napi::String::New(env, code));
   return err;
+}
+
+// Argument `i` as a callback, or an empty function when it is absent, undefined or null.
+inline Napi::Function optional_callback(const Napi::CallbackInfo& info, size_t i, const std::string& what) {
+  if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return Napi::Function();
+  if (!info[i].IsFunction()) throw_invalid(info.Env(), what + " must be a function");
+  return info[i].As<Napi::Function>();
+}
+
+// What a long run hands JS: {promise, cancel}; cancel() raises the flag the engine polls between
+// steps, so it returns at once and the promise settles when the engine notices.
+inline Napi::Object cancellable_run(Napi::Env env, Napi::Promise promise,
+                                    std::shared_ptr<std::atomic<bool>> cancel) {
+  Napi::Object run = Napi::Object::New(env);
+  run.Set("promise", promise);
+  run.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo& ci) {
+            cancel->store(true);
+            return ci.Env().Undefined();
+          }));
+  return run;
 }
 
 // Runs engine work (off the JS thread) and records how it failed as (code, message); the JS

@@ -361,21 +361,12 @@ Napi::Value Generate(const Napi::CallbackInfo& info) {
   if (!ref->pipeline) throw_invalid(env, "generate: the pipeline was released");
   dimba::Recipe recipe =
       recipe_from_js(env, info.Length() > 1 ? info[1] : env.Undefined(), ref->pipeline->default_recipe());
-  Napi::Function on_progress;
-  if (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull()) {
-    if (!info[2].IsFunction()) throw_invalid(env, "generate: onProgress must be a function");
-    on_progress = info[2].As<Napi::Function>();
-  }
+  Napi::Function on_progress = optional_callback(info, 2, "generate: onProgress");
   auto cancel = std::make_shared<std::atomic<bool>>(false);
   auto* worker = new GenerateWorker(env, ref->pipeline, std::move(recipe), cancel, on_progress);
-  Napi::Object job = Napi::Object::New(env);
-  job.Set("promise", worker->promise());
-  job.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo& ci) {
-            cancel->store(true);
-            return ci.Env().Undefined();
-          }));
+  Napi::Object run = cancellable_run(env, worker->promise(), cancel);
   worker->Queue();
-  return job;
+  return run;
 }
 
 }  // namespace

@@ -306,21 +306,12 @@ Napi::Value Tune(const Napi::CallbackInfo& info) {
     im.caption = c.As<Napi::String>();
     images.push_back(std::move(im));
   }
-  Napi::Function on_event;
-  if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
-    if (!info[1].IsFunction()) throw_invalid(env, "tune: onEvent must be a function");
-    on_event = info[1].As<Napi::Function>();
-  }
+  Napi::Function on_event = optional_callback(info, 1, "tune: onEvent");
   auto cancel = std::make_shared<std::atomic<bool>>(false);
   auto* worker = new TuneWorker(env, std::move(images), std::move(opt), cancel, on_event);
-  Napi::Object job = Napi::Object::New(env);
-  job.Set("promise", worker->promise());
-  job.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo& ci) {
-            cancel->store(true);
-            return ci.Env().Undefined();
-          }));
+  Napi::Object run = cancellable_run(env, worker->promise(), cancel);
   worker->Queue();
-  return job;
+  return run;
 }
 
 }  // namespace
