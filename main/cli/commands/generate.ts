@@ -19,7 +19,7 @@ import type { ModelInfo } from '../../engine-host/protocol.js';
 import { encodePng } from '../../services/images/png.js';
 import { builtinManifestPath } from '../../services/models/builtin.js';
 import { builtinModelFolder } from '../../runtime/paths.js';
-import { recipeChunks, type ImageRecipe } from '../../services/images/recipe-chunks.js';
+import { makeImageRecipe, recipeChunks } from '../../services/images/recipe-chunks.js';
 import { studioVersion } from '../../runtime/version.js';
 
 const SAMPLERS: readonly SamplerName[] = ['dpm++2m', 'ddim', 'euler'];
@@ -169,40 +169,6 @@ function freeName(dir: string, seed: number | bigint): string {
   }
 }
 
-interface ResolvedRecipe {
-  prompt: string;
-  negativePrompt: string;
-  steps: number;
-  guidance: number;
-  sampler: SamplerName;
-  width: number;
-  height: number;
-}
-
-function recipeFor(model: ModelInfo, r: ResolvedRecipe, seed: bigint, backend: string): ImageRecipe {
-  return {
-    format: 'dimba-recipe',
-    version: 1,
-    prompt: r.prompt,
-    negativePrompt: r.negativePrompt,
-    seed: seed > BigInt(Number.MAX_SAFE_INTEGER) ? seed.toString() : Number(seed),
-    steps: r.steps,
-    guidance: r.guidance,
-    sampler: r.sampler,
-    width: r.width,
-    height: r.height,
-    model: {
-      id: model.id,
-      name: model.name,
-      manifestHash: model.manifestHash,
-      tokenizerHash: model.tokenizerHash,
-      t5WeightsId: model.t5WeightsId,
-      weights: model.weights,
-    },
-    engine: { version: studioVersion(), backend },
-  };
-}
-
 /** The command on a given way of starting the engine process (tests pass a stand-in). */
 export function makeGenerateCommand(spawn: () => SpawnEngine): Command {
   return defineCommand({
@@ -240,7 +206,7 @@ export function makeGenerateCommand(spawn: () => SpawnEngine): Command {
           }
         }
         const seed = a.seed ?? BigInt(randomInt(0, 2 ** 32));
-        const recipe: ResolvedRecipe = {
+        const recipe = {
           prompt: a.prompt,
           negativePrompt: a.negative,
           steps: a.steps ?? d.steps,
@@ -268,7 +234,7 @@ export function makeGenerateCommand(spawn: () => SpawnEngine): Command {
         for (const image of result.images) {
           const imageSeed = BigInt(image.seed);
           const file = freeName(outDir, imageSeed);
-          writeFileSync(file, encodePng(image, recipeChunks(recipeFor(model, recipe, imageSeed, backend))));
+          writeFileSync(file, encodePng(image, recipeChunks(makeImageRecipe(recipe, model, imageSeed, { version: studioVersion(), backend }))));
           out(file);
         }
         const t = result.times;

@@ -38,6 +38,48 @@ export interface ImageRecipe {
   engine: { version: string; backend: string };
 }
 
+/** What an image was sampled with, every default already applied. */
+export type SampledSettings = Pick<
+  ImageRecipe,
+  'prompt' | 'negativePrompt' | 'steps' | 'guidance' | 'sampler' | 'width' | 'height'
+>;
+
+/**
+ * The recipe of one made image. `model` may be a richer record (the engine's model info): only
+ * the recipe's fields are kept, so nothing else of the engine leaks into files.
+ */
+export function makeImageRecipe(
+  settings: SampledSettings,
+  model: RecipeModel,
+  seed: bigint,
+  engine: ImageRecipe['engine'],
+  adapter?: { id: string; hash: string; weight: number },
+): ImageRecipe {
+  const { prompt, negativePrompt, steps, guidance, sampler, width, height } = settings;
+  return {
+    format: RECIPE_FORMAT,
+    version: 1,
+    prompt,
+    negativePrompt,
+    seed: seed > BigInt(Number.MAX_SAFE_INTEGER) ? seed.toString() : Number(seed),
+    steps,
+    guidance,
+    sampler,
+    width,
+    height,
+    model: {
+      id: model.id,
+      name: model.name,
+      manifestHash: model.manifestHash,
+      tokenizerHash: model.tokenizerHash,
+      t5WeightsId: model.t5WeightsId,
+      weights: model.weights,
+    },
+    ...(adapter ? { adapters: [{ id: adapter.id, hash: adapter.hash, weight: adapter.weight }] } : {}),
+    engine,
+  };
+}
+
 /** The names A1111 users know for our samplers. */
 const A1111_SAMPLER: Record<string, string> = { 'dpm++2m': 'DPM++ 2M', ddim: 'DDIM', euler: 'Euler' };
 

@@ -11,7 +11,7 @@ import { ApiError } from '../../api/errors.js';
 import { EngineHostError } from '../../engine-host/errors.js';
 import type { EngineRecipe, ModelInfo } from '../../engine-host/protocol.js';
 import { encodePng } from '../images/png.js';
-import type { ImageRecipe } from '../images/recipe-chunks.js';
+import { makeImageRecipe, type ImageRecipe } from '../images/recipe-chunks.js';
 import type { ImageSink } from './image-sink.js';
 import type { Job, JobStore } from './jobs.js';
 
@@ -253,27 +253,14 @@ function imageRecipe(
 ): ImageRecipe {
   const r = job.recipe;
   const d = model.defaults;
-  const n = BigInt(seed);
-  return {
-    format: 'dimba-recipe',
-    version: 1,
+  const settings = {
     prompt: r.prompt,
     negativePrompt: r.negativePrompt,
-    seed: n > BigInt(Number.MAX_SAFE_INTEGER) ? seed : Number(n),
     steps: r.steps ?? d.steps,
     guidance: r.guidance ?? d.guidance,
     sampler: r.sampler ?? d.sampler,
     width: r.width ?? d.width,
     height: r.height ?? d.height,
-    model: {
-      id: model.id,
-      name: model.name,
-      manifestHash: model.manifestHash,
-      tokenizerHash: model.tokenizerHash,
-      t5WeightsId: model.t5WeightsId,
-      weights: model.weights,
-    },
-    ...(adapter ? { adapters: [{ id: adapter.id, hash: adapter.hash, weight: adapter.weight }] } : {}),
-    engine,
   };
+  return makeImageRecipe(settings, model, BigInt(seed), engine, adapter);
 }
