@@ -4,7 +4,7 @@
 // the addon in this process (tools and tests).
 import type { Validation } from '../../api/models.js';
 import type { CheckpointInspection } from '../../engine/addon.js';
-import type { Inspector } from './inspect.js';
+import { emptyValidation, type Inspector } from './inspect.js';
 
 export type InspectCheckpoint = (file: string, options: { config?: string }) => Promise<CheckpointInspection>;
 
@@ -32,22 +32,7 @@ export function validationFromInspection(target: string, r: CheckpointInspection
 /** A report for a file the engine refused: the problem carries the engine's code first. */
 export function failedValidation(target: string, error: unknown): Validation {
   const code = typeof (error as { code?: unknown }).code === 'string' ? `${(error as { code: string }).code}: ` : '';
-  return {
-    path: target,
-    architecture: 'unknown',
-    checkedBy: 'engine',
-    ok: false,
-    tensorCount: 0,
-    totalBytes: 0,
-    dtypes: {},
-    matched: 0,
-    expected: 0,
-    missing: [],
-    unexpected: [],
-    wrongShape: [],
-    problems: [`${code}${error instanceof Error ? error.message : String(error)}`],
-    unchecked: [],
-  };
+  return emptyValidation(target, 'engine', [`${code}${error instanceof Error ? error.message : String(error)}`]);
 }
 
 export function engineInspector(inspectCheckpoint: InspectCheckpoint): Inspector {

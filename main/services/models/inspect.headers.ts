@@ -5,7 +5,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Validation } from '../../api/models.js';
-import type { Inspector } from './inspect.js';
+import { emptyValidation, type Inspector } from './inspect.js';
 
 /** Largest header we parse; real ones are a few MB at most (T5-XXL: ~60 KB). */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -97,22 +97,7 @@ async function weightFiles(target: string): Promise<string[]> {
 
 export const headerInspector: Inspector = {
   async inspect(target) {
-    const report: Validation = {
-      path: target,
-      architecture: 'unknown',
-      checkedBy: 'headers',
-      ok: false,
-      tensorCount: 0,
-      totalBytes: 0,
-      dtypes: {},
-      matched: 0,
-      expected: 0,
-      missing: [],
-      unexpected: [],
-      wrongShape: [],
-      problems: [],
-      unchecked: [],
-    };
+    const report = emptyValidation(target, 'headers');
     let files: string[];
     try {
       files = await weightFiles(target);
