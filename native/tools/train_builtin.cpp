@@ -3,6 +3,7 @@
 // `dimba eval-builtin`) calls this tool.
 //   train_builtin train --out DIR [--seed S] [--steps N] [--batch B] [--items N] [--lr X]
 //                       [--warmup N] [--minutes M] [--eval-limit N] [--engine-version V]
+//                       [--mamba-ratio R] [--d-state N] [--weight-decay W] [--patch P] [--hidden H]
 //       writes DIR/{spiece.model, t5/, dimba.json, dimba.safetensors, builtin.manifest.json}
 //   train_builtin eval --model DIR [--weights F | --random-init SEED] [--limit N] [--steps N]
 //                      [--guidance G] [--sampler NAME]      -> one JSON line of accuracies
@@ -111,6 +112,7 @@ int train_cmd(const Args& a) {
   opt.final_lr_ratio = a.num("final-lr-ratio", 0.05);
   opt.clip_norm = a.num("clip", 1.0);
   opt.optimizer = TrainOptions::Optimizer::AdamW;
+  opt.adamw.weight_decay = a.num("weight-decay", opt.adamw.weight_decay);
   opt.caption_dropout = 0.0;  // the dataset's own empty-caption items play the unconditional part
   opt.seed = seed;
   opt.save_every = int64_t(a.num("save-every", 500));
@@ -122,6 +124,10 @@ int train_cmd(const Args& a) {
   if (prediction != "x0" && prediction != "v" && prediction != "eps")
     throw EngineError(ErrorCode::InvalidArgument, "train: --prediction is x0, v or eps");
   DimbaConfig part_cfg = builtin_dimba_config(64, kBuiltinMaxLength, int(a.num("patch", 4)), int(a.num("hidden", 128)));
+  // Probe knobs (README "Probe (session 2)"); the recipe's defaults leave the config as it is.
+  part_cfg.mamba_ratio = a.num("mamba-ratio", part_cfg.mamba_ratio);
+  part_cfg.d_state = int(a.num("d-state", part_cfg.d_state));
+  part_cfg.validate();
   part_cfg.prediction = prediction == "x0"  ? DimbaConfig::Prediction::Sample
                         : prediction == "v" ? DimbaConfig::Prediction::V
                                             : DimbaConfig::Prediction::Epsilon;
