@@ -216,7 +216,7 @@ describe.skipIf(missing !== null)(`Generate view end to end${missing ? ` (skippe
     await page.close();
   });
 
-  it.skipIf(builtinProblem !== null)(`the built-in model makes a 32x32 image${builtinProblem ? ` (skipped: ${builtinProblem})` : ''}`, async () => {
+  it.skipIf(builtinProblem !== null)(`the built-in model makes a 32x32 image, found in the gallery with its recipe${builtinProblem ? ` (skipped: ${builtinProblem})` : ''}`, async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(studio.url);
     await page.getByTestId('nav-generate').click();
@@ -233,6 +233,17 @@ describe.skipIf(missing !== null)(`Generate view end to end${missing ? ` (skippe
     const first = page.getByTestId('result-image').first().locator('img');
     await expect.poll(() => first.getAttribute('alt')).toBe('a red circle on a blue background');
     await expect.poll(() => first.evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    // The image is in the gallery with the recipe that made it.
+    await page.getByTestId('nav-gallery').click();
+    await page.getByTestId('gallery-search').fill('circle');
+    await page.getByTestId('gallery-search').press('Enter');
+    await expect.poll(() => page.getByTestId('gallery-cell').count()).toBe(1);
+    await page.getByTestId('gallery-cell').click();
+    await page.getByTestId('image-detail').waitFor();
+    expect(await page.getByTestId('detail-prompt').textContent()).toBe('a red circle on a blue background');
+    expect(await page.getByTestId('recipe-model').textContent()).toContain('(dimba-builtin-32)');
+    expect(await page.getByTestId('recipe-steps').textContent()).toBe('20');
+    expect(await page.getByTestId('recipe-source').textContent()).toBe('generated here');
     await page.close();
   });
 });
