@@ -1,7 +1,7 @@
 // Small real images with recipes for the gallery tests.
 import { encodePng, type PngText } from '../../../main/services/images/png.js';
 import { recipeChunks, type ImageRecipe } from '../../../main/services/images/recipe-chunks.js';
-import type { GalleryRecipe } from '../../../main/api/gallery.js';
+import { galleryRecipeOf } from '../../../main/services/gallery/image-sink.gallery.js';
 
 export function pixels(width: number, height: number, salt = 0) {
   const rgb = new Uint8Array(width * height * 3);
@@ -27,22 +27,8 @@ export function dimbaRecipe(over: Partial<ImageRecipe> = {}): ImageRecipe {
   };
 }
 
-export function galleryRecipe(r: ImageRecipe): GalleryRecipe {
-  return {
-    prompt: r.prompt,
-    negativePrompt: r.negativePrompt,
-    seed: String(r.seed),
-    steps: r.steps,
-    guidance: r.guidance,
-    sampler: r.sampler,
-    width: r.width,
-    height: r.height,
-    model: { id: r.model.id, name: r.model.name, hash: r.model.manifestHash },
-    adapters: [],
-    engineVersion: r.engine.version,
-    backend: r.engine.backend,
-  };
-}
+/** The gallery row's recipe, mapped as the job queue's sink maps it. */
+export const galleryRecipe = galleryRecipeOf;
 
 /** A generated PNG (16x16 by default) carrying both recipe chunks; `salt` makes the bytes unique. */
 export function generatedPng(r: ImageRecipe = dimbaRecipe(), salt = 0): Buffer {
