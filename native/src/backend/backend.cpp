@@ -20,6 +20,7 @@ void* host_alloc(size_t bytes) {
 void host_free(void* p) { std::free(p); }
 void host_copy(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void host_sync() {}
+void host_zero(void* p, size_t bytes) { std::memset(p, 0, bytes); }
 size_t host_max_buffer() { return SIZE_MAX; }
 
 }  // namespace
@@ -59,6 +60,22 @@ const Backend& cpu_backend() {
       cpu::upsample_nearest_forward,
       cpu::attention_bias_forward,
       cpu::linear_int8_forward,
+      host_zero,
+      cpu::linear_backward,
+      cpu::layernorm_backward,
+      cpu::rmsnorm_backward,
+      cpu::modulate_backward,
+      cpu::gated_residual_backward,
+      cpu::gelu_tanh_backward,
+      cpu::silu_backward,
+      cpu::softplus_backward,
+      cpu::add_backward,
+      cpu::add_row_backward,
+      cpu::attention_backward,
+      cpu::conv1d_causal_depthwise_backward,
+      cpu::selective_scan_backward,
+      cpu::patch_embed_backward,
+      cpu::unpatchify_backward,
   };
   return be;
 }

@@ -56,6 +56,27 @@ struct Backend {
   decltype(&cpu::upsample_nearest_forward) upsample_nearest_forward;  // VAE
   decltype(&cpu::attention_bias_forward) attention_bias_forward;      // T5
   decltype(&cpu::linear_int8_forward) linear_int8_forward;            // T5 int8 weights
+
+  // Training (training/dimba_train.cpp). Appended after the forward ops so that a table
+  // written positionally before them still compiles; a backend without them leaves them null
+  // and DimbaTrainer refuses it with BackendUnavailable naming what is missing.
+  // zero: `bytes` (a multiple of 4) of device memory set to 0, for gradients that accumulate.
+  void (*zero)(void* dst_device, size_t bytes);
+  decltype(&cpu::linear_backward) linear_backward;
+  decltype(&cpu::layernorm_backward) layernorm_backward;
+  decltype(&cpu::rmsnorm_backward) rmsnorm_backward;
+  decltype(&cpu::modulate_backward) modulate_backward;
+  decltype(&cpu::gated_residual_backward) gated_residual_backward;
+  decltype(&cpu::gelu_tanh_backward) gelu_tanh_backward;
+  decltype(&cpu::silu_backward) silu_backward;
+  decltype(&cpu::softplus_backward) softplus_backward;
+  decltype(&cpu::add_backward) add_backward;
+  decltype(&cpu::add_row_backward) add_row_backward;
+  decltype(&cpu::attention_backward) attention_backward;
+  decltype(&cpu::conv1d_causal_depthwise_backward) conv1d_causal_depthwise_backward;
+  decltype(&cpu::selective_scan_backward) selective_scan_backward;
+  decltype(&cpu::patch_embed_backward) patch_embed_backward;
+  decltype(&cpu::unpatchify_backward) unpatchify_backward;
 };
 
 // The CPU backend (always available).
