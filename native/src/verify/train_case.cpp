@@ -7,7 +7,8 @@
 // grad.<param> within 1e-4; then, from the golden gradients (the README: the same gradients
 // each step), clipping to the metadata's global norm and CAME steps with its lr: the
 // parameter changes dcame1.* / dcame3.* within 1e-5. Training runs in float32 whatever
-// --weights says.
+// --weights says; forward and backward on the chosen backend (--backend), the loss and CAME
+// on the host, where DimbaTrainer keeps the parameters on every backend.
 // defines: kTrainCase
 #include <cstdlib>
 #include <cstring>
@@ -93,10 +94,7 @@ void compare(VerifyReport& rep, const std::string& name, const std::vector<float
 }
 
 VerifyReport run_train(const std::string& dir, const std::string& name, const VerifyOptions& vopt) {
-  if (choose_backend(vopt.backend).backend != &cpu_backend())
-    throw EngineError(ErrorCode::InvalidArgument, name + ": the training step runs on the CPU backend only (the "
-                                                         "backward ops are not in the Backend table), not '" +
-                                                         vopt.backend + "'");
+  const Backend& be = *choose_backend(vopt.backend).backend;  // throws for a named backend that is missing
   std::string stem, train;
   train_paths(dir, name, stem, train);
   const std::string cfg_path = stem + ".json";
@@ -126,7 +124,7 @@ VerifyReport run_train(const std::string& dir, const std::string& name, const Ve
   std::vector<float> xt(x0.size()), tf(t.begin(), t.end());
   iddpm_noisy_input(xt.data(), x0.data(), noise.data(), t.data(), B, int64_t(Cin) * H * W, sched);
   ParamSet params = ParamSet::from_checkpoint(weights, cfg);
-  DimbaTrainer tr(cfg, params);
+  DimbaTrainer tr(cfg, params, nullptr, 1.0, be);
   std::vector<float> out(size_t(B) * cfg.out_channels * H * W), dout(out.size());
   tr.forward(out.data(), xt.data(), tf.data(), y.data(), lens.data(), B, H, W, L);
   IddpmTerms terms =
