@@ -4,7 +4,7 @@
 // f32 weights within 1e-4 and 16-bit weight storage within 2e-2 (Dimba bf16 and f16; T5 and
 // the VAE bf16, as on the CPU: f16 overflows them). The sampler and tokenizer cases are host
 // code on every backend and run as well; the training case must refuse Vulkan with a typed
-// error. Exits 77 (ctest: skipped) with the reason when there is no Vulkan device;
+// error (BackendUnavailable: DimbaTrainer names the training ops the table lacks). Exits 77 (ctest: skipped) with the reason when there is no Vulkan device;
 // DIMBA_REQUIRE_VULKAN=1 (set by native/scripts/test.sh under CI) makes that a failure.
 // defines: main (test_vulkan_golden)
 #include <chrono>
@@ -57,7 +57,7 @@ void host_cases() {
 void training_refuses_vulkan() {
   VerifyOptions opt;
   opt.backend = "vulkan";
-  CHECK_THROWS_CODE(verify_golden(harness::golden_path(""), "dimba-tiny.train", opt), ErrorCode::InvalidArgument);
+  CHECK_THROWS_CODE(verify_golden(harness::golden_path(""), "dimba-tiny.train", opt), ErrorCode::BackendUnavailable);
 }
 
 }  // namespace
