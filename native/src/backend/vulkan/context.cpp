@@ -16,7 +16,7 @@ namespace {
 
 constexpr uintptr_t kAddrBase = uintptr_t(1) << 44;  // far from any host pointer we would see
 constexpr uint32_t kMaxSets = 1024;                  // dispatches per submission before a flush
-constexpr uint32_t kMaxBindings = 8;
+constexpr uint32_t kMaxBindings = 16;  // the scan's backward binds 14 buffers
 
 void vk_check(VkResult r, const char* what) {
   if (r == VK_SUCCESS) return;
@@ -120,6 +120,7 @@ void Context::init_device() {
   cpu_device_ = props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   max_storage_range_ = props.limits.maxStorageBufferRange;
   for (int i = 0; i < 3; ++i) max_groups_[i] = props.limits.maxComputeWorkGroupCount[i];
+  max_bindings_ = props.limits.maxPerStageDescriptorStorageBuffers;
   vkGetPhysicalDeviceMemoryProperties(phys_, &mem_props_);
   query_subgroups(props.apiVersion);
   query_coopmat(props.apiVersion);
@@ -448,6 +449,10 @@ const Context::Pipeline& Context::pipeline(const Shader& sh) {
   auto it = pipelines_.find(sh.words);
   if (it != pipelines_.end()) return it->second;
   DIMBA_CHECK(sh.n_buffers <= kMaxBindings);
+  if (sh.n_buffers > max_bindings_)
+    throw EngineError(ErrorCode::BackendUnavailable, std::string("vulkan: shader ") + sh.name + " binds " +
+                                                         std::to_string(sh.n_buffers) + " storage buffers, the device " +
+                                                         std::to_string(max_bindings_));
   Pipeline p{};
   std::vector<VkDescriptorSetLayoutBinding> b(sh.n_buffers);
   for (uint32_t i = 0; i < sh.n_buffers; ++i)

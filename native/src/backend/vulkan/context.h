@@ -137,6 +137,7 @@ class Context {
   VkPhysicalDeviceMemoryProperties mem_props_{};
   uint64_t max_storage_range_ = 0;
   uint32_t max_groups_[3] = {65535, 65535, 65535};
+  uint32_t max_bindings_ = 8;  // maxPerStageDescriptorStorageBuffers
   std::string device_name_;
   bool cpu_device_ = false;
   bool subgroup_arithmetic_ = false;

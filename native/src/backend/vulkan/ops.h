@@ -1,7 +1,7 @@
 // The Vulkan backend's ops: the signatures and semantics of backend/cpu/ops.h and gemm.h,
 // one file and one shader (shaders/<op>.comp) each. Pointers are Vulkan device pointers
 // (Context::alloc). Helpers shared by the op files sit at the bottom.
-// defines: the vk:: ops below, u32, stride_groups
+// defines: the vk:: ops below (forward and backward), sum_rows_accumulate, u32, stride_groups
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -55,6 +55,43 @@ void conv2d_forward(float* out, const float* inp, const void* weight, DType wdty
                     int pad_right, bool accumulate);
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
            int ldb, float beta, float* C, int ldc);
+
+// Training: the backward ops (same semantics as the CPU's: gradients accumulate) and zero.
+// Weight gradients are summed by one thread per output in a fixed order, never with atomics,
+// so a step gives the same gradients on every run.
+void zero(void* dst, size_t bytes);
+void linear_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int M, int K,
+                     int N);
+void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                        const float* weight, const float* mean, const float* rstd, int64_t rows, int C);
+void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
+                      const float* rstd, int64_t rows, int C);
+void modulate_backward(float* dinp, float* dshift, float* dscale, const float* dout, const float* inp,
+                       const float* scale, int B, int64_t T, int C, int64_t mod_stride);
+void gated_residual_backward(float* dy, float* dgate, const float* dx, const float* y, const float* gate, int B,
+                             int64_t T, int C, int64_t gate_stride);
+void gelu_tanh_backward(float* dinp, const float* dout, const float* inp, int64_t n);
+void silu_backward(float* dinp, const float* dout, const float* inp, int64_t n);
+void softplus_backward(float* dinp, const float* dout, const float* inp, int64_t n);
+void add_backward(float* da, float* db, const float* dout, int64_t n);
+void add_row_backward(float* da, float* drow, const float* dout, int64_t rows, int C);
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                        const float* v, const int* k_lens, int B, int Tq, int Tk, int H, int hd, int64_t q_stride,
+                        int64_t kv_stride, int64_t out_stride);
+void conv1d_causal_depthwise_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                                      const float* inp, const float* weight, int T, int D, int K,
+                                      int64_t in_stride, bool reverse);
+void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, float* dCm, float* dDskip, float* dz,
+                             const float* dy, const float* u, const float* delta, const float* A, const float* Bm,
+                             const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
+                             int64_t bc_stride, int64_t z_stride, int64_t dbc_stride, int64_t dz_stride,
+                             bool reverse);
+void patch_embed_backward(float* dimg, float* dweight, float* dbias, const float* dout, const float* img,
+                          const float* weight, int B, int Cin, int H, int W, int p, int C);
+void unpatchify_backward(float* dtokens, const float* dimg, int B, int Cout, int h, int w, int p);
+// out[b*out_stride + c] += sum over t < T of a[b,t,c] (* m[b,t,c] when m is not null), a and m
+// [B, T, C]: the reductions the weight gradients share (sum_rows.cpp).
+void sum_rows_accumulate(float* out, const float* a, const float* m, int B, int64_t T, int C, int64_t out_stride);
 
 // A size or index that must fit the shaders' 32-bit indexing; bad input gets a typed error.
 inline uint32_t u32(int64_t v, const char* op) {

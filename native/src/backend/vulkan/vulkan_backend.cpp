@@ -1,5 +1,6 @@
-// The Vulkan backend's op table (backend/backend.h). Every forward op has a Vulkan kernel;
-// an op without one would be null (reported as unsupported, never a silent CPU fallback).
+// The Vulkan backend's op table (backend/backend.h). Every forward op and every training op
+// has a Vulkan kernel; an op without one would be null (reported as unsupported, never a
+// silent CPU fallback).
 // defines: vulkan_backend, vulkan_compiled_in
 #include "backend/vulkan/vulkan_backend.h"
 
@@ -72,6 +73,22 @@ const Backend& vulkan_backend() {
       vk::upsample_nearest_forward,
       vk::attention_bias_forward,
       vk::linear_int8_forward,
+      vk::zero,
+      vk::linear_backward,
+      vk::layernorm_backward,
+      vk::rmsnorm_backward,
+      vk::modulate_backward,
+      vk::gated_residual_backward,
+      vk::gelu_tanh_backward,
+      vk::silu_backward,
+      vk::softplus_backward,
+      vk::add_backward,
+      vk::add_row_backward,
+      vk::attention_backward,
+      vk::conv1d_causal_depthwise_backward,
+      vk::selective_scan_backward,
+      vk::patch_embed_backward,
+      vk::unpatchify_backward,
   };
   return be;
 }
