@@ -1,6 +1,7 @@
-// Every Vulkan op against the CPU reference on random inputs of awkward shapes (sizes that are
-// not tile multiples, head dimension 72, odd token counts, batch 1 and 3, strided and offset
-// pointers into shared buffers), printing the normalised error of each. Exits 77 (ctest:
+// Every Vulkan op, forward and backward (training), against the CPU reference on random inputs
+// of awkward shapes (sizes that are not tile multiples, head dimension 72, odd token counts,
+// batch 1 and 3, strided and offset pointers into shared buffers), printing the normalised
+// error of each. Exits 77 (ctest:
 // skipped) with the reason when the engine was built without Vulkan or no device exists;
 // DIMBA_REQUIRE_VULKAN=1 turns that into a failure (CI with lavapipe).
 #include <cstdint>
@@ -461,6 +462,255 @@ void test_reduced_precision_accumulates_in_f32() {
   }
 }
 
+// ---- training ops: every backward op and zero against the CPU's. Gradient outputs start
+// from random values (the ops accumulate), so a missing "+=" fails too.
+
+void test_zero_and_elementwise_backward() {
+  for (int64_t n : {1, 4099}) {
+    auto x = randn(size_t(n), 6.0f), g = randn(size_t(n)), start = randn(size_t(n));
+    x[0] = 35.0f;  // above softplus's pass-through threshold; GELU/SiLU saturate
+    if (n > 2) x[1] = -90.0f;
+    Dev dx(x), dg(g);
+    std::printf("    n=%lld: gelu_tanh/silu/softplus/add backward, zero\n", (long long)n);
+    using Fn = void (*)(float*, const float*, const float*, int64_t);
+    const Fn cpu_fns[3] = {cpu::gelu_tanh_backward, cpu::silu_backward, cpu::softplus_backward};
+    const Fn vk_fns[3] = {vkb->gelu_tanh_backward, vkb->silu_backward, vkb->softplus_backward};
+    for (int f = 0; f < 3; ++f) {
+      std::vector<float> want = start;
+      Dev got(start);
+      cpu_fns[f](want.data(), g.data(), x.data(), n);
+      vk_fns[f](got.f(), dg.f(), dx.f(), n);
+      CHECK_REL(got.get().data(), want.data(), size_t(n), 1e-5);
+    }
+    std::vector<float> wa = start, wb = x;
+    Dev ga(start), gb(x);
+    cpu::add_backward(wa.data(), wb.data(), g.data(), n);
+    vkb->add_backward(ga.f(), gb.f(), dg.f(), n);
+    CHECK_REL(ga.get().data(), wa.data(), size_t(n), 1e-6);
+    CHECK_REL(gb.get().data(), wb.data(), size_t(n), 1e-6);
+    vkb->zero(ga.f() + (n > 2 ? 1 : 0), size_t(n > 2 ? n - 2 : n) * 4);  // an offset range: its ends untouched
+    auto z = ga.get();
+    bool ok = true;
+    for (int64_t i = 0; i < n; ++i) ok = ok && (n > 2 && (i == 0 || i == n - 1) ? z[size_t(i)] == wa[size_t(i)] : z[size_t(i)] == 0.0f);
+    CHECK(ok);
+  }
+  CHECK_THROWS_CODE(vkb->zero(nullptr, 6), ErrorCode::InvalidArgument);
+  const int rows = 7, C = 301;
+  auto g = randn(size_t(rows) * C), a0 = randn(size_t(rows) * C), r0 = randn(C);
+  std::vector<float> wa = a0, wr = r0;
+  Dev dg(g), ga(a0), gr(r0);
+  std::printf("    add_row backward rows=%d C=%d\n", rows, C);
+  cpu::add_row_backward(wa.data(), wr.data(), g.data(), rows, C);
+  vkb->add_row_backward(ga.f(), gr.f(), dg.f(), rows, C);
+  CHECK_REL(ga.get().data(), wa.data(), wa.size(), 1e-6);
+  CHECK_REL(gr.get().data(), wr.data(), wr.size(), 1e-6);
+}
+
+void test_linear_backward() {
+  struct Shape { int M, K, N; };
+  for (Shape s : {Shape{1, 5, 3}, Shape{37, 72, 129}, Shape{130, 67, 65}}) {
+    auto x = randn(size_t(s.M) * s.K), w = randn(size_t(s.N) * s.K), dy = randn(size_t(s.M) * s.N);
+    auto dx0 = randn(x.size()), dw0 = randn(w.size()), db0 = randn(size_t(s.N));
+    std::vector<float> wdx = dx0, wdw = dw0, wdb = db0;
+    Dev dxd(x), dwd(w), dyd(dy), gdx(dx0), gdw(dw0), gdb(db0);
+    std::printf("    linear backward M=%d K=%d N=%d\n", s.M, s.K, s.N);
+    cpu::linear_backward(wdx.data(), wdw.data(), wdb.data(), dy.data(), x.data(), w.data(), s.M, s.K, s.N);
+    vkb->linear_backward(gdx.f(), gdw.f(), gdb.f(), dyd.f(), dxd.f(), dwd.f(), s.M, s.K, s.N);
+    CHECK_REL(gdx.get().data(), wdx.data(), wdx.size(), 1e-5);
+    CHECK_REL(gdw.get().data(), wdw.data(), wdw.size(), 1e-5);
+    CHECK_REL(gdb.get().data(), wdb.data(), wdb.size(), 1e-5);
+  }
+}
+
+void test_norms_backward() {
+  for (int rows : {1, 3, 67}) {
+    for (int C : {5, 72, 1155}) {
+      const size_t n = size_t(rows) * C;
+      auto x = randn(n, 3.0f, 5.0f), w = randn(C), g = randn(n), dx0 = randn(n), dw0 = randn(C), db0 = randn(C);
+      std::vector<float> y(n), mean(rows), rstd(rows);
+      Dev dx(x), dwt(w), dg(g);
+      std::printf("    rows=%d C=%d: layernorm backward (no affine; affine with dweight/dbias), rmsnorm backward\n",
+                  rows, C);
+      for (bool affine : {false, true}) {
+        cpu::layernorm_forward(y.data(), mean.data(), rstd.data(), x.data(), affine ? w.data() : nullptr, nullptr,
+                               rows, C, 1e-6f);
+        Dev dmean(mean), drstd(rstd), gdx(dx0), gdw(dw0), gdb(db0);
+        std::vector<float> wdx = dx0, wdw = dw0, wdb = db0;
+        cpu::layernorm_backward(wdx.data(), affine ? wdw.data() : nullptr, affine ? wdb.data() : nullptr, g.data(),
+                                x.data(), affine ? w.data() : nullptr, mean.data(), rstd.data(), rows, C);
+        vkb->layernorm_backward(gdx.f(), affine ? gdw.f() : nullptr, affine ? gdb.f() : nullptr, dg.f(), dx.f(),
+                                affine ? dwt.f() : nullptr, dmean.f(), drstd.f(), rows, C);
+        CHECK_REL(gdx.get().data(), wdx.data(), n, 1e-5);
+        CHECK_REL(gdw.get().data(), wdw.data(), size_t(C), 1e-5);
+        CHECK_REL(gdb.get().data(), wdb.data(), size_t(C), 1e-5);
+      }
+      cpu::rmsnorm_forward(y.data(), rstd.data(), x.data(), w.data(), rows, C, 1e-5f);
+      Dev drstd(rstd), gdx(dx0), gdw(dw0);
+      std::vector<float> wdx = dx0, wdw = dw0;
+      cpu::rmsnorm_backward(wdx.data(), wdw.data(), g.data(), x.data(), w.data(), rstd.data(), rows, C);
+      vkb->rmsnorm_backward(gdx.f(), gdw.f(), dg.f(), dx.f(), dwt.f(), drstd.f(), rows, C);
+      CHECK_REL(gdx.get().data(), wdx.data(), n, 1e-5);
+      CHECK_REL(gdw.get().data(), wdw.data(), size_t(C), 1e-5);
+    }
+  }
+}
+
+void test_modulate_and_gated_residual_backward() {
+  const int C = 72;
+  for (int B : {1, 3}) {
+    for (int T : {1, 17}) {
+      const size_t n = size_t(B) * T * C;
+      const int64_t ms = 6 * C;
+      auto g = randn(n), x = randn(n), table = randn(size_t(B) * ms), dx0 = randn(n), dt0 = randn(size_t(B) * ms);
+      Dev dg(g), dx(x), dtab(table);
+      std::printf("    B=%d T=%d C=%d: modulate and gated residual backward (table rows read in place)\n", B, T, C);
+      // modulate: shift at column block 3, scale at block 4 of the [B, 6, C] table
+      {
+        std::vector<float> wdx = dx0, wt = dt0;
+        Dev gdx(dx0), gt(dt0);
+        cpu::modulate_backward(wdx.data(), wt.data() + 3 * C, wt.data() + 4 * C, g.data(), x.data(),
+                               table.data() + 4 * C, B, T, C, ms);
+        vkb->modulate_backward(gdx.f(), gt.f() + 3 * C, gt.f() + 4 * C, dg.f(), dx.f(), dtab.f() + 4 * C, B, T, C,
+                               ms);
+        CHECK_REL(gdx.get().data(), wdx.data(), n, 1e-6);
+        CHECK_REL(gt.get().data(), wt.data(), wt.size(), 1e-5);
+      }
+      for (bool gate : {true, false}) {
+        std::vector<float> wdy = dx0, wt = dt0;
+        Dev gdy(dx0), gt(dt0);
+        cpu::gated_residual_backward(wdy.data(), wt.data() + 5 * C, g.data(), x.data(),
+                                     gate ? table.data() + 5 * C : nullptr, B, T, C, ms);
+        vkb->gated_residual_backward(gdy.f(), gt.f() + 5 * C, dg.f(), dx.f(), gate ? dtab.f() + 5 * C : nullptr, B,
+                                     T, C, ms);
+        CHECK_REL(gdy.get().data(), wdy.data(), n, 1e-6);
+        CHECK_REL(gt.get().data(), wt.data(), wt.size(), 1e-5);
+      }
+    }
+  }
+}
+
+void test_attention_backward() {
+  const int H = 2, hd = 72, C = H * hd;
+  // Self-attention over packed [q|k|v] rows (gradients into a packed [dq|dk|dv]).
+  for (int B : {1, 3}) {
+    for (int T : {1, 77}) {
+      const size_t n3 = size_t(B) * T * 3 * C;
+      auto qkv = randn(n3), dout = randn(size_t(B) * T * C), d0 = randn(n3);
+      std::vector<float> want = d0;
+      Dev dqkv(qkv), ddout(dout), got(d0);
+      std::printf("    self-attention backward B=%d T=%d H=%d hd=%d\n", B, T, H, hd);
+      cpu::attention_backward(want.data(), want.data() + C, want.data() + 2 * C, dout.data(), qkv.data(),
+                              qkv.data() + C, qkv.data() + 2 * C, nullptr, B, T, T, H, hd, 3 * C, 3 * C, C);
+      vkb->attention_backward(got.f(), got.f() + C, got.f() + 2 * C, ddout.f(), dqkv.f(), dqkv.f() + C,
+                              dqkv.f() + 2 * C, nullptr, B, T, T, H, hd, 3 * C, 3 * C, C);
+      CHECK_REL(got.get().data(), want.data(), want.size(), 1e-5);
+    }
+  }
+  // Cross-attention with per-sample key lengths (full, short, none), more query rows than one
+  // 256-row tile.
+  const int B = 3, Tq = 300, Tk = 9;
+  auto q = randn(size_t(B) * Tq * C), kv = randn(size_t(B) * Tk * 2 * C), dout = randn(size_t(B) * Tq * C);
+  auto dq0 = randn(q.size()), dkv0 = randn(kv.size());
+  std::vector<int> lens = {Tk, 4, 0};
+  std::vector<float> wq = dq0, wkv = dkv0;
+  Dev dq(q), dkv(kv), ddout(dout), dlens(lens), gq(dq0), gkv(dkv0);
+  std::printf("    cross-attention backward B=%d Tq=%d Tk=%d k_lens={%d,%d,%d}\n", B, Tq, Tk, lens[0], lens[1],
+              lens[2]);
+  cpu::attention_backward(wq.data(), wkv.data(), wkv.data() + C, dout.data(), q.data(), kv.data(), kv.data() + C,
+                          lens.data(), B, Tq, Tk, H, hd, C, 2 * C, C);
+  vkb->attention_backward(gq.f(), gkv.f(), gkv.f() + C, ddout.f(), dq.f(), dkv.f(), dkv.f() + C,
+                          static_cast<const int*>(dlens.p), B, Tq, Tk, H, hd, C, 2 * C, C);
+  CHECK_REL(gq.get().data(), wq.data(), wq.size(), 1e-5);
+  CHECK_REL(gkv.get().data(), wkv.data(), wkv.size(), 1e-5);
+}
+
+void test_conv1d_backward() {
+  const int K = 4;
+  for (int T : {1, 19}) {
+    for (int D : {5, 67}) {
+      const int64_t stride = 2 * D + 3;  // the x half of a wider [dx | dz] row, as in the Mamba mixer
+      auto x = randn(size_t(T) * stride), w = randn(size_t(D) * K), g = randn(size_t(T) * D);
+      auto dx0 = randn(x.size()), dw0 = randn(w.size()), db0 = randn(size_t(D));
+      Dev dx(x), dw(w), dg(g);
+      for (bool reverse : {false, true}) {
+        std::vector<float> wdx = dx0, wdw = dw0, wdb = db0;
+        Dev gdx(dx0), gdw(dw0), gdb(db0);
+        std::printf("    conv1d backward T=%d D=%d K=%d reverse=%d\n", T, D, K, reverse);
+        cpu::conv1d_causal_depthwise_backward(wdx.data() + 1, wdw.data(), wdb.data(), g.data(), x.data() + 1,
+                                              w.data(), T, D, K, stride, reverse);
+        vkb->conv1d_causal_depthwise_backward(gdx.f() + 1, gdw.f(), gdb.f(), dg.f(), dx.f() + 1, dw.f(), T, D, K,
+                                              stride, reverse);
+        CHECK_REL(gdx.get().data(), wdx.data(), wdx.size(), 1e-6);
+        CHECK_REL(gdw.get().data(), wdw.data(), wdw.size(), 1e-5);
+        CHECK_REL(gdb.get().data(), wdb.data(), wdb.size(), 1e-5);
+      }
+    }
+  }
+}
+
+void test_selective_scan_backward() {
+  // D = 67: three 32-channel workgroups, the last one partly idle; N = 16 (Dimba) and 3.
+  for (int T : {1, 23}) {
+    for (int D : {5, 67}) {
+      for (int N : {3, 16}) {
+        const int64_t bc_stride = 2 * N + 5, z_stride = D + 3;
+        auto u = randn(size_t(T) * D), z = randn(size_t(T) * z_stride), bc = randn(size_t(T) * bc_stride),
+             dsk = randn(D), dy = randn(size_t(T) * D);
+        std::vector<float> delta(size_t(T) * D), A(size_t(D) * N);
+        std::uniform_real_distribution<float> ud(0.001f, 0.5f), ua(-4.0f, -0.1f);
+        for (auto& v : delta) v = ud(rng);
+        for (auto& v : A) v = ua(rng);
+        auto gu0 = randn(u.size()), gdl0 = randn(delta.size()), gA0 = randn(A.size()), gbc0 = randn(bc.size()),
+             gD0 = randn(size_t(D)), gz0 = randn(z.size());
+        Dev du(u), dz(z), dbc(bc), ddsk(dsk), ddy(dy), ddelta(delta), dA(A);
+        for (bool reverse : {false, true}) {
+          std::vector<float> wu = gu0, wdl = gdl0, wA = gA0, wbc = gbc0, wD = gD0, wz = gz0;
+          Dev gu(gu0), gdl(gdl0), gA(gA0), gbc(gbc0), gD(gD0), gz(gz0);
+          std::printf("    selective_scan backward T=%d D=%d N=%d reverse=%d\n", T, D, N, reverse);
+          cpu::selective_scan_backward(wu.data(), wdl.data(), wA.data(), wbc.data() + 1, wbc.data() + 1 + N,
+                                       wD.data(), wz.data() + 1, dy.data(), u.data(), delta.data(), A.data(),
+                                       bc.data() + 1, bc.data() + 1 + N, dsk.data(), z.data() + 1, T, D, N, bc_stride,
+                                       z_stride, bc_stride, z_stride, reverse);
+          vkb->selective_scan_backward(gu.f(), gdl.f(), gA.f(), gbc.f() + 1, gbc.f() + 1 + N, gD.f(), gz.f() + 1,
+                                       ddy.f(), du.f(), ddelta.f(), dA.f(), dbc.f() + 1, dbc.f() + 1 + N, ddsk.f(),
+                                       dz.f() + 1, T, D, N, bc_stride, z_stride, bc_stride, z_stride, reverse);
+          CHECK_REL(gu.get().data(), wu.data(), wu.size(), 1e-5);
+          CHECK_REL(gdl.get().data(), wdl.data(), wdl.size(), 1e-5);
+          CHECK_REL(gA.get().data(), wA.data(), wA.size(), 1e-5);
+          CHECK_REL(gbc.get().data(), wbc.data(), wbc.size(), 1e-5);
+          CHECK_REL(gD.get().data(), wD.data(), wD.size(), 1e-5);
+          CHECK_REL(gz.get().data(), wz.data(), wz.size(), 1e-5);
+        }
+      }
+    }
+  }
+}
+
+void test_patches_backward() {
+  const int Cin = 3, H = 6, W = 10, p = 2, C = 7, Cout = 5;
+  for (int B : {1, 3}) {
+    const int h = H / p, w = W / p;
+    const size_t rows = size_t(B) * h * w, K = size_t(Cin) * p * p;
+    auto img = randn(size_t(B) * Cin * H * W), wt = randn(size_t(C) * K), g = randn(rows * C);
+    auto di0 = randn(img.size()), dw0 = randn(wt.size()), db0 = randn(size_t(C));
+    std::vector<float> wi = di0, ww = dw0, wb = db0;
+    Dev dimg(img), dwt(wt), dg(g), gi(di0), gw(dw0), gb(db0);
+    std::printf("    patch_embed backward B=%d Cin=%d %dx%d p=%d C=%d; unpatchify backward Cout=%d\n", B, Cin, H, W, p,
+                C, Cout);
+    cpu::patch_embed_backward(wi.data(), ww.data(), wb.data(), g.data(), img.data(), wt.data(), B, Cin, H, W, p, C);
+    vkb->patch_embed_backward(gi.f(), gw.f(), gb.f(), dg.f(), dimg.f(), dwt.f(), B, Cin, H, W, p, C);
+    CHECK_REL(gi.get().data(), wi.data(), wi.size(), 1e-5);
+    CHECK_REL(gw.get().data(), ww.data(), ww.size(), 1e-5);
+    CHECK_REL(gb.get().data(), wb.data(), wb.size(), 1e-5);
+    auto gimg = randn(size_t(B) * Cout * H * W), dt0 = randn(rows * p * p * Cout);
+    std::vector<float> wt2 = dt0;
+    Dev dgimg(gimg), gt(dt0);
+    cpu::unpatchify_backward(wt2.data(), gimg.data(), B, Cout, h, w, p);
+    vkb->unpatchify_backward(gt.f(), dgimg.f(), B, Cout, h, w, p);
+    CHECK(gt.get() == wt2);  // a permutation added once: exact
+  }
+}
+
 void test_bad_input_and_unsupported() {
   CHECK(find_backend("vulkan").name == std::string("vulkan"));
   std::vector<float> host(64);
@@ -516,6 +766,14 @@ int main() {
   RUN(test_conv1d);
   RUN(test_selective_scan);
   RUN(test_patches_and_embeddings);
+  RUN(test_zero_and_elementwise_backward);
+  RUN(test_linear_backward);
+  RUN(test_norms_backward);
+  RUN(test_modulate_and_gated_residual_backward);
+  RUN(test_attention_backward);
+  RUN(test_conv1d_backward);
+  RUN(test_selective_scan_backward);
+  RUN(test_patches_backward);
   RUN(test_bad_input_and_unsupported);
   return harness::summary();
 }
