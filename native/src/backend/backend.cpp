@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "backend/cuda/cuda_backend.h"
 #include "backend/vulkan/vulkan_backend.h"
 #include "core/error.h"
 
@@ -83,7 +84,7 @@ const Backend& cpu_backend() {
 const Backend& find_backend(const std::string& name) {
   if (name == "cpu") return cpu_backend();
   if (name == "vulkan") return vulkan_backend();  // throws when built without it or no device
-  if (name == "cuda") throw EngineError(ErrorCode::BackendUnavailable, "backend 'cuda' is not available: not in this build");
+  if (name == "cuda") return cuda_backend();  // throws when built without it or no device
   throw EngineError(ErrorCode::InvalidArgument, "unknown backend '" + name + "' (known: cpu, vulkan, cuda)");
 }
 

@@ -2,6 +2,7 @@
 // defines: probe_backends, choose_backend
 #include "backend/select.h"
 
+#include "backend/cuda/cuda_backend.h"
 #include "backend/vulkan/vulkan_backend.h"
 #include "core/error.h"
 
@@ -20,7 +21,15 @@ std::vector<BackendProbe> probe_backends() {
     vk.detail = e.what();
   }
   found.push_back(vk);
-  found.push_back({"cuda", false, false, "not in this build"});
+  BackendProbe cu{"cuda", false, false, ""};
+  try {
+    const CudaDeviceInfo d = cuda_device_info();
+    cu.available = cu.preferred = true;
+    cu.detail = d.name + " (sm_" + std::to_string(d.sm) + ", " + std::to_string(d.memory_bytes >> 20) + " MiB); " + d.cublas;
+  } catch (const EngineError& e) {
+    cu.detail = e.what();
+  }
+  found.push_back(cu);
   return found;
 }
 
@@ -39,7 +48,7 @@ BackendChoice choose_backend(const std::string& setting) {
   if (setting != "auto") {
     const BackendProbe& p = probe(setting);
     if (!p.available)
-      throw EngineError(ErrorCode::BackendUnavailable, setting == "vulkan" ? p.detail : "backend '" + setting + "' is not available: " + p.detail);
+      throw EngineError(ErrorCode::BackendUnavailable, setting == "vulkan" || setting == "cuda" ? p.detail : "backend '" + setting + "' is not available: " + p.detail);
     c.backend = &find_backend(setting);
     c.reason = setting + ": as asked" + (setting == "cpu" ? "" : " (" + p.detail + ")");
     return c;

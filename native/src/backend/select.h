@@ -19,12 +19,13 @@ struct BackendProbe {
 
 struct BackendChoice {
   const Backend* backend = nullptr;
-  std::string reason;  // e.g. "auto: cpu (cuda: not in this build; vulkan: llvmpipe ... is a CPU driver ...)"
+  std::string reason;  // e.g. "auto: cpu (cuda: ... no CUDA device ...; vulkan: llvmpipe ... is a CPU driver ...)"
   std::vector<BackendProbe> found;
 };
 
 // cpu (always), vulkan (the device, or why none: not built in, no loader, no driver, no
-// device), cuda (not in this build). Probing vulkan starts its device once per process.
+// device), cuda (the device, or why none: not built in, no driver, no device, no cuBLAS).
+// Probing vulkan or cuda starts its device once per process.
 std::vector<BackendProbe> probe_backends();
 
 // "auto": cuda, then vulkan on a GPU, else cpu (lavapipe is a Vulkan device on the CPU, slower

@@ -1,0 +1,65 @@
+// What the CUDA op files share (CUDA sources only): the device and its one stream, error
+// checks that turn CUDA failures into EngineErrors, op scratch buffers, launch sizing, and
+// the precision policy (cuda_backend.h). Every op launches on stream() and never
+// synchronises; upload/download/synchronize/free do.
+// defines: Context helpers (ensure_device, stream, check, check_launch, scratch, blocks_for,
+//          reduced_precision), device memory entry points used by cuda_backend.cpp
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/dtype.h"
+
+namespace dimba::cu {
+
+// Starts the device once (throws EngineError(BackendUnavailable) with the reason when there is
+// no usable device, driver, kernel image for it, or cuBLAS).
+void ensure_device();
+cudaStream_t stream();
+void* cublas_handle();  // the cuBLAS handle bound to stream()
+
+// Throws EngineError (OutOfMemory for allocation failures, Internal otherwise) naming `what`.
+void check(cudaError_t e, const char* what);
+// After a kernel launch: a bad launch configuration is an engine bug, reported by name.
+void check_launch(const char* kernel);
+
+// Scratch for op internals (16-bit copies of activations, widened weights): one buffer per
+// slot, grown on demand and kept, so the steady state allocates nothing (CUDA graphs can
+// capture it). Valid until the next scratch() call on the same slot.
+// A: 16-bit activations (linear), lse (attention backward); B: widened weights (linear),
+// the recomputed output (attention backward); C: sgemm operand; D: int8 dequant, scan chunk
+// states, group-norm stats; E: im2col columns (patch embed, conv2d); F: their gradient.
+enum ScratchSlot { kScratchA = 0, kScratchB, kScratchC, kScratchD, kScratchE, kScratchF, kScratchCount };
+void* scratch(ScratchSlot slot, size_t bytes);
+
+// Blocks for a grid-stride loop over n items with `threads` per block.
+inline unsigned blocks_for(int64_t n, int threads) {
+  int64_t b = (n + threads - 1) / threads;
+  if (b < 1) b = 1;
+  if (b > 65536) b = 65536;
+  return unsigned(b);
+}
+
+bool reduced_precision();
+void throw_invalid(const std::string& what);  // EngineError(InvalidArgument)
+
+// Memory entry points of the Backend table (cuda_backend.cpp fills the table with them).
+size_t max_buffer_bytes();
+void* device_alloc(size_t bytes);
+void device_free(void* p);
+void upload(void* dst, const void* src, size_t bytes);
+void download(void* dst, const void* src, size_t bytes);
+void synchronize();
+void zero(void* p, size_t bytes);  // cudaMemsetAsync on the stream
+
+// f32 -> 16-bit conversions (matmul.cu): n elements into dst (bf16 or f16 storage).
+void convert_f32(void* dst, DType to, const float* src, int64_t n);
+// 16-bit -> f32 widening (matmul.cu).
+void widen_to_f32(float* dst, const void* src, DType from, int64_t n);
+
+}  // namespace dimba::cu

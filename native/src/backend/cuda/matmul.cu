@@ -1,0 +1,231 @@
+// Matmuls through cuBLAS (cublasGemmEx, opened at run time: cublas_api.h). Row-major
+// y[M,N] = x[M,K] w[N,K]^T is the column-major y^T = w x^T, so every call passes w as the
+// transposed first operand. Precision (cuda_backend.h): reduced -> 16-bit weights meet the
+// activations rounded to the same 16-bit type, f32 weights use TF32, sgemm uses bf16; exact ->
+// everything f32 (16-bit weights widened into scratch first). Accumulation is f32 always.
+// A bias is written into y first (or added onto it when accumulating) and the GEMM adds with
+// beta = 1, which keeps one code path for all four bias/accumulate combinations.
+// defines: linear_forward, linear_backward, sgemm, linear_int8_forward, convert_f32, widen_to_f32
+#include "backend/cuda/context.h"
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cublas_api.h"
+#include "backend/cuda/ops.h"
+
+namespace dimba::cu {
+namespace {
+
+__global__ void to_bf16_kernel(__nv_bfloat16* dst, const float* src, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = __float2bfloat16_rn(src[i]);
+}
+__global__ void to_f16_kernel(__half* dst, const float* src, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = __float2half_rn(src[i]);
+}
+__global__ void widen_bf16_kernel(float* dst, const __nv_bfloat16* src, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = __bfloat162float(src[i]);
+}
+__global__ void widen_f16_kernel(float* dst, const __half* src, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = __half2float(src[i]);
+}
+
+// y[r, :] = bias (set) or y[r, :] += bias (add), rows x N.
+__global__ void bias_rows_kernel(float* y, const float* bias, int64_t rows, int N, bool add) {
+  const int64_t n = rows * N;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float b = bias[i % N];
+    y[i] = add ? y[i] + b : b;
+  }
+}
+
+// w[n, k] = q[n, k] * scale[n] in f32 or bf16.
+template <class T>
+__global__ void dequant_int8_kernel(T* w, const int8_t* q, const float* scale, int64_t N, int K) {
+  const int64_t n = N * K;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float v = float(q[i]) * scale[i / K];
+    if constexpr (sizeof(T) == 4)
+      w[i] = v;
+    else
+      w[i] = __float2bfloat16_rn(v);
+  }
+}
+
+__global__ void fill_bf16_kernel(__nv_bfloat16* dst, int64_t n, float scale) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = __float2bfloat16_rn(scale * float(int((uint64_t(i) * 2654435761ull) % 17) - 8));
+}
+
+// db[n] += sum over rows of dy[:, n].
+__global__ void column_sum_kernel(float* db, const float* dy, int64_t M, int N) {
+  const int n = blockIdx.x * blockDim.x + threadIdx.x;
+  if (n >= N) return;
+  float s = 0.0f;
+  for (int64_t r = 0; r < M; ++r) s += dy[r * N + n];
+  db[n] += s;
+}
+
+int cuda_type(DType t) { return t == DType::F32 ? kCudaR32F : t == DType::F16 ? kCudaR16F : kCudaR16BF; }
+
+// Column-major GEMM on the backend's stream (C in f32 unless ct says otherwise).
+void gemm(int ta, int tb, int m, int n, int k, float alpha, const void* A, int at, int lda, const void* B, int bt,
+          int ldb, float beta, void* C, int ldc, int compute, int ct = kCudaR32F) {
+  const CublasApi& api = cublas_api();
+  const int rc = api.gemm_ex(cublas_handle(), ta, tb, m, n, k, &alpha, A, at, lda, B, bt, ldb, &beta, C, ct, ldc,
+                             compute, kCublasGemmDefault);
+  if (rc != 0)
+    throw_invalid("cublasGemmEx failed with status " + std::to_string(rc) + " (m=" + std::to_string(m) +
+                  " n=" + std::to_string(n) + " k=" + std::to_string(k) + ")");
+}
+
+// y[M,N] = x[M,K] w[N,K]^T + beta y with w already on the device in `wt` (F32/F16/BF16).
+void linear_core(float* y, const float* x, const void* w, DType wt, int M, int K, int N, float beta) {
+  if (wt == DType::F32) {
+    gemm(kCublasOpT, kCublasOpN, N, M, K, 1.0f, w, kCudaR32F, K, x, kCudaR32F, K, beta, y, N,
+         reduced_precision() ? kCublasCompute32FFastTF32 : kCublasCompute32F);
+  } else if (reduced_precision()) {
+    void* xc = scratch(kScratchA, size_t(M) * K * 2);
+    convert_f32(xc, wt, x, int64_t(M) * K);
+    gemm(kCublasOpT, kCublasOpN, N, M, K, 1.0f, w, cuda_type(wt), K, xc, cuda_type(wt), K, beta, y, N,
+         kCublasCompute32F);
+  } else {
+    float* wf = static_cast<float*>(scratch(kScratchB, size_t(N) * K * 4));
+    widen_to_f32(wf, w, wt, int64_t(N) * K);
+    gemm(kCublasOpT, kCublasOpN, N, M, K, 1.0f, wf, kCudaR32F, K, x, kCudaR32F, K, beta, y, N, kCublasCompute32F);
+  }
+}
+
+void check_sizes(const char* op, int M, int K, int N) {
+  if (M < 0 || K < 1 || N < 1)
+    throw_invalid(std::string(op) + ": bad sizes M=" + std::to_string(M) + " K=" + std::to_string(K) +
+                  " N=" + std::to_string(N));
+}
+
+// The bias step before a beta = 1 GEMM; returns the beta to use.
+float apply_bias(float* y, const float* bias, int M, int N, bool accumulate) {
+  if (!bias) return accumulate ? 1.0f : 0.0f;
+  bias_rows_kernel<<<blocks_for(int64_t(M) * N, 256), 256, 0, stream()>>>(y, bias, M, N, accumulate);
+  check_launch("bias_rows_kernel");
+  return 1.0f;
+}
+
+}  // namespace
+
+void convert_f32(void* dst, DType to, const float* src, int64_t n) {
+  if (n <= 0) return;
+  if (to == DType::BF16)
+    to_bf16_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(static_cast<__nv_bfloat16*>(dst), src, n);
+  else
+    to_f16_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(static_cast<__half*>(dst), src, n);
+  check_launch("convert_f32");
+}
+
+void widen_to_f32(float* dst, const void* src, DType from, int64_t n) {
+  if (n <= 0) return;
+  if (from == DType::BF16)
+    widen_bf16_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(dst, static_cast<const __nv_bfloat16*>(src), n);
+  else
+    widen_f16_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(dst, static_cast<const __half*>(src), n);
+  check_launch("widen_to_f32");
+}
+
+void linear_forward(float* y, const float* x, const void* w, DType wdtype, const float* bias, int M, int K, int N,
+                    bool accumulate) {
+  if (wdtype != DType::F32 && wdtype != DType::F16 && wdtype != DType::BF16)
+    throw_invalid(std::string("linear_forward: weights must be F32, F16 or BF16, not ") + dtype_name(wdtype));
+  check_sizes("linear_forward", M, K, N);
+  if (M == 0) return;
+  const float beta = apply_bias(y, bias, M, N, accumulate);
+  linear_core(y, x, w, wdtype, M, K, N, beta);
+}
+
+void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+           int ldb, float beta, float* C, int ldc) {
+  if (M < 1 || N < 1 || K < 1) {
+    if (M >= 1 && N >= 1 && K == 0 && beta != 1.0f)
+      throw_invalid("sgemm with K = 0 and beta != 1 is not supported");
+    return;
+  }
+  // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B first.
+  const int ob = transB ? kCublasOpT : kCublasOpN, oa = transA ? kCublasOpT : kCublasOpN;
+  if (!reduced_precision()) {
+    gemm(ob, oa, N, M, K, alpha, B, kCudaR32F, ldb, A, kCudaR32F, lda, beta, C, ldc, kCublasCompute32F);
+    return;
+  }
+  // bf16 copies of exactly the stored extents (the last row only up to its used columns).
+  const int64_t a_rows = transA ? K : M, a_cols = transA ? M : K, b_rows = transB ? N : K, b_cols = transB ? K : N;
+  const int64_t na = (a_rows - 1) * lda + a_cols, nb = (b_rows - 1) * ldb + b_cols;
+  void* a16 = scratch(kScratchA, size_t(na) * 2);
+  void* b16 = scratch(kScratchC, size_t(nb) * 2);
+  convert_f32(a16, DType::BF16, A, na);
+  convert_f32(b16, DType::BF16, B, nb);
+  gemm(ob, oa, N, M, K, alpha, b16, kCudaR16BF, ldb, a16, kCudaR16BF, lda, beta, C, ldc, kCublasCompute32F);
+}
+
+void linear_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int M, int K,
+                     int N) {
+  check_sizes("linear_backward", M, K, N);
+  if (M == 0) return;
+  if (dx) sgemm(false, false, M, K, N, 1.0f, dy, N, w, K, 1.0f, dx, K);
+  if (dw) sgemm(true, false, N, K, M, 1.0f, dy, N, x, K, 1.0f, dw, K);
+  if (db) {
+    column_sum_kernel<<<(N + 127) / 128, 128, 0, stream()>>>(db, dy, M, N);
+    check_launch("column_sum_kernel");
+  }
+}
+
+void linear_int8_forward(float* y, const float* x, const int8_t* w, const float* scale, const float* bias, int M,
+                         int K, int N, bool accumulate) {
+  check_sizes("linear_int8_forward", M, K, N);
+  if (M == 0) return;
+  const int64_t n = int64_t(N) * K;
+  const bool bf = reduced_precision();
+  void* wd = scratch(kScratchD, size_t(n) * (bf ? 2 : 4));
+  if (bf)
+    dequant_int8_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(static_cast<__nv_bfloat16*>(wd), w, scale, N, K);
+  else
+    dequant_int8_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(static_cast<float*>(wd), w, scale, N, K);
+  check_launch("dequant_int8_kernel");
+  const float beta = apply_bias(y, bias, M, N, accumulate);
+  linear_core(y, x, wd, bf ? DType::BF16 : DType::F32, M, K, N, beta);
+}
+
+}  // namespace dimba::cu
+
+namespace dimba {
+
+double cuda_gemm_bf16_tflops(int n, int reps, bool out_f32) {
+  using namespace cu;
+  ensure_device();
+  if (n < 16 || reps < 1) throw_invalid("cuda_gemm_bf16_tflops: n >= 16 and reps >= 1");
+  const int64_t nn = int64_t(n) * n;
+  void* a = device_alloc(size_t(nn) * 2);
+  void* b = device_alloc(size_t(nn) * 2);
+  void* c = device_alloc(size_t(nn) * 4);
+  fill_bf16_kernel<<<blocks_for(nn, 256), 256, 0, stream()>>>(static_cast<__nv_bfloat16*>(a), nn, 0.01f);
+  fill_bf16_kernel<<<blocks_for(nn, 256), 256, 0, stream()>>>(static_cast<__nv_bfloat16*>(b), nn, 0.02f);
+  check_launch("fill_bf16_kernel");
+  const int ct = out_f32 ? kCudaR32F : kCudaR16BF;
+  auto run = [&] { gemm(kCublasOpT, kCublasOpN, n, n, n, 1.0f, a, kCudaR16BF, n, b, kCudaR16BF, n, 0.0f, c, n,
+                        kCublasCompute32F, ct); };
+  for (int i = 0; i < 3; ++i) run();
+  cudaEvent_t e0, e1;
+  check(cudaEventCreate(&e0), "cudaEventCreate");
+  check(cudaEventCreate(&e1), "cudaEventCreate");
+  check(cudaEventRecord(e0, stream()), "cudaEventRecord");
+  for (int i = 0; i < reps; ++i) run();
+  check(cudaEventRecord(e1, stream()), "cudaEventRecord");
+  check(cudaEventSynchronize(e1), "cudaEventSynchronize");
+  float ms = 0.0f;
+  check(cudaEventElapsedTime(&ms, e0, e1), "cudaEventElapsedTime");
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  device_free(a);
+  device_free(b);
+  device_free(c);
+  return 2.0 * double(n) * n * n * reps / (double(ms) * 1e-3) / 1e12;
+}
+
+}  // namespace dimba

@@ -1,0 +1,443 @@
+// The Mamba pieces: the causal depthwise conv1d and the selective scan, forward and backward.
+//
+// Selective scan, chunked and parallel over time as well as channels. A thread owns one
+// (channel d, state n) pair (NP lanes per channel, SPT states per lane when N > 32). Time is
+// cut into nc chunks; the state recurrence s_t = e_t s_{t-1} + b_t is affine in s, so
+//   1. local:   each chunk runs from s = 0, keeping its end state h_c and decay P_c = prod e_t
+//   2. combine: per (d, n), init_0 = 0, init_{c+1} = P_c init_c + h_c (sequential over chunks)
+//   3. final:   each chunk runs again from init_c and writes y
+// which gives nc times the parallelism of one sequential pass for 1.6x the arithmetic (the
+// 1024px Dimba-L scan is 4096 steps over only 2304 x 16 pairs per sample). Inputs are
+// staged through shared memory 32 steps at a time, so the sequential loop reads no global
+// memory. The state stays f32 (MODEL.md section 3).
+// The backward recomputes: the same local+combine passes give the state at every 32-step
+// chunk start; each block then walks its channels' chunks in reverse, recomputing the chunk's
+// 32 states into shared memory and running the reverse-time recurrence (selective_scan.cpp's
+// maths). dB/dC sum over channels: per block in shared memory, then one atomicAdd per block.
+// defines: conv1d_causal_depthwise_forward/backward, selective_scan_forward/backward
+#include "backend/cuda/context.h"
+#include "backend/cuda/ops.h"
+
+namespace dimba::cu {
+namespace {
+
+// ---- conv1d --------------------------------------------------------------------------------
+__device__ __forceinline__ int64_t conv_src(int64_t t, int k, int K, bool reverse) {
+  return reverse ? t + (K - 1) - k : t + k - (K - 1);
+}
+
+__global__ void conv1d_kernel(float* out, const float* inp, const float* w, const float* bias, int T, int D, int K,
+                              int64_t in_stride, bool reverse) {
+  const int64_t n = int64_t(T) * D;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t t = i / D;
+    const int d = int(i % D);
+    float acc = bias ? bias[d] : 0.0f;
+    for (int k = 0; k < K; ++k) {
+      const int64_t s = conv_src(t, k, K, reverse);
+      if (s >= 0 && s < T) acc += w[int64_t(d) * K + k] * inp[s * in_stride + d];
+    }
+    out[i] = acc;
+  }
+}
+
+// dinp[s, d] += sum_k w[d,k] g[t, d] over the outputs t that read s at tap k.
+__global__ void conv1d_back_input_kernel(float* dinp, const float* g, const float* w, int T, int D, int K,
+                                         int64_t in_stride, bool reverse) {
+  const int64_t n = int64_t(T) * D;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t s = i / D;
+    const int d = int(i % D);
+    float acc = 0.0f;
+    for (int k = 0; k < K; ++k) {
+      const int64_t t = reverse ? s - (K - 1) + k : s - k + (K - 1);
+      if (t >= 0 && t < T) acc += w[int64_t(d) * K + k] * g[t * D + d];
+    }
+    dinp[s * in_stride + d] += acc;
+  }
+}
+
+// dweight[d, k] += sum_t g[t,d] x[src,d]; dbias[d] += sum_t g[t,d]: a thread per channel.
+__global__ void conv1d_back_weight_kernel(float* dw, float* db, const float* g, const float* inp, int T, int D, int K,
+                                          int64_t in_stride, bool reverse) {
+  const int d = blockIdx.x * blockDim.x + threadIdx.x;
+  if (d >= D) return;
+  constexpr int kMaxK = 16;
+  float acc[kMaxK] = {0};
+  float sb = 0.0f;
+  for (int64_t t = 0; t < T; ++t) {
+    const float gv = g[t * D + d];
+    sb += gv;
+    for (int k = 0; k < K && k < kMaxK; ++k) {
+      const int64_t s = conv_src(t, k, K, reverse);
+      if (s >= 0 && s < T) acc[k] += gv * inp[s * in_stride + d];
+    }
+  }
+  if (db) db[d] += sb;
+  if (dw)
+    for (int k = 0; k < K && k < kMaxK; ++k) dw[int64_t(d) * K + k] += acc[k];
+}
+
+// ---- selective scan ------------------------------------------------------------------------
+constexpr int kThreads = 128, kSteps = 32;
+
+struct ScanArgs {
+  float* y;
+  const float *u, *delta, *A, *Bm, *Cm, *Dskip, *z;
+  int T, D, N;
+  int64_t bc_stride, z_stride;
+  bool reverse, accumulate;
+  int chunk;            // steps per chunk
+  float* chunk_end;     // [nc, D, N] local end states (pass 1)
+  float* chunk_decay;   // [nc, D, N] decay products (pass 1)
+  const float* init;    // [nc, D, N] start states (pass 3; null: zeros)
+};
+
+__device__ __forceinline__ int64_t time_of(int step, int T, bool reverse) { return reverse ? T - 1 - step : step; }
+
+// Sum over the NP lanes of a channel (NP = 16 or 32, aligned groups inside a warp).
+template <int NP>
+__device__ __forceinline__ float group_sum(float v) {
+#pragma unroll
+  for (int o = NP / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+template <bool kFinal, int NP, int SPT>
+__global__ void __launch_bounds__(kThreads) scan_chunk_kernel(ScanArgs a) {
+  constexpr int CPB = kThreads / NP;  // channels per block
+  __shared__ float sdl[kSteps][CPB], su[kSteps][CPB], sz[kSteps][CPB], sy[kSteps][CPB];
+  __shared__ float sB[kSteps][NP * SPT], sC[kSteps][NP * SPT];
+  const int tid = threadIdx.x, dl = tid / NP, lane_n = tid % NP;
+  const int d0 = blockIdx.x * CPB, d = d0 + dl, c = blockIdx.y;
+  const bool dok = d < a.D;
+  const int step0 = c * a.chunk, step1 = min(a.T, step0 + a.chunk);
+  float Av[SPT], s[SPT], decay[SPT];
+#pragma unroll
+  for (int k = 0; k < SPT; ++k) {
+    const int n = lane_n + k * NP;
+    const bool ok = dok && n < a.N;
+    Av[k] = ok ? a.A[int64_t(d) * a.N + n] : 0.0f;
+    s[k] = (ok && a.init) ? a.init[(int64_t(c) * a.D + d) * a.N + n] : 0.0f;
+    decay[k] = 1.0f;
+  }
+  for (int base = step0; base < step1; base += kSteps) {
+    const int cnt = min(kSteps, step1 - base);
+    __syncthreads();
+    for (int idx = tid; idx < cnt * CPB; idx += kThreads) {
+      const int i = idx / CPB, j = idx % CPB, dd = d0 + j;
+      const int64_t t = time_of(base + i, a.T, a.reverse);
+      const bool ok = dd < a.D;
+      sdl[i][j] = ok ? a.delta[t * a.D + dd] : 0.0f;
+      su[i][j] = ok ? a.u[t * a.D + dd] : 0.0f;
+      if (kFinal) sz[i][j] = ok ? a.z[t * a.z_stride + dd] : 0.0f;
+    }
+    for (int idx = tid; idx < cnt * NP * SPT; idx += kThreads) {
+      const int i = idx / (NP * SPT), n = idx % (NP * SPT);
+      const int64_t t = time_of(base + i, a.T, a.reverse);
+      const bool ok = n < a.N;
+      sB[i][n] = ok ? a.Bm[t * a.bc_stride + n] : 0.0f;
+      if (kFinal) sC[i][n] = ok ? a.Cm[t * a.bc_stride + n] : 0.0f;
+    }
+    __syncthreads();
+    for (int i = 0; i < cnt; ++i) {
+      const float dv = sdl[i][dl], du = dv * su[i][dl];
+      float acc = 0.0f;
+#pragma unroll
+      for (int k = 0; k < SPT; ++k) {
+        const int n = lane_n + k * NP;
+        const float e = expf(dv * Av[k]);
+        s[k] = e * s[k] + du * sB[i][n];
+        if (kFinal)
+          acc += s[k] * sC[i][n];
+        else
+          decay[k] *= e;
+      }
+      if (kFinal) {
+        acc = group_sum<NP>(acc);
+        if (lane_n == 0) sy[i][dl] = acc;
+      }
+    }
+    if (kFinal) {
+      __syncthreads();
+      for (int idx = tid; idx < cnt * CPB; idx += kThreads) {
+        const int i = idx / CPB, j = idx % CPB, dd = d0 + j;
+        if (dd >= a.D) continue;
+        const int64_t t = time_of(base + i, a.T, a.reverse);
+        const float zv = sz[i][j];
+        const float v = (sy[i][j] + a.Dskip[dd] * su[i][j]) * (zv / (1.0f + expf(-zv)));
+        float* yp = a.y + t * a.D + dd;
+        *yp = a.accumulate ? *yp + v : v;
+      }
+    }
+  }
+  if (!kFinal && dok) {
+#pragma unroll
+    for (int k = 0; k < SPT; ++k) {
+      const int n = lane_n + k * NP;
+      if (n < a.N) {
+        const int64_t o = (int64_t(c) * a.D + d) * a.N + n;
+        a.chunk_end[o] = s[k];
+        a.chunk_decay[o] = decay[k];
+      }
+    }
+  }
+}
+
+// init[0] = 0, init[c+1] = decay[c] * init[c] + end[c], per (d, n).
+__global__ void scan_combine_kernel(float* init, const float* end, const float* decay, int nc, int64_t DN) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i >= DN) return;
+  float carry = 0.0f;
+  for (int c = 0; c < nc; ++c) {
+    init[c * DN + i] = carry;
+    carry = decay[c * DN + i] * carry + end[c * DN + i];
+  }
+}
+
+struct ScanBackArgs {
+  float *du, *ddelta, *dA, *dBm, *dCm, *dDskip, *dz;
+  const float *dy, *u, *delta, *A, *Bm, *Cm, *Dskip, *z;
+  int T, D, N;
+  int64_t bc_stride, z_stride, dbc_stride, dz_stride;
+  bool reverse;
+  int nc;              // chunks of KS steps (scan_back_kernel)
+  const float* init;   // [nc, D, N] the state before each chunk
+};
+
+// KS steps per chunk (32; 16 when SPT = 2, to stay inside 48 KB of static shared memory).
+template <int NP, int SPT, int KS>
+__global__ void __launch_bounds__(kThreads) scan_back_kernel(ScanBackArgs a) {
+  constexpr int CPB = kThreads / NP;
+  __shared__ float sdl[KS][CPB], su[KS][CPB], sz[KS][CPB], sdy[KS][CPB];
+  __shared__ float sB[KS][NP * SPT], sC[KS][NP * SPT], sdB[KS][NP * SPT], sdC[KS][NP * SPT];
+  __shared__ float S[KS][SPT][kThreads];
+  const int tid = threadIdx.x, dl = tid / NP, lane_n = tid % NP;
+  const int d0 = blockIdx.x * CPB, d = d0 + dl;
+  const bool dok = d < a.D;
+  float Av[SPT], ds[SPT], dAacc[SPT];
+  bool nok[SPT];
+#pragma unroll
+  for (int k = 0; k < SPT; ++k) {
+    const int n = lane_n + k * NP;
+    nok[k] = dok && n < a.N;
+    Av[k] = nok[k] ? a.A[int64_t(d) * a.N + n] : 0.0f;
+    ds[k] = 0.0f;
+    dAacc[k] = 0.0f;
+  }
+  const float dsk = dok ? a.Dskip[d] : 0.0f;
+  float dDacc = 0.0f;
+  for (int c = a.nc - 1; c >= 0; --c) {
+    const int base = c * KS, cnt = min(KS, a.T - base);
+    __syncthreads();
+    for (int idx = tid; idx < cnt * CPB; idx += kThreads) {
+      const int i = idx / CPB, j = idx % CPB, dd = d0 + j;
+      const int64_t t = time_of(base + i, a.T, a.reverse);
+      const bool ok = dd < a.D;
+      sdl[i][j] = ok ? a.delta[t * a.D + dd] : 0.0f;
+      su[i][j] = ok ? a.u[t * a.D + dd] : 0.0f;
+      sz[i][j] = ok ? a.z[t * a.z_stride + dd] : 0.0f;
+      sdy[i][j] = ok ? a.dy[t * a.D + dd] : 0.0f;
+    }
+    for (int idx = tid; idx < KS * NP * SPT; idx += kThreads) {
+      const int i = idx / (NP * SPT), n = idx % (NP * SPT);
+      const bool ok = i < cnt && n < a.N;
+      const int64_t t = ok ? time_of(base + i, a.T, a.reverse) : 0;
+      sB[i][n] = ok ? a.Bm[t * a.bc_stride + n] : 0.0f;
+      sC[i][n] = ok ? a.Cm[t * a.bc_stride + n] : 0.0f;
+      sdB[i][n] = 0.0f;
+      sdC[i][n] = 0.0f;
+    }
+    __syncthreads();
+    // The chunk's states, from the state before it.
+    float s0[SPT];
+#pragma unroll
+    for (int k = 0; k < SPT; ++k) {
+      const int n = lane_n + k * NP;
+      s0[k] = nok[k] ? a.init[(int64_t(c) * a.D + d) * a.N + n] : 0.0f;
+    }
+    {
+      float s[SPT];
+#pragma unroll
+      for (int k = 0; k < SPT; ++k) s[k] = s0[k];
+      for (int i = 0; i < cnt; ++i) {
+        const float dv = sdl[i][dl], du = dv * su[i][dl];
+#pragma unroll
+        for (int k = 0; k < SPT; ++k) {
+          s[k] = expf(dv * Av[k]) * s[k] + du * sB[i][lane_n + k * NP];
+          S[i][k][tid] = s[k];
+        }
+      }
+    }
+    for (int i = cnt - 1; i >= 0; --i) {
+      const float dv = sdl[i][dl], uv = su[i][dl], zv = sz[i][dl], dyv = sdy[i][dl];
+      float q = 0.0f;
+#pragma unroll
+      for (int k = 0; k < SPT; ++k) q += S[i][k][tid] * sC[i][lane_n + k * NP];
+      q = group_sum<NP>(q) + dsk * uv;
+      const float sg = 1.0f / (1.0f + expf(-zv));
+      const float dq = dyv * zv * sg;
+      float ddl = 0.0f, dut = 0.0f;
+#pragma unroll
+      for (int k = 0; k < SPT; ++k) {
+        const int n = lane_n + k * NP;
+        const float bn = sB[i][n], cn = sC[i][n];
+        const float st = S[i][k][tid];
+        const float prev = i > 0 ? S[i - 1][k][tid] : s0[k];
+        const float e = expf(dv * Av[k]);
+        const float g = ds[k] + dq * cn;
+        ddl += g * (prev * e * Av[k] + bn * uv);
+        dAacc[k] += g * prev * e * dv;
+        dut += g * dv * bn;
+        ds[k] = g * e;
+        if (nok[k]) {
+          atomicAdd(&sdB[i][n], g * dv * uv);
+          atomicAdd(&sdC[i][n], dq * st);
+        }
+      }
+      ddl = group_sum<NP>(ddl);
+      dut = group_sum<NP>(dut);
+      if (lane_n == 0 && dok) {
+        const int64_t t = time_of(base + i, a.T, a.reverse);
+        if (a.dz) a.dz[t * a.dz_stride + d] += dyv * q * sg * (1.0f + zv * (1.0f - sg));
+        if (a.du) a.du[t * a.D + d] += dq * dsk + dut;
+        if (a.ddelta) a.ddelta[t * a.D + d] += ddl;
+        dDacc += dq * uv;
+      }
+    }
+    __syncthreads();
+    for (int idx = tid; idx < cnt * a.N; idx += kThreads) {
+      const int i = idx / a.N, n = idx % a.N;
+      const int64_t t = time_of(base + i, a.T, a.reverse);
+      if (a.dBm) atomicAdd(&a.dBm[t * a.dbc_stride + n], sdB[i][n]);
+      if (a.dCm) atomicAdd(&a.dCm[t * a.dbc_stride + n], sdC[i][n]);
+    }
+  }
+  if (lane_n == 0 && dok && a.dDskip) a.dDskip[d] += dDacc;
+  if (a.dA)
+#pragma unroll
+    for (int k = 0; k < SPT; ++k)
+      if (nok[k]) a.dA[int64_t(d) * a.N + lane_n + k * NP] += dAacc[k];
+}
+
+int sm_count() {
+  static int n = [] {
+    int dev = 0, v = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev);
+    return v > 0 ? v : 1;
+  }();
+  return n;
+}
+
+// Runs passes 1-2 for `chunks` chunks of `chunk` steps; returns the [nc, D, N] start states.
+template <int NP, int SPT>
+const float* chunk_starts(ScanArgs a, int nc, ScratchSlot slot) {
+  constexpr int CPB = kThreads / NP;
+  const int64_t DN = int64_t(a.D) * a.N;
+  float* buf = static_cast<float*>(scratch(slot, size_t(3) * nc * DN * 4));
+  a.chunk_end = buf;
+  a.chunk_decay = buf + nc * DN;
+  float* init = buf + 2 * nc * DN;
+  dim3 grid((a.D + CPB - 1) / CPB, nc);
+  scan_chunk_kernel<false, NP, SPT><<<grid, kThreads, 0, stream()>>>(a);
+  check_launch("scan_chunk_kernel<local>");
+  scan_combine_kernel<<<unsigned((DN + 255) / 256), 256, 0, stream()>>>(init, a.chunk_end, a.chunk_decay, nc, DN);
+  check_launch("scan_combine_kernel");
+  return init;
+}
+
+template <int NP, int SPT>
+void scan_forward(ScanArgs a) {
+  constexpr int CPB = kThreads / NP;
+  const int gx = (a.D + CPB - 1) / CPB;
+  // Enough chunks for about 8 resident blocks per SM, none shorter than 64 steps.
+  int nc = (8 * sm_count() + gx - 1) / gx;
+  nc = max(1, min(nc, a.T / 64));
+  a.chunk = ((a.T + nc - 1) / nc + kSteps - 1) / kSteps * kSteps;
+  nc = (a.T + a.chunk - 1) / a.chunk;
+  a.init = nc > 1 ? chunk_starts<NP, SPT>(a, nc, kScratchD) : nullptr;
+  scan_chunk_kernel<true, NP, SPT><<<dim3(gx, nc), kThreads, 0, stream()>>>(a);
+  check_launch("scan_chunk_kernel<final>");
+}
+
+template <int NP, int SPT>
+void scan_backward(const ScanBackArgs& b) {
+  constexpr int CPB = kThreads / NP, KS = SPT == 2 ? 16 : 32;
+  ScanArgs a{nullptr, b.u, b.delta, b.A, b.Bm, b.Cm, b.Dskip, b.z, b.T, b.D, b.N, b.bc_stride, b.z_stride, b.reverse,
+             false, KS, nullptr, nullptr, nullptr};
+  const int nc = (b.T + KS - 1) / KS;
+  ScanBackArgs bb = b;
+  bb.nc = nc;
+  bb.init = chunk_starts<NP, SPT>(a, nc, kScratchD);
+  scan_back_kernel<NP, SPT, KS><<<(b.D + CPB - 1) / CPB, kThreads, 0, stream()>>>(bb);
+  check_launch("scan_back_kernel");
+}
+
+void check_scan(const char* op, int T, int D, int N) {
+  if (T < 0 || D < 0 || N < 1 || N > 64)
+    throw_invalid(std::string(op) + ": T=" + std::to_string(T) + " D=" + std::to_string(D) + " N=" +
+                  std::to_string(N) + " (state size 1..64)");
+}
+
+}  // namespace
+
+void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* weight, const float* bias, int T,
+                                     int D, int K, int64_t in_stride, bool reverse) {
+  if (K < 1 || K > 16) throw_invalid("conv1d: kernel size " + std::to_string(K) + " outside 1..16");
+  const int64_t n = int64_t(T) * D;
+  if (n <= 0) return;
+  conv1d_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(out, inp, weight, bias, T, D, K, in_stride, reverse);
+  check_launch("conv1d_kernel");
+}
+
+void conv1d_causal_depthwise_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                                      const float* weight, int T, int D, int K, int64_t in_stride, bool reverse) {
+  if (K < 1 || K > 16) throw_invalid("conv1d: kernel size " + std::to_string(K) + " outside 1..16");
+  const int64_t n = int64_t(T) * D;
+  if (n <= 0) return;
+  if (dinp) {
+    conv1d_back_input_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(dinp, dout, weight, T, D, K, in_stride,
+                                                                        reverse);
+    check_launch("conv1d_back_input_kernel");
+  }
+  if (dweight || dbias) {
+    conv1d_back_weight_kernel<<<(D + 127) / 128, 128, 0, stream()>>>(dweight, dbias, dout, inp, T, D, K, in_stride,
+                                                                      reverse);
+    check_launch("conv1d_back_weight_kernel");
+  }
+}
+
+void selective_scan_forward(float* y, const float* u, const float* delta, const float* A, const float* Bm,
+                            const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
+                            int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate) {
+  check_scan("selective_scan_forward", T, D, N);
+  if (T == 0 || D == 0) return;
+  ScanArgs a{y, u, delta, A, Bm, Cm, Dskip, z, T, D, N, bc_stride, z_stride, reverse, accumulate, T,
+             nullptr, nullptr, nullptr};
+  if (N <= 16)
+    scan_forward<16, 1>(a);
+  else if (N <= 32)
+    scan_forward<32, 1>(a);
+  else
+    scan_forward<32, 2>(a);
+}
+
+void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, float* dCm, float* dDskip, float* dz,
+                             const float* dy, const float* u, const float* delta, const float* A, const float* Bm,
+                             const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
+                             int64_t bc_stride, int64_t z_stride, int64_t dbc_stride, int64_t dz_stride,
+                             bool reverse) {
+  check_scan("selective_scan_backward", T, D, N);
+  if (T == 0 || D == 0) return;
+  ScanBackArgs b{du, ddelta, dA, dBm, dCm, dDskip, dz, dy, u, delta, A, Bm, Cm, Dskip, z, T, D, N,
+                 bc_stride, z_stride, dbc_stride, dz_stride, reverse, 0, nullptr};
+  if (N <= 16)
+    scan_backward<16, 1>(b);
+  else if (N <= 32)
+    scan_backward<32, 1>(b);
+  else
+    scan_backward<32, 2>(b);
+}
+
+}  // namespace dimba::cu

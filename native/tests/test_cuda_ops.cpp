@@ -1,0 +1,756 @@
+// Every CUDA op, forward and backward, against the CPU reference on random inputs of awkward
+// shapes (sizes that are not tile multiples, head dimensions 33/72/128/512, odd token counts,
+// batch 1 and 3, strided and offset pointers into shared buffers, scans long enough to be cut
+// into chunks), printing the normalised error of each. The exact mode
+// (cuda_set_reduced_precision(false): f32 everywhere) is held to the CPU's 1e-5; the tensor-
+// core mode (bf16/f16 inputs, TF32, f32 accumulation) to what rounding the inputs to 8 (bf16)
+// or 11 (f16, TF32) significant bits allows. Exits 77 (ctest: skipped) with the reason when the
+// engine was built without CUDA or no device exists; DIMBA_REQUIRE_CUDA=1 makes that a failure
+// (native/bench/cuda/run_on_device.sh sets it on the GPU machine).
+// defines: main (test_cuda_ops)
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cuda/cuda_backend.h"
+#include "core/dtype.h"
+#include "harness.h"
+
+using namespace dimba;
+
+namespace {
+
+const Backend* cub = nullptr;
+std::mt19937 rng(4321);
+
+// Tolerances of the tensor-core mode: a bf16 input carries a relative rounding error up to
+// 2^-9 (rel_l2 of a product sum about 2^-9 / sqrt(3) ~ 1.1e-3 per rounded operand), f16 and
+// TF32 2^-12.
+constexpr double kTolBf16 = 1e-2, kTolF16 = 2e-3;
+
+std::vector<float> randn(size_t n, float scale = 1.0f, float mean = 0.0f) {
+  std::normal_distribution<float> d(mean, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+std::vector<float> uniform(size_t n, float lo, float hi) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+std::vector<float> zeros(int64_t n) { return std::vector<float>(static_cast<size_t>(n)); }
+
+struct Dev {
+  void* p = nullptr;
+  size_t bytes = 0;
+  template <class T>
+  explicit Dev(const std::vector<T>& h) : bytes(h.size() * sizeof(T)) {
+    p = cub->alloc(bytes);
+    cub->upload(p, h.data(), bytes);
+  }
+  ~Dev() { cub->free(p); }
+  float* f() const { return static_cast<float*>(p); }
+  std::vector<float> get() const {
+    std::vector<float> h(bytes / 4);
+    cub->download(h.data(), p, bytes);
+    return h;
+  }
+  Dev(const Dev&) = delete;
+  Dev& operator=(const Dev&) = delete;
+};
+
+// Runs `body` with the precision policy set, restoring the previous one.
+template <class F>
+void with_precision(bool reduced, F&& body) {
+  const bool was = cuda_set_reduced_precision(reduced);
+  body();
+  cuda_set_reduced_precision(was);
+}
+
+void test_elementwise() {
+  with_precision(false, [] {
+    for (int64_t n : {1, 4099, 1 << 20}) {
+      auto a = randn(size_t(n), 6.0f), b = randn(size_t(n));
+      a[0] = 35.0f;
+      if (n > 2) a[1] = -90.0f;
+      Dev da(a), db(b), dout(zeros(n));
+      std::vector<float> want = zeros(n);
+      std::printf("    n=%lld: add, mul, gelu_tanh, silu, softplus, silu in place\n", (long long)n);
+      cpu::add_forward(want.data(), a.data(), b.data(), n);
+      cub->add_forward(dout.f(), da.f(), db.f(), n);
+      CHECK_REL(dout.get().data(), want.data(), size_t(n), 1e-6);
+      cpu::mul_forward(want.data(), a.data(), b.data(), n);
+      cub->mul_forward(dout.f(), da.f(), db.f(), n);
+      CHECK_REL(dout.get().data(), want.data(), size_t(n), 1e-6);
+      cpu::gelu_tanh_forward(want.data(), a.data(), n);
+      cub->gelu_tanh_forward(dout.f(), da.f(), n);
+      CHECK_REL(dout.get().data(), want.data(), size_t(n), 1e-5);
+      cpu::silu_forward(want.data(), a.data(), n);
+      cub->silu_forward(dout.f(), da.f(), n);
+      CHECK_REL(dout.get().data(), want.data(), size_t(n), 1e-5);
+      cpu::softplus_forward(want.data(), a.data(), n);
+      cub->softplus_forward(dout.f(), da.f(), n);
+      CHECK_REL(dout.get().data(), want.data(), size_t(n), 1e-5);
+      cpu::silu_forward(want.data(), b.data(), n);
+      cub->silu_forward(db.f(), db.f(), n);
+      CHECK_REL(db.get().data(), want.data(), size_t(n), 1e-5);
+    }
+    const int rows = 7, C = 301;
+    auto a = randn(size_t(rows) * C), row = randn(C);
+    Dev da(a), drow(row), dout(zeros(int64_t(rows) * C));
+    std::vector<float> want(a.size());
+    std::printf("    add_row rows=%d C=%d; mul with offset operands\n", rows, C);
+    cpu::add_row_forward(want.data(), a.data(), row.data(), rows, C);
+    cub->add_row_forward(dout.f(), da.f(), drow.f(), rows, C);
+    CHECK_REL(dout.get().data(), want.data(), want.size(), 1e-6);
+    cpu::mul_forward(want.data(), a.data(), a.data() + 1, int64_t(rows) * C - 1);
+    cub->mul_forward(dout.f(), da.f(), da.f() + 1, int64_t(rows) * C - 1);
+    CHECK_REL(dout.get().data(), want.data(), want.size() - 1, 1e-6);
+
+    const int wide = 37, cols = 5, off = 3;
+    auto src = randn(size_t(rows) * wide);
+    Dev dsrc(src), dcopy(zeros(int64_t(rows) * 8));
+    std::vector<float> slice(size_t(rows) * 8, 0.0f);
+    std::printf("    copy_rows rows=%d C=%d strides 8/%d, and contiguous\n", rows, cols, wide);
+    cpu::copy_rows_forward(slice.data(), src.data() + off, rows, cols, 8, wide);
+    cub->copy_rows_forward(dcopy.f(), dsrc.f() + off, rows, cols, 8, wide);
+    CHECK(dcopy.get() == slice);
+    Dev dflat(zeros(int64_t(rows) * wide));
+    cub->copy_rows_forward(dflat.f(), dsrc.f(), rows, wide, wide, wide);
+    CHECK(dflat.get() == src);
+    CHECK_THROWS_CODE(cub->copy_rows_forward(dflat.f(), dsrc.f(), rows, wide, wide - 1, wide),
+                      ErrorCode::InvalidArgument);
+  });
+}
+
+void test_norms() {
+  for (int rows : {1, 3, 1000}) {
+    for (int C : {5, 72, 1155}) {
+      const size_t n = size_t(rows) * C;
+      auto x = randn(n, 3.0f, 5.0f), w = randn(C), b = randn(C);
+      Dev dx(x), dw(w), db(b), dout(zeros(int64_t(n))), dmean(zeros(rows)), drstd(zeros(rows));
+      std::vector<float> want(n), mean(rows), rstd(rows);
+      std::printf("    rows=%d C=%d: layernorm (out, mean, rstd), in place; rmsnorm (out, rstd), in place\n", rows, C);
+      cpu::layernorm_forward(want.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), rows, C, 1e-6f);
+      cub->layernorm_forward(dout.f(), dmean.f(), drstd.f(), dx.f(), dw.f(), db.f(), rows, C, 1e-6f);
+      CHECK_REL(dout.get().data(), want.data(), n, 1e-5);
+      CHECK_REL(dmean.get().data(), mean.data(), size_t(rows), 1e-5);
+      CHECK_REL(drstd.get().data(), rstd.data(), size_t(rows), 1e-5);
+      cpu::layernorm_forward(want.data(), nullptr, nullptr, x.data(), nullptr, nullptr, rows, C, 1e-6f);
+      cub->layernorm_forward(dx.f(), nullptr, nullptr, dx.f(), nullptr, nullptr, rows, C, 1e-6f);
+      CHECK_REL(dx.get().data(), want.data(), n, 1e-5);
+      cub->upload(dx.p, x.data(), n * 4);
+      cpu::rmsnorm_forward(want.data(), rstd.data(), x.data(), w.data(), rows, C, 1e-5f);
+      cub->rmsnorm_forward(dout.f(), drstd.f(), dx.f(), dw.f(), rows, C, 1e-5f);
+      CHECK_REL(dout.get().data(), want.data(), n, 1e-5);
+      CHECK_REL(drstd.get().data(), rstd.data(), size_t(rows), 1e-5);
+      cpu::rmsnorm_forward(want.data(), nullptr, x.data(), nullptr, rows, C, 1e-5f);
+      cub->rmsnorm_forward(dx.f(), nullptr, dx.f(), nullptr, rows, C, 1e-5f);
+      CHECK_REL(dx.get().data(), want.data(), n, 1e-5);
+    }
+  }
+}
+
+void test_modulate_and_gated_residual() {
+  for (int B : {1, 3}) {
+    const int T = 17, C = 72;
+    const size_t n = size_t(B) * T * C;
+    auto x = randn(n), y = randn(n), table = randn(size_t(B) * 6 * C);
+    Dev dx(x), dy(y), dt(table), dout(zeros(int64_t(n)));
+    std::vector<float> want(n);
+    std::printf("    B=%d T=%d C=%d: modulate, gated_residual with gate, without\n", B, T, C);
+    cpu::modulate_forward(want.data(), x.data(), table.data() + C, table.data() + 4 * C, B, T, C, 6 * C);
+    cub->modulate_forward(dout.f(), dx.f(), dt.f() + C, dt.f() + 4 * C, B, T, C, 6 * C);
+    CHECK_REL(dout.get().data(), want.data(), n, 1e-6);
+    want = x;
+    cpu::gated_residual_forward(want.data(), y.data(), table.data() + 2 * C, B, T, C, 6 * C);
+    cub->gated_residual_forward(dx.f(), dy.f(), dt.f() + 2 * C, B, T, C, 6 * C);
+    CHECK_REL(dx.get().data(), want.data(), n, 1e-6);
+    cpu::gated_residual_forward(want.data(), y.data(), nullptr, B, T, C, 0);
+    cub->gated_residual_forward(dx.f(), dy.f(), nullptr, B, T, C, 0);
+    CHECK_REL(dx.get().data(), want.data(), n, 1e-6);
+  }
+}
+
+void test_linear() {
+  struct Shape { int M, K, N; };
+  for (bool reduced : {false, true}) {
+    with_precision(reduced, [&] {
+      for (Shape s : {Shape{1, 72, 1}, Shape{67, 33, 65}, Shape{130, 200, 71}, Shape{3, 1, 129}, Shape{517, 1152, 333}}) {
+        const size_t nx = size_t(s.M) * s.K, nw = size_t(s.N) * s.K, ny = size_t(s.M) * s.N;
+        auto x = randn(nx), w = randn(nw, 0.2f), b = randn(size_t(s.N)), y0 = randn(ny);
+        Dev dx(x), db(b);
+        for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+          std::vector<uint16_t> w16(nw);
+          for (size_t i = 0; i < nw && dt != DType::F32; ++i) w16[i] = dt == DType::F16 ? f32_to_f16(w[i]) : f32_to_bf16(w[i]);
+          const void* hw = dt == DType::F32 ? static_cast<const void*>(w.data()) : w16.data();
+          Dev dw32(w), dw16(w16);
+          const void* devw = dt == DType::F32 ? dw32.p : dw16.p;
+          const double tol = !reduced ? 1e-5 : dt == DType::BF16 ? kTolBf16 : kTolF16;
+          for (bool bias : {false, true})
+            for (bool acc : {false, true}) {
+              std::vector<float> want = y0;
+              Dev dy(y0);
+              cpu::linear_forward(want.data(), x.data(), hw, dt, bias ? b.data() : nullptr, s.M, s.K, s.N, acc);
+              cub->linear_forward(dy.f(), dx.f(), devw, dt, bias ? db.f() : nullptr, s.M, s.K, s.N, acc);
+              std::printf("    %s linear M=%d K=%d N=%d %s bias=%d acc=%d\n", reduced ? "tensor-core" : "exact", s.M,
+                          s.K, s.N, dtype_name(dt), bias, acc);
+              CHECK_REL(dy.get().data(), want.data(), ny, tol);
+            }
+        }
+      }
+    });
+  }
+}
+
+void test_sgemm() {
+  const int M = 67, N = 70, K = 33;
+  for (bool reduced : {false, true})
+    with_precision(reduced, [&] {
+      for (int ta = 0; ta < 2; ++ta)
+        for (int tb = 0; tb < 2; ++tb)
+          for (float beta : {0.0f, 1.0f}) {
+            const int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+            auto A = randn(size_t(ta ? K : M) * lda), B = randn(size_t(tb ? N : K) * ldb), C0 = randn(size_t(M) * ldc);
+            std::vector<float> want = C0;
+            Dev dA(A), dB(B), dC(C0);
+            cpu::sgemm(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, beta, want.data(), ldc);
+            cub->sgemm(ta, tb, M, N, K, 0.5f, dA.f(), lda, dB.f(), ldb, beta, dC.f(), ldc);
+            std::printf("    %s sgemm transA=%d transB=%d M=%d N=%d K=%d beta=%g\n", reduced ? "bf16" : "exact", ta,
+                        tb, M, N, K, double(beta));
+            CHECK_REL(dC.get().data(), want.data(), want.size(), reduced ? kTolBf16 : 1e-5);
+          }
+    });
+}
+
+void test_linear_int8() {
+  struct Shape { int M, K, N; };
+  for (bool reduced : {false, true})
+    with_precision(reduced, [&] {
+      for (Shape s : {Shape{1, 72, 1}, Shape{67, 33, 65}, Shape{130, 203, 71}}) {
+        auto x = randn(size_t(s.M) * s.K), w = randn(size_t(s.N) * s.K), b = randn(size_t(s.N)),
+             y0 = randn(size_t(s.M) * s.N);
+        std::vector<int8_t> q(w.size());
+        std::vector<float> scale(size_t(s.N));
+        cpu::quantize_rows_int8(q.data(), scale.data(), w.data(), s.N, s.K);
+        Dev dx(x), dq(q), dscale(scale), db(b);
+        for (bool acc : {false, true}) {
+          std::vector<float> want = y0;
+          Dev dy(y0);
+          cpu::linear_int8_forward(want.data(), x.data(), q.data(), scale.data(), b.data(), s.M, s.K, s.N, acc);
+          cub->linear_int8_forward(dy.f(), dx.f(), static_cast<const int8_t*>(dq.p), dscale.f(), db.f(), s.M, s.K, s.N,
+                                   acc);
+          std::printf("    %s linear_int8 M=%d K=%d N=%d acc=%d\n", reduced ? "bf16" : "exact", s.M, s.K, s.N, acc);
+          CHECK_REL(dy.get().data(), want.data(), want.size(), reduced ? kTolBf16 : 1e-5);
+        }
+      }
+    });
+}
+
+void test_attention() {
+  for (bool reduced : {false, true})
+    with_precision(reduced, [&] {
+      const double tol = reduced ? kTolBf16 : 1e-5;
+      const char* mode = reduced ? "tensor-core" : "exact";
+      // Self-attention over packed [q|k|v] rows, odd token counts, more keys than one tile.
+      for (int hd : {33, 72, 128}) {
+        const int H = 2, C = H * hd;
+        for (int B : {1, 3}) {
+          for (int T : {1, 77, 130}) {
+            auto qkv = randn(size_t(B) * T * 3 * C);
+            Dev dqkv(qkv), dout(zeros(int64_t(B) * T * C));
+            std::vector<float> want(size_t(B) * T * C);
+            cpu::attention_forward(want.data(), qkv.data(), qkv.data() + C, qkv.data() + 2 * C, nullptr, B, T, T, H,
+                                   hd, 3 * C, 3 * C, C);
+            cub->attention_forward(dout.f(), dqkv.f(), dqkv.f() + C, dqkv.f() + 2 * C, nullptr, B, T, T, H, hd, 3 * C,
+                                   3 * C, C);
+            std::printf("    %s self-attention B=%d T=%d H=%d hd=%d\n", mode, B, T, H, hd);
+            CHECK_REL(dout.get().data(), want.data(), want.size(), tol);
+          }
+        }
+      }
+      // Cross-attention with per-sample key counts (one sample with none: zeros).
+      const int B = 3, Tq = 65, Tk = 70, H = 2, hd = 72, C = H * hd;
+      auto q = randn(size_t(B) * Tq * C), kv = randn(size_t(B) * Tk * 2 * C);
+      std::vector<int> lens = {7, 70, 0};
+      Dev dq(q), dkv(kv), dlens(lens), dout(zeros(int64_t(B) * Tq * C));
+      std::vector<float> want(size_t(B) * Tq * C);
+      cpu::attention_forward(want.data(), q.data(), kv.data(), kv.data() + C, lens.data(), B, Tq, Tk, H, hd, C, 2 * C,
+                             C);
+      cub->attention_forward(dout.f(), dq.f(), dkv.f(), dkv.f() + C, static_cast<const int*>(dlens.p), B, Tq, Tk, H,
+                             hd, C, 2 * C, C);
+      auto got = dout.get();
+      std::printf("    %s cross-attention B=%d Tq=%d Tk=%d k_lens={7,70,0}\n", mode, B, Tq, Tk);
+      CHECK_REL(got.data(), want.data(), want.size(), tol);
+      bool zero = true;
+      for (size_t i = size_t(2) * Tq * C; i < got.size(); ++i) zero = zero && got[i] == 0.0f;
+      CHECK(zero);
+      // One head as wide as the SDXL VAE's (hd 512: the exact kernel in both modes).
+      const int T1 = 70, hd1 = 512;
+      auto qkv1 = randn(size_t(T1) * 3 * hd1, 0.05f);
+      Dev dqkv1(qkv1), dout1(zeros(int64_t(T1) * hd1));
+      std::vector<float> want1(size_t(T1) * hd1);
+      cpu::attention_forward(want1.data(), qkv1.data(), qkv1.data() + hd1, qkv1.data() + 2 * hd1, nullptr, 1, T1, T1,
+                             1, hd1, 3 * hd1, 3 * hd1, hd1);
+      cub->attention_forward(dout1.f(), dqkv1.f(), dqkv1.f() + hd1, dqkv1.f() + 2 * hd1, nullptr, 1, T1, T1, 1, hd1,
+                             3 * hd1, 3 * hd1, hd1);
+      std::printf("    %s self-attention B=1 T=%d H=1 hd=%d (the VAE's)\n", mode, T1, hd1);
+      CHECK_REL(dout1.get().data(), want1.data(), want1.size(), 1e-5);
+    });
+}
+
+void test_attention_bias() {
+  const int B = 3, T = 70, H = 2, hd = 72, C = H * hd;
+  auto qkv = randn(size_t(B) * T * 3 * C), bias = randn(size_t(H) * T * T);
+  std::vector<int> mask(size_t(B) * T, 1);
+  for (int j = 0; j < T; ++j) mask[size_t(T) + j] = j >= 64 && j % 2 == 0;
+  for (int j = 0; j < T; ++j) mask[size_t(2) * T + j] = 0;
+  Dev dqkv(qkv), dbias(bias), dmask(mask), dout(zeros(int64_t(B) * T * C));
+  std::vector<float> want(size_t(B) * T * C);
+  for (bool with : {true, false}) {
+    std::printf("    attention_bias B=%d T=%d H=%d hd=%d %s\n", B, T, H, hd, with ? "bias + mask" : "neither");
+    cpu::attention_bias_forward(want.data(), qkv.data(), qkv.data() + C, qkv.data() + 2 * C,
+                                with ? bias.data() : nullptr, with ? mask.data() : nullptr, B, T, T, H, hd, 3 * C,
+                                3 * C, C);
+    cub->attention_bias_forward(dout.f(), dqkv.f(), dqkv.f() + C, dqkv.f() + 2 * C, with ? dbias.f() : nullptr,
+                                with ? static_cast<const int32_t*>(dmask.p) : nullptr, B, T, T, H, hd, 3 * C, 3 * C,
+                                C);
+    CHECK_REL(dout.get().data(), want.data(), want.size(), 1e-5);
+  }
+}
+
+void test_conv1d() {
+  const int T = 19, D = 37, K = 4;
+  const int64_t stride = 2 * D + 3;
+  auto x = randn(size_t(T) * stride), w = randn(size_t(D) * K), b = randn(D);
+  Dev dx(x), dw(w), db(b), dout(zeros(int64_t(T) * D));
+  std::vector<float> want(size_t(T) * D);
+  for (bool reverse : {false, true})
+    for (bool bias : {false, true}) {
+      cpu::conv1d_causal_depthwise_forward(want.data(), x.data() + 1, w.data(), bias ? b.data() : nullptr, T, D, K,
+                                           stride, reverse);
+      cub->conv1d_causal_depthwise_forward(dout.f(), dx.f() + 1, dw.f(), bias ? db.f() : nullptr, T, D, K, stride,
+                                           reverse);
+      std::printf("    conv1d T=%d D=%d K=%d reverse=%d bias=%d\n", T, D, K, reverse, bias);
+      CHECK_REL(dout.get().data(), want.data(), want.size(), 1e-6);
+    }
+}
+
+struct ScanInputs {
+  int T, D, N;
+  int64_t bc_stride, z_stride;
+  std::vector<float> u, z, bc, dsk, delta, A;
+  ScanInputs(int T_, int D_, int N_) : T(T_), D(D_), N(N_), bc_stride(2 * N_ + 5), z_stride(D_ + 3) {
+    u = randn(size_t(T) * D);
+    z = randn(size_t(T) * z_stride);
+    bc = randn(size_t(T) * bc_stride);
+    dsk = randn(size_t(D));
+    delta = uniform(size_t(T) * D, 0.001f, 0.5f);
+    A = uniform(size_t(D) * N, -4.0f, -0.1f);
+  }
+};
+
+void test_selective_scan() {
+  // T = 300 and 4096 are cut into chunks (scan.cu); N = 5, 16, 40 take the three thread layouts.
+  struct Case { int T, D, N; };
+  for (Case cs : {Case{23, 70, 16}, Case{300, 70, 16}, Case{300, 37, 5}, Case{129, 33, 40}, Case{4096, 64, 16}}) {
+    ScanInputs s(cs.T, cs.D, cs.N);
+    Dev du(s.u), dz(s.z), dbc(s.bc), ddsk(s.dsk), ddelta(s.delta), dA(s.A);
+    auto y0 = randn(size_t(s.T) * s.D);
+    for (bool reverse : {false, true})
+      for (bool acc : {false, true}) {
+        std::vector<float> want = y0;
+        Dev dy(y0);
+        cpu::selective_scan_forward(want.data(), s.u.data(), s.delta.data(), s.A.data(), s.bc.data(),
+                                    s.bc.data() + s.N, s.dsk.data(), s.z.data() + 1, s.T, s.D, s.N, s.bc_stride,
+                                    s.z_stride, reverse, acc);
+        cub->selective_scan_forward(dy.f(), du.f(), ddelta.f(), dA.f(), dbc.f(), dbc.f() + s.N, ddsk.f(), dz.f() + 1,
+                                    s.T, s.D, s.N, s.bc_stride, s.z_stride, reverse, acc);
+        std::printf("    selective_scan T=%d D=%d N=%d reverse=%d accumulate=%d\n", s.T, s.D, s.N, reverse, acc);
+        CHECK_REL(dy.get().data(), want.data(), want.size(), 1e-5);
+      }
+  }
+}
+
+void test_patches_and_embeddings() {
+  const int B = 3, Cin = 4, H = 10, W = 6, p = 2, C = 72, h = H / p, w = W / p, K = Cin * p * p;
+  auto img = randn(size_t(B) * Cin * H * W), wt = randn(size_t(C) * K, 0.3f), bias = randn(C);
+  std::vector<uint16_t> w16(wt.size());
+  for (size_t i = 0; i < wt.size(); ++i) w16[i] = f32_to_bf16(wt[i]);
+  Dev dimg(img), dw(wt), dw16(w16), dbias(bias), dout(zeros(int64_t(B) * h * w * C));
+  std::vector<float> want(size_t(B) * h * w * C);
+  with_precision(false, [&] {
+    std::printf("    patch_embed B=%d Cin=%d %dx%d p=%d C=%d f32, bf16 (exact)\n", B, Cin, H, W, p, C);
+    cpu::patch_embed_forward(want.data(), img.data(), wt.data(), DType::F32, bias.data(), B, Cin, H, W, p, C);
+    cub->patch_embed_forward(dout.f(), dimg.f(), dw.p, DType::F32, dbias.f(), B, Cin, H, W, p, C);
+    CHECK_REL(dout.get().data(), want.data(), want.size(), 1e-5);
+    cpu::patch_embed_forward(want.data(), img.data(), w16.data(), DType::BF16, bias.data(), B, Cin, H, W, p, C);
+    cub->patch_embed_forward(dout.f(), dimg.f(), dw16.p, DType::BF16, dbias.f(), B, Cin, H, W, p, C);
+    CHECK_REL(dout.get().data(), want.data(), want.size(), 1e-5);
+  });
+  const int Cout = 8;
+  auto tok = randn(size_t(B) * h * w * p * p * Cout);
+  Dev dtok(tok), dimg2(zeros(int64_t(tok.size())));
+  std::vector<float> want2(tok.size());
+  std::printf("    unpatchify B=%d Cout=%d h=%d w=%d p=%d\n", B, Cout, h, w, p);
+  cpu::unpatchify_forward(want2.data(), tok.data(), B, Cout, h, w, p);
+  cub->unpatchify_forward(dimg2.f(), dtok.f(), B, Cout, h, w, p);
+  CHECK_REL(dimg2.get().data(), want2.data(), want2.size(), 0.0);
+
+  std::vector<float> pe(size_t(h) * w * C);
+  Dev dpe(pe);
+  std::printf("    sincos_pos_embed_2d C=%d h=%d w=%d (twice: the cached table); timestep_embedding B=3 dim=256\n", C, h,
+              w);
+  cpu::sincos_pos_embed_2d(pe.data(), C, h, w, 16.0, 1.0);
+  for (int rep = 0; rep < 2; ++rep) {
+    cub->sincos_pos_embed_2d(dpe.f(), C, h, w, 16.0, 1.0);
+    CHECK_REL(dpe.get().data(), pe.data(), pe.size(), 0.0);
+  }
+  std::vector<float> t = {0.0f, 1.5f, 999.0f}, temb(3 * 256);
+  Dev dt(t), dtemb(temb);
+  cpu::timestep_embedding_forward(temb.data(), t.data(), 3, 256, 10000.0);
+  cub->timestep_embedding_forward(dtemb.f(), dt.f(), 3, 256, 10000.0);
+  // Device double exp/sin/cos differ from glibc's by an ulp of a double at most, which moves
+  // a float result by at most one float ulp (2^-24 relative) in rare ties.
+  CHECK_REL(dtemb.get().data(), temb.data(), temb.size(), 1e-7);
+}
+
+void test_vae_ops() {
+  for (int B : {1, 3}) {
+    const int64_t HW = 7 * 11;
+    const int C = 96, G = 32;
+    const size_t n = size_t(B) * HW * C;
+    auto x = randn(n, 2.0f, 3.0f), w = randn(C), b = randn(C);
+    Dev dx(x), dw(w), db(b), dout(zeros(int64_t(n))), dmean(zeros(B * G)), drstd(zeros(B * G));
+    std::vector<float> want(n), mean(size_t(B) * G), rstd(size_t(B) * G);
+    std::printf("    group_norm B=%d HW=%lld C=%d G=%d (out, mean, rstd), no affine in place\n", B, (long long)HW, C, G);
+    cpu::group_norm_forward(want.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), B, HW, C, G, 1e-6f);
+    cub->group_norm_forward(dout.f(), dmean.f(), drstd.f(), dx.f(), dw.f(), db.f(), B, HW, C, G, 1e-6f);
+    CHECK_REL(dout.get().data(), want.data(), n, 1e-5);
+    CHECK_REL(dmean.get().data(), mean.data(), mean.size(), 1e-5);
+    CHECK_REL(drstd.get().data(), rstd.data(), rstd.size(), 1e-5);
+    cpu::group_norm_forward(want.data(), nullptr, nullptr, x.data(), nullptr, nullptr, B, HW, C, G, 1e-6f);
+    cub->group_norm_forward(dx.f(), nullptr, nullptr, dx.f(), nullptr, nullptr, B, HW, C, G, 1e-6f);
+    CHECK_REL(dx.get().data(), want.data(), n, 1e-5);
+    CHECK_THROWS_CODE(cub->group_norm_forward(dout.f(), nullptr, nullptr, dx.f(), nullptr, nullptr, B, HW, C, 5, 1e-6f),
+                      ErrorCode::InvalidArgument);
+
+    struct Conv { int H, W, Cin, Cout, k, stride, pt, pl, pb, pr; DType dt; bool acc; };
+    for (bool reduced : {false, true})
+      with_precision(reduced, [&] {
+        for (Conv cv : {Conv{9, 7, 5, 70, 3, 1, 1, 1, 1, 1, DType::F32, false},
+                        Conv{9, 7, 5, 70, 3, 2, 0, 0, 1, 1, DType::F16, true},
+                        Conv{6, 5, 67, 3, 1, 1, 0, 0, 0, 0, DType::BF16, false}}) {
+          const int Ho = (cv.H + cv.pt + cv.pb - cv.k) / cv.stride + 1,
+                    Wo = (cv.W + cv.pl + cv.pr - cv.k) / cv.stride + 1;
+          const size_t nw = size_t(cv.Cout) * cv.k * cv.k * cv.Cin, no = size_t(B) * Ho * Wo * cv.Cout;
+          auto im = randn(size_t(B) * cv.H * cv.W * cv.Cin), wt = randn(nw, 0.2f), bs = randn(size_t(cv.Cout)),
+               o0 = randn(no);
+          std::vector<uint16_t> w16(nw);
+          for (size_t i = 0; i < nw; ++i) w16[i] = cv.dt == DType::F16 ? f32_to_f16(wt[i]) : f32_to_bf16(wt[i]);
+          const void* hw = cv.dt == DType::F32 ? static_cast<const void*>(wt.data()) : w16.data();
+          Dev dim(im), dw32(wt), dw16(w16), dbs(bs), dco(o0);
+          std::vector<float> wantc = o0;
+          std::printf("    %s conv2d B=%d %dx%d Cin=%d Cout=%d k=%d stride=%d %s acc=%d\n", reduced ? "tensor-core" : "exact",
+                      B, cv.H, cv.W, cv.Cin, cv.Cout, cv.k, cv.stride, dtype_name(cv.dt), cv.acc);
+          cpu::conv2d_forward(wantc.data(), im.data(), hw, cv.dt, bs.data(), B, cv.H, cv.W, cv.Cin, cv.Cout, cv.k,
+                              cv.stride, cv.pt, cv.pl, cv.pb, cv.pr, cv.acc);
+          cub->conv2d_forward(dco.f(), dim.f(), cv.dt == DType::F32 ? dw32.p : dw16.p, cv.dt, dbs.f(), B, cv.H, cv.W,
+                              cv.Cin, cv.Cout, cv.k, cv.stride, cv.pt, cv.pl, cv.pb, cv.pr, cv.acc);
+          const double tol = !reduced ? 1e-5 : cv.dt == DType::BF16 ? kTolBf16 : kTolF16;
+          CHECK_REL(dco.get().data(), wantc.data(), no, tol);
+        }
+      });
+
+    const int H = 5, W = 3, Cu = 7, s = 2;
+    auto u = randn(size_t(B) * H * W * Cu);
+    Dev du(u), dup(zeros(int64_t(u.size()) * s * s));
+    std::vector<float> wantu(u.size() * s * s);
+    std::printf("    upsample_nearest B=%d %dx%d C=%d scale=%d\n", B, H, W, Cu, s);
+    cpu::upsample_nearest_forward(wantu.data(), u.data(), B, H, W, Cu, s);
+    cub->upsample_nearest_forward(dup.f(), du.f(), B, H, W, Cu, s);
+    CHECK_REL(dup.get().data(), wantu.data(), wantu.size(), 0.0);
+  }
+}
+
+// K = 70001 ones times ones is exactly 70001 in f32 accumulation, in both modes (ones are
+// exact in bf16 and f16): a 16-bit accumulator would stop at 256 (bf16) or overflow (f16).
+void test_reduced_precision_accumulates_in_f32() {
+  const int K = 70001, N = 3;
+  std::vector<float> x(K, 1.0f), y0(N, 0.0f);
+  for (bool reduced : {false, true})
+    with_precision(reduced, [&] {
+      for (DType dt : {DType::F16, DType::BF16}) {
+        const uint16_t one = dt == DType::F16 ? f32_to_f16(1.0f) : f32_to_bf16(1.0f);
+        std::vector<uint16_t> w(size_t(N) * K, one);
+        Dev dx(x), dw(w), dy(y0);
+        cub->linear_forward(dy.f(), dx.f(), dw.p, dt, nullptr, 1, K, N, false);
+        auto y = dy.get();
+        std::printf("    %s linear K=%d %s ones: %.1f %.1f %.1f\n", reduced ? "tensor-core" : "exact", K,
+                    dtype_name(dt), double(y[0]), double(y[1]), double(y[2]));
+        for (float v : y) CHECK(v == float(K));
+      }
+    });
+}
+
+// ---- backward ops (exact mode): gradients accumulate onto random buffers on both sides ----
+void check_acc(const char* what, const Dev& got, const std::vector<float>& want, double tol) {
+  std::printf("    %s\n", what);
+  CHECK_REL(got.get().data(), want.data(), want.size(), tol);
+}
+
+void test_backward_elementwise() {
+  const int64_t n = 5003;
+  auto x = randn(size_t(n), 4.0f), g = randn(size_t(n)), d0 = randn(size_t(n));
+  x[0] = 25.0f;
+  Dev dx(x), dg(g);
+  auto run = [&](const char* name, void (*c)(float*, const float*, const float*, int64_t),
+                 void (*k)(float*, const float*, const float*, int64_t)) {
+    std::vector<float> want = d0;
+    Dev dd(d0);
+    c(want.data(), g.data(), x.data(), n);
+    k(dd.f(), dg.f(), dx.f(), n);
+    check_acc(name, dd, want, 1e-5);
+  };
+  run("gelu_tanh_backward", cpu::gelu_tanh_backward, cub->gelu_tanh_backward);
+  run("silu_backward", cpu::silu_backward, cub->silu_backward);
+  run("softplus_backward", cpu::softplus_backward, cub->softplus_backward);
+  {
+    std::vector<float> wa = d0, wb = x;
+    Dev da(d0), db(x);
+    cpu::add_backward(wa.data(), wb.data(), g.data(), n);
+    cub->add_backward(da.f(), db.f(), dg.f(), n);
+    check_acc("add_backward da", da, wa, 1e-6);
+    check_acc("add_backward db", db, wb, 1e-6);
+  }
+  const int rows = 301, C = 67;
+  auto gr = randn(size_t(rows) * C), a0 = randn(size_t(rows) * C), r0 = randn(C);
+  std::vector<float> wa = a0, wr = r0;
+  Dev dgr(gr), da(a0), dr(r0);
+  cpu::add_row_backward(wa.data(), wr.data(), gr.data(), rows, C);
+  cub->add_row_backward(da.f(), dr.f(), dgr.f(), rows, C);
+  check_acc("add_row_backward da", da, wa, 1e-6);
+  check_acc("add_row_backward drow", dr, wr, 1e-5);
+}
+
+void test_backward_norms_and_modulation() {
+  const int rows = 37, C = 1155;
+  const size_t n = size_t(rows) * C;
+  auto x = randn(n, 2.0f, 1.0f), w = randn(C), b = randn(C), g = randn(n);
+  std::vector<float> mean(rows), rstd(rows), tmp(n);
+  cpu::layernorm_forward(tmp.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), rows, C, 1e-6f);
+  auto dx0 = randn(n), dw0 = randn(C), db0 = randn(C);
+  Dev dx(x), dwt(w), dg(g), dmean(mean), drstd(rstd);
+  {
+    std::vector<float> wx = dx0, ww = dw0, wb = db0;
+    Dev gx(dx0), gw(dw0), gb(db0);
+    cpu::layernorm_backward(wx.data(), ww.data(), wb.data(), g.data(), x.data(), w.data(), mean.data(), rstd.data(),
+                            rows, C);
+    cub->layernorm_backward(gx.f(), gw.f(), gb.f(), dg.f(), dx.f(), dwt.f(), dmean.f(), drstd.f(), rows, C);
+    check_acc("layernorm_backward dinp", gx, wx, 1e-5);
+    check_acc("layernorm_backward dweight", gw, ww, 1e-5);
+    check_acc("layernorm_backward dbias", gb, wb, 1e-5);
+  }
+  cpu::rmsnorm_forward(tmp.data(), rstd.data(), x.data(), w.data(), rows, C, 1e-5f);
+  cub->upload(drstd.p, rstd.data(), rstd.size() * 4);
+  {
+    std::vector<float> wx = dx0, ww = dw0;
+    Dev gx(dx0), gw(dw0);
+    cpu::rmsnorm_backward(wx.data(), ww.data(), g.data(), x.data(), w.data(), rstd.data(), rows, C);
+    cub->rmsnorm_backward(gx.f(), gw.f(), dg.f(), dx.f(), dwt.f(), drstd.f(), rows, C);
+    check_acc("rmsnorm_backward dinp", gx, wx, 1e-5);
+    check_acc("rmsnorm_backward dweight", gw, ww, 1e-5);
+  }
+  // modulate / gated residual on a [B, 6, C] table.
+  const int B = 3, T = 17, Cm = 72;
+  const size_t nm = size_t(B) * T * Cm;
+  auto xm = randn(nm), gm = randn(nm), table = randn(size_t(B) * 6 * Cm), dtab0 = randn(size_t(B) * 6 * Cm),
+       dxm0 = randn(nm);
+  Dev dxm(xm), dgm(gm), dtab(table);
+  {
+    std::vector<float> wx = dxm0, wt = dtab0;
+    Dev gx(dxm0), gt(dtab0);
+    cpu::modulate_backward(wx.data(), wt.data(), wt.data() + 4 * Cm, gm.data(), xm.data(), table.data() + 4 * Cm, B,
+                           T, Cm, 6 * Cm);
+    cub->modulate_backward(gx.f(), gt.f(), gt.f() + 4 * Cm, dgm.f(), dxm.f(), dtab.f() + 4 * Cm, B, T, Cm, 6 * Cm);
+    check_acc("modulate_backward dinp", gx, wx, 1e-6);
+    check_acc("modulate_backward dshift, dscale (table)", gt, wt, 1e-5);
+  }
+  for (bool gate : {true, false}) {
+    std::vector<float> wy = dxm0, wt = dtab0;
+    Dev gy(dxm0), gt(dtab0);
+    cpu::gated_residual_backward(wy.data(), wt.data() + 2 * Cm, gm.data(), xm.data(),
+                                 gate ? table.data() + 2 * Cm : nullptr, B, T, Cm, 6 * Cm);
+    cub->gated_residual_backward(gy.f(), gt.f() + 2 * Cm, dgm.f(), dxm.f(), gate ? dtab.f() + 2 * Cm : nullptr, B, T,
+                                 Cm, 6 * Cm);
+    check_acc(gate ? "gated_residual_backward dy, dgate" : "gated_residual_backward dy (no gate)", gy, wy, 1e-6);
+    check_acc("gated_residual_backward table", gt, wt, 1e-5);
+  }
+}
+
+void test_backward_linear_and_patches() {
+  const int M = 67, K = 130, N = 71;
+  auto x = randn(size_t(M) * K), w = randn(size_t(N) * K, 0.2f), g = randn(size_t(M) * N);
+  auto dx0 = randn(size_t(M) * K), dw0 = randn(size_t(N) * K), db0 = randn(N);
+  std::vector<float> wx = dx0, ww = dw0, wb = db0;
+  Dev dx(x), dw(w), dg(g), gx(dx0), gw(dw0), gb(db0);
+  cpu::linear_backward(wx.data(), ww.data(), wb.data(), g.data(), x.data(), w.data(), M, K, N);
+  cub->linear_backward(gx.f(), gw.f(), gb.f(), dg.f(), dx.f(), dw.f(), M, K, N);
+  check_acc("linear_backward dx", gx, wx, 1e-5);
+  check_acc("linear_backward dw", gw, ww, 1e-5);
+  check_acc("linear_backward db", gb, wb, 1e-5);
+
+  const int B = 3, Cin = 4, H = 10, W = 6, p = 2, C = 72, h = H / p, wd = W / p, Kp = Cin * p * p;
+  auto img = randn(size_t(B) * Cin * H * W), wt = randn(size_t(C) * Kp, 0.3f), gp = randn(size_t(B) * h * wd * C);
+  auto di0 = randn(img.size()), dwp0 = randn(wt.size()), dbp0 = randn(C);
+  std::vector<float> wi = di0, wwp = dwp0, wbp = dbp0;
+  Dev dimg(img), dwt(wt), dgp(gp), gi(di0), gwp(dwp0), gbp(dbp0);
+  cpu::patch_embed_backward(wi.data(), wwp.data(), wbp.data(), gp.data(), img.data(), wt.data(), B, Cin, H, W, p, C);
+  cub->patch_embed_backward(gi.f(), gwp.f(), gbp.f(), dgp.f(), dimg.f(), dwt.f(), B, Cin, H, W, p, C);
+  check_acc("patch_embed_backward dimg", gi, wi, 1e-5);
+  check_acc("patch_embed_backward dweight", gwp, wwp, 1e-5);
+  check_acc("patch_embed_backward dbias", gbp, wbp, 1e-5);
+
+  const int Cout = 8;
+  auto dimgu = randn(size_t(B) * Cout * H * W), dt0 = randn(size_t(B) * h * wd * p * p * Cout);
+  std::vector<float> wt2 = dt0;
+  Dev ddimg(dimgu), gt(dt0);
+  cpu::unpatchify_backward(wt2.data(), dimgu.data(), B, Cout, h, wd, p);
+  cub->unpatchify_backward(gt.f(), ddimg.f(), B, Cout, h, wd, p);
+  check_acc("unpatchify_backward", gt, wt2, 1e-6);
+}
+
+void test_backward_attention() {
+  const int B = 3, Tq = 45, Tk = 70, H = 2, hd = 72, C = H * hd;
+  for (bool self : {true, false}) {
+    const int Tkk = self ? Tq : Tk;
+    auto q = randn(size_t(B) * Tq * C), kv = randn(size_t(B) * Tkk * 2 * C), g = randn(size_t(B) * Tq * C);
+    auto dq0 = randn(q.size()), dkv0 = randn(kv.size());
+    std::vector<int> lens = {7, Tkk, 0};
+    std::vector<float> wq = dq0, wkv = dkv0;
+    Dev dq(q), dkv(kv), dg(g), dl(lens), gq(dq0), gkv(dkv0);
+    const int* hl = self ? nullptr : lens.data();
+    const int* dlp = self ? nullptr : static_cast<const int*>(dl.p);
+    cpu::attention_backward(wq.data(), wkv.data(), wkv.data() + C, g.data(), q.data(), kv.data(), kv.data() + C, hl, B,
+                            Tq, Tkk, H, hd, C, 2 * C, C);
+    cub->attention_backward(gq.f(), gkv.f(), gkv.f() + C, dg.f(), dq.f(), dkv.f(), dkv.f() + C, dlp, B, Tq, Tkk, H, hd,
+                            C, 2 * C, C);
+    std::printf("    attention_backward %s B=%d Tq=%d Tk=%d hd=%d\n", self ? "no k_lens" : "k_lens {7, Tk, 0}", B, Tq,
+                Tkk, hd);
+    CHECK_REL(gq.get().data(), wq.data(), wq.size(), 1e-5);
+    CHECK_REL(gkv.get().data(), wkv.data(), wkv.size(), 1e-5);
+  }
+}
+
+void test_backward_mamba() {
+  const int T = 19, D = 37, K = 4;
+  const int64_t stride = 2 * D + 3;
+  auto x = randn(size_t(T) * stride), w = randn(size_t(D) * K), g = randn(size_t(T) * D);
+  auto dx0 = randn(x.size()), dw0 = randn(w.size()), db0 = randn(D);
+  for (bool reverse : {false, true}) {
+    std::vector<float> wx = dx0, ww = dw0, wb = db0;
+    Dev dx(x), dw(w), dg(g), gx(dx0), gw(dw0), gb(db0);
+    cpu::conv1d_causal_depthwise_backward(wx.data() + 1, ww.data(), wb.data(), g.data(), x.data() + 1, w.data(), T, D,
+                                          K, stride, reverse);
+    cub->conv1d_causal_depthwise_backward(gx.f() + 1, gw.f(), gb.f(), dg.f(), dx.f() + 1, dw.f(), T, D, K, stride,
+                                          reverse);
+    std::printf("    conv1d_backward reverse=%d\n", reverse);
+    CHECK_REL(gx.get().data(), wx.data(), wx.size(), 1e-6);
+    CHECK_REL(gw.get().data(), ww.data(), ww.size(), 1e-5);
+    CHECK_REL(gb.get().data(), wb.data(), wb.size(), 1e-5);
+  }
+  // The scan backward: T spans several 32-step chunks (and 16-step ones for N = 40).
+  struct Case { int T, D, N; };
+  for (Case cs : {Case{100, 37, 16}, Case{77, 21, 40}, Case{33, 50, 5}}) {
+    ScanInputs s(cs.T, cs.D, cs.N);
+    const int64_t dbc_stride = 2 * s.N + 1, dz_stride = s.D + 2;
+    auto dy = randn(size_t(s.T) * s.D);
+    auto du0 = randn(s.u.size()), ddl0 = randn(s.delta.size()), dA0 = randn(s.A.size()),
+         dbc0 = randn(size_t(s.T) * dbc_stride), dD0 = randn(size_t(s.D)), dz0 = randn(size_t(s.T) * dz_stride);
+    Dev du(s.u), dz(s.z), dbc(s.bc), ddsk(s.dsk), ddelta(s.delta), dA(s.A), ddy(dy);
+    for (bool reverse : {false, true}) {
+      std::vector<float> wu = du0, wdl = ddl0, wA = dA0, wbc = dbc0, wD = dD0, wz = dz0;
+      Dev gu(du0), gdl(ddl0), gA(dA0), gbc(dbc0), gD(dD0), gz(dz0);
+      cpu::selective_scan_backward(wu.data(), wdl.data(), wA.data(), wbc.data(), wbc.data() + s.N, wD.data(),
+                                   wz.data() + 1, dy.data(), s.u.data(), s.delta.data(), s.A.data(), s.bc.data(),
+                                   s.bc.data() + s.N, s.dsk.data(), s.z.data() + 1, s.T, s.D, s.N, s.bc_stride,
+                                   s.z_stride, dbc_stride, dz_stride, reverse);
+      cub->selective_scan_backward(gu.f(), gdl.f(), gA.f(), gbc.f(), gbc.f() + s.N, gD.f(), gz.f() + 1, ddy.f(), du.f(),
+                                   ddelta.f(), dA.f(), dbc.f(), dbc.f() + s.N, ddsk.f(), dz.f() + 1, s.T, s.D, s.N,
+                                   s.bc_stride, s.z_stride, dbc_stride, dz_stride, reverse);
+      std::printf("    selective_scan_backward T=%d D=%d N=%d reverse=%d: du ddelta dA dB|dC dD dz\n", s.T, s.D, s.N,
+                  reverse);
+      CHECK_REL(gu.get().data(), wu.data(), wu.size(), 1e-5);
+      CHECK_REL(gdl.get().data(), wdl.data(), wdl.size(), 1e-5);
+      CHECK_REL(gA.get().data(), wA.data(), wA.size(), 1e-5);
+      CHECK_REL(gbc.get().data(), wbc.data(), wbc.size(), 1e-5);
+      CHECK_REL(gD.get().data(), wD.data(), wD.size(), 1e-5);
+      CHECK_REL(gz.get().data(), wz.data(), wz.size(), 1e-5);
+    }
+  }
+}
+
+void test_bad_input() {
+  CHECK(find_backend("cuda").name == std::string("cuda"));
+  CHECK(cub->zero != nullptr && cub->selective_scan_backward != nullptr);  // the training ops are filled
+  std::vector<float> host(64, 1.0f);
+  Dev d(host);
+  cub->zero(d.p, 64 * 4);
+  for (float v : d.get()) CHECK(v == 0.0f);
+  CHECK_THROWS_CODE(cub->upload(host.data(), host.data(), 64 * 4), ErrorCode::InvalidArgument);  // not device memory
+  CHECK_THROWS_CODE(cub->upload(d.f() + 60, host.data(), 64 * 4), ErrorCode::InvalidArgument);   // past the end
+  CHECK_THROWS_CODE(cub->free(d.f() + 1), ErrorCode::InvalidArgument);
+  CHECK_THROWS_CODE(cub->attention_forward(d.f(), d.f(), d.f(), d.f(), nullptr, 1, 1, 1, 1, 513, 513, 513, 513),
+                    ErrorCode::InvalidArgument);
+  CHECK_THROWS_CODE(cub->selective_scan_forward(d.f(), d.f(), d.f(), d.f(), d.f(), d.f(), d.f(), d.f(), 1, 1, 65, 65,
+                                                1, false, false),
+                    ErrorCode::InvalidArgument);
+  CHECK_THROWS_CODE(cub->linear_forward(d.f(), d.f(), d.f(), DType::I32, nullptr, 1, 1, 1, false),
+                    ErrorCode::InvalidArgument);
+  CHECK_THROWS_CODE(cub->alloc(size_t(1) << 50), ErrorCode::OutOfMemory);
+  // The backend still works after the refusals.
+  cub->add_forward(d.f(), d.f(), d.f(), 64);
+  cub->synchronize();
+}
+
+}  // namespace
+
+int main() {
+  const bool require = std::getenv("DIMBA_REQUIRE_CUDA") && std::getenv("DIMBA_REQUIRE_CUDA")[0] == '1';
+  try {
+    cub = &cuda_backend();
+  } catch (const EngineError& e) {
+    std::printf("%s test_cuda_ops: %s\n", require ? "FAIL (DIMBA_REQUIRE_CUDA=1)" : "SKIP", e.what());
+    return require ? 1 : 77;
+  }
+  const CudaDeviceInfo info = cuda_device_info();
+  std::printf("device: %s (sm_%d, %d SMs, %zu MiB); %s\n", info.name.c_str(), info.sm, info.multiprocessors,
+              info.memory_bytes >> 20, info.cublas.c_str());
+  RUN(test_elementwise);
+  RUN(test_norms);
+  RUN(test_modulate_and_gated_residual);
+  RUN(test_linear);
+  RUN(test_sgemm);
+  RUN(test_linear_int8);
+  RUN(test_reduced_precision_accumulates_in_f32);
+  RUN(test_attention);
+  RUN(test_attention_bias);
+  RUN(test_conv1d);
+  RUN(test_selective_scan);
+  RUN(test_patches_and_embeddings);
+  RUN(test_vae_ops);
+  with_precision(false, [] {
+    RUN(test_backward_elementwise);
+    RUN(test_backward_norms_and_modulation);
+    RUN(test_backward_linear_and_patches);
+    RUN(test_backward_attention);
+    RUN(test_backward_mamba);
+  });
+  RUN(test_bad_input);
+  return harness::summary();
+}
