@@ -5,8 +5,9 @@
 // milliseconds (median of --reps after one warm-up), process CPU milliseconds (every thread of
 // the process, lavapipe's included), and the Vulkan/CPU ratio; plus the largest relative
 // difference of the Vulkan output from the CPU's, so a fast wrong kernel cannot hide. A second
-// table (--only reductions) times the reduction shaders' portable and subgroup variants.
-// Usage: bench_vulkan [--reps N] [--depth D] [--res PX] [--text-len L] [--only ops|reductions|forward]
+// table (--only reductions) times the reduction shaders' portable and subgroup variants; a third
+// (--only train) whole training steps and what the host-side optimiser costs on Vulkan.
+// Usage: bench_vulkan [--reps N] [--depth D] [--res PX] [--text-len L] [--only ops|reductions|forward|train]
 // Exits 77 with the reason when there is no Vulkan device. Results: native/bench/README.md.
 // defines: main (bench_vulkan)
 #include <algorithm>
@@ -29,6 +30,11 @@
 #include "models/dimba.h"
 #include "models/t5_encoder.h"
 #include "models/vae.h"
+#include "sampling/schedule.h"
+#include "training/dimba_train.h"
+#include "training/loss.h"
+#include "training/optim.h"
+#include "training/param_mirror.h"
 
 using namespace dimba;
 
@@ -383,6 +389,55 @@ void bench_golden_models(int reps, const Backend& vk) {
   }
 }
 
+
+// Training steps (forward + IDDPM loss + backward, gradients zeroed first) of the golden
+// dimba-tiny and dimba-wide models on both backends from the same inputs (dimba-tiny's golden
+// step; dimba-wide's forward inputs with fixed noise and timesteps), the relative difference of
+// all gradients; then what keeping the optimiser on the host costs on Vulkan: the parameter
+// upload at each forward and the gradients' upload and download around each backward, beside
+// one CAME step on the host.
+void bench_train(int reps, const Backend& vk) {
+  for (const char* name : {"dimba-tiny", "dimba-wide"}) {
+    const std::string p = golden(std::string(name) + ".json");
+    DimbaConfig cfg = DimbaConfig::from_json(parse_json_untrusted(read_text_file(p), p));
+    Checkpoint w = load_safetensors(golden(std::string(name) + ".weights.safetensors"));
+    Checkpoint io = load_safetensors(golden(std::string(name) + ".io.safetensors"));
+    const TensorEntry &ex = *io.find("input.x"), &ey = *io.find("input.y");
+    const int B = int(ex.shape[0]), Cin = int(ex.shape[1]), H = int(ex.shape[2]), W = int(ex.shape[3]);
+    const int L = int(ey.shape[2]);
+    const size_t n = size_t(B) * Cin * H * W;
+    std::vector<float> x0(reinterpret_cast<const float*>(ex.data), reinterpret_cast<const float*>(ex.data) + n);
+    std::vector<float> y(reinterpret_cast<const float*>(ey.data),
+                         reinterpret_cast<const float*>(ey.data) + size_t(B) * L * cfg.caption_channels);
+    std::vector<float> noise = randn(n), xt(n), tf(static_cast<size_t>(B));
+    std::vector<int64_t> t(static_cast<size_t>(B));
+    for (int b = 0; b < B; ++b) t[size_t(b)] = 13 + 487 * b % 1000, tf[size_t(b)] = float(t[size_t(b)]);
+    const DiscreteVpSchedule& sch = DiscreteVpSchedule::dimba();
+    iddpm_noisy_input(xt.data(), x0.data(), noise.data(), t.data(), B, int64_t(Cin) * H * W, sch);
+    ParamSet params = ParamSet::from_checkpoint(w, cfg);
+    DimbaTrainer tc(cfg, params), tv(cfg, params, nullptr, 1.0, vk);
+    std::vector<float> out(size_t(B) * cfg.out_channels * H * W), dout(out.size());
+    auto step = [&](DimbaTrainer& tr) {
+      tr.grads().zero();
+      tr.forward(out.data(), xt.data(), tf.data(), y.data(), nullptr, B, H, W, L);
+      iddpm_loss(dout.data(), out.data(), x0.data(), noise.data(), t.data(), B, Cin, int64_t(H) * W, sch);
+      tr.backward(dout.data());
+    };
+    Timing c = time_it(reps, [&] { step(tc); });
+    Timing v = time_it(reps, [&] { step(tv); });
+    char label[96];
+    std::snprintf(label, sizeof label, "%s train step B%d %dx%d L%d, f32", name, B, H, W, L);
+    row(label, c, v, rel_diff(tv.grads().data, tc.grads().data));
+    ParamSet grads = ParamSet::zeros_like(params);
+    ParamMirror pm(vk, params), gm(vk, grads);
+    const Timing sync = time_it(reps, [&] { pm.upload(); gm.upload(); gm.download(); });
+    Came came(params, CameOptions{});
+    const Timing tcame = time_it(reps, [&] { came.step(params, grads); });
+    std::printf("|   %s: params up + grads up/down on vulkan %.2f ms (%zu floats each way); one CAME step on the "
+                "host %.2f ms\n", name, sync.wall_ms, params.data.size(), tcame.wall_ms);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -401,7 +456,7 @@ int main(int argc, char** argv) {
     else if (a == "--only") only = next();
     else {
       std::fprintf(stderr, "usage: bench_vulkan [--reps N] [--depth D] [--res PX] [--text-len L]"
-                           " [--only ops|reductions|forward]\n");
+                           " [--only ops|reductions|forward|train]\n");
       return 2;
     }
   }
@@ -422,6 +477,10 @@ int main(int argc, char** argv) {
       bench_golden_models(reps, *vk);
       bench_dimba(reps, *vk, depth, res, L, DType::F32);
       bench_dimba(reps, *vk, depth, res, L, DType::BF16);
+    }
+    if (only.empty() || only == "train") {
+      header("Training steps (same inputs on both backends; rel diff over every gradient)");
+      bench_train(reps, *vk);
     }
   } catch (const EngineError& e) {
     std::fprintf(stderr, "bench_vulkan: %s: %s\n", error_code_name(e.code), e.what());
