@@ -16,7 +16,8 @@ struct VerifyOptions {
   // The backend the model cases (dimba, t5, vae) run on: "cpu", "vulkan", "cuda" or "auto"
   // (backend/select.h; one that is not available throws BackendUnavailable).
   // The sampler and tokenizer cases are host code on every backend; the training case runs
-  // on the CPU only (the backward ops are not in the Backend table) and refuses another.
+  // its forward and backward on the backend (a backend without the training ops is refused
+  // with BackendUnavailable), the loss and CAME on the host.
   std::string backend = "cpu";
 };
 
