@@ -1,5 +1,5 @@
 // Every CUDA op, forward and backward, against the CPU reference on random inputs of awkward
-// shapes (sizes that are not tile multiples, head dimensions 33/72/128/512, odd token counts,
+// shapes (sizes that are not tile multiples, head dimensions 33/64/72/128/512, odd token counts,
 // batch 1 and 3, strided and offset pointers into shared buffers, scans long enough to be cut
 // into chunks), printing the normalised error of each. The exact mode
 // (cuda_set_reduced_precision(false): f32 everywhere) is held to the CPU's 1e-5; the tensor-
@@ -252,13 +252,17 @@ void test_linear_int8() {
     });
 }
 
+// The exact kernel, then both tensor-core kernels (attention.cu keeps the mma.sync and the WMMA
+// one until a GPU run has compared them).
 void test_attention() {
-  for (bool reduced : {false, true})
-    with_precision(reduced, [&] {
-      const double tol = reduced ? kTolBf16 : 1e-5;
-      const char* mode = reduced ? "tensor-core" : "exact";
+  struct Mode { const char* name; bool reduced, wmma; };
+  for (Mode md : {Mode{"exact", false, false}, Mode{"mma.sync", true, false}, Mode{"wmma", true, true}})
+    with_precision(md.reduced, [&] {
+      const bool was = cuda_set_attention_kernel(md.wmma);
+      const double tol = md.reduced ? kTolBf16 : 1e-5;
+      const char* mode = md.name;
       // Self-attention over packed [q|k|v] rows, odd token counts, more keys than one tile.
-      for (int hd : {33, 72, 128}) {
+      for (int hd : {33, 64, 72, 128}) {
         const int H = 2, C = H * hd;
         for (int B : {1, 3}) {
           for (int T : {1, 77, 130}) {
@@ -301,6 +305,7 @@ void test_attention() {
                              3 * hd1, 3 * hd1, hd1);
       std::printf("    %s self-attention B=1 T=%d H=1 hd=%d (the VAE's)\n", mode, T1, hd1);
       CHECK_REL(dout1.get().data(), want1.data(), want1.size(), 1e-5);
+      cuda_set_attention_kernel(was);
     });
 }
 

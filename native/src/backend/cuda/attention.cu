@@ -1,6 +1,8 @@
 // Attention, flash style: no [Tq, Tk] score matrix is stored; keys stream through shared
 // memory in tiles with an online softmax (running max m and sum l per query row, the output
 // rescaled by exp(m_old - m_new) as the max grows).
+// - attn_mma_kernel (reduced precision, hd <= 128, the default): tensor cores through
+//   mma.sync with S, P and O in registers (FlashAttention-2's layout); see the kernel.
 // - attn_tc_kernel (reduced precision, hd <= 128, Dimba's 72 included): tensor cores through
 //   WMMA bf16 16x16x16 fragments, f32 accumulation. 64 queries per block (4 warps x 16 rows),
 //   64-key tiles; the head dimension is zero-padded to a multiple of 16 (72 -> 80). Scores
@@ -10,6 +12,8 @@
 //   row, 32-key tiles; lane j scores key j, then every lane updates its hd/32 output dims.
 // - attention_backward: recompute (flash-attention 2 style): the forward's per-row logsumexp,
 //   D = rowsum(dO * O), then dQ (a warp per query row) and dK/dV (a warp per key row).
+// The two tensor-core kernels are both kept until a GPU run has compared them (the op test
+// checks both; bench_cuda times both): cuda_set_attention_kernel() switches.
 // k_lens: sample b sees its first k_lens[b] keys; none -> zero output (and no gradient).
 // defines: attention_forward, attention_bias_forward, attention_backward
 #include <mma.h>
@@ -246,6 +250,168 @@ __global__ void __launch_bounds__(128) attn_tc_kernel(AttnArgs a) {
   for (int d = half; d < hd; d += 2) orow[d] = Ow[r * HDP + d] * inv;
 }
 
+// ---- tensor-core kernel, registers (FlashAttention-2 layout) ---------------------------
+// mma.sync m16n8k16 bf16 with documented fragment layouts (PTX ISA, "Matrix Fragments for
+// mma.m16n8k16"): lane = 4 * group + tig; A (16x16) regs {row g, cols 2tig..+1}, {row g+8, same},
+// {row g, cols 2tig+8..+9}, {row g+8, same}; B (16x8) regs {k 2tig..+1, n g}, {k 2tig+8..+9,
+// n g}; C (16x8 f32) {row g, cols 2tig..+1}, {row g+8, same}. So the score tile S stays in
+// registers, its C fragments ARE the A fragments of P for P V (two 8-key tiles per 16-key
+// step), and the output O stays in registers, rescaled per row (rows g and g+8 per lane).
+// 8 warps x 16 query rows = 128 queries per block; 64-key tiles of K (row-major) and V
+// (transposed, so each B register is two consecutive keys) in shared memory, rows padded by 8
+// bf16 so the 32-bit fragment loads hit distinct banks.
+constexpr int kMmaBQ = 128, kMmaBK = 64, kMmaThreads = 256;
+
+__device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (low half) = lo
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+__device__ __forceinline__ uint32_t ld32(const __nv_bfloat16* p) { return *reinterpret_cast<const uint32_t*>(p); }
+
+template <int HDP>
+constexpr size_t mma_smem_bytes() {
+  return (size_t(kMmaBQ) * (HDP + 8) + size_t(kMmaBK) * (HDP + 8) + size_t(HDP) * (kMmaBK + 8)) * 2;
+}
+
+template <int HDP>
+__global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kernel(AttnArgs a) {
+  constexpr int QS = HDP + 8, VS = kMmaBK + 8;
+  constexpr int KQ = HDP / 16, NS = kMmaBK / 8, NO = HDP / 8, KP = kMmaBK / 16;
+  extern __shared__ __align__(16) unsigned char mma_smem[];
+  __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(mma_smem);  // [BQ][QS]
+  __nv_bfloat16* Ks = Qs + kMmaBQ * QS;                              // [BK][QS]
+  __nv_bfloat16* Vt = Ks + kMmaBK * QS;                              // [HDP][VS]
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tig = lane & 3;
+  const int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * kMmaBQ, hd = a.hd;
+  const int n = keys_of(a.k_lens, b, a.Tk);
+  const int ta = q0 + warp * 16 + g, tb = ta + 8;  // this lane's two query rows
+  float* oa = a.out + (int64_t(b) * a.Tq + ta) * a.out_stride + int64_t(h) * hd;
+  float* ob = a.out + (int64_t(b) * a.Tq + tb) * a.out_stride + int64_t(h) * hd;
+  if (n == 0) {
+    for (int d = tig; d < hd; d += 4) {
+      if (ta < a.Tq) oa[d] = 0.0f;
+      if (tb < a.Tq) ob[d] = 0.0f;
+    }
+    return;
+  }
+  for (int idx = tid; idx < kMmaBQ * HDP; idx += kMmaThreads) {
+    const int r = idx / HDP, d = idx % HDP, tt = q0 + r;
+    const float val = (tt < a.Tq && d < hd) ? a.q[(int64_t(b) * a.Tq + tt) * a.q_stride + int64_t(h) * hd + d] : 0.0f;
+    Qs[r * QS + d] = __float2bfloat16_rn(val);
+  }
+  __syncthreads();
+  uint32_t qf[KQ][4];
+  const int r0 = warp * 16 + g;
+#pragma unroll
+  for (int kk = 0; kk < KQ; ++kk) {
+    qf[kk][0] = ld32(Qs + r0 * QS + kk * 16 + 2 * tig);
+    qf[kk][1] = ld32(Qs + (r0 + 8) * QS + kk * 16 + 2 * tig);
+    qf[kk][2] = ld32(Qs + r0 * QS + kk * 16 + 8 + 2 * tig);
+    qf[kk][3] = ld32(Qs + (r0 + 8) * QS + kk * 16 + 8 + 2 * tig);
+  }
+  float o[NO][4];
+#pragma unroll
+  for (int i = 0; i < NO; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+  float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // rows ta, tb (l: this lane's share)
+  for (int j0 = 0; j0 < n; j0 += kMmaBK) {
+    __syncthreads();  // every warp is done with the previous K, V tiles
+    for (int idx = tid; idx < kMmaBK * HDP; idx += kMmaThreads) {
+      const int jj = idx / HDP, d = idx % HDP, key = j0 + jj;
+      float kv = 0.0f, vv = 0.0f;
+      if (key < n && d < hd) {
+        const int64_t off = (int64_t(b) * a.Tk + key) * a.kv_stride + int64_t(h) * hd + d;
+        kv = a.k[off];
+        vv = a.v[off];
+      }
+      Ks[jj * QS + d] = __float2bfloat16_rn(kv);
+      Vt[d * VS + jj] = __float2bfloat16_rn(vv);
+    }
+    __syncthreads();
+    float s[NS][4];
+#pragma unroll
+    for (int nt = 0; nt < NS; ++nt) {
+      s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+      for (int kk = 0; kk < KQ; ++kk) {
+        const __nv_bfloat16* kr = Ks + (nt * 8 + g) * QS + kk * 16 + 2 * tig;
+        mma_bf16(s[nt], qf[kk], ld32(kr), ld32(kr + 8));
+      }
+    }
+    float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+    for (int nt = 0; nt < NS; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const bool valid = j0 + nt * 8 + 2 * tig + e < n;
+        s[nt][e] = valid ? s[nt][e] * a.scale : -INFINITY;
+        s[nt][2 + e] = valid ? s[nt][2 + e] * a.scale : -INFINITY;
+        mx0 = fmaxf(mx0, s[nt][e]);
+        mx1 = fmaxf(mx1, s[nt][2 + e]);
+      }
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);  // finite: key j0 < n is in the tile
+    const float c0 = expf(m0 - mn0), c1 = expf(m1 - mn1);    // 0 on the first tile (m = -inf)
+    m0 = mn0;
+    m1 = mn1;
+    l0 *= c0;
+    l1 *= c1;
+#pragma unroll
+    for (int i = 0; i < NO; ++i) {
+      o[i][0] *= c0;
+      o[i][1] *= c0;
+      o[i][2] *= c1;
+      o[i][3] *= c1;
+    }
+#pragma unroll
+    for (int nt = 0; nt < NS; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        s[nt][e] = expf(s[nt][e] - m0);  // -inf (masked) -> 0
+        s[nt][2 + e] = expf(s[nt][2 + e] - m1);
+        l0 += s[nt][e];
+        l1 += s[nt][2 + e];
+      }
+#pragma unroll
+    for (int kk = 0; kk < KP; ++kk) {
+      const uint32_t pf[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                              pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                              pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+      for (int nt = 0; nt < NO; ++nt) {
+        const __nv_bfloat16* vr = Vt + (nt * 8 + g) * VS + kk * 16 + 2 * tig;
+        mma_bf16(o[nt], pf, ld32(vr), ld32(vr + 8));
+      }
+    }
+  }
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+  const float i0 = 1.0f / l0, i1 = 1.0f / l1;
+#pragma unroll
+  for (int nt = 0; nt < NO; ++nt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int d = nt * 8 + 2 * tig + e;
+      if (d < hd) {
+        if (ta < a.Tq) oa[d] = o[nt][e] * i0;
+        if (tb < a.Tq) ob[d] = o[nt][2 + e] * i1;
+      }
+    }
+}
+
 template <class Kernel>
 void allow_smem(Kernel k, size_t bytes) {
   if (bytes > 48 * 1024) check(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)),
@@ -261,6 +427,15 @@ void launch_simt(const AttnArgs& a) {
   dim3 grid((a.Tq + 7) / 8, a.H, a.B);
   attn_simt_kernel<kBias><<<grid, dim3(32, 8), sm, stream()>>>(a);
   check_launch("attn_simt_kernel");
+}
+
+template <int HDP>
+void launch_mma(const AttnArgs& a) {
+  constexpr size_t sm = mma_smem_bytes<HDP>();
+  allow_smem(attn_mma_kernel<HDP>, sm);
+  dim3 grid((a.Tq + kMmaBQ - 1) / kMmaBQ, a.H, a.B);
+  attn_mma_kernel<HDP><<<grid, kMmaThreads, sm, stream()>>>(a);
+  check_launch("attn_mma_kernel");
 }
 
 template <int HDP>
@@ -445,7 +620,14 @@ void attention_forward(float* out, const float* q, const float* k, const float* 
   if (B == 0 || Tq == 0) return;
   AttnArgs a{out, q, k, v, k_lens, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride,
              1.0f / sqrtf(float(hd))};
-  if (reduced_precision() && hd <= 128) {
+  if (reduced_precision() && hd <= 128 && attention_kernel() == AttentionKernel::Mma) {
+    if (hd <= 64)
+      launch_mma<64>(a);
+    else if (hd <= 80)
+      launch_mma<80>(a);
+    else
+      launch_mma<128>(a);
+  } else if (reduced_precision() && hd <= 128) {
     if (hd <= 64)
       launch_tc<64>(a);
     else if (hd <= 80)

@@ -48,6 +48,8 @@ std::atomic<bool> g_reduced{[] {
   return !(e && e[0] == '1');
 }()};
 
+std::atomic<bool> g_wmma_attention{false};
+
 std::string unavailable(const std::string& why) { return "backend 'cuda' is not available: " + why; }
 
 void start(State& s) {
@@ -95,6 +97,12 @@ void start(State& s) {
     s.cublas_desc = api.library + " " + std::to_string(version);
   } catch (const EngineError& err) {
     s.error = err.what();
+    return;
+  }
+  try {  // optional: without it the linears run through cublasGemmEx (matmul.cu)
+    s.cublas_desc += ", " + cublas_lt_api().library;
+  } catch (const EngineError&) {
+    s.cublas_desc += ", no cuBLASLt (linears through cublasGemmEx)";
   }
 }
 
@@ -124,6 +132,7 @@ void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 void throw_invalid(const std::string& what) { throw EngineError(ErrorCode::InvalidArgument, "cuda: " + what); }
 
 bool reduced_precision() { return g_reduced.load(); }
+AttentionKernel attention_kernel() { return g_wmma_attention.load() ? AttentionKernel::Wmma : AttentionKernel::Mma; }
 
 size_t max_buffer_bytes() {
   ensure_device();
@@ -225,6 +234,8 @@ CudaDeviceInfo cuda_device_info() {
 
 bool cuda_set_reduced_precision(bool on) { return cu::g_reduced.exchange(on); }
 bool cuda_reduced_precision() { return cu::g_reduced.load(); }
+
+bool cuda_set_attention_kernel(bool wmma) { return cu::g_wmma_attention.exchange(wmma); }
 
 CudaMemoryStats cuda_memory_stats() {
   cu::State& s = cu::st();

@@ -46,6 +46,8 @@ inline unsigned blocks_for(int64_t n, int threads) {
 }
 
 bool reduced_precision();
+enum class AttentionKernel { Mma, Wmma };  // cuda_backend.h: cuda_set_attention_kernel
+AttentionKernel attention_kernel();
 void throw_invalid(const std::string& what);  // EngineError(InvalidArgument)
 
 // Memory entry points of the Backend table (cuda_backend.cpp fills the table with them).

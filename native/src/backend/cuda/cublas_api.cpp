@@ -1,6 +1,6 @@
-// dlopen of libcublas (see cublas_api.h). Tried in order: the soname of CUDA 13 and 12, the
-// unversioned name, then the toolkit's lib64 under CUDA_HOME or /usr/local/cuda.
-// defines: cublas_api
+// dlopen of libcublas and libcublasLt (see cublas_api.h). Tried in order: the soname of CUDA
+// 13 and 12, the unversioned name, then the toolkit's lib64 under CUDA_HOME or /usr/local/cuda.
+// defines: cublas_api, cublas_lt_api
 #ifdef DIMBA_HAVE_CUDA
 #include "backend/cuda/cublas_api.h"
 
@@ -21,13 +21,15 @@ void bind(void* lib, F& fn, const char* name, std::string& missing) {
   if (!fn) missing += std::string(missing.empty() ? "" : ", ") + name;
 }
 
-CublasApi open_cublas() {
-  std::vector<std::string> names = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
+// Opens the first of lib<base>.so.13/.12/.so (then under the toolkit) whose symbols `bind_all`
+// finds; throws BackendUnavailable listing every try.
+template <class Api, class Bind>
+Api open_library(const std::string& base, Bind bind_all) {
+  std::vector<std::string> names = {base + ".so.13", base + ".so.12", base + ".so"};
   const char* home = std::getenv("CUDA_HOME");
   for (std::string dir : {std::string(home ? home : ""), std::string("/usr/local/cuda")}) {
     if (dir.empty()) continue;
-    for (const char* n : {"/lib64/libcublas.so.13", "/lib64/libcublas.so.12", "/lib64/libcublas.so"})
-      names.push_back(dir + n);
+    for (const char* v : {".so.13", ".so.12", ".so"}) names.push_back(dir + "/lib64/" + base + v);
   }
   std::string tried;
   for (const std::string& n : names) {
@@ -37,12 +39,9 @@ CublasApi open_cublas() {
       tried += "\n  " + n + ": " + (e ? e : "not found");
       continue;
     }
-    CublasApi api{};
+    Api api{};
     std::string missing;
-    bind(lib, api.create, "cublasCreate_v2", missing);
-    bind(lib, api.set_stream, "cublasSetStream_v2", missing);
-    bind(lib, api.get_version, "cublasGetVersion_v2", missing);
-    bind(lib, api.gemm_ex, "cublasGemmEx", missing);
+    bind_all(lib, api, missing);
     if (!missing.empty()) {
       tried += "\n  " + n + ": lacks " + missing;
       dlclose(lib);
@@ -51,18 +50,44 @@ CublasApi open_cublas() {
     api.library = n;
     return api;
   }
-  throw EngineError(ErrorCode::BackendUnavailable, "backend 'cuda' is not available: cuBLAS could not be opened:" + tried);
+  throw EngineError(ErrorCode::BackendUnavailable,
+                    "backend 'cuda' is not available: " + base + " could not be opened:" + tried);
 }
 
-}  // namespace
+CublasApi open_cublas() {
+  return open_library<CublasApi>("libcublas", [](void* lib, CublasApi& api, std::string& missing) {
+    bind(lib, api.create, "cublasCreate_v2", missing);
+    bind(lib, api.set_stream, "cublasSetStream_v2", missing);
+    bind(lib, api.get_version, "cublasGetVersion_v2", missing);
+    bind(lib, api.gemm_ex, "cublasGemmEx", missing);
+  });
+}
 
-const CublasApi& cublas_api() {
+CublasLtApi open_cublas_lt() {
+  return open_library<CublasLtApi>("libcublasLt", [](void* lib, CublasLtApi& api, std::string& missing) {
+    bind(lib, api.create, "cublasLtCreate", missing);
+    bind(lib, api.desc_create, "cublasLtMatmulDescCreate", missing);
+    bind(lib, api.desc_destroy, "cublasLtMatmulDescDestroy", missing);
+    bind(lib, api.desc_set, "cublasLtMatmulDescSetAttribute", missing);
+    bind(lib, api.layout_create, "cublasLtMatrixLayoutCreate", missing);
+    bind(lib, api.layout_destroy, "cublasLtMatrixLayoutDestroy", missing);
+    bind(lib, api.pref_create, "cublasLtMatmulPreferenceCreate", missing);
+    bind(lib, api.pref_destroy, "cublasLtMatmulPreferenceDestroy", missing);
+    bind(lib, api.pref_set, "cublasLtMatmulPreferenceSetAttribute", missing);
+    bind(lib, api.heuristic, "cublasLtMatmulAlgoGetHeuristic", missing);
+    bind(lib, api.matmul, "cublasLtMatmul", missing);
+  });
+}
+
+// Opens once per process, remembering a failure.
+template <class Api>
+const Api& open_once(Api (*open)()) {
   static std::once_flag once;
-  static CublasApi api;
+  static Api api;
   static std::string error;
-  std::call_once(once, [] {
+  std::call_once(once, [&] {
     try {
-      api = open_cublas();
+      api = open();
     } catch (const EngineError& e) {
       error = e.what();
     }
@@ -70,6 +95,11 @@ const CublasApi& cublas_api() {
   if (!error.empty()) throw EngineError(ErrorCode::BackendUnavailable, error);
   return api;
 }
+
+}  // namespace
+
+const CublasApi& cublas_api() { return open_once(open_cublas); }
+const CublasLtApi& cublas_lt_api() { return open_once(open_cublas_lt); }
 
 }  // namespace dimba::cu
 #endif  // DIMBA_HAVE_CUDA

@@ -5,7 +5,8 @@
 // is linked statically and cuBLAS is opened at run time, so an engine with CUDA inside still
 // loads where no driver, no GPU or no cuBLAS exists; the reason comes back in the error.
 // defines: cuda_compiled_in, cuda_backend, CudaDeviceInfo, cuda_device_info,
-//          cuda_set_reduced_precision, cuda_reduced_precision, CudaMemoryStats,
+//          cuda_set_reduced_precision, cuda_reduced_precision, cuda_set_attention_kernel,
+//          CudaMemoryStats,
 //          cuda_memory_stats, cuda_reset_peak_memory, cuda_gemm_bf16_tflops
 #pragma once
 #include <cstddef>
@@ -39,6 +40,11 @@ CudaDeviceInfo cuda_device_info();  // throws as cuda_backend() does
 // Returns the previous setting.
 bool cuda_set_reduced_precision(bool on);
 bool cuda_reduced_precision();
+
+// Which tensor-core attention kernel the reduced mode runs (attention.cu): false (default) the
+// mma.sync one with everything in registers, true the WMMA one with its tiles in shared memory.
+// Both are kept until a GPU run has compared them. Returns the previous setting.
+bool cuda_set_attention_kernel(bool wmma);
 
 struct CudaMemoryStats {
   size_t live_bytes = 0;   // allocated through the backend now (buffers and op scratch)

@@ -1,15 +1,24 @@
-// Matmuls through cuBLAS (cublasGemmEx, opened at run time: cublas_api.h). Row-major
-// y[M,N] = x[M,K] w[N,K]^T is the column-major y^T = w x^T, so every call passes w as the
-// transposed first operand. Precision (cuda_backend.h): reduced -> 16-bit weights meet the
-// activations rounded to the same 16-bit type, f32 weights use TF32, sgemm uses bf16; exact ->
-// everything f32 (16-bit weights widened into scratch first). Accumulation is f32 always.
-// A bias is written into y first (or added onto it when accumulating) and the GEMM adds with
-// beta = 1, which keeps one code path for all four bias/accumulate combinations.
+// Matmuls through cuBLAS (opened at run time: cublas_api.h). Row-major y[M,N] = x[M,K] w[N,K]^T
+// is the column-major y^T = w x^T, so every call passes w as the transposed first operand.
+// Precision (cuda_backend.h): reduced -> 16-bit weights meet the activations rounded to the same
+// 16-bit type, f32 weights use TF32, sgemm uses bf16; exact -> everything f32 (16-bit weights
+// widened into scratch first). Accumulation is f32 always.
+// Linears go through cuBLASLt with the bias in the epilogue (D = x w^T + beta y + bias: one pass
+// over y, which at Dimba's shapes costs as much as the GEMM itself), one cached plan (layouts and
+// the heuristic's algorithm) per shape. Where cuBLASLt is missing, declines a shape, or a
+// pointer is not 16-byte aligned, cublasGemmEx runs instead with the bias written into y first
+// (or added onto it when accumulating) and beta = 1.
 // defines: linear_forward, linear_backward, sgemm, linear_int8_forward, convert_f32, widen_to_f32
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <tuple>
+
 #include "backend/cuda/context.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cublas_api.h"
 #include "backend/cuda/ops.h"
+#include "core/error.h"
 
 namespace dimba::cu {
 namespace {
@@ -80,21 +89,113 @@ void gemm(int ta, int tb, int m, int n, int k, float alpha, const void* A, int a
                   " n=" + std::to_string(n) + " k=" + std::to_string(k) + ")");
 }
 
-// y[M,N] = x[M,K] w[N,K]^T + beta y with w already on the device in `wt` (F32/F16/BF16).
-void linear_core(float* y, const float* x, const void* w, DType wt, int M, int K, int N, float beta) {
+// The bias step before a beta = 1 GEMM; returns the beta to use.
+float apply_bias(float* y, const float* bias, int M, int N, bool accumulate) {
+  if (!bias) return accumulate ? 1.0f : 0.0f;
+  bias_rows_kernel<<<blocks_for(int64_t(M) * N, 256), 256, 0, stream()>>>(y, bias, M, N, accumulate);
+  check_launch("bias_rows_kernel");
+  return 1.0f;
+}
+
+// ---- cuBLASLt linears ----------------------------------------------------------------------
+struct LtPlan {
+  bool ok = false;  // false: cuBLASLt declined this shape (cublasGemmEx runs it)
+  void *desc = nullptr, *a = nullptr, *b = nullptr, *c = nullptr;
+  LtHeuristicResult algo{};
+};
+
+struct LtState {
+  std::mutex mu;
+  bool tried = false;
+  void* handle = nullptr;  // null: no cuBLASLt
+  void* workspace = nullptr;
+  size_t workspace_bytes = size_t(32) << 20;
+  std::map<std::tuple<int, int, int, int, bool, int>, LtPlan> plans;  // (type, M, K, N, bias, compute)
+};
+
+LtState& lt() {
+  static LtState s;
+  return s;
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+const LtPlan& lt_plan(LtState& st, int type, int M, int K, int N, const float* bias, int compute) {
+  const auto key = std::make_tuple(type, M, K, N, bias != nullptr, compute);
+  auto it = st.plans.find(key);
+  if (it != st.plans.end()) return it->second;
+  const CublasLtApi& api = cublas_lt_api();
+  LtPlan p;
+  const int ta = kCublasOpT, tb = kCublasOpN, epi = bias ? kLtEpilogueBias : kLtEpilogueDefault;
+  void* pref = nullptr;
+  int found = 0;
+  bool ok = api.desc_create(&p.desc, compute, kCudaR32F) == 0 &&
+            api.desc_set(p.desc, kLtDescTransA, &ta, sizeof ta) == 0 &&
+            api.desc_set(p.desc, kLtDescTransB, &tb, sizeof tb) == 0 &&
+            api.desc_set(p.desc, kLtDescEpilogue, &epi, sizeof epi) == 0 &&
+            (!bias || api.desc_set(p.desc, kLtDescBiasPointer, &bias, sizeof bias) == 0) &&
+            api.layout_create(&p.a, type, uint64_t(K), uint64_t(N), K) == 0 &&
+            api.layout_create(&p.b, type, uint64_t(K), uint64_t(M), K) == 0 &&
+            api.layout_create(&p.c, kCudaR32F, uint64_t(N), uint64_t(M), N) == 0 && api.pref_create(&pref) == 0 &&
+            api.pref_set(pref, kLtPrefMaxWorkspaceBytes, &st.workspace_bytes, sizeof st.workspace_bytes) == 0 &&
+            api.heuristic(st.handle, p.desc, p.a, p.b, p.c, p.c, pref, 1, &p.algo, &found) == 0 && found > 0 &&
+            p.algo.state == 0;
+  if (pref) api.pref_destroy(pref);
+  p.ok = ok;
+  return st.plans.emplace(key, p).first->second;
+}
+
+// y = x w^T + beta y (+ bias) through cuBLASLt; false where it cannot (the caller falls back).
+bool lt_linear(float* y, const void* x, const void* w, int type, const float* bias, int M, int K, int N, float beta,
+               int compute) {
+  LtState& st = lt();
+  std::lock_guard<std::mutex> lock(st.mu);
+  if (!st.tried) {
+    st.tried = true;
+    try {
+      const CublasLtApi& api = cublas_lt_api();
+      if (api.create(&st.handle) != 0) st.handle = nullptr;
+      if (st.handle) st.workspace = device_alloc(st.workspace_bytes);
+    } catch (const EngineError& e) {
+      std::fprintf(stderr, "cuda: %s; linears use cublasGemmEx\n", e.what());
+      st.handle = nullptr;
+    }
+  }
+  if (!st.handle || !aligned16(y) || !aligned16(x) || !aligned16(w) || (bias && !aligned16(bias))) return false;
+  const LtPlan& p = lt_plan(st, type, M, K, N, bias, compute);
+  if (!p.ok) return false;
+  const CublasLtApi& api = cublas_lt_api();
+  if (bias && api.desc_set(p.desc, kLtDescBiasPointer, &bias, sizeof bias) != 0) return false;
+  const float alpha = 1.0f;
+  const int rc = api.matmul(st.handle, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c, p.algo.algo,
+                            st.workspace, st.workspace_bytes, stream());
+  if (rc != 0)
+    throw_invalid("cublasLtMatmul failed with status " + std::to_string(rc) + " (M=" + std::to_string(M) +
+                  " K=" + std::to_string(K) + " N=" + std::to_string(N) + ")");
+  return true;
+}
+
+// y[M,N] = x[M,K] w[N,K]^T + beta y (+ bias) with w already on the device in `wt` (F32/F16/BF16).
+void linear_core(float* y, const float* x, const void* w, DType wt, const float* bias, int M, int K, int N,
+                 bool accumulate) {
+  const void* xa = x;  // the activations as the GEMM reads them
+  const void* wa = w;
+  int type = kCudaR32F, compute = kCublasCompute32F;
   if (wt == DType::F32) {
-    gemm(kCublasOpT, kCublasOpN, N, M, K, 1.0f, w, kCudaR32F, K, x, kCudaR32F, K, beta, y, N,
-         reduced_precision() ? kCublasCompute32FFastTF32 : kCublasCompute32F);
+    if (reduced_precision()) compute = kCublasCompute32FFastTF32;
   } else if (reduced_precision()) {
     void* xc = scratch(kScratchA, size_t(M) * K * 2);
     convert_f32(xc, wt, x, int64_t(M) * K);
-    gemm(kCublasOpT, kCublasOpN, N, M, K, 1.0f, w, cuda_type(wt), K, xc, cuda_type(wt), K, beta, y, N,
-         kCublasCompute32F);
+    xa = xc;
+    type = cuda_type(wt);
   } else {
     float* wf = static_cast<float*>(scratch(kScratchB, size_t(N) * K * 4));
     widen_to_f32(wf, w, wt, int64_t(N) * K);
-    gemm(kCublasOpT, kCublasOpN, N, M, K, 1.0f, wf, kCudaR32F, K, x, kCudaR32F, K, beta, y, N, kCublasCompute32F);
+    wa = wf;
   }
+  if (lt_linear(y, xa, wa, type, bias, M, K, N, accumulate ? 1.0f : 0.0f, compute)) return;
+  const float beta = apply_bias(y, bias, M, N, accumulate);
+  gemm(kCublasOpT, kCublasOpN, N, M, K, 1.0f, wa, type, K, xa, type, K, beta, y, N, compute);
 }
 
 void check_sizes(const char* op, int M, int K, int N) {
@@ -103,13 +204,6 @@ void check_sizes(const char* op, int M, int K, int N) {
                   " N=" + std::to_string(N));
 }
 
-// The bias step before a beta = 1 GEMM; returns the beta to use.
-float apply_bias(float* y, const float* bias, int M, int N, bool accumulate) {
-  if (!bias) return accumulate ? 1.0f : 0.0f;
-  bias_rows_kernel<<<blocks_for(int64_t(M) * N, 256), 256, 0, stream()>>>(y, bias, M, N, accumulate);
-  check_launch("bias_rows_kernel");
-  return 1.0f;
-}
 
 }  // namespace
 
@@ -137,8 +231,7 @@ void linear_forward(float* y, const float* x, const void* w, DType wdtype, const
     throw_invalid(std::string("linear_forward: weights must be F32, F16 or BF16, not ") + dtype_name(wdtype));
   check_sizes("linear_forward", M, K, N);
   if (M == 0) return;
-  const float beta = apply_bias(y, bias, M, N, accumulate);
-  linear_core(y, x, w, wdtype, M, K, N, beta);
+  linear_core(y, x, w, wdtype, bias, M, K, N, accumulate);
 }
 
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
@@ -188,8 +281,7 @@ void linear_int8_forward(float* y, const float* x, const int8_t* w, const float*
   else
     dequant_int8_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(static_cast<float*>(wd), w, scale, N, K);
   check_launch("dequant_int8_kernel");
-  const float beta = apply_bias(y, bias, M, N, accumulate);
-  linear_core(y, x, wd, bf ? DType::BF16 : DType::F32, M, K, N, beta);
+  linear_core(y, x, wd, bf ? DType::BF16 : DType::F32, bias, M, K, N, accumulate);
 }
 
 }  // namespace dimba::cu

@@ -1,0 +1,395 @@
+// Dimba-L/2 on the CUDA backend (issue 14's performance acceptance): random deterministic
+// weights in bf16 (bench/dimba_bench_model.h; no real checkpoint is reachable from the GPU
+// machine), 512px and 1024px (latents 64 and 128), 20 steps of DPM-Solver++(2M) with
+// classifier-free guidance (the model runs on the doubled batch of 2), one image at a time,
+// L = 300 text tokens of which --text-len are kept (both halves use the prompt's mask, as the
+// reference does). Prints and writes (--out FILE, markdown):
+// - the card's bf16 matmul rate measured in this run (cuBLAS, square 8192 GEMMs, bf16 inputs,
+//   f32 accumulation; f32 and bf16 outputs, the better taken as the card's rate);
+// - per resolution: seconds per image (median of --images after one warm-up image), seconds
+//   per forward, the achieved TFLOP/s over the whole denoising loop (FLOPs of the forward
+//   counted analytically: every Linear, both attention products, the scan, the conv; times the
+//   steps) and its fraction of the card's rate, peak memory (the backend's allocations:
+//   weights + activations + op scratch; and the device's used memory, cuBLAS and context included);
+// - the main ops alone at the model's shapes (median of 10, synchronised), to show where the
+//   time goes;
+// - with --train: a LoRA training step at 512px (rank 16 on the default targets, batch 1, f32
+//   parameters mirrored on the device by DimbaTrainer): forward + backward, median of 3; the
+//   optimiser (CAME on the host over the adapters only) is not in the time.
+// Usage: bench_cuda [--res 512,1024] [--steps 20] [--images 2] [--text-len 120] [--depth D]
+//                   [--no-ops] [--train] [--out FILE]
+// Exits 77 when there is no CUDA device (the reason printed).
+// defines: main (bench_cuda)
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/cuda_backend.h"
+#include "core/rng.h"
+#include "dimba_bench_model.h"
+#include "models/dimba.h"
+#include "sampling/cfg.h"
+#include "sampling/sampler.h"
+#include "training/dimba_train.h"
+#include "training/lora.h"
+
+using namespace dimba;
+
+namespace {
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+double gib(size_t b) { return double(b) / double(1ull << 30); }
+
+// Times fn (which ends with the backend synchronised) `reps` times after one warm-up call.
+double time_median(const Backend& be, int reps, const std::function<void()>& fn) {
+  fn();
+  be.synchronize();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    const double t0 = now_s();
+    fn();
+    be.synchronize();
+    t.push_back(now_s() - t0);
+  }
+  return median(t);
+}
+
+struct Report {
+  std::ostringstream md;
+  void line(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    std::printf("%s\n", buf);
+    std::fflush(stdout);
+    md << buf << "\n";
+  }
+};
+
+// A device buffer of n floats filled with normals (seeded), freed with the scope.
+struct DevBuf {
+  const Backend& be;
+  float* p;
+  DevBuf(const Backend& b, size_t n, uint64_t seed, float scale = 1.0f) : be(b) {
+    std::vector<float> h(n);
+    fill_normal(h.data(), n, seed, 0);
+    for (float& v : h) v *= scale;
+    p = static_cast<float*>(be.alloc(n * 4));
+    be.upload(p, h.data(), n * 4);
+  }
+  ~DevBuf() { be.free(p); }
+  DevBuf(const DevBuf&) = delete;
+  DevBuf& operator=(const DevBuf&) = delete;
+};
+
+// The main ops alone at the shapes of one forward (B = 2).
+void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L, int text_len) {
+  const int B = 2, C = c.hidden_size, H = c.num_heads, hd = C / H, Hm = c.mlp_hidden(), Di = c.d_inner();
+  const int Ns = c.d_state, R = c.dt_rank_resolved(), xs = R + 2 * Ns;
+  const int64_t BN = int64_t(B) * N;
+  rep.line("| op (B=2, N=%d) | ms | TFLOP/s |", N);
+  rep.line("| --- | ---: | ---: |");
+  auto row = [&](const char* name, double s, double flops) {
+    rep.line("| %s | %.3f | %.1f |", name, s * 1e3, flops > 0 ? flops / s / 1e12 : 0.0);
+  };
+  {
+    std::vector<uint16_t> w(size_t(Hm) * C);
+    bench::Rand r{11};
+    for (auto& v : w) v = f32_to_bf16(r.uniform() * 0.03f);
+    void* dw = be.alloc(w.size() * 2);
+    be.upload(dw, w.data(), w.size() * 2);
+    DevBuf x(be, size_t(BN) * Hm, 1), y(be, size_t(BN) * Hm, 2), b(be, size_t(Hm), 3);
+    row("linear qkv (bf16, K=C, N=3C)",
+        time_median(be, 10, [&] { be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), C, 3 * C, false); }),
+        2.0 * BN * C * 3 * C);
+    row("linear mlp.fc1 (bf16, K=C, N=4C)",
+        time_median(be, 10, [&] { be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), C, Hm, false); }),
+        2.0 * BN * C * Hm);
+    row("linear mlp.fc2 (bf16, K=4C, N=C)",
+        time_median(be, 10, [&] { be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), Hm, C, false); }),
+        2.0 * BN * Hm * C);
+    be.free(dw);
+  }
+  {
+    DevBuf qkv(be, size_t(BN) * 3 * C, 4), out(be, size_t(BN) * C, 5);
+    for (bool wmma : {false, true}) {
+      const bool was = cuda_set_attention_kernel(wmma);
+      row(wmma ? "self-attention (flash, WMMA kernel)" : "self-attention (flash, mma.sync kernel)",
+          time_median(be, 10, [&] {
+            be.attention_forward(out.p, qkv.p, qkv.p + C, qkv.p + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
+          }),
+          4.0 * B * double(N) * N * C);
+      cuda_set_attention_kernel(was);
+    }
+    DevBuf kv(be, size_t(B) * L * 2 * C, 6);
+    std::vector<int> lens(B, text_len);
+    int* dl = static_cast<int*>(be.alloc(B * 4));
+    be.upload(dl, lens.data(), B * 4);
+    row("cross-attention (k_lens)", time_median(be, 10, [&] {
+          be.attention_forward(out.p, qkv.p, kv.p, kv.p + C, dl, B, N, L, H, hd, 3 * C, 2 * C, C);
+        }),
+        4.0 * B * double(N) * text_len * C);
+    be.free(dl);
+    row("layernorm + modulate", time_median(be, 10, [&] {
+          be.layernorm_forward(out.p, nullptr, nullptr, qkv.p, nullptr, nullptr, BN, C, 1e-6f);
+          be.modulate_forward(out.p, out.p, qkv.p, qkv.p + C, B, N, C, 6 * C);
+        }),
+        0.0);
+    row("gelu (B*N*4C)", time_median(be, 10, [&] { be.gelu_tanh_forward(qkv.p, qkv.p, BN * C * 3); }), 0.0);
+  }
+  {
+    DevBuf u(be, size_t(BN) * Di, 7, 0.5f), xz(be, size_t(BN) * 2 * Di, 8), xdbl(be, size_t(BN) * xs, 9),
+        y(be, size_t(BN) * Di, 10), delta(be, size_t(BN) * Di, 12, 0.01f);
+    std::vector<float> A(size_t(Di) * Ns), Dk(size_t(Di), 1.0f), cw(size_t(Di) * c.d_conv, 0.25f);
+    for (size_t i = 0; i < A.size(); ++i) A[i] = -float(i % size_t(Ns) + 1);
+    float* dA = static_cast<float*>(be.alloc(A.size() * 4));
+    float* dD = static_cast<float*>(be.alloc(Dk.size() * 4));
+    float* dcw = static_cast<float*>(be.alloc(cw.size() * 4));
+    be.upload(dA, A.data(), A.size() * 4);
+    be.upload(dD, Dk.data(), Dk.size() * 4);
+    be.upload(dcw, cw.data(), cw.size() * 4);
+    be.softplus_forward(delta.p, delta.p, BN * Di);
+    row("conv1d (both samples)", time_median(be, 10, [&] {
+          for (int b = 0; b < B; ++b)
+            be.conv1d_causal_depthwise_forward(u.p + int64_t(b) * N * Di, xz.p + int64_t(b) * N * 2 * Di, dcw, nullptr,
+                                               N, Di, c.d_conv, 2 * Di, false);
+        }),
+        2.0 * c.d_conv * BN * Di);
+    row("selective scan (both samples, one direction)", time_median(be, 10, [&] {
+          for (int b = 0; b < B; ++b) {
+            const int64_t t0 = int64_t(b) * N;
+            be.selective_scan_forward(y.p + t0 * Di, u.p + t0 * Di, delta.p + t0 * Di, dA, xdbl.p + t0 * xs + R,
+                                      xdbl.p + t0 * xs + R + Ns, dD, xz.p + t0 * 2 * Di + Di, N, Di, Ns, xs, 2 * Di,
+                                      false, false);
+          }
+        }),
+        double(BN) * Di * (6.0 * Ns + 4));
+    be.free(dA);
+    be.free(dD);
+    be.free(dcw);
+  }
+}
+
+void bench_resolution(Report& rep, int res, int steps, int images, int text_len, int depth, double card_tflops,
+                      bool ops) {
+  const Backend& be = cuda_backend();
+  DimbaConfig cfg = DimbaConfig::dimba_l_2(res);
+  if (depth > 0) cfg.depth = depth;
+  const int S = res / 8, L = cfg.model_max_length, Ccap = cfg.caption_channels;
+  const int N = (S / cfg.patch_size) * (S / cfg.patch_size);
+  cuda_reset_peak_memory();
+  const double tl = now_s();
+  DimbaModel model;
+  {
+    Checkpoint ck = bench::random_checkpoint(cfg, DType::BF16);
+    model = DimbaModel::load(ck, cfg, DType::BF16, be);
+  }
+  const double load_s = now_s() - tl;
+  const int lens[2] = {text_len, text_len};
+  std::vector<float> y2(size_t(2) * L * Ccap);
+  fill_normal(y2.data(), y2.size(), 31, 0);
+  const size_t in_per = size_t(cfg.in_channels) * S * S, out_per = size_t(cfg.out_channels) * S * S;
+  std::vector<float> t2(2);
+  int calls = 0;
+  GuidedModelFn<float> net = [&](const std::vector<float>& in2, double t_input, std::vector<float>& out2) {
+    t2[0] = t2[1] = float(t_input);
+    out2.resize(2 * out_per);
+    model.forward(out2.data(), in2.data(), t2.data(), y2.data(), lens, 2, S, S, L);
+    ++calls;
+  };
+  DenoiseFn denoise = make_cfg_denoiser<float>(net, 1, in_per, out_per, 4.5);
+  const DiscreteVpSchedule& sched = DiscreteVpSchedule::dimba();
+  auto one_image = [&](uint64_t seed) {
+    std::vector<float> noise(in_per);
+    fill_normal(noise.data(), in_per, seed, 0);
+    std::vector<double> x(noise.begin(), noise.end());
+    SamplerHooks h;
+    h.denoise = denoise;
+    run_sampler(SamplerKind::DpmSolverPP2M, sched, steps, x, h);
+    return x;
+  };
+  // One forward alone (the first one grows the activation arena and the op scratch).
+  std::vector<float> xin(2 * in_per), out2(2 * out_per);
+  fill_normal(xin.data(), xin.size(), 5, 0);
+  std::vector<double> fwd;
+  for (int i = 0; i < 4; ++i) {
+    const double t0 = now_s();
+    net(xin, 500.0, out2);
+    if (i > 0) fwd.push_back(now_s() - t0);
+  }
+  bool finite = true;
+  for (float v : out2) finite = finite && std::isfinite(v);
+  one_image(100);  // warm-up image
+  std::vector<double> per_image;
+  std::vector<double> last;
+  for (int i = 0; i < images; ++i) {
+    const double t0 = now_s();
+    last = one_image(200 + uint64_t(i));
+    per_image.push_back(now_s() - t0);
+  }
+  for (double v : last) finite = finite && std::isfinite(v);
+  const std::vector<int> lv = {text_len, text_len};
+  const bench::Flops f = bench::count_flops(cfg, 2, N, L, lv);
+  const double s_img = median(per_image), s_fwd = median(fwd);
+  const double tflops = f.total() * steps / s_img / 1e12;
+  const CudaMemoryStats m = cuda_memory_stats();
+  rep.line("");
+  rep.line("### Dimba-L/2 at %dpx (latent %dx%d, N = %d tokens, depth %d, bf16 weights, batch 2 through the model)",
+           res, S, S, N, cfg.depth);
+  rep.line("| measure | value |");
+  rep.line("| --- | ---: |");
+  rep.line("| seconds per image (%d steps DPM-Solver++ 2M, guidance 4.5; median of %d) | %.3f |", steps, images, s_img);
+  rep.line("| seconds per forward (batch 2; median of 3) | %.4f |", s_fwd);
+  rep.line("| forwards' share of the image time | %.0f%% |", 100.0 * s_fwd * steps / s_img);
+  rep.line("| FLOPs per forward (linear / attention / scan, TFLOP) | %.2f / %.2f / %.3f |", f.linear / 1e12,
+           f.attention / 1e12, f.scan / 1e12);
+  rep.line("| achieved TFLOP/s over the denoising loop | %.1f |", tflops);
+  rep.line("| fraction of the card's bf16 matmul rate (%.0f TFLOP/s) | %.1f%% |", card_tflops,
+           100.0 * tflops / card_tflops);
+  rep.line("| peak memory through the backend (weights %.2f GiB + activations + scratch) | %.2f GiB |",
+           gib(model.weight_bytes()), gib(m.peak_bytes));
+  rep.line("| device memory used (cuBLAS, CUDA context included) | %.2f GiB |", gib(m.device_used));
+  rep.line("| activation arena peak | %.2f GiB |", gib(model.arena_peak_bytes()));
+  rep.line("| weights generated and uploaded in | %.1f s |", load_s);
+  rep.line("| outputs finite | %s |", finite ? "yes" : "NO");
+  (void)calls;
+  if (ops) {
+    rep.line("");
+    op_table(rep, be, cfg, N, L, text_len);
+  }
+}
+
+void bench_train(Report& rep, int text_len, int depth) {
+  const Backend& be = cuda_backend();
+  DimbaConfig cfg = DimbaConfig::dimba_l_2(512);
+  if (depth > 0) cfg.depth = depth;
+  const int S = 64, L = cfg.model_max_length;
+  ParamSet params = ParamSet::zeros_like_config(cfg);
+  {
+    Checkpoint ck = bench::random_checkpoint(cfg, DType::F32);
+    params = ParamSet::from_checkpoint(ck, cfg);
+  }
+  LoraConfig lc;
+  lc.rank = 16;
+  Lora lora = Lora::create(params, lc, 7);
+  cuda_reset_peak_memory();
+  DimbaTrainer tr(cfg, params, &lora, 1.0, be);
+  std::vector<float> x(size_t(cfg.in_channels) * S * S), y(size_t(L) * cfg.caption_channels),
+      out(size_t(cfg.out_channels) * S * S), dout(out.size());
+  fill_normal(x.data(), x.size(), 1, 0);
+  fill_normal(y.data(), y.size(), 2, 0);
+  fill_normal(dout.data(), dout.size(), 3, 0);
+  for (float& v : dout) v *= 1e-3f;
+  const float t = 500.0f;
+  const int lens[1] = {text_len};
+  std::vector<double> ts;
+  for (int i = 0; i < 4; ++i) {
+    const double t0 = now_s();
+    tr.forward(out.data(), x.data(), &t, y.data(), lens, 1, S, S, L);
+    tr.backward(dout.data());
+    be.synchronize();
+    if (i > 0) ts.push_back(now_s() - t0);
+  }
+  const CudaMemoryStats m = cuda_memory_stats();
+  rep.line("");
+  rep.line("### LoRA training step at 512px (rank 16, default targets, batch 1, f32 parameters, depth %d)", cfg.depth);
+  rep.line("| measure | value |");
+  rep.line("| --- | ---: |");
+  rep.line("| seconds per step (forward + backward; median of 3 after a warm-up) | %.3f |", median(ts));
+  rep.line("| peak memory through the backend | %.2f GiB |", gib(m.peak_bytes));
+  rep.line("| saved activations | %.2f GiB |", gib(tr.saved_activation_bytes()));
+}
+
+std::vector<int> parse_list(const std::string& s) {
+  std::vector<int> v;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) v.push_back(std::atoi(item.c_str()));
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> res = {512, 1024};
+  int steps = 20, images = 2, text_len = 120, depth = 0;
+  bool ops = true, train = false;
+  std::string out_path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--res" && i + 1 < argc) res = parse_list(argv[++i]);
+    else if (a == "--steps" && i + 1 < argc) steps = std::atoi(argv[++i]);
+    else if (a == "--images" && i + 1 < argc) images = std::atoi(argv[++i]);
+    else if (a == "--text-len" && i + 1 < argc) text_len = std::atoi(argv[++i]);
+    else if (a == "--depth" && i + 1 < argc) depth = std::atoi(argv[++i]);
+    else if (a == "--no-ops") ops = false;
+    else if (a == "--train") train = true;
+    else if (a == "--out" && i + 1 < argc) out_path = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: bench_cuda [--res 512,1024] [--steps 20] [--images 2] [--text-len 120] "
+                           "[--depth D] [--no-ops] [--train] [--out FILE]\n");
+      return 2;
+    }
+  }
+  if (steps < 1 || images < 1 || text_len < 0 || text_len > 300) {
+    std::fprintf(stderr, "bench_cuda: steps and images >= 1, text-len 0..300\n");
+    return 2;
+  }
+  CudaDeviceInfo info;
+  try {
+    cuda_backend();
+    info = cuda_device_info();
+  } catch (const EngineError& e) {
+    std::printf("SKIP bench_cuda: %s\n", e.what());
+    return 77;
+  }
+  Report rep;
+  try {
+    rep.line("## CUDA backend: %s (sm_%d, %d SMs, %.0f GiB), %s", info.name.c_str(), info.sm, info.multiprocessors,
+             gib(info.memory_bytes), info.cublas.c_str());
+    cuda_set_reduced_precision(true);
+    const double r32 = cuda_gemm_bf16_tflops(8192, 20, true), r16 = cuda_gemm_bf16_tflops(8192, 20, false);
+    const double card = std::max(r32, r16);
+    rep.line("");
+    rep.line("card's bf16 matmul rate (cuBLAS 8192^3, bf16 in, f32 accumulate): %.0f TFLOP/s with f32 output, %.0f "
+             "with bf16 output",
+             r32, r16);
+    for (int r : res) bench_resolution(rep, r, steps, images, text_len, depth, card, ops);
+    if (train) bench_train(rep, text_len, depth);
+  } catch (const EngineError& e) {
+    rep.line("FAILED: %s: %s", error_code_name(e.code), e.what());
+    if (!out_path.empty()) {
+      if (FILE* f = std::fopen(out_path.c_str(), "w")) {
+        std::fputs(rep.md.str().c_str(), f);
+        std::fclose(f);
+      }
+    }
+    return 1;
+  }
+  if (!out_path.empty()) {
+    FILE* f = std::fopen(out_path.c_str(), "w");
+    if (!f) {
+      std::fprintf(stderr, "bench_cuda: cannot write %s\n", out_path.c_str());
+      return 1;
+    }
+    std::fputs(rep.md.str().c_str(), f);
+    std::fclose(f);
+  }
+  return 0;
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The one script for the lent GPU machine (issue 14): configure (cmake + ninja, every core),
+# build only the CUDA test and bench targets, run the op test against the CPU, every golden
+# case, then the Dimba-L benchmark; print a summary table and keep every log under $OUT.
+#
+# Before the GPU session, on the Debian machine: native/bench/cuda/make_kit.sh (the kit holds
+# the golden files, OpenBLAS and the nlohmann headers, which the GPU image lacks). Then one
+# call of the `run` tool, from the repository root:
+#   command: native/bench/cuda/run_on_device.sh      carry: [".cuda-kit"]      timeout_s: 540
+# The build directory (build/cuda-device) is ignored by git and not carried: the machine
+# builds it (about a minute on 16 cores).
+#
+# Files under $OUT (at most 8 come back): summary.txt, build.log (configure + build),
+# test_backend_select.log, test_cuda_ops.log, test_cuda_golden.log, bench_cuda.log,
+# bench_cuda.md. Exit status: 0 when every step passed.
+#
+# Flags: --build-only   configure and build, run nothing (the rehearsal on a machine
+#                       without a GPU; the tests are then run once to see them skip cleanly)
+#        --quick        bench one image per resolution and no per-op table
+#        --no-train     leave out the LoRA training step
+#        --res LIST     resolutions for the bench (default 512,1024)
+# Environment: OUT (default build/cuda-results), DIMBA_CUDA_ARCHITECTURES (default 90),
+#              JOBS (default nproc), DIMBA_CUDA_BUILD_DIR (default build/cuda-device).
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+out=${OUT:-$root/build/cuda-results}
+build=${DIMBA_CUDA_BUILD_DIR:-$root/build/cuda-device}
+kit="$root/.cuda-kit"
+arch=${DIMBA_CUDA_ARCHITECTURES:-90}
+jobs=${JOBS:-$(nproc)}
+build_only=0
+train=1
+bench_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-only) build_only=1 ;;
+    --quick) bench_args+=(--images 1 --no-ops) ;;
+    --no-train) train=0 ;;
+    --res) shift; bench_args+=(--res "$1") ;;
+    *) echo "usage: run_on_device.sh [--build-only] [--quick] [--no-train] [--res 512,1024]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ $train -eq 1 ] && bench_args+=(--train)
+mkdir -p "$out"
+summary="$out/summary.txt"
+: > "$summary"
+status=0
+say() { echo "$*" | tee -a "$summary"; }
+# step NAME LOGFILE TIMEOUT CMD...: runs (under `timeout` unless TIMEOUT is "-", for shell
+# functions), records the status and the wall time.
+step() {
+  local name=$1 logf=$2 limit=$3
+  shift 3
+  local t0=$SECONDS rc
+  if [ "$limit" = "-" ]; then
+    "$@" > "$logf" 2>&1
+  else
+    timeout "$limit" "$@" > "$logf" 2>&1
+  fi
+  rc=$?
+  local verdict=ok
+  [ $rc -eq 77 ] && verdict=skipped
+  [ $rc -ne 0 ] && [ $rc -ne 77 ] && verdict="FAILED (exit $rc)" && status=1
+  [ $rc -eq 124 ] && verdict="TIMED OUT after ${limit}s" && status=1
+  say "$(printf '| %-22s | %-26s | %5ds |' "$name" "$verdict" $((SECONDS - t0)))"
+  return $rc
+}
+
+say "# CUDA backend run, $(date -u '+%Y-%m-%d %H:%M UTC')"
+say "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo 'unknown (no .git)')"
+if command -v nvidia-smi > /dev/null; then
+  say "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
+fi
+say "nvcc: $(nvcc --version 2>/dev/null | tail -1)"
+
+# The kit: golden files, and OpenBLAS + nlohmann where the system lacks them.
+flags=""
+cmake_extra=()
+if [ -d "$kit" ]; then
+  [ -d "$kit/include" ] && flags="-isystem $kit/include"
+  if [ -f "$kit/lib.tar.xz" ]; then
+    mkdir -p "$build/kit-lib"
+    tar -C "$build/kit-lib" -xJf "$kit/lib.tar.xz"
+    ln -sf libopenblas.so.0 "$build/kit-lib/libopenblas.so"
+    export LD_LIBRARY_PATH="$build/kit-lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    cmake_extra+=(-DCMAKE_LIBRARY_PATH="$build/kit-lib")
+  fi
+  [ -d "$kit/golden" ] && export DIMBA_GOLDEN_DIR=${DIMBA_GOLDEN_DIR:-$kit/golden}
+else
+  say "note: no .cuda-kit (run native/bench/cuda/make_kit.sh first and carry it); using the system's libraries"
+fi
+export DIMBA_GOLDEN_DIR=${DIMBA_GOLDEN_DIR:-$root/../shared/golden}
+say "golden: $DIMBA_GOLDEN_DIR"
+say ""
+say "| step                   | result                     |  time |"
+say "| ---------------------- | -------------------------- | ----: |"
+
+configure_and_build() {
+  cmake -S "$root/native" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDIMBA_VULKAN=OFF -DDIMBA_CUDA=ON \
+    -DDIMBA_CUDA_ARCHITECTURES="$arch" -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_CUDA_FLAGS="$flags" "${cmake_extra[@]}" &&
+    ninja -C "$build" -j "$jobs" test_cuda_ops test_cuda_golden bench_cuda test_backend_select
+}
+if ! step "configure + build" "$out/build.log" - configure_and_build; then
+  grep -m 20 -E "error|Error|FAILED" "$out/build.log" | tee -a "$summary"
+  exit 1
+fi
+if ! grep -q "dimba: CUDA backend ON" "$out/build.log"; then
+  say "the CUDA backend was not configured in (see build.log)"
+  exit 1
+fi
+
+if [ $build_only -eq 1 ]; then
+  # Without a GPU the tests must skip (exit 77) with the reason; run them to show it.
+  step "test_cuda_ops (skip?)" "$out/test_cuda_ops.log" 60 "$build/test_cuda_ops"
+  step "test_cuda_golden (skip?)" "$out/test_cuda_golden.log" 60 "$build/test_cuda_golden"
+  say ""
+  cat "$out/test_cuda_ops.log" "$out/test_cuda_golden.log" | tee -a "$summary"
+  exit $status
+fi
+
+export DIMBA_REQUIRE_CUDA=1
+step "test_backend_select" "$out/test_backend_select.log" 60 "$build/test_backend_select"
+step "test_cuda_ops" "$out/test_cuda_ops.log" 240 "$build/test_cuda_ops"
+step "test_cuda_golden" "$out/test_cuda_golden.log" 240 "$build/test_cuda_golden"
+step "bench_cuda" "$out/bench_cuda.log" 420 "$build/bench_cuda" --out "$out/bench_cuda.md" "${bench_args[@]}"
+
+say ""
+say "## Failures (first 40 lines)"
+cat "$out"/test_*.log | grep -E "FAIL|rel_l2 too large|unexpected" | head -40 | tee -a "$summary"
+say "$(grep -h -E '^[0-9]+ passed' "$out"/test_*.log | tr '\n' ';')"
+say ""
+[ -f "$out/bench_cuda.md" ] && cat "$out/bench_cuda.md" | tee -a "$summary"
+exit $status
