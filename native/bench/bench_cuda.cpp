@@ -280,11 +280,10 @@ void bench_train(Report& rep, int text_len, int depth) {
   DimbaConfig cfg = DimbaConfig::dimba_l_2(512);
   if (depth > 0) cfg.depth = depth;
   const int S = 64, L = cfg.model_max_length;
-  ParamSet params = ParamSet::zeros_like_config(cfg);
-  {
+  ParamSet params = [&] {
     Checkpoint ck = bench::random_checkpoint(cfg, DType::F32);
-    params = ParamSet::from_checkpoint(ck, cfg);
-  }
+    return ParamSet::from_checkpoint(ck, cfg);
+  }();
   LoraConfig lc;
   lc.rank = 16;
   Lora lora = Lora::create(params, lc, 7);

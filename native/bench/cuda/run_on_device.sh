@@ -67,6 +67,12 @@ step() {
   return $rc
 }
 
+# nvcc where CMake looks for it (the image's toolkit lives in /usr/local/cuda).
+if ! command -v nvcc > /dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH="/usr/local/cuda/bin:$PATH"
+fi
+command -v nvcc > /dev/null && export CUDACXX=${CUDACXX:-$(command -v nvcc)}
+
 say "# CUDA backend run, $(date -u '+%Y-%m-%d %H:%M UTC')"
 say "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo 'unknown (no .git)')"
 if command -v nvidia-smi > /dev/null; then
@@ -81,7 +87,8 @@ if [ -d "$kit" ]; then
   [ -d "$kit/include" ] && flags="-isystem $kit/include"
   if [ -f "$kit/lib.tar.xz" ]; then
     mkdir -p "$build/kit-lib"
-    tar -C "$build/kit-lib" -xJf "$kit/lib.tar.xz"
+    tar -C "$build/kit-lib" -xJf "$kit/lib.tar.xz" 2> /dev/null ||
+      python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$kit/lib.tar.xz" "$build/kit-lib"
     ln -sf libopenblas.so.0 "$build/kit-lib/libopenblas.so"
     export LD_LIBRARY_PATH="$build/kit-lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     cmake_extra+=(-DCMAKE_LIBRARY_PATH="$build/kit-lib")
