@@ -3,7 +3,7 @@
 // batch-mean loss within 1e-4 (relative L2), the global gradient norm, and CAME's parameter
 // changes after clipping to norm 0.05 and one / three steps (lr 1e-3, the golden gradients
 // each step) within 1e-5. Also: gradient checkpointing gives the same gradients, and caption
-// dropout sends a gradient to the null caption.
+// dropout sends a gradient to the null caption; a backend without the training ops is refused.
 // defines: main (test_train_golden)
 #include <algorithm>
 #include <cmath>
@@ -336,6 +336,26 @@ void verify_golden_train_kind() {
   CHECK(rep.pass());
 }
 
+// A backend whose table lacks a training op cannot train: a typed refusal naming the op, at
+// construction, before any memory is placed.
+void backend_without_training_ops_is_refused() {
+  Case c = load_case();
+  ParamSet params = ParamSet::from_checkpoint(c.weights, c.cfg);
+  Backend partial = cpu_backend();
+  partial.name = "partial";
+  partial.selective_scan_backward = nullptr;
+  partial.zero = nullptr;
+  try {
+    DimbaTrainer tr(c.cfg, params, nullptr, 1.0, partial);
+    harness::fail(__FILE__, __LINE__, "a backend without selective_scan_backward was accepted");
+  } catch (const EngineError& e) {
+    std::printf("    %s\n", e.what());
+    CHECK(e.code == ErrorCode::BackendUnavailable);
+    CHECK(std::string(e.what()).find("zero, ") != std::string::npos);
+    CHECK(std::string(e.what()).find("selective_scan_backward") != std::string::npos);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -347,5 +367,6 @@ int main() {
   RUN(adamw_two_steps);
   RUN(verify_golden_train_kind);
   RUN(wide_forward_and_directional_gradients);
+  RUN(backend_without_training_ops_is_refused);
   return harness::summary();
 }

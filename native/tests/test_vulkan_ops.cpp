@@ -491,7 +491,10 @@ void test_zero_and_elementwise_backward() {
     vkb->zero(ga.f() + (n > 2 ? 1 : 0), size_t(n > 2 ? n - 2 : n) * 4);  // an offset range: its ends untouched
     auto z = ga.get();
     bool ok = true;
-    for (int64_t i = 0; i < n; ++i) ok = ok && (n > 2 && (i == 0 || i == n - 1) ? z[size_t(i)] == wa[size_t(i)] : z[size_t(i)] == 0.0f);
+    for (int64_t i = 0; i < n; ++i) {
+      const bool end = n > 2 && (i == 0 || i == n - 1);
+      ok = ok && z[size_t(i)] == (end ? wa[size_t(i)] : 0.0f);
+    }
     CHECK(ok);
   }
   CHECK_THROWS_CODE(vkb->zero(nullptr, 6), ErrorCode::InvalidArgument);

@@ -1,11 +1,12 @@
 // Training Dimba on any backend with the training ops (backend/backend.h; CPU by default): the
-// forward pass keeping what the backward needs, and the backward through the whole model (MODEL.md section 2, quirks included: the Mamba residual
-// dataflow, the final layer modulated by temb, per-sample text lengths), accumulating the
-// gradient of every parameter. Weights, gradients and optimiser moments are f32 ParamSets
-// sharing one layout (the reference names of dimba_expected_tensors), llm.c style: one
-// allocation carved into named views. They live on the host, where the optimiser runs; the
-// trainer mirrors them in the backend's memory (training/param_mirror.h: on CPU the host data
-// itself), uploading parameters at each forward and gradients around each backward.
+// forward pass keeping what the backward needs, and the backward through the whole model
+// (MODEL.md section 2, quirks included: the Mamba residual dataflow, the final layer modulated
+// by temb, per-sample text lengths), accumulating the gradient of every parameter. Weights,
+// gradients and optimiser moments are f32 ParamSets sharing one layout (the reference names of
+// dimba_expected_tensors), llm.c style: one allocation carved into named views. They live on
+// the host, where the optimiser runs; the trainer mirrors them in the backend's memory
+// (training/param_mirror.h: on CPU the host data itself), uploading parameters at each
+// forward and gradients around each backward.
 // Activations live in an arena of the backend's memory (models/backend_io.h).
 //
 //   ParamSet params = ParamSet::from_checkpoint(load_safetensors(p), cfg);
@@ -150,11 +151,13 @@ class DimbaTrainer {
   int* lens_d_ = nullptr;
   std::vector<uint8_t> drop_;
   // Activations that live across blocks.
-  float *tf_ = nullptr, *th_ = nullptr, *ts_ = nullptr, *temb_ = nullptr, *tsi_ = nullptr, *t0_ = nullptr;  // timestep path
+  // timestep path
+  float *tf_ = nullptr, *th_ = nullptr, *ts_ = nullptr, *temb_ = nullptr, *tsi_ = nullptr, *t0_ = nullptr;
   float *y1_ = nullptr, *yg_ = nullptr, *yy_ = nullptr;  // caption path (all L tokens)
   std::vector<BlockActs> blocks_;
   std::vector<MambaActs> mambas_;
-  float *xf_ = nullptr, *fmean_ = nullptr, *frstd_ = nullptr, *fln_ = nullptr, *fh_ = nullptr, *fo_ = nullptr;  // final layer
+  // final layer
+  float *xf_ = nullptr, *fmean_ = nullptr, *frstd_ = nullptr, *fln_ = nullptr, *fh_ = nullptr, *fo_ = nullptr;
   float *dyy_ = nullptr, *dt0_ = nullptr;  // gradients shared by all blocks
 };
 

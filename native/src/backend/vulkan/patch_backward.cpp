@@ -28,7 +28,8 @@ void patch_embed_backward(float* dimg, float* dweight, float* dbias, const float
   Context& c = Context::get();
   const char* op = "patch_embed_backward";
   if (p < 1 || H % p || W % p)
-    throw EngineError(ErrorCode::InvalidArgument, "vulkan patch_embed_backward: image size is not a multiple of the patch");
+    throw EngineError(ErrorCode::InvalidArgument,
+                      "vulkan patch_embed_backward: image size is not a multiple of the patch");
   const int h = H / p, w = W / p, K = Cin * p * p;
   const int64_t rows = int64_t(B) * h * w, n = rows * K;
   if (n == 0 || C == 0) return;

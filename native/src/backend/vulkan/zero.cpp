@@ -14,7 +14,8 @@ const Shader kShader{"zero", kSpv, sizeof(kSpv) / 4, 1};
 void zero(void* dst, size_t bytes) {
   Context& c = Context::get();
   if (bytes % 4)
-    throw EngineError(ErrorCode::InvalidArgument, "vulkan zero: " + std::to_string(bytes) + " bytes is not whole floats");
+    throw EngineError(ErrorCode::InvalidArgument,
+                      "vulkan zero: " + std::to_string(bytes) + " bytes is not a whole number of floats");
   const int64_t n = int64_t(bytes / 4);
   if (n == 0) return;
   struct { uint32_t n, oo; } pc{u32(n, "zero"), c.elem_offset(dst, 4)};

@@ -1,0 +1,156 @@
+// DimbaTrainer on Vulkan against the same trainer on the CPU (dimba-tiny's golden weights),
+// over what the golden step does not reach: caption dropout, gradient checkpointing, LoRA
+// (adapter gradients; the frozen base), gradients accumulated over two backwards onto the host
+// gradients, and three CAME steps, so the parameters are uploaded again after each host update.
+// Exits 77 (ctest: skipped) without a Vulkan device; DIMBA_REQUIRE_VULKAN=1 makes that a failure.
+// defines: main (test_vulkan_train)
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "backend/vulkan/vulkan_backend.h"
+#include "core/rng.h"
+#include "harness.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "training/dimba_train.h"
+#include "training/lora.h"
+#include "training/optim.h"
+
+using namespace dimba;
+
+namespace {
+
+const Backend* vkb = nullptr;
+
+struct Fixture {
+  DimbaConfig cfg;
+  ParamSet params;
+  int B = 3, H = 8, W = 6, L = 0;  // odd batch, a non-square latent
+  std::vector<float> x, t, y, dout;
+  std::vector<int> lens;
+
+  Fixture() {
+    std::string p = harness::golden_path("dimba-tiny.json");
+    cfg = DimbaConfig::from_json(parse_json_untrusted(read_text_file(p), p));
+    params = ParamSet::from_checkpoint(load_safetensors(harness::golden_path("dimba-tiny.weights.safetensors")), cfg);
+    L = cfg.model_max_length;  // caption dropout needs the full length
+    lens = {L, 3, 0};          // a full caption, a short one, none
+    x.resize(size_t(B) * cfg.in_channels * H * W);
+    y.resize(size_t(B) * L * cfg.caption_channels);
+    dout.resize(out_size());
+    fill_normal(x.data(), x.size(), 31);
+    fill_normal(y.data(), y.size(), 32);
+    fill_normal(dout.data(), dout.size(), 33);
+    t = {999.0f, 400.0f, 0.0f};
+  }
+  size_t out_size() const { return size_t(B) * cfg.out_channels * H * W; }
+};
+
+// One forward and backward on each trainer; outputs and gradients compared.
+void step_both(Fixture& f, DimbaTrainer& cpu, DimbaTrainer& vk, const uint8_t* drop) {
+  std::vector<float> oc(f.out_size()), ov(f.out_size());
+  cpu.forward(oc.data(), f.x.data(), f.t.data(), f.y.data(), f.lens.data(), f.B, f.H, f.W, f.L, drop);
+  vk.forward(ov.data(), f.x.data(), f.t.data(), f.y.data(), f.lens.data(), f.B, f.H, f.W, f.L, drop);
+  CHECK_REL(ov.data(), oc.data(), oc.size(), 1e-5);
+  cpu.backward(f.dout.data());
+  vk.backward(f.dout.data());
+}
+
+void dropout_and_checkpointing() {
+  Fixture f;
+  const uint8_t drop[3] = {0, 1, 0};
+  for (bool ckpt : {false, true}) {
+    std::printf("    caption dropout on sample 1, checkpointing %s\n", ckpt ? "on" : "off");
+    DimbaTrainer cpu(f.cfg, f.params), vk(f.cfg, f.params, nullptr, 1.0, *vkb);
+    cpu.set_checkpointing(ckpt);
+    vk.set_checkpointing(ckpt);
+    step_both(f, cpu, vk, drop);
+    CHECK_REL(vk.grads().data.data(), cpu.grads().data.data(), cpu.grads().data.size(), 1e-5);
+    CHECK_REL(vk.grads().get("y_embedder.y_embedding"), cpu.grads().get("y_embedder.y_embedding"),
+              size_t(f.L) * f.cfg.caption_channels, 1e-5);
+    CHECK(vk.saved_activation_bytes() == cpu.saved_activation_bytes());
+  }
+}
+
+// Two backwards without zeroing: the device gradients start from the host's each time.
+void gradients_accumulate_onto_the_host() {
+  Fixture f;
+  DimbaTrainer cpu(f.cfg, f.params), vk(f.cfg, f.params, nullptr, 1.0, *vkb);
+  step_both(f, cpu, vk, nullptr);
+  const std::vector<float> once = vk.grads().data;
+  step_both(f, cpu, vk, nullptr);
+  CHECK_REL(vk.grads().data.data(), cpu.grads().data.data(), cpu.grads().data.size(), 1e-5);
+  std::vector<float> twice(once.size());
+  for (size_t i = 0; i < once.size(); ++i) twice[i] = 2.0f * once[i];
+  CHECK_REL(vk.grads().data.data(), twice.data(), twice.size(), 1e-6);
+  vk.grads().zero();  // a caller's zero reaches the device at the next backward
+  step_both(f, cpu, vk, nullptr);
+  CHECK_REL(vk.grads().data.data(), once.data(), once.size(), 1e-6);
+}
+
+void lora_adapters() {
+  Fixture f;
+  LoraConfig lc;
+  lc.rank = 3;
+  lc.alpha = 6.0;
+  Lora lc_cpu = Lora::create(f.params, lc, 7);
+  for (size_t i = 0; i < lc_cpu.tensors.count(); ++i)  // B random too, so the adapters act
+    if (lc_cpu.tensors.names[i].find(".lora_B") != std::string::npos) {
+      fill_normal(lc_cpu.tensors.at(i), lc_cpu.tensors.numel(i), 40 + i);
+      for (size_t k = 0; k < lc_cpu.tensors.numel(i); ++k) lc_cpu.tensors.at(i)[k] *= 0.05f;
+    }
+  Lora lc_vk = lc_cpu;
+  DimbaTrainer cpu(f.cfg, f.params, &lc_cpu, 0.7), vk(f.cfg, f.params, &lc_vk, 0.7, *vkb);
+  cpu.set_checkpointing(true);
+  vk.set_checkpointing(true);
+  std::printf("    LoRA rank 3 on %zu Linears, strength 0.7, checkpointing\n", lc_cpu.bases.size());
+  step_both(f, cpu, vk, nullptr);
+  CHECK_REL(lc_vk.grads.data.data(), lc_cpu.grads.data.data(), lc_cpu.grads.data.size(), 1e-5);
+  CHECK_REL(vk.grads().data.data(), cpu.grads().data.data(), cpu.grads().data.size(), 1e-5);
+}
+
+// Three CAME steps on the host parameters both trainers read (updated with the CPU's
+// gradients: CAME turns rounding-level gradients, such as the attention key biases' exact
+// zeros, into lr-sized steps, so two optimisers fed by two backends would drift apart for that
+// reason alone). Each Vulkan forward must see the parameters the last step wrote.
+void three_came_steps() {
+  Fixture f;
+  ParamSet p = f.params;
+  DimbaTrainer cpu(f.cfg, p), vk(f.cfg, p, nullptr, 1.0, *vkb);
+  CameOptions o;
+  o.lr = 1e-3;  // the golden step's
+  Came came(p, o);
+  std::vector<float> first(f.out_size()), last(f.out_size());
+  for (int s = 0; s < 3; ++s) {
+    cpu.grads().zero();
+    vk.grads().zero();
+    step_both(f, cpu, vk, nullptr);
+    CHECK_REL(vk.grads().data.data(), cpu.grads().data.data(), cpu.grads().data.size(), 1e-5);
+    came.step(p, cpu.grads());
+  }
+  cpu.forward(first.data(), f.x.data(), f.t.data(), f.y.data(), f.lens.data(), f.B, f.H, f.W, f.L);
+  DimbaTrainer before(f.cfg, f.params);
+  before.forward(last.data(), f.x.data(), f.t.data(), f.y.data(), f.lens.data(), f.B, f.H, f.W, f.L);
+  const double moved = harness::rel_l2(first.data(), last.data(), last.size());
+  std::printf("    the three steps moved the output by %.3e (relative)\n", moved);
+  CHECK(moved > 1e-3);  // the steps changed what the forwards compared above computed
+}
+
+}  // namespace
+
+int main() {
+  const bool require = std::getenv("DIMBA_REQUIRE_VULKAN") && std::getenv("DIMBA_REQUIRE_VULKAN")[0] == '1';
+  try {
+    vkb = &vulkan_backend();
+  } catch (const EngineError& e) {
+    std::printf("%s test_vulkan_train: %s\n", require ? "FAIL (DIMBA_REQUIRE_VULKAN=1)" : "SKIP", e.what());
+    return require ? 1 : 77;
+  }
+  RUN(dropout_and_checkpointing);
+  RUN(gradients_accumulate_onto_the_host);
+  RUN(lora_adapters);
+  RUN(three_came_steps);
+  return harness::summary();
+}
