@@ -4,8 +4,9 @@
 // block ends, so the next block reuses it (peak: the live tensors plus one block's scratch).
 // On a backend whose memory is not the host's, the inputs are uploaded into the arena first,
 // the output downloaded last, and each hooked activation downloaded for the hook; the CPU
-// reads and writes the caller's buffers in place (models/backend_io.h).
-// defines: DimbaModel::forward
+// reads and writes the caller's buffers in place (models/backend_io.h). forward_device skips the
+// staging (its inputs are already device memory), for callers that keep them there.
+// defines: DimbaModel::forward, DimbaModel::forward_device
 #include <algorithm>
 
 #include "core/error.h"
@@ -16,28 +17,26 @@
 
 namespace dimba {
 
-void DimbaModel::forward(float* out, const float* x_in, const float* t, const float* y, const int* y_lens, int B,
-                         int H, int W, int L, const ActivationHook& hook) {
-  const DimbaConfig& c = cfg_;
-  const Backend& be = *be_;
-  const int p = c.patch_size, C = c.hidden_size;
+void DimbaModel::check_sizes(int B, int H, int W, int L) const {
+  const int p = cfg_.patch_size;
   auto bad = [](const std::string& m) { throw EngineError(ErrorCode::InvalidArgument, "Dimba forward: " + m); };
   if (B < 1 || B > 4096) bad("batch size " + std::to_string(B));
   if (H < p || W < p || H % p || W % p || H > 65536 || W > 65536)
     bad("latent " + std::to_string(H) + "x" + std::to_string(W) + " is not a positive multiple of patch " +
         std::to_string(p));
   if (L < 1 || L > 65536) bad("text length " + std::to_string(L));
+}
+
+void DimbaModel::forward(float* out, const float* x_in, const float* t, const float* y, const int* y_lens, int B,
+                         int H, int W, int L, const ActivationHook& hook) {
+  const DimbaConfig& c = cfg_;
+  const Backend& be = *be_;
+  check_sizes(B, H, W, L);
   if (y_lens)
     for (int b = 0; b < B; ++b)
-      if (y_lens[b] < 0 || y_lens[b] > L) bad("y_lens[" + std::to_string(b) + "] outside 0.." + std::to_string(L));
-  const int h = H / p, w = W / p, N = h * w;
-  const int64_t BN = int64_t(B) * N;
-  const int out_row = p * p * c.out_channels;
-  std::vector<float> hook_copy;
-  auto emit = [&](const std::string& name, const float* d, std::vector<int64_t> shape) {
-    if (hook) hook(name, host_view(be, d, size_t(shape_numel(shape)), hook_copy), shape);
-  };
-
+      if (y_lens[b] < 0 || y_lens[b] > L)
+        throw EngineError(ErrorCode::InvalidArgument,
+                          "Dimba forward: y_lens[" + std::to_string(b) + "] outside 0.." + std::to_string(L));
   ScopedFlushDenormals ftz;  // MODEL.md 3: the scan decays into denormals
   Arena& arena = *arena_;
   arena.reset(0);
@@ -48,6 +47,35 @@ void DimbaModel::forward(float* out, const float* x_in, const float* t, const fl
   const float* t_d = stage_in(be, arena, t, size_t(B));                              // (B)
   const float* y_d = stage_in(be, arena, y, size_t(B) * L * c.caption_channels);     // (B, 1, L, Ccap)
   const int* lens_d = stage_in(be, arena, y_lens, size_t(B));                        // (B) or null
+  forward_core(out_d, x_d, t_d, y_d, lens_d, B, H, W, L, hook);
+  stage_out(be, out, out_d, n_out);
+  // 10. a v or x0 model answers in eps like every other (DimbaConfig::prediction).
+  if (c.prediction != DimbaConfig::Prediction::Epsilon)
+    prediction_to_eps(out, x_in, t, B, c.in_channels, c.out_channels, int64_t(H) * W, c.prediction,
+                      DiscreteVpSchedule::dimba());
+}
+
+void DimbaModel::forward_device(float* out, const float* x, const float* t, const float* y, const int* y_lens, int B,
+                                int H, int W, int L) {
+  check_sizes(B, H, W, L);
+  ScopedFlushDenormals ftz;
+  arena_->reset(0);
+  forward_core(out, x, t, y, y_lens, B, H, W, L, nullptr);
+}
+
+void DimbaModel::forward_core(float* out_d, const float* x_d, const float* t_d, const float* y_d, const int* lens_d,
+                              int B, int H, int W, int L, const ActivationHook& hook) {
+  const DimbaConfig& c = cfg_;
+  const Backend& be = *be_;
+  const int p = c.patch_size, C = c.hidden_size;
+  const int h = H / p, w = W / p, N = h * w;
+  const int64_t BN = int64_t(B) * N;
+  const int out_row = p * p * c.out_channels;
+  std::vector<float> hook_copy;
+  auto emit = [&](const std::string& name, const float* d, std::vector<int64_t> shape) {
+    if (hook) hook(name, host_view(be, d, size_t(shape_numel(shape)), hook_copy), shape);
+  };
+  Arena& arena = *arena_;
   float* x = arena.alloc_f32(size_t(BN) * C);         // (B, N, C) the block stream
   float* residual = arena.alloc_f32(size_t(BN) * C);  // (B, N, C) the Mamba residual stream
   float* yy = arena.alloc_f32(size_t(B) * L * C);     // (B, L, C)
@@ -125,11 +153,6 @@ void DimbaModel::forward(float* out, const float* x_in, const float* t, const fl
     be.unpatchify_forward(out_d, fo, B, c.out_channels, h, w, p);
     arena.reset(live);
   }
-  stage_out(be, out, out_d, n_out);
-  // 10. a v or x0 model answers in eps like every other (DimbaConfig::prediction).
-  if (c.prediction != DimbaConfig::Prediction::Epsilon)
-    prediction_to_eps(out, x_in, t, B, c.in_channels, c.out_channels, int64_t(H) * W, c.prediction,
-                      DiscreteVpSchedule::dimba());
 }
 
 }  // namespace dimba

@@ -170,6 +170,14 @@ class DimbaModel {
   // runs with FTZ/DAZ on. Throws InvalidArgument on bad sizes.
   void forward(float* out, const float* x, const float* t, const float* y, const int* y_lens, int B, int H,
                int W, int L, const ActivationHook& hook = nullptr);
+  // The same network on inputs already in the backend's memory (the same shapes; y_lens on the
+  // device, each 0..L, not checked here), writing `out` there: no staging, no host
+  // synchronisation, and the output is the raw prediction (forward() converts a v or x0 model's
+  // answer to eps on the host). Every call with the same sizes carves the same arena offsets and,
+  // once the arena has grown, allocates nothing, so a CUDA graph can capture it
+  // (bench/bench_cuda.cpp). Throws InvalidArgument on bad sizes.
+  void forward_device(float* out, const float* x, const float* t, const float* y, const int* y_lens, int B, int H,
+                      int W, int L);
 
   const DimbaConfig& config() const { return cfg_; }
   DType weight_dtype() const { return wdtype_; }
@@ -182,6 +190,10 @@ class DimbaModel {
   const Backend* be_ = nullptr;
   DimbaWeights w_{};
   size_t weight_bytes_ = 0;
+  void check_sizes(int B, int H, int W, int L) const;
+  // Steps 1-9 from arena offset `base` on device inputs (forward, forward_device).
+  void forward_core(float* out, const float* x, const float* t, const float* y, const int* y_lens, int B, int H,
+                    int W, int L, const ActivationHook& hook);
   std::vector<std::shared_ptr<void>> storage_;  // converted tensors and the checkpoint's buffers
   std::unique_ptr<Arena> arena_;
 };
