@@ -11,6 +11,8 @@
 //   counted analytically: every Linear, both attention products, the scan, the conv; times the
 //   steps) and its fraction of the card's rate, peak memory (the backend's allocations:
 //   weights + activations + op scratch; and the device's used memory, cuBLAS and context included);
+//   the same loop again with each forward replayed from a CUDA graph (DimbaModel::forward_device
+//   captured once; its output checked equal to the plain forward's);
 // - the main ops alone at the model's shapes (median of 10, synchronised), to show where the
 //   time goes;
 // - with --train: a LoRA training step at 512px (rank 16 on the default targets, batch 1, f32
@@ -28,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -244,6 +247,54 @@ void bench_resolution(Report& rep, int res, int steps, int images, int text_len,
     per_image.push_back(now_s() - t0);
   }
   for (double v : last) finite = finite && std::isfinite(v);
+
+  // The same loop with the forward replayed from a CUDA graph: x and t are uploaded into fixed
+  // device buffers before each launch, y and the lengths once (the plain path re-uploads them
+  // every call, as DimbaModel::forward must).
+  std::vector<double> per_image_graph;
+  double graph_diff = -1.0;
+  {
+    float* x_dev = static_cast<float*>(be.alloc(2 * in_per * 4));
+    float* t_dev = static_cast<float*>(be.alloc(2 * 4));
+    float* y_dev = static_cast<float*>(be.alloc(y2.size() * 4));
+    int* lens_dev = static_cast<int*>(be.alloc(2 * 4));
+    float* out_dev = static_cast<float*>(be.alloc(2 * out_per * 4));
+    be.upload(y_dev, y2.data(), y2.size() * 4);
+    be.upload(lens_dev, lens, 2 * 4);
+    auto body = [&] { model.forward_device(out_dev, x_dev, t_dev, y_dev, lens_dev, 2, S, S, L); };
+    body();  // one call first: whatever a first call at these sizes does is done before the capture
+    be.synchronize();
+    std::shared_ptr<CudaGraph> graph = cuda_graph_capture(body);
+    GuidedModelFn<float> gnet = [&](const std::vector<float>& in2, double t_input, std::vector<float>& o2) {
+      t2[0] = t2[1] = float(t_input);
+      o2.resize(2 * out_per);
+      be.upload(x_dev, in2.data(), 2 * in_per * 4);
+      be.upload(t_dev, t2.data(), 2 * 4);
+      cuda_graph_launch(*graph);
+      be.download(o2.data(), out_dev, 2 * out_per * 4);
+    };
+    // The graph's answer is the plain forward's, bit for bit (same kernels, same order).
+    std::vector<float> g2;
+    gnet(xin, 500.0, g2);
+    net(xin, 500.0, out2);
+    graph_diff = 0.0;
+    for (size_t i = 0; i < g2.size(); ++i) graph_diff = std::max(graph_diff, double(std::fabs(g2[i] - out2[i])));
+    DenoiseFn gdenoise = make_cfg_denoiser<float>(gnet, 1, in_per, out_per, 4.5);
+    for (int i = 0; i < images; ++i) {
+      std::vector<float> noise(in_per);
+      fill_normal(noise.data(), in_per, 200 + uint64_t(i), 0);
+      std::vector<double> x(noise.begin(), noise.end());
+      SamplerHooks hk;
+      hk.denoise = gdenoise;
+      const double t0 = now_s();
+      run_sampler(SamplerKind::DpmSolverPP2M, sched, steps, x, hk);
+      per_image_graph.push_back(now_s() - t0);
+    }
+    graph.reset();
+    for (void* p : {static_cast<void*>(x_dev), static_cast<void*>(t_dev), static_cast<void*>(y_dev),
+                    static_cast<void*>(lens_dev), static_cast<void*>(out_dev)})
+      be.free(p);
+  }
   const std::vector<int> lv = {text_len, text_len};
   const bench::Flops f = bench::count_flops(cfg, 2, N, L, lv);
   const double s_img = median(per_image), s_fwd = median(fwd);
@@ -255,13 +306,17 @@ void bench_resolution(Report& rep, int res, int steps, int images, int text_len,
   rep.line("| measure | value |");
   rep.line("| --- | ---: |");
   rep.line("| seconds per image (%d steps DPM-Solver++ 2M, guidance 4.5; median of %d) | %.3f |", steps, images, s_img);
+  rep.line("| seconds per image, forward replayed from a CUDA graph (median of %d) | %.3f |", images,
+           median(per_image_graph));
+  rep.line("| graph forward vs plain forward, max abs difference | %.3g |", graph_diff);
   rep.line("| seconds per forward (batch 2; median of 3) | %.4f |", s_fwd);
   rep.line("| forwards' share of the image time | %.0f%% |", 100.0 * s_fwd * steps / s_img);
   rep.line("| FLOPs per forward (linear / attention / scan, TFLOP) | %.2f / %.2f / %.3f |", f.linear / 1e12,
            f.attention / 1e12, f.scan / 1e12);
-  rep.line("| achieved TFLOP/s over the denoising loop | %.1f |", tflops);
-  rep.line("| fraction of the card's bf16 matmul rate (%.0f TFLOP/s) | %.1f%% |", card_tflops,
-           100.0 * tflops / card_tflops);
+  const double tflops_graph = f.total() * steps / median(per_image_graph) / 1e12;
+  rep.line("| achieved TFLOP/s over the denoising loop (plain / graph) | %.1f / %.1f |", tflops, tflops_graph);
+  rep.line("| fraction of the card's bf16 matmul rate (%.0f TFLOP/s; plain / graph) | %.1f%% / %.1f%% |", card_tflops,
+           100.0 * tflops / card_tflops, 100.0 * tflops_graph / card_tflops);
   rep.line("| peak memory through the backend (weights %.2f GiB + activations + scratch) | %.2f GiB |",
            gib(model.weight_bytes()), gib(m.peak_bytes));
   rep.line("| device memory used (cuBLAS, CUDA context included) | %.2f GiB |", gib(m.device_used));

@@ -5,7 +5,8 @@
 // this build's kernels are compiled for CMake's DIMBA_CUDA_ARCHITECTURES), then cuBLAS.
 // defines: ensure_device, stream, check, check_launch, scratch, reduced_precision,
 //          device memory entry points, cuda_device_info, cuda_set_reduced_precision,
-//          cuda_memory_stats, cuda_reset_peak_memory, cublas_handle
+//          cuda_memory_stats, cuda_reset_peak_memory, cuda_graph_capture, cuda_graph_launch,
+//          cublas_handle
 #include <atomic>
 #include <cstdlib>
 #include <map>
@@ -249,6 +250,37 @@ CudaMemoryStats cuda_memory_stats() {
   if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) m.device_used = total_b - free_b;
   return m;
 }
+
+struct CudaGraph {
+  cudaGraphExec_t exec = nullptr;
+  ~CudaGraph() {
+    if (exec) cudaGraphExecDestroy(exec);
+  }
+};
+
+std::shared_ptr<CudaGraph> cuda_graph_capture(const std::function<void()>& body) {
+  cu::ensure_device();
+  cudaStream_t s = cu::stream();
+  // Relaxed: host-side calls the ops make (attribute setting, error polling) stay legal; any
+  // stream synchronisation inside `body` still fails the capture.
+  cu::check(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+  cudaGraph_t graph = nullptr;
+  try {
+    body();
+  } catch (...) {
+    cudaStreamEndCapture(s, &graph);
+    if (graph) cudaGraphDestroy(graph);
+    throw;
+  }
+  cu::check(cudaStreamEndCapture(s, &graph), "cudaStreamEndCapture (did the body synchronise?)");
+  auto g = std::make_shared<CudaGraph>();
+  const cudaError_t e = cudaGraphInstantiate(&g->exec, graph, 0);
+  cudaGraphDestroy(graph);
+  cu::check(e, "cudaGraphInstantiate");
+  return g;
+}
+
+void cuda_graph_launch(const CudaGraph& graph) { cu::check(cudaGraphLaunch(graph.exec, cu::stream()), "cudaGraphLaunch"); }
 
 void cuda_reset_peak_memory() {
   cu::State& s = cu::st();

@@ -102,6 +102,9 @@ bool cuda_set_attention_kernel(bool) { not_built(); }
 CudaMemoryStats cuda_memory_stats() { not_built(); }
 void cuda_reset_peak_memory() { not_built(); }
 double cuda_gemm_bf16_tflops(int, int, bool) { not_built(); }
+struct CudaGraph {};
+std::shared_ptr<CudaGraph> cuda_graph_capture(const std::function<void()>&) { not_built(); }
+void cuda_graph_launch(const CudaGraph&) { not_built(); }
 #endif
 
 }  // namespace dimba

@@ -7,9 +7,12 @@
 // defines: cuda_compiled_in, cuda_backend, CudaDeviceInfo, cuda_device_info,
 //          cuda_set_reduced_precision, cuda_reduced_precision, cuda_set_attention_kernel,
 //          CudaMemoryStats,
-//          cuda_memory_stats, cuda_reset_peak_memory, cuda_gemm_bf16_tflops
+//          cuda_memory_stats, cuda_reset_peak_memory, cuda_gemm_bf16_tflops, CudaGraph,
+//          cuda_graph_capture, cuda_graph_launch
 #pragma once
 #include <cstddef>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "backend/backend.h"
@@ -59,5 +62,15 @@ void cuda_reset_peak_memory();
 // Linears write) or bf16, `reps` times after a warm-up, timed with CUDA events. TFLOP/s
 // (2 n^3 per GEMM). Throws as cuda_backend() does.
 double cuda_gemm_bf16_tflops(int n, int reps, bool out_f32);
+
+// CUDA graphs: the ops `body` enqueues, captured once into an executable graph and replayed
+// with one launch (no per-op launch cost). `body` must not synchronise or copy host memory and
+// should not allocate (run it once before capturing so arenas and op scratch have grown):
+// DimbaModel::forward_device on fixed device buffers is such a body. The graph replays the same
+// pointers, so inputs are refreshed by uploading into the same buffers between launches.
+// Throws as cuda_backend() does, or Internal when the capture fails (the reason named).
+struct CudaGraph;
+std::shared_ptr<CudaGraph> cuda_graph_capture(const std::function<void()>& body);
+void cuda_graph_launch(const CudaGraph& graph);  // enqueued on the backend's stream
 
 }  // namespace dimba
