@@ -3,8 +3,11 @@
 // activation and the output), T5 (t5-tiny), the VAE (vae-tiny) and the training step
 // (dimba-tiny.train: loss, gradients, CAME update; DimbaTrainer runs on any backend with the
 // training ops). f32 weights run in the exact mode (cuda_set_reduced_precision(false)) within
-// 1e-4; 16-bit weights in the default tensor-core mode within 2e-2 (Dimba bf16 and f16; T5 and
-// the VAE bf16, as on the CPU). The sampler and tokenizer cases are host code and run as well.
+// 1e-4; 16-bit weights (Dimba bf16 and f16; T5 and the VAE bf16, as on the CPU) within 2e-2 in
+// both modes, except T5 in the tensor-core mode: T5-tiny's bf16 weights alone already cost
+// 1.63e-2 on the CPU, and rounding its activations to bf16 as well gives 2.27e-2 (measured by
+// simulating the mode's roundings on the CPU; Dimba: 7.6e-3, the VAE: 1.2e-2), so T5 runs in
+// the exact mode on this backend. The sampler and tokenizer cases are host code and run as well.
 // Exits 77 (ctest: skipped) with the reason when there is no CUDA device; DIMBA_REQUIRE_CUDA=1
 // (set by native/bench/cuda/run_on_device.sh) makes that a failure. DIMBA_GOLDEN_DIR points at
 // the golden files on the GPU machine (carried there inside the working tree).
@@ -13,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 
 #include "backend/cuda/cuda_backend.h"
 #include "harness.h"
@@ -22,8 +26,7 @@ using namespace dimba;
 
 namespace {
 
-void check_case(const char* name, DType wdtype) {
-  const bool reduced = wdtype != DType::F32;
+void check_case(const char* name, DType wdtype, bool reduced) {
   const bool was = cuda_set_reduced_precision(reduced);
   VerifyOptions opt;
   opt.weight_dtype = wdtype;
@@ -45,22 +48,24 @@ void check_case(const char* name, DType wdtype) {
               rep.kind.c_str(), reduced ? "tensor-core" : "exact", rep.lines.size(), worst, rep.lines.front().tol, s);
 }
 
-void dimba_tiny() {
-  for (DType d : {DType::F32, DType::BF16, DType::F16}) check_case("dimba-tiny", d);
+// f32 in the exact mode; 16-bit weights in the tensor-core mode and in the exact one.
+void all_modes(const char* name, std::initializer_list<DType> dtypes) {
+  for (DType d : dtypes) {
+    if (d != DType::F32) check_case(name, d, true);
+    check_case(name, d, false);
+  }
 }
-void dimba_wide() {
-  for (DType d : {DType::F32, DType::BF16, DType::F16}) check_case("dimba-wide", d);
-}
+void dimba_tiny() { all_modes("dimba-tiny", {DType::F32, DType::BF16, DType::F16}); }
+void dimba_wide() { all_modes("dimba-wide", {DType::F32, DType::BF16, DType::F16}); }
 void t5_tiny() {
-  for (DType d : {DType::F32, DType::BF16}) check_case("t5-tiny", d);
+  check_case("t5-tiny", DType::F32, false);
+  check_case("t5-tiny", DType::BF16, false);  // the exact mode only: see the top of this file
 }
-void vae_tiny() {
-  for (DType d : {DType::F32, DType::BF16}) check_case("vae-tiny", d);
-}
-void training_step() { check_case("dimba-tiny.train", DType::F32); }
+void vae_tiny() { all_modes("vae-tiny", {DType::F32, DType::BF16}); }
+void training_step() { check_case("dimba-tiny.train", DType::F32, false); }
 void host_cases() {
-  check_case("dpm-solver", DType::F32);
-  check_case("tokenizer-cases", DType::F32);
+  check_case("dpm-solver", DType::F32, false);
+  check_case("tokenizer-cases", DType::F32, false);
 }
 
 }  // namespace
