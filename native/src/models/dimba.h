@@ -175,7 +175,9 @@ class DimbaModel {
   // synchronisation, and the output is the raw prediction (forward() converts a v or x0 model's
   // answer to eps on the host). Every call with the same sizes carves the same arena offsets and,
   // once the arena has grown, allocates nothing, so a CUDA graph can capture it
-  // (bench/bench_cuda.cpp). Throws InvalidArgument on bad sizes.
+  // (bench/bench_cuda.cpp). A captured graph holds arena pointers: a later forward() or
+  // forward_device() call of other sizes may resize the arena (Arena::reset(0)) under it.
+  // Throws InvalidArgument on bad sizes.
   void forward_device(float* out, const float* x, const float* t, const float* y, const int* y_lens, int B, int H,
                       int W, int L);
 
