@@ -4,6 +4,8 @@
 // The backward reductions over tokens (dshift, dscale, dgate, drow) sum per column in a
 // [32 columns x 8 token lanes] block, then one atomicAdd-free write per column and sample.
 // defines: the elementwise, modulate and gated-residual ops of ops.h (forward and backward)
+#include <algorithm>
+
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
 
@@ -50,23 +52,27 @@ __global__ void copy_rows_kernel(float* out, const float* inp, int64_t rows, int
     out[r * out_stride + c] = inp[r * in_stride + c];
   }
 }
+// The per-sample row ops run a block per row (grid-stride over the B*T rows), threads over the
+// C columns: the sample index is one division per row, not per element.
 // out[b,t,c] = inp * (1 + scale[b*stride + c]) + shift[b*stride + c]
 __global__ void modulate_kernel(float* out, const float* inp, const float* shift, const float* scale, int64_t T,
-                                int C, int64_t stride, int64_t n) {
-  GRID_STRIDE(i, n) {
-    const int64_t b = i / (T * C);
-    const int c = int(i % C);
-    out[i] = inp[i] * (1.0f + scale[b * stride + c]) + shift[b * stride + c];
+                                int C, int64_t stride, int64_t rows) {
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const int64_t b = r / T, o = r * C;
+    const float* sh = shift + b * stride;
+    const float* sc = scale + b * stride;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) out[o + c] = inp[o + c] * (1.0f + sc[c]) + sh[c];
   }
 }
 __global__ void gated_residual_kernel(float* x, const float* y, const float* gate, int64_t T, int C, int64_t stride,
-                                      int64_t n) {
-  GRID_STRIDE(i, n) {
+                                      int64_t rows) {
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const int64_t o = r * C;
     if (gate) {
-      const int64_t b = i / (T * C);
-      x[i] += gate[b * stride + int(i % C)] * y[i];
+      const float* g = gate + (r / T) * stride;
+      for (int c = threadIdx.x; c < C; c += blockDim.x) x[o + c] += g[c] * y[o + c];
     } else {
-      x[i] += y[i];
+      for (int c = threadIdx.x; c < C; c += blockDim.x) x[o + c] += y[o + c];
     }
   }
 }
@@ -177,13 +183,19 @@ void copy_rows_forward(float* out, const float* inp, int64_t rows, int C, int64_
 }
 void modulate_forward(float* out, const float* inp, const float* shift, const float* scale, int B, int64_t T, int C,
                       int64_t mod_stride) {
-  const int64_t n = int64_t(B) * T * C;
-  launch1d(modulate_kernel, "modulate", n, out, inp, shift, scale, T, C, mod_stride, n);
+  const int64_t rows = int64_t(B) * T;
+  if (rows <= 0 || C <= 0) return;
+  modulate_kernel<<<unsigned(std::min<int64_t>(rows, 65536)), 256, 0, stream()>>>(out, inp, shift, scale, T, C,
+                                                                                 mod_stride, rows);
+  check_launch("modulate_kernel");
 }
 void gated_residual_forward(float* x, const float* y, const float* gate, int B, int64_t T, int C,
                             int64_t gate_stride) {
-  const int64_t n = int64_t(B) * T * C;
-  launch1d(gated_residual_kernel, "gated_residual", n, x, y, gate, T, C, gate_stride, n);
+  const int64_t rows = int64_t(B) * T;
+  if (rows <= 0 || C <= 0) return;
+  gated_residual_kernel<<<unsigned(std::min<int64_t>(rows, 65536)), 256, 0, stream()>>>(x, y, gate, T, C,
+                                                                                       gate_stride, rows);
+  check_launch("gated_residual_kernel");
 }
 
 void gelu_tanh_backward(float* dinp, const float* dout, const float* inp, int64_t n) {
