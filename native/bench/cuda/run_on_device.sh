@@ -20,7 +20,9 @@
 #        --no-train     leave out the LoRA training step
 #        --res LIST     resolutions for the bench (default 512,1024)
 # Environment: OUT (default build/cuda-results), DIMBA_CUDA_ARCHITECTURES (default 90),
-#              JOBS (default nproc), DIMBA_CUDA_BUILD_DIR (default build/cuda-device).
+#              JOBS (default nproc), DIMBA_CUDA_BUILD_DIR (default build/cuda-device),
+#              DIMBA_CUDA_ATTENTION=wmma (the WMMA attention kernel by default, should the op
+#              test find the mma.sync one wrong; both are always tested and timed).
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 out=${OUT:-$root/build/cuda-results}

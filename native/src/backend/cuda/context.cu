@@ -49,7 +49,11 @@ std::atomic<bool> g_reduced{[] {
   return !(e && e[0] == '1');
 }()};
 
-std::atomic<bool> g_wmma_attention{false};
+// DIMBA_CUDA_ATTENTION=wmma starts with the WMMA kernel (a rerun can switch without a rebuild).
+std::atomic<bool> g_wmma_attention{[] {
+  const char* e = std::getenv("DIMBA_CUDA_ATTENTION");
+  return e && std::string(e) == "wmma";
+}()};
 
 std::string unavailable(const std::string& why) { return "backend 'cuda' is not available: " + why; }
 

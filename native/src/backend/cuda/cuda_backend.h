@@ -45,8 +45,9 @@ bool cuda_set_reduced_precision(bool on);
 bool cuda_reduced_precision();
 
 // Which tensor-core attention kernel the reduced mode runs (attention.cu): false (default) the
-// mma.sync one with everything in registers, true the WMMA one with its tiles in shared memory.
-// Both are kept until a GPU run has compared them. Returns the previous setting.
+// mma.sync one with everything in registers, true the WMMA one with its tiles in shared memory
+// (DIMBA_CUDA_ATTENTION=wmma starts with it). Both are kept until a GPU run has compared them.
+// Returns the previous setting.
 bool cuda_set_attention_kernel(bool wmma);
 
 struct CudaMemoryStats {
