@@ -1,7 +1,7 @@
 // The Mamba pieces: the causal depthwise conv1d and the selective scan, forward and backward.
 //
-// Selective scan, chunked and parallel over time as well as channels. A thread owns one
-// (channel d, state n) pair (NP lanes per channel, SPT states per lane when N > 32). Time is
+// Selective scan, chunked and parallel over time as well as channels. A thread owns four
+// consecutive states of one channel (4 lanes per channel for Mamba's 16 states). Time is
 // cut into nc chunks; the state recurrence s_t = e_t s_{t-1} + b_t is affine in s, so
 //   1. local:   each chunk runs from s = 0, keeping its end state h_c and decay P_c = prod e_t
 //   2. combine: per (d, n), init_0 = 0, init_{c+1} = P_c init_c + h_c (sequential over chunks)
@@ -10,8 +10,8 @@
 // 1024px Dimba-L scan is 4096 steps over only 2304 x 16 pairs per sample). Inputs are
 // staged through shared memory 32 steps at a time, so the sequential loop reads no global
 // memory. The state stays f32 (MODEL.md section 3).
-// The backward recomputes: the same local+combine passes give the state at every 32-step
-// chunk start; each block then walks its channels' chunks in reverse, recomputing the chunk's
+// The backward (a thread per (channel, state); training only) recomputes: the same
+// local+combine passes give the state at every 32-step chunk start; each block then walks its channels' chunks in reverse, recomputing the chunk's
 // 32 states into shared memory and running the reverse-time recurrence (selective_scan.cpp's
 // maths). dB/dC sum over channels: per block in shared memory, then one atomicAdd per block.
 // defines: conv1d_causal_depthwise_forward/backward, selective_scan_forward/backward
@@ -103,19 +103,25 @@ __device__ __forceinline__ float group_sum(float v) {
   return v;
 }
 
-template <bool kFinal, int NP, int SPT>
+// A thread owns kSPT consecutive states of one channel (NP lanes per channel, N <= NP * kSPT),
+// so the per-step channel sum over the lanes is log2(NP) shuffles for kSPT states, and the
+// step's B and C values are one float4 each from shared memory.
+constexpr int kSPT = 4;
+
+template <bool kFinal, int NP>
 __global__ void __launch_bounds__(kThreads) scan_chunk_kernel(ScanArgs a) {
-  constexpr int CPB = kThreads / NP;  // channels per block
+  constexpr int CPB = kThreads / NP, NS = NP * kSPT;  // channels per block, states per channel (padded)
   __shared__ float sdl[kSteps][CPB], su[kSteps][CPB], sz[kSteps][CPB], sy[kSteps][CPB];
-  __shared__ float sB[kSteps][NP * SPT], sC[kSteps][NP * SPT];
-  const int tid = threadIdx.x, dl = tid / NP, lane_n = tid % NP;
+  __shared__ __align__(16) float sB[kSteps][NS];
+  __shared__ __align__(16) float sC[kSteps][NS];
+  const int tid = threadIdx.x, dl = tid / NP, lane_n = tid % NP, n0 = lane_n * kSPT;
   const int d0 = blockIdx.x * CPB, d = d0 + dl, c = blockIdx.y;
   const bool dok = d < a.D;
   const int step0 = c * a.chunk, step1 = min(a.T, step0 + a.chunk);
-  float Av[SPT], s[SPT], decay[SPT];
+  float Av[kSPT], s[kSPT], decay[kSPT];
 #pragma unroll
-  for (int k = 0; k < SPT; ++k) {
-    const int n = lane_n + k * NP;
+  for (int k = 0; k < kSPT; ++k) {
+    const int n = n0 + k;
     const bool ok = dok && n < a.N;
     Av[k] = ok ? a.A[int64_t(d) * a.N + n] : 0.0f;
     s[k] = (ok && a.init) ? a.init[(int64_t(c) * a.D + d) * a.N + n] : 0.0f;
@@ -132,8 +138,8 @@ __global__ void __launch_bounds__(kThreads) scan_chunk_kernel(ScanArgs a) {
       su[i][j] = ok ? a.u[t * a.D + dd] : 0.0f;
       if (kFinal) sz[i][j] = ok ? a.z[t * a.z_stride + dd] : 0.0f;
     }
-    for (int idx = tid; idx < cnt * NP * SPT; idx += kThreads) {
-      const int i = idx / (NP * SPT), n = idx % (NP * SPT);
+    for (int idx = tid; idx < cnt * NS; idx += kThreads) {
+      const int i = idx / NS, n = idx % NS;
       const int64_t t = time_of(base + i, a.T, a.reverse);
       const bool ok = n < a.N;
       sB[i][n] = ok ? a.Bm[t * a.bc_stride + n] : 0.0f;
@@ -142,20 +148,26 @@ __global__ void __launch_bounds__(kThreads) scan_chunk_kernel(ScanArgs a) {
     __syncthreads();
     for (int i = 0; i < cnt; ++i) {
       const float dv = sdl[i][dl], du = dv * su[i][dl];
+      const float4 b4 = *reinterpret_cast<const float4*>(&sB[i][n0]);
+      const float bb[kSPT] = {b4.x, b4.y, b4.z, b4.w};
       float acc = 0.0f;
-#pragma unroll
-      for (int k = 0; k < SPT; ++k) {
-        const int n = lane_n + k * NP;
-        const float e = expf(dv * Av[k]);
-        s[k] = e * s[k] + du * sB[i][n];
-        if (kFinal)
-          acc += s[k] * sC[i][n];
-        else
-          decay[k] *= e;
-      }
       if (kFinal) {
+        const float4 c4 = *reinterpret_cast<const float4*>(&sC[i][n0]);
+        const float cc[kSPT] = {c4.x, c4.y, c4.z, c4.w};
+#pragma unroll
+        for (int k = 0; k < kSPT; ++k) {
+          s[k] = __expf(dv * Av[k]) * s[k] + du * bb[k];
+          acc += s[k] * cc[k];
+        }
         acc = group_sum<NP>(acc);
         if (lane_n == 0) sy[i][dl] = acc;
+      } else {
+#pragma unroll
+        for (int k = 0; k < kSPT; ++k) {
+          const float e = __expf(dv * Av[k]);
+          s[k] = e * s[k] + du * bb[k];
+          decay[k] *= e;
+        }
       }
     }
     if (kFinal) {
@@ -173,8 +185,8 @@ __global__ void __launch_bounds__(kThreads) scan_chunk_kernel(ScanArgs a) {
   }
   if (!kFinal && dok) {
 #pragma unroll
-    for (int k = 0; k < SPT; ++k) {
-      const int n = lane_n + k * NP;
+    for (int k = 0; k < kSPT; ++k) {
+      const int n = n0 + k;
       if (n < a.N) {
         const int64_t o = (int64_t(c) * a.D + d) * a.N + n;
         a.chunk_end[o] = s[k];
@@ -182,6 +194,22 @@ __global__ void __launch_bounds__(kThreads) scan_chunk_kernel(ScanArgs a) {
       }
     }
   }
+}
+
+// Lanes per channel for N states (kSPT each): 4 for Mamba's 16.
+inline int lanes_for(int N) { return N <= 16 ? 4 : N <= 32 ? 8 : 16; }
+
+template <bool kFinal>
+void launch_chunks(const ScanArgs& a, int nc) {
+  const int np = lanes_for(a.N), cpb = kThreads / np;
+  dim3 grid((a.D + cpb - 1) / cpb, nc);
+  if (np == 4)
+    scan_chunk_kernel<kFinal, 4><<<grid, kThreads, 0, stream()>>>(a);
+  else if (np == 8)
+    scan_chunk_kernel<kFinal, 8><<<grid, kThreads, 0, stream()>>>(a);
+  else
+    scan_chunk_kernel<kFinal, 16><<<grid, kThreads, 0, stream()>>>(a);
+  check_launch(kFinal ? "scan_chunk_kernel<final>" : "scan_chunk_kernel<local>");
 }
 
 // init[0] = 0, init[c+1] = decay[c] * init[c] + end[c], per (d, n).
@@ -330,35 +358,28 @@ int sm_count() {
   return n;
 }
 
-// Runs passes 1-2 for `chunks` chunks of `chunk` steps; returns the [nc, D, N] start states.
-template <int NP, int SPT>
+// Runs passes 1-2 for nc chunks of a.chunk steps; returns the [nc, D, N] start states.
 const float* chunk_starts(ScanArgs a, int nc, ScratchSlot slot) {
-  constexpr int CPB = kThreads / NP;
   const int64_t DN = int64_t(a.D) * a.N;
   float* buf = static_cast<float*>(scratch(slot, size_t(3) * nc * DN * 4));
   a.chunk_end = buf;
   a.chunk_decay = buf + nc * DN;
   float* init = buf + 2 * nc * DN;
-  dim3 grid((a.D + CPB - 1) / CPB, nc);
-  scan_chunk_kernel<false, NP, SPT><<<grid, kThreads, 0, stream()>>>(a);
-  check_launch("scan_chunk_kernel<local>");
+  launch_chunks<false>(a, nc);
   scan_combine_kernel<<<unsigned((DN + 255) / 256), 256, 0, stream()>>>(init, a.chunk_end, a.chunk_decay, nc, DN);
   check_launch("scan_combine_kernel");
   return init;
 }
 
-template <int NP, int SPT>
 void scan_forward(ScanArgs a) {
-  constexpr int CPB = kThreads / NP;
-  const int gx = (a.D + CPB - 1) / CPB;
+  const int cpb = kThreads / lanes_for(a.N), gx = (a.D + cpb - 1) / cpb;
   // Enough chunks for about 8 resident blocks per SM, none shorter than 64 steps.
   int nc = (8 * sm_count() + gx - 1) / gx;
   nc = max(1, min(nc, a.T / 64));
   a.chunk = ((a.T + nc - 1) / nc + kSteps - 1) / kSteps * kSteps;
   nc = (a.T + a.chunk - 1) / a.chunk;
-  a.init = nc > 1 ? chunk_starts<NP, SPT>(a, nc, kScratchD) : nullptr;
-  scan_chunk_kernel<true, NP, SPT><<<dim3(gx, nc), kThreads, 0, stream()>>>(a);
-  check_launch("scan_chunk_kernel<final>");
+  a.init = nc > 1 ? chunk_starts(a, nc, kScratchD) : nullptr;
+  launch_chunks<true>(a, nc);
 }
 
 template <int NP, int SPT>
@@ -369,7 +390,7 @@ void scan_backward(const ScanBackArgs& b) {
   const int nc = (b.T + KS - 1) / KS;
   ScanBackArgs bb = b;
   bb.nc = nc;
-  bb.init = chunk_starts<NP, SPT>(a, nc, kScratchD);
+  bb.init = chunk_starts(a, nc, kScratchD);
   scan_back_kernel<NP, SPT, KS><<<(b.D + CPB - 1) / CPB, kThreads, 0, stream()>>>(bb);
   check_launch("scan_back_kernel");
 }
@@ -415,12 +436,7 @@ void selective_scan_forward(float* y, const float* u, const float* delta, const 
   if (T == 0 || D == 0) return;
   ScanArgs a{y, u, delta, A, Bm, Cm, Dskip, z, T, D, N, bc_stride, z_stride, reverse, accumulate, T,
              nullptr, nullptr, nullptr};
-  if (N <= 16)
-    scan_forward<16, 1>(a);
-  else if (N <= 32)
-    scan_forward<32, 1>(a);
-  else
-    scan_forward<32, 2>(a);
+  scan_forward(a);
 }
 
 void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, float* dCm, float* dDskip, float* dz,
