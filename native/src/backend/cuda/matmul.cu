@@ -102,6 +102,7 @@ struct LtPlan {
   bool ok = false;  // false: cuBLASLt declined this shape (cublasGemmEx runs it)
   void *desc = nullptr, *a = nullptr, *b = nullptr, *c = nullptr;
   LtHeuristicResult algo{};
+  unsigned char spare[128] = {};  // room should a later cuBLASLt's result struct be larger
 };
 
 struct LtState {
