@@ -67,6 +67,16 @@ __global__ void fill_bf16_kernel(__nv_bfloat16* dst, int64_t n, float scale) {
     dst[i] = __float2bfloat16_rn(scale * float(int((uint64_t(i) * 2654435761ull) % 17) - 8));
 }
 
+// C[r, c] = beta * C[r, c] (0 when beta is 0) over M x N with leading dimension ldc: a GEMM
+// with nothing to sum.
+__global__ void scale_rows_kernel(float* C, int M, int N, int ldc, float beta) {
+  const int64_t n = int64_t(M) * N;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    float* p = C + (i / N) * ldc + i % N;
+    *p = beta == 0.0f ? 0.0f : beta * *p;
+  }
+}
+
 // db[n] += sum over rows of dy[:, n].
 __global__ void column_sum_kernel(float* db, const float* dy, int64_t M, int N) {
   const int n = blockIdx.x * blockDim.x + threadIdx.x;
@@ -200,11 +210,10 @@ void linear_core(float* y, const float* x, const void* w, DType wt, const float*
 }
 
 void check_sizes(const char* op, int M, int K, int N) {
-  if (M < 0 || K < 1 || N < 1)
+  if (M < 0 || K < 0 || N < 0)
     throw_invalid(std::string(op) + ": bad sizes M=" + std::to_string(M) + " K=" + std::to_string(K) +
                   " N=" + std::to_string(N));
 }
-
 
 }  // namespace
 
@@ -231,15 +240,23 @@ void linear_forward(float* y, const float* x, const void* w, DType wdtype, const
   if (wdtype != DType::F32 && wdtype != DType::F16 && wdtype != DType::BF16)
     throw_invalid(std::string("linear_forward: weights must be F32, F16 or BF16, not ") + dtype_name(wdtype));
   check_sizes("linear_forward", M, K, N);
-  if (M == 0) return;
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // nothing to sum: y = bias (or 0), or y += bias
+    if (apply_bias(y, bias, M, N, accumulate) == 0.0f) cu::zero(y, size_t(M) * N * 4);
+    return;
+  }
   linear_core(y, x, w, wdtype, bias, M, K, N, accumulate);
 }
 
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
            int ldb, float beta, float* C, int ldc) {
-  if (M < 1 || N < 1 || K < 1) {
-    if (M >= 1 && N >= 1 && K == 0 && beta != 1.0f)
-      throw_invalid("sgemm with K = 0 and beta != 1 is not supported");
+  if (M < 0 || N < 0 || K < 0) throw_invalid("sgemm: negative sizes");
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // C = beta C
+    if (beta != 1.0f) {
+      scale_rows_kernel<<<blocks_for(int64_t(M) * N, 256), 256, 0, stream()>>>(C, M, N, ldc, beta);
+      check_launch("scale_rows_kernel");
+    }
     return;
   }
   // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B first.
@@ -261,7 +278,7 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
 void linear_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int M, int K,
                      int N) {
   check_sizes("linear_backward", M, K, N);
-  if (M == 0) return;
+  if (M == 0 || K == 0 || N == 0) return;
   if (dx) sgemm(false, false, M, K, N, 1.0f, dy, N, w, K, 1.0f, dx, K);
   if (dw) sgemm(true, false, N, K, M, 1.0f, dy, N, x, K, 1.0f, dw, K);
   if (db) {
@@ -273,7 +290,11 @@ void linear_backward(float* dx, float* dw, float* db, const float* dy, const flo
 void linear_int8_forward(float* y, const float* x, const int8_t* w, const float* scale, const float* bias, int M,
                          int K, int N, bool accumulate) {
   check_sizes("linear_int8_forward", M, K, N);
-  if (M == 0) return;
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    if (apply_bias(y, bias, M, N, accumulate) == 0.0f) cu::zero(y, size_t(M) * N * 4);
+    return;
+  }
   const int64_t n = int64_t(N) * K;
   const bool bf = reduced_precision();
   void* wd = scratch(kScratchD, size_t(n) * (bf ? 2 : 4));
