@@ -18,6 +18,8 @@
 // defines: attention_forward, attention_bias_forward, attention_backward
 #include <mma.h>
 
+#include <algorithm>
+
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
 
@@ -34,6 +36,9 @@ struct AttnArgs {
   const float* bias;        // attention_bias_forward: [H, Tq, Tk] or null
   const int32_t* key_mask;  // attention_bias_forward: [B, Tk] or null
   float* lse;               // optional [B, H, Tq] logsumexp of the scaled scores (backward)
+  // attn_mma_kernel: q, k, v repacked as bf16 [B, H, T, HDP] (head dims zero-padded), so that
+  // a tile is one contiguous block read with 16-byte loads.
+  const __nv_bfloat16 *qp, *kp, *vp;
   int B, Tq, Tk, H, hd;
   int64_t q_stride, kv_stride, out_stride;
   float scale;
@@ -259,7 +264,9 @@ __global__ void __launch_bounds__(128) attn_tc_kernel(AttnArgs a) {
 // step), and the output O stays in registers, rescaled per row (rows g and g+8 per lane).
 // 8 warps x 16 query rows = 128 queries per block; 64-key tiles of K (row-major) and V
 // (transposed, so each B register is two consecutive keys) in shared memory, rows padded by 8
-// bf16 so the 32-bit fragment loads hit distinct banks.
+// bf16 so the 32-bit fragment loads hit distinct banks. q, k, v are first repacked once per call
+// into bf16 [B, H, T, HDP] (pack_heads_kernel): tiles then arrive as 16-byte loads, half the
+// bytes of f32, with no conversion inside the kernel.
 constexpr int kMmaBQ = 128, kMmaBK = 64, kMmaThreads = 256;
 
 __device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
@@ -303,10 +310,14 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
     }
     return;
   }
-  for (int idx = tid; idx < kMmaBQ * HDP; idx += kMmaThreads) {
-    const int r = idx / HDP, d = idx % HDP, tt = q0 + r;
-    const float val = (tt < a.Tq && d < hd) ? a.q[(int64_t(b) * a.Tq + tt) * a.q_stride + int64_t(h) * hd + d] : 0.0f;
-    Qs[r * QS + d] = __float2bfloat16_rn(val);
+  constexpr int V8 = HDP / 8;  // 16-byte vectors per packed row
+  const uint4 zero4 = make_uint4(0u, 0u, 0u, 0u);
+  {
+    const uint4* src = reinterpret_cast<const uint4*>(a.qp + (int64_t(b) * a.H + h) * a.Tq * HDP);
+    for (int idx = tid; idx < kMmaBQ * V8; idx += kMmaThreads) {
+      const int r = idx / V8, c = idx % V8, tt = q0 + r;
+      *reinterpret_cast<uint4*>(Qs + r * QS + c * 8) = tt < a.Tq ? src[int64_t(tt) * V8 + c] : zero4;
+    }
   }
   __syncthreads();
   uint32_t qf[KQ][4];
@@ -324,16 +335,22 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
   float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // rows ta, tb (l: this lane's share)
   for (int j0 = 0; j0 < n; j0 += kMmaBK) {
     __syncthreads();  // every warp is done with the previous K, V tiles
-    for (int idx = tid; idx < kMmaBK * HDP; idx += kMmaThreads) {
-      const int jj = idx / HDP, d = idx % HDP, key = j0 + jj;
-      float kv = 0.0f, vv = 0.0f;
-      if (key < n && d < hd) {
-        const int64_t off = (int64_t(b) * a.Tk + key) * a.kv_stride + int64_t(h) * hd + d;
-        kv = a.k[off];
-        vv = a.v[off];
+    {
+      const int64_t head = (int64_t(b) * a.H + h) * a.Tk * V8;
+      const uint4* ksrc = reinterpret_cast<const uint4*>(a.kp) + head;
+      const uint4* vsrc = reinterpret_cast<const uint4*>(a.vp) + head;
+      for (int idx = tid; idx < kMmaBK * V8; idx += kMmaThreads) {
+        const int jj = idx / V8, c = idx % V8, key = j0 + jj;
+        const bool ok = key < n;
+        *reinterpret_cast<uint4*>(Ks + jj * QS + c * 8) = ok ? ksrc[int64_t(key) * V8 + c] : zero4;
+        const uint4 v4 = ok ? vsrc[int64_t(key) * V8 + c] : zero4;
+        const uint32_t vw[4] = {v4.x, v4.y, v4.z, v4.w};  // dims c*8 + 2e (low half), + 2e + 1 (high)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          Vt[(c * 8 + 2 * e) * VS + jj] = __ushort_as_bfloat16(static_cast<unsigned short>(vw[e] & 0xffffu));
+          Vt[(c * 8 + 2 * e + 1) * VS + jj] = __ushort_as_bfloat16(static_cast<unsigned short>(vw[e] >> 16));
+        }
       }
-      Ks[jj * QS + d] = __float2bfloat16_rn(kv);
-      Vt[d * VS + jj] = __float2bfloat16_rn(vv);
     }
     __syncthreads();
     float s[NS][4];
@@ -429,8 +446,42 @@ void launch_simt(const AttnArgs& a) {
   check_launch("attn_simt_kernel");
 }
 
+// dst[((b*H + h)*T + t)*HDP + d] = bf16(src[(b*T + t)*stride + h*hd + d]), zero for d >= hd:
+// a warp per destination row (grid-stride over the B*H*T rows), lanes over its HDP dims.
+__global__ void pack_heads_kernel(__nv_bfloat16* dst, const float* src, int B, int T, int H, int hd, int HDP,
+                                  int64_t stride) {
+  const int64_t rows = int64_t(B) * H * T;
+  for (int64_t row = blockIdx.x * int64_t(blockDim.y) + threadIdx.y; row < rows;
+       row += int64_t(gridDim.x) * blockDim.y) {
+    const int t = int(row % T);
+    const int64_t bh = row / T;
+    const int h = int(bh % H);
+    const int64_t b = bh / H;
+    const float* sr = src + (b * T + t) * stride + int64_t(h) * hd;
+    __nv_bfloat16* dr = dst + row * HDP;
+    for (int d = threadIdx.x; d < HDP; d += 32) dr[d] = __float2bfloat16_rn(d < hd ? sr[d] : 0.0f);
+  }
+}
+
+void pack_heads(__nv_bfloat16* dst, const float* src, int B, int T, int H, int hd, int HDP, int64_t stride) {
+  const int64_t rows = int64_t(B) * H * T;
+  if (rows <= 0) return;
+  pack_heads_kernel<<<unsigned(std::min<int64_t>((rows + 7) / 8, 65536)), dim3(32, 8), 0, stream()>>>(
+      dst, src, B, T, H, hd, HDP, stride);
+  check_launch("pack_heads_kernel");
+}
+
 template <int HDP>
-void launch_mma(const AttnArgs& a) {
+void launch_mma(AttnArgs a) {
+  const int64_t nq = int64_t(a.B) * a.H * a.Tq * HDP, nk = int64_t(a.B) * a.H * a.Tk * HDP;
+  __nv_bfloat16* buf = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(nq + 2 * nk) * 2));
+  __nv_bfloat16 *qp = buf, *kp = buf + nq, *vp = buf + nq + nk;
+  pack_heads(qp, a.q, a.B, a.Tq, a.H, a.hd, HDP, a.q_stride);
+  pack_heads(kp, a.k, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
+  pack_heads(vp, a.v, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
+  a.qp = qp;
+  a.kp = kp;
+  a.vp = vp;
   constexpr size_t sm = mma_smem_bytes<HDP>();
   allow_smem(attn_mma_kernel<HDP>, sm);
   dim3 grid((a.Tq + kMmaBQ - 1) / kMmaBQ, a.H, a.B);
@@ -618,8 +669,8 @@ void attention_forward(float* out, const float* q, const float* k, const float* 
                        int Tk, int H, int hd, int64_t q_stride, int64_t kv_stride, int64_t out_stride) {
   check_attn("attention_forward", B, Tq, Tk, H, hd);
   if (B == 0 || Tq == 0) return;
-  AttnArgs a{out, q, k, v, k_lens, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride,
-             1.0f / sqrtf(float(hd))};
+  AttnArgs a{out, q, k, v, k_lens, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd,
+             q_stride, kv_stride, out_stride, 1.0f / sqrtf(float(hd))};
   if (reduced_precision() && hd <= 128 && attention_kernel() == AttentionKernel::Mma) {
     if (hd <= 64)
       launch_mma<64>(a);
@@ -644,7 +695,8 @@ void attention_bias_forward(float* out, const float* q, const float* k, const fl
                             int64_t kv_stride, int64_t out_stride) {
   check_attn("attention_bias_forward", B, Tq, Tk, H, hd);
   if (B == 0 || Tq == 0) return;
-  AttnArgs a{out, q, k, v, nullptr, bias, key_mask, nullptr, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride, 1.0f};
+  AttnArgs a{out, q, k, v, nullptr, bias, key_mask, nullptr, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd, q_stride,
+             kv_stride, out_stride, 1.0f};
   launch_simt<true>(a);
 }
 
@@ -659,7 +711,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   float* D = lse + rows;
   float* o = static_cast<float*>(scratch(kScratchB, size_t(B) * Tq * H * hd * 4));
   // The forward again, exact, keeping the logsumexp: O [B, Tq, H*hd] contiguous.
-  AttnArgs fa{o, q, k, v, k_lens, nullptr, nullptr, lse, B, Tq, Tk, H, hd, q_stride, kv_stride, int64_t(H) * hd, scale};
+  AttnArgs fa{o, q, k, v, k_lens, nullptr, nullptr, lse, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd, q_stride,
+              kv_stride, int64_t(H) * hd, scale};
   launch_simt<false>(fa);
   attn_bwd_dot_kernel<<<unsigned((rows + 7) / 8), dim3(32, 8), 0, stream()>>>(D, dout, o, B, Tq, H, hd, out_stride);
   check_launch("attn_bwd_dot_kernel");
