@@ -74,6 +74,11 @@ if ! command -v nvcc > /dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH="/usr/local/cuda/bin:$PATH"
 fi
 command -v nvcc > /dev/null && export CUDACXX=${CUDACXX:-$(command -v nvcc)}
+# libcublas/libcublasLt are opened at run time (backend/cuda/cublas_api.cpp): the toolkit's
+# library folder on the loader's path as well.
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+  [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+done
 
 say "# CUDA backend run, $(date -u '+%Y-%m-%d %H:%M UTC')"
 say "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo 'unknown (no .git)')"

@@ -22,17 +22,25 @@ void bind(void* lib, F& fn, const char* name, std::string& missing) {
 }
 
 // Opens the first of lib<base>.so.13/.12/.so (then under the toolkit) whose symbols `bind_all`
-// finds; throws BackendUnavailable listing every try.
+// finds; throws BackendUnavailable listing every try. `dependency` (libcublasLt for libcublas)
+// is opened first from the same toolkit folder: a library opened by path finds its own
+// dependencies only on the loader's search path, which need not include that folder.
 template <class Api, class Bind>
-Api open_library(const std::string& base, Bind bind_all) {
+Api open_library(const std::string& base, const std::string& dependency, Bind bind_all) {
   std::vector<std::string> names = {base + ".so.13", base + ".so.12", base + ".so"};
+  std::vector<std::string> deps(names.size());
   const char* home = std::getenv("CUDA_HOME");
   for (std::string dir : {std::string(home ? home : ""), std::string("/usr/local/cuda")}) {
     if (dir.empty()) continue;
-    for (const char* v : {".so.13", ".so.12", ".so"}) names.push_back(dir + "/lib64/" + base + v);
+    for (const char* v : {".so.13", ".so.12", ".so"}) {
+      names.push_back(dir + "/lib64/" + base + v);
+      deps.push_back(dependency.empty() ? "" : dir + "/lib64/" + dependency + v);
+    }
   }
   std::string tried;
-  for (const std::string& n : names) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& n = names[i];
+    if (!deps[i].empty()) dlopen(deps[i].c_str(), RTLD_NOW | RTLD_GLOBAL);  // may fail: then n says why
     void* lib = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
       const char* e = dlerror();
@@ -55,7 +63,7 @@ Api open_library(const std::string& base, Bind bind_all) {
 }
 
 CublasApi open_cublas() {
-  return open_library<CublasApi>("libcublas", [](void* lib, CublasApi& api, std::string& missing) {
+  return open_library<CublasApi>("libcublas", "libcublasLt", [](void* lib, CublasApi& api, std::string& missing) {
     bind(lib, api.create, "cublasCreate_v2", missing);
     bind(lib, api.set_stream, "cublasSetStream_v2", missing);
     bind(lib, api.get_version, "cublasGetVersion_v2", missing);
@@ -64,7 +72,7 @@ CublasApi open_cublas() {
 }
 
 CublasLtApi open_cublas_lt() {
-  return open_library<CublasLtApi>("libcublasLt", [](void* lib, CublasLtApi& api, std::string& missing) {
+  return open_library<CublasLtApi>("libcublasLt", "", [](void* lib, CublasLtApi& api, std::string& missing) {
     bind(lib, api.create, "cublasLtCreate", missing);
     bind(lib, api.desc_create, "cublasLtMatmulDescCreate", missing);
     bind(lib, api.desc_destroy, "cublasLtMatmulDescDestroy", missing);
