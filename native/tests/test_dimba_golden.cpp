@@ -3,7 +3,7 @@
 // every activation and the output, f32 weights within 1e-4 and bf16 weights within 2e-2.
 // Also: a checkpoint with missing / mis-shaped / unexpected tensors is refused with ONE
 // ModelMismatch naming all of them, absurd configs and sizes give InvalidArgument, and the
-// expected tensor list is exactly the real Dimba-L/2 key list.
+// expected tensor list is exactly the real Dimba-L/2 key list; forward_device gives forward's output.
 // defines: main (test_dimba_golden)
 #include <cstring>
 #include <set>
@@ -39,6 +39,34 @@ static void wide_f16() { check_case("dimba-wide", DType::F16); }
 static DimbaConfig tiny_config() {
   std::string p = harness::golden_path("dimba-tiny.json");
   return DimbaConfig::from_json(parse_json_untrusted(read_text_file(p), p));
+}
+
+// forward_device (inputs already in backend memory, the CUDA graph entry) runs the same network
+// as forward: on the CPU, where device memory is host memory, the outputs are identical.
+static void forward_device_matches_forward() {
+  Checkpoint w = load_safetensors(harness::golden_path("dimba-tiny.weights.safetensors"));
+  Checkpoint io = load_safetensors(harness::golden_path("dimba-tiny.io.safetensors"));
+  DimbaModel m = DimbaModel::load(w, tiny_config(), DType::F32);
+  auto floats = [&](const char* key) {
+    const TensorEntry* e = io.find(key);
+    std::vector<float> v(e ? e->nbytes / 4 : 0);
+    if (e) std::memcpy(v.data(), e->data, e->nbytes);
+    return v;
+  };
+  const TensorEntry* ex = io.find("input.x");
+  const TensorEntry* ey = io.find("input.y");
+  CHECK(ex && ey);
+  if (!ex || !ey) return;
+  const int B = int(ex->shape[0]), H = int(ex->shape[2]), W = int(ex->shape[3]), L = int(ey->shape[2]);
+  std::vector<float> x = floats("input.x"), t = floats("input.t"), y = floats("input.y");
+  std::vector<int> lens(size_t(B), L);
+  lens[0] = L / 2;  // a shorter text for one sample
+  std::vector<float> a(size_t(B) * m.config().out_channels * H * W), b(a.size(), -1.0f);
+  m.forward(a.data(), x.data(), t.data(), y.data(), lens.data(), B, H, W, L);
+  m.forward_device(b.data(), x.data(), t.data(), y.data(), lens.data(), B, H, W, L);
+  CHECK(a == b);
+  CHECK_THROWS_CODE(m.forward_device(b.data(), x.data(), t.data(), y.data(), nullptr, B, H + 1, W, L),
+                    ErrorCode::InvalidArgument);
 }
 
 static void mismatch_lists_every_problem() {
@@ -138,6 +166,7 @@ int main() {
   RUN(wide_f16);
   RUN(mismatch_lists_every_problem);
   RUN(load_file_matches_load);
+  RUN(forward_device_matches_forward);
   RUN(absurd_configs_and_sizes);
   RUN(expected_tensors_are_dimba_l_keys);
   return harness::summary();
