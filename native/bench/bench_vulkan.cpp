@@ -6,8 +6,10 @@
 // the process, lavapipe's included), and the Vulkan/CPU ratio; plus the largest relative
 // difference of the Vulkan output from the CPU's, so a fast wrong kernel cannot hide. A second
 // table (--only reductions) times the reduction shaders' portable and subgroup variants; a third
-// (--only train) whole training steps and what the host-side optimiser costs on Vulkan.
-// Usage: bench_vulkan [--reps N] [--depth D] [--res PX] [--text-len L] [--only ops|reductions|forward|train]
+// (--only train) whole training steps and what the host-side optimiser costs on Vulkan;
+// --only backward the training ops one by one.
+// Usage: bench_vulkan [--reps N] [--depth D] [--res PX] [--text-len L]
+//                     [--only ops|backward|reductions|forward|train]
 // Exits 77 with the reason when there is no Vulkan device. Results: native/bench/README.md.
 // defines: main (bench_vulkan)
 #include <algorithm>
@@ -195,6 +197,64 @@ void bench_ops(int reps, const Backend& vk) {
                be.group_norm_forward(b[0], nullptr, nullptr, b[1], b[2], b[3], 1, HH * WW, Ci, 32, 1e-6f);
              });
   }
+}
+
+// The training ops at the same shapes (gradients accumulate: bench_op restarts the compared
+// output from the same contents on both backends). The compared output is named in brackets.
+void bench_backward_ops(int reps, const Backend& vk) {
+  header("Backward ops (the same Dimba-L shapes at 256px; [the output compared])");
+  const int M = 512, C = 1152, Hm = 4608, B = 2, T = 256, H = 16, hd = 72, Di = 2304, Ns = 16;
+  bench_op("linear_backward 512x1152 -> 4608 [dW]", reps, vk, {randn(size_t(Hm) * C), randn(size_t(M) * C),
+           randn(Hm), randn(size_t(M) * Hm), randn(size_t(M) * C), randn(size_t(Hm) * C, 0.03f)}, 0,
+           [&](const Backend& be, std::vector<float*>& b) {
+             be.linear_backward(b[4], b[0], b[2], b[3], b[1], b[5], M, C, Hm);
+           });
+  bench_op("attention_backward self B2 T256 16x72 [dqkv]", reps, vk, {randn(size_t(B) * T * 3 * C),
+           randn(size_t(B) * T * C), randn(size_t(B) * T * 3 * C)}, 0,
+           [&](const Backend& be, std::vector<float*>& b) {
+             be.attention_backward(b[0], b[0] + C, b[0] + 2 * C, b[1], b[2], b[2] + C, b[2] + 2 * C, nullptr, B, T, T,
+                                   H, hd, 3 * C, 3 * C, C);
+           });
+  {
+    std::vector<float> A = randn(size_t(Di) * Ns);
+    for (auto& a : A) a = -std::fabs(a) - 0.1f;
+    std::vector<float> delta = randn(size_t(T) * Di, 0.1f);
+    for (auto& d : delta) d = std::fabs(d) + 1e-3f;
+    // outputs: du, ddelta, dA, dBC, dD, dz; inputs: dy, u, delta, A, BC, D, z
+    bench_op("selective_scan_backward T256 D2304 N16 [dBC]", reps, vk, {randn(size_t(T) * Di), randn(size_t(T) * Di),
+             randn(size_t(Di) * Ns), randn(size_t(T) * 2 * Ns), randn(Di), randn(size_t(T) * Di),
+             randn(size_t(T) * Di), randn(size_t(T) * Di), delta, A, randn(size_t(T) * 2 * Ns), randn(Di),
+             randn(size_t(T) * Di)}, 3, [&](const Backend& be, std::vector<float*>& b) {
+               be.selective_scan_backward(b[0], b[1], b[2], b[3], b[3] + Ns, b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+                                          b[10] + Ns, b[11], b[12], T, Di, Ns, 2 * Ns, Di, 2 * Ns, Di, false);
+             });
+  }
+  bench_op("conv1d_backward T256 D2304 K4 [dweight]", reps, vk, {randn(size_t(Di) * 4), randn(size_t(T) * Di),
+           randn(Di), randn(size_t(T) * Di), randn(size_t(T) * Di), randn(size_t(Di) * 4)}, 0,
+           [&](const Backend& be, std::vector<float*>& b) {
+             be.conv1d_causal_depthwise_backward(b[1], b[0], b[2], b[3], b[4], b[5], T, Di, 4, Di, false);
+           });
+  {
+    std::vector<float> rstd = randn(M, 0.1f);
+    for (auto& r : rstd) r = std::fabs(r) + 0.5f;
+    bench_op("layernorm_backward 512x1152 [dinp]", reps, vk, {randn(size_t(M) * C), randn(size_t(M) * C),
+             randn(size_t(M) * C), randn(M), rstd}, 0, [&](const Backend& be, std::vector<float*>& b) {
+               be.layernorm_backward(b[0], nullptr, nullptr, b[1], b[2], nullptr, b[3], b[4], M, C);
+             });
+    bench_op("rmsnorm_backward 512x1152 [dweight]", reps, vk, {randn(C), randn(size_t(M) * C), randn(size_t(M) * C),
+             randn(size_t(M) * C), randn(C), rstd}, 0, [&](const Backend& be, std::vector<float*>& b) {
+               be.rmsnorm_backward(b[1], b[0], b[2], b[3], b[4], b[5], M, C);
+             });
+  }
+  bench_op("modulate_backward B2 T256 C1152 [dmod]", reps, vk, {randn(size_t(B) * 6 * C),
+           randn(size_t(M) * C), randn(size_t(M) * C), randn(size_t(M) * C), randn(size_t(B) * 6 * C)}, 0,
+           [&](const Backend& be, std::vector<float*>& b) {
+             be.modulate_backward(b[1], b[0], b[0] + C, b[2], b[3], b[4] + C, B, T, C, 6 * C);
+           });
+  bench_op("gelu_tanh_backward 512x4608", reps, vk, {randn(size_t(M) * Hm), randn(size_t(M) * Hm),
+           randn(size_t(M) * Hm)}, 0, [&](const Backend& be, std::vector<float*>& b) {
+             be.gelu_tanh_backward(b[0], b[1], b[2], int64_t(M) * Hm);
+           });
 }
 
 // One reduction op on Vulkan with each shader variant (the portable shared-memory trees, then
@@ -456,7 +516,7 @@ int main(int argc, char** argv) {
     else if (a == "--only") only = next();
     else {
       std::fprintf(stderr, "usage: bench_vulkan [--reps N] [--depth D] [--res PX] [--text-len L]"
-                           " [--only ops|reductions|forward|train]\n");
+                           " [--only ops|backward|reductions|forward|train]\n");
       return 2;
     }
   }
@@ -471,6 +531,7 @@ int main(int argc, char** argv) {
               vulkan_device_info().kernels.c_str(), reps);
   try {
     if (only.empty() || only == "ops") bench_ops(reps, *vk);
+    if (only.empty() || only == "backward") bench_backward_ops(reps, *vk);
     if (only.empty() || only == "reductions") bench_reductions(reps, *vk);
     if (only.empty() || only == "forward") {
       header("Whole forwards (same inputs on both backends)");

@@ -97,10 +97,10 @@ namespace {
 // The ops DimbaTrainer calls: a backend missing any of them cannot train.
 void require_training_ops(const Backend& be) {
   std::string missing;
-  auto need = [&](const void* fn, const char* name) {
-    if (!fn) missing += std::string(missing.empty() ? "" : ", ") + name;
+  auto need = [&](bool present, const char* name) {
+    if (!present) missing += std::string(missing.empty() ? "" : ", ") + name;
   };
-#define DIMBA_NEED(op) need(reinterpret_cast<const void*>(be.op), #op)
+#define DIMBA_NEED(op) need(be.op != nullptr, #op)
   DIMBA_NEED(zero);
   DIMBA_NEED(linear_forward);
   DIMBA_NEED(sgemm);
