@@ -136,6 +136,15 @@ fi
 export DIMBA_REQUIRE_CUDA=1
 step "test_backend_select" "$out/test_backend_select.log" 60 "$build/test_backend_select"
 step "test_cuda_ops" "$out/test_cuda_ops.log" 240 "$build/test_cuda_ops"
+# A kernel fault is sticky and reported by whatever call comes next: rerun synchronously so the
+# log names the kernel that faulted (appended to the same log).
+if grep -q -E "illegal memory access|unspecified launch failure|misaligned address|illegal instruction" \
+     "$out/test_cuda_ops.log"; then
+  echo "==== rerun with CUDA_LAUNCH_BLOCKING=1 ====" >> "$out/test_cuda_ops.log"
+  step "test_cuda_ops (blocking)" "$out/test_cuda_ops.blocking.log" 240 env CUDA_LAUNCH_BLOCKING=1 "$build/test_cuda_ops"
+  cat "$out/test_cuda_ops.blocking.log" >> "$out/test_cuda_ops.log"
+  rm -f "$out/test_cuda_ops.blocking.log"
+fi
 step "test_cuda_golden" "$out/test_cuda_golden.log" 240 "$build/test_cuda_golden"
 step "bench_cuda" "$out/bench_cuda.log" 420 "$build/bench_cuda" --out "$out/bench_cuda.md" "${bench_args[@]}"
 
