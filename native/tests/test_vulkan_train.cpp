@@ -1,7 +1,8 @@
 // DimbaTrainer on Vulkan against the same trainer on the CPU (dimba-tiny's golden weights),
 // over what the golden step does not reach: caption dropout, gradient checkpointing, LoRA
 // (adapter gradients; the frozen base), gradients accumulated over two backwards onto the host
-// gradients, and three CAME steps, so the parameters are uploaded again after each host update.
+// gradients (bit-identical when repeated: no atomics), and three CAME steps, so the parameters
+// are uploaded again after each host update.
 // Exits 77 (ctest: skipped) without a Vulkan device; DIMBA_REQUIRE_VULKAN=1 makes that a failure.
 // defines: main (test_vulkan_train)
 #include <cstdio>
@@ -88,6 +89,8 @@ void gradients_accumulate_onto_the_host() {
   vk.grads().zero();  // a caller's zero reaches the device at the next backward
   step_both(f, cpu, vk, nullptr);
   CHECK_REL(vk.grads().data.data(), once.data(), once.size(), 1e-6);
+  // No atomics: the same step gives the same gradients, bit for bit.
+  CHECK(vk.grads().data == once);
 }
 
 void lora_adapters() {
