@@ -1,8 +1,8 @@
 // DimbaTrainer on Vulkan against the same trainer on the CPU (dimba-tiny's golden weights),
 // over what the golden step does not reach: caption dropout, gradient checkpointing, LoRA
 // (adapter gradients; the frozen base), gradients accumulated over two backwards onto the host
-// gradients (bit-identical when repeated: no atomics), and three CAME steps, so the parameters
-// are uploaded again after each host update.
+// gradients (bit-identical when repeated: no atomics), three CAME steps, so the parameters are
+// uploaded again after each host update, and a TrainSession given the Vulkan backend.
 // Exits 77 (ctest: skipped) without a Vulkan device; DIMBA_REQUIRE_VULKAN=1 makes that a failure.
 // defines: main (test_vulkan_train)
 #include <cstdio>
@@ -18,6 +18,7 @@
 #include "training/dimba_train.h"
 #include "training/lora.h"
 #include "training/optim.h"
+#include "training/train_loop.h"
 
 using namespace dimba;
 
@@ -141,6 +142,40 @@ void three_came_steps() {
   CHECK(moved > 1e-3);  // the steps changed what the forwards compared above computed
 }
 
+// TrainSession with `backend`: LoRA steps with caption dropout and checkpointing, the same
+// draws on both backends; the losses of every step and the adapters at the end agree.
+void train_session_on_vulkan() {
+  Fixture f;
+  std::vector<TrainItem> items(size_t(f.B));
+  const size_t nx = size_t(f.cfg.in_channels) * f.H * f.W, ny = size_t(f.L) * f.cfg.caption_channels;
+  for (int b = 0; b < f.B; ++b) {
+    TrainItem& it = items[size_t(b)];
+    it.height = f.H, it.width = f.W, it.text_len = f.lens[size_t(b)];
+    it.latent.assign(f.x.begin() + long(b * nx), f.x.begin() + long((b + 1) * nx));
+    it.text.assign(f.y.begin() + long(b * ny), f.y.begin() + long((b + 1) * ny));
+  }
+  TrainOptions o;
+  o.steps = 3;
+  o.batch_size = 2;
+  o.lr = 1e-3;
+  o.seed = 5;
+  o.caption_dropout = 0.5;
+  o.checkpointing = true;
+  o.use_lora = true;
+  o.lora.rank = 4;
+  std::vector<double> lc, lv;
+  TrainSession sc(f.cfg, f.params, o);
+  sc.run(items, [&](const TrainProgress& p) { lc.push_back(p.loss); });
+  o.backend = vkb;
+  TrainSession sv(f.cfg, f.params, o);
+  sv.run(items, [&](const TrainProgress& p) { lv.push_back(p.loss); });
+  CHECK(lc.size() == 3 && lv.size() == 3);
+  std::vector<float> fc(lc.begin(), lc.end()), fv(lv.begin(), lv.end());
+  std::printf("    losses cpu %.6f %.6f %.6f, vulkan %.6f %.6f %.6f\n", lc[0], lc[1], lc[2], lv[0], lv[1], lv[2]);
+  CHECK_REL(fv.data(), fc.data(), fc.size(), 1e-5);
+  CHECK_REL(sv.lora()->tensors.data.data(), sc.lora()->tensors.data.data(), sc.lora()->tensors.data.size(), 1e-5);
+}
+
 }  // namespace
 
 int main() {
@@ -155,5 +190,6 @@ int main() {
   RUN(gradients_accumulate_onto_the_host);
   RUN(lora_adapters);
   RUN(three_came_steps);
+  RUN(train_session_on_vulkan);
   return harness::summary();
 }

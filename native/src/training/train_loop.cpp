@@ -49,7 +49,8 @@ TrainSession::TrainSession(const DimbaConfig& cfg, ParamSet params, const TrainO
     lora_ = std::make_unique<Lora>(Lora::create(params_, opt_.lora, opt_.seed ^ 0x4C6F5241ull));
     trained = &lora_->tensors;
   }
-  trainer_ = std::make_unique<DimbaTrainer>(cfg_, params_, lora_.get(), 1.0);
+  trainer_ = std::make_unique<DimbaTrainer>(cfg_, params_, lora_.get(), 1.0,
+                                            opt_.backend ? *opt_.backend : cpu_backend());
   trainer_->set_checkpointing(opt_.checkpointing);
   if (opt_.optimizer == TrainOptions::Optimizer::Came) {
     came_ = std::make_unique<Came>(*trained, opt_.came);

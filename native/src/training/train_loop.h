@@ -53,6 +53,9 @@ struct TrainOptions {
   int64_t save_every = 0;    // > 0: save_state(state_path) every N steps
   std::string state_path;
   int64_t preview_every = 0;  // > 0: on_preview after every N steps
+  // Where the forward and backward run (null: the CPU); the loss and the optimiser stay on
+  // the host (training/README.md). Must outlive the session.
+  const Backend* backend = nullptr;
 };
 
 struct TrainProgress {
