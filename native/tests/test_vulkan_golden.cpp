@@ -3,10 +3,11 @@
 // activation and the output), T5 (t5-tiny) and the VAE (vae-tiny: posterior and decode) with
 // f32 weights within 1e-4 and 16-bit weight storage within 2e-2 (Dimba bf16 and f16; T5 and
 // the VAE bf16, as on the CPU: f16 overflows them). The sampler and tokenizer cases are host
-// code on every backend and run as well. The training step (dimba-tiny.train: loss terms and
-// every gradient within 1e-4 from the forward and backward on Vulkan; CAME's parameter changes
-// within 1e-5, computed on the host as on every backend). Exits 77 (ctest: skipped) with the reason when there is no Vulkan device;
-// DIMBA_REQUIRE_VULKAN=1 (set by native/scripts/test.sh under CI) makes that a failure.
+// code on every backend and run as well. So does the training step (dimba-tiny.train: loss
+// terms and every gradient within 1e-4 from the forward and backward on Vulkan; CAME's
+// parameter changes within 1e-5, computed on the host as on every backend). Exits 77 (ctest:
+// skipped) with the reason when there is no Vulkan device; DIMBA_REQUIRE_VULKAN=1 (set by
+// native/scripts/test.sh under CI) makes that a failure.
 // defines: main (test_vulkan_golden)
 #include <chrono>
 #include <cstdio>
