@@ -104,7 +104,7 @@ int train_cmd(const Args& a) {
   const uint64_t seed = uint64_t(a.num("seed", 8));
   const int items_n = int(a.num("items", 12000));
   TrainOptions opt;
-  opt.steps = int64_t(a.num("steps", 7000));
+  opt.steps = int64_t(a.num("steps", 12000));
   opt.batch_size = int(a.num("batch", 16));
   opt.lr = a.num("lr", 1e-3);
   opt.warmup_steps = int64_t(a.num("warmup", 100));
@@ -117,7 +117,7 @@ int train_cmd(const Args& a) {
   opt.seed = seed;
   opt.save_every = int64_t(a.num("save-every", 500));
   opt.state_path = a.get("state", dir + "/../builtin-train-state.safetensors");
-  const double minutes = a.num("minutes", 50);
+  const double minutes = a.num("minutes", 85);
   const int eval_limit = int(a.num("eval-limit", 0));
 
   const std::string prediction = a.get("prediction", "x0");
@@ -219,7 +219,10 @@ int train_cmd(const Args& a) {
       {"text_encoder",
        "T5 v1.1 architecture (2 layers, d_model 64) with frozen weights generated from the seed: a ~50-word "
        "vocabulary needs no learned semantics in the encoder; the Dimba's cross-attention learns them, and the "
-       "engine has no T5 backward"},
+       "engine has no T5 backward. Its position bias makes each head read one neighbour (+1, -1, +2, -2) and q, k "
+       "are scaled by 0.3, so a word's vector carries the words beside it: with plain random weights a caption "
+       "and its colour swap gave nearly the same set of vectors (a word moved by 1-4%), cross-attention cannot "
+       "see order, and the model painted blends of both colours (background 48%)"},
       {"dimba",
        "hidden 128, depth 4, 4 heads, a bidirectional Mamba block after every block: the real block structure at a "
        "width one CPU trains in the time limit"},

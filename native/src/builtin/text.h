@@ -1,10 +1,12 @@
 // The built-in model's text side (issue 8): the vocabulary of the scene grammar written as a
 // SentencePiece unigram model file (read by the same text/tokenizer.h as real T5), and a small
 // T5-architecture encoder whose weights are generated deterministically from a seed and kept
-// frozen. Frozen random weights are enough here: the vocabulary is ~50 words, and a random
-// encoder with residual connections keeps each token's identity separable, so the Dimba's
-// cross-attention learns what the words mean (training the encoder would cost backward passes
-// through T5 this engine does not implement).
+// frozen. Frozen weights are enough here: the vocabulary is ~50 words, a random encoder with
+// residual connections keeps each token's identity separable, and its position bias is set so
+// each head reads a fixed neighbour (+1, -1, +2, -2), which makes every token's vector carry the
+// words beside it: cross-attention is blind to order, so without that "a red star on a blue
+// background" and its swap look alike. The Dimba's cross-attention learns what the words mean
+// (training the encoder would cost backward passes through T5 this engine does not implement).
 // defines: builtin_vocabulary, sentencepiece_model_bytes, builtin_t5_config, builtin_t5_config_json,
 //          write_builtin_text_encoder, builtin_dimba_config, builtin_dimba_config_json, write_builtin_parts,
 //          builtin_dimba_init
@@ -28,8 +30,8 @@ std::string sentencepiece_model_bytes(const std::vector<std::string>& words);
 
 T5Config builtin_t5_config(int vocab_size);
 std::string builtin_t5_config_json(const T5Config& c);
-// folder/config.json + folder/model.safetensors (f32, N(0, 1/fan_in) matrices, unit norms,
-// N(0, 1) embeddings, from `seed`).
+// folder/config.json + folder/model.safetensors (f32 from `seed`: N(0, 1/fan_in) matrices,
+// q and k scaled by 0.3, unit norms, N(0, 1) embeddings, the neighbour-reading position bias).
 void write_builtin_text_encoder(const std::string& folder, const T5Config& c, uint64_t seed);
 
 // The Dimba of the built-in model: pixel space (in_channels 3, out 6), 32 px, `patch` (4 by
