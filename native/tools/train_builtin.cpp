@@ -4,6 +4,7 @@
 //   train_builtin train --out DIR [--seed S] [--steps N] [--batch B] [--items N] [--lr X]
 //                       [--warmup N] [--minutes M] [--eval-limit N] [--engine-version V]
 //                       [--mamba-ratio R] [--d-state N] [--weight-decay W] [--patch P] [--hidden H]
+//                       [--x0-snr-clip C (0: plain x0 MSE)]
 //       writes DIR/{spiece.model, t5/, dimba.json, dimba.safetensors, builtin.manifest.json}
 //   train_builtin eval --model DIR [--weights F | --random-init SEED] [--limit N] [--steps N]
 //                      [--guidance G] [--sampler NAME]      -> one JSON line of accuracies
@@ -104,13 +105,14 @@ int train_cmd(const Args& a) {
   const uint64_t seed = uint64_t(a.num("seed", 8));
   const int items_n = int(a.num("items", 12000));
   TrainOptions opt;
-  opt.steps = int64_t(a.num("steps", 12000));
+  opt.steps = int64_t(a.num("steps", 18000));
   opt.batch_size = int(a.num("batch", 16));
   opt.lr = a.num("lr", 1e-3);
   opt.warmup_steps = int64_t(a.num("warmup", 100));
   opt.cosine_decay = a.get("decay", "cosine") == "cosine";
   opt.final_lr_ratio = a.num("final-lr-ratio", 0.05);
   opt.clip_norm = a.num("clip", 1.0);
+  opt.x0_snr_clip = a.num("x0-snr-clip", 20.0);
   opt.optimizer = TrainOptions::Optimizer::AdamW;
   opt.adamw.weight_decay = a.num("weight-decay", opt.adamw.weight_decay);
   opt.caption_dropout = 0.0;  // the dataset's own empty-caption items play the unconditional part
@@ -196,6 +198,7 @@ int train_cmd(const Args& a) {
                  {"decay", opt.cosine_decay ? "cosine" : "none"},
                  {"final_lr_ratio", opt.final_lr_ratio},
                  {"clip", opt.clip_norm},
+                 {"x0_loss_weight", opt.x0_snr_clip > 0 ? "clamp(SNR, 1, " + std::to_string(int(opt.x0_snr_clip)) + ")" : "none"},
                  {"time_limit_minutes", minutes},
                  {"train_seconds", std::round(train_s)},
                  {"final_loss_ema", std::round(last_loss * 1e5) / 1e5}};

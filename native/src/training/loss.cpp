@@ -4,6 +4,7 @@
 // defines: iddpm_noisy_input, iddpm_loss, iddpm_loss_reparam
 #include "training/loss.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -104,7 +105,8 @@ IddpmTerms iddpm_loss(float* dout, const float* out, const float* x0, const floa
 }
 
 IddpmTerms iddpm_loss_reparam(float* dout, const float* out, const float* x0, const float* noise, const int64_t* t,
-                              int B, int C, int64_t HW, const DiscreteVpSchedule& s, DimbaConfig::Prediction type) {
+                              int B, int C, int64_t HW, const DiscreteVpSchedule& s, DimbaConfig::Prediction type,
+                              double x0_snr_clip) {
   if (type == DimbaConfig::Prediction::Epsilon) return iddpm_loss(dout, out, x0, noise, t, B, C, HW, s);
   const bool v = type == DimbaConfig::Prediction::V;
   const int64_t n = int64_t(C) * HW;
@@ -122,16 +124,17 @@ IddpmTerms iddpm_loss_reparam(float* dout, const float* out, const float* x0, co
   r.mean_loss = 0.0;
   for (int b = 0; b < B; ++b) {
     const double acp = s.acp()[size_t(t[b])], a = std::sqrt(acp), sg = std::sqrt(1.0 - acp);
+    const double w = (!v && x0_snr_clip > 0) ? std::clamp(acp / (1.0 - acp), 1.0, std::max(1.0, x0_snr_clip)) : 1.0;
     double mse = 0.0;
     for (int64_t i = 0; i < n; ++i) {
       const double target = v ? a * noise[b * n + i] - sg * x0[b * n + i] : double(x0[b * n + i]);
       const double d = double(out[b * 2 * n + i]) - target;
       mse += d * d;
-      if (dout) dout[b * 2 * n + i] = float(2.0 * d / double(n) / B);
+      if (dout) dout[b * 2 * n + i] = float(w * 2.0 * d / double(n) / B);
     }
     mse /= double(n);
     r.mse[size_t(b)] = mse;
-    r.loss[size_t(b)] = mse + r.vb[size_t(b)];
+    r.loss[size_t(b)] = w * mse + r.vb[size_t(b)];
     r.mean_loss += r.loss[size_t(b)] / B;
   }
   return r;

@@ -31,7 +31,13 @@ IddpmTerms iddpm_loss(float* dout, const float* out, const float* x0, const floa
 // half of `out` is that prediction, and the MSE is on it against its target (v = alpha noise
 // - sigma x0, or x0; mse holds that); the VB on the variance half sees the eps sampling will
 // use (prediction.h). `type` Epsilon is iddpm_loss.
+// x0_snr_clip > 0 (x0 prediction only) weights each sample's MSE by clamp(SNR_t, 1, clip)
+// (SNR_t = acp / (1 - acp)), the "truncated SNR" weighting of Salimans & Ho (2022) with a
+// ceiling: a plain x0 MSE is dominated by the high-noise steps, whose error cannot go to zero,
+// and gives the low-noise steps (where the fine detail of the image is decided) almost no
+// gradient. `mse` stays unweighted; `loss` and the gradient carry the weight.
 IddpmTerms iddpm_loss_reparam(float* dout, const float* out, const float* x0, const float* noise, const int64_t* t,
-                              int B, int C, int64_t HW, const DiscreteVpSchedule& s, DimbaConfig::Prediction type);
+                              int B, int C, int64_t HW, const DiscreteVpSchedule& s, DimbaConfig::Prediction type,
+                              double x0_snr_clip = 0.0);
 
 }  // namespace dimba

@@ -99,7 +99,8 @@ void TrainSession::one_step(const std::vector<TrainItem>& data, TrainProgress& p
   if (lora_) lora_->grads.zero();
   trainer_->forward(out.data(), xt.data(), tf.data(), y.data(), lens.data(), B, H, W, L, drop.data());
   IddpmTerms terms =
-      iddpm_loss_reparam(dout.data(), out.data(), x0.data(), noise.data(), t.data(), B, Cin, HW, sch, cfg_.prediction);
+      iddpm_loss_reparam(dout.data(), out.data(), x0.data(), noise.data(), t.data(), B, Cin, HW, sch, cfg_.prediction,
+                         opt_.x0_snr_clip);
   trainer_->backward(dout.data());
   ParamSet& grads = lora_ ? lora_->grads : trainer_->grads();
   ParamSet& trained = lora_ ? lora_->tensors : params_;

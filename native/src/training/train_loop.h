@@ -46,6 +46,7 @@ struct TrainOptions {
   CameOptions came;          // its lr is overridden by the schedule
   AdamWOptions adamw;
   double caption_dropout = 0.1;  // probability of the learned null caption per sample
+  double x0_snr_clip = 0.0;      // > 0: an x0-predicting model's MSE weighted by clamp(SNR, 1, clip) (loss.h)
   uint64_t seed = 0;
   bool checkpointing = false;    // recompute each block's activations in backward
   bool use_lora = false;         // train LoRA adapters instead of the weights
