@@ -119,7 +119,6 @@ bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-
 // Cross-attention sees a caption as a set of token vectors, so "a red star on a blue
 // background" and "a blue star on a red background" must differ as sets, or the Dimba cannot
 // tell which colour is the object's. With plain random weights each token's output hardly
