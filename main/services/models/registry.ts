@@ -212,25 +212,37 @@ export class ModelRegistry {
   }
 
   /** Hashes a model's files off the main thread and records them; large files take a while. */
+  /**
+   * Hashes the model's unhashed files. A call while a pass runs queues one more pass after it,
+   * so files that arrive meanwhile (a conversion's output) are hashed too.
+   */
   hashInBackground(id: string): Promise<void> {
-    const pending = this.hashing.get(id);
-    if (pending) return pending;
-    const task = (async () => {
-      const model = await this.read(id);
-      if (!model) return;
-      const base = path.join(this.options.folder, id);
-      for (const f of model.files) {
-        if (f.sha256 === null) f.sha256 = await this.options.hashes.sha256(path.resolve(base, f.path));
-      }
-      const current = await this.read(id);
-      if (!current) return; // removed meanwhile
-      await this.write({ ...current, files: model.files });
-      await this.changed();
-    })()
+    const previous = this.hashing.get(id) ?? Promise.resolve();
+    const task: Promise<void> = previous
+      .then(() => this.hashPass(id))
       .catch((error: unknown) => this.options.log?.(`models: hashing ${id} failed: ${(error as Error).message}`))
-      .finally(() => this.hashing.delete(id));
+      .finally(() => {
+        if (this.hashing.get(id) === task) this.hashing.delete(id);
+      });
     this.hashing.set(id, task);
     return task;
+  }
+
+  private async hashPass(id: string): Promise<void> {
+    const model = await this.read(id);
+    if (!model) return;
+    const base = path.join(this.options.folder, id);
+    const found = new Map<string, string>();
+    for (const f of model.files) {
+      if (f.sha256 === null) found.set(f.path, await this.options.hashes.sha256(path.resolve(base, f.path)));
+    }
+    const current = await this.read(id);
+    if (!current) return; // removed meanwhile
+    // Only the hashes are this pass's to write: the file list may have changed while it hashed
+    // (a conversion replacing the .pt), and writing back the list it read would undo that.
+    const files = current.files.map((f) => (f.sha256 === null && found.has(f.path) ? { ...f, sha256: found.get(f.path)! } : f));
+    await this.write({ ...current, files });
+    await this.changed();
   }
 
   private releaseParts(resolved: string): { path: string; name: string; kind: 'dimba' | 't5' | 'vae' }[] {

@@ -5,7 +5,10 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../../main/api/errors';
+import type { HashCache } from '../../../main/services/models/hash';
+import { headerInspector } from '../../../main/services/models/inspect.headers';
 import { createModelsService } from '../../../main/services/models/models.service';
+import { ModelRegistry } from '../../../main/services/models/registry';
 import { useTempFolders } from '../support/temp';
 
 const GOLDEN = path.resolve(__dirname, '../../../../shared/golden');
@@ -58,6 +61,26 @@ describe('model registry', () => {
     // Registering the same path again returns the same model.
     expect((await models.register(path.join(src, 'dimba-tiny.weights.safetensors')))[0]!.id).toBe(model!.id);
     expect(await models.list()).toHaveLength(1);
+  });
+
+  it('a hash still running when a conversion repoints the model keeps the new file list', async () => {
+    const src = temp();
+    const weights = path.join(src, 'dimba-tiny.weights.safetensors');
+    copyFileSync(g('dimba-tiny.weights.safetensors'), weights);
+    copyFileSync(g('dimba-tiny.json'), path.join(src, 'dimba-tiny.json'));
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const hashes = { sha256: async () => (await gate, 'a'.repeat(64)) } as unknown as HashCache;
+    const registry = new ModelRegistry({ folder: temp(), inspector: headerInspector, hashes });
+    const [model] = await registry.register(weights); // starts hashing the original, held at the gate
+    const converted = 'converted.safetensors';
+    copyFileSync(weights, path.join(registry.folder, model!.id, converted));
+    const bytes = readFileSync(weights).length;
+    await registry.useConvertedWeights(model!.id, weights, { path: converted, bytes, sha256: null });
+    release();
+    await registry.hashInBackground(model!.id);
+    const after = await registry.get(model!.id);
+    expect(after!.files).toEqual([{ path: converted, bytes, sha256: 'a'.repeat(64) }]);
   });
 
   it('registers the release layout as three models: dimba, t5 and vae', async () => {
