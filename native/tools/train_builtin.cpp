@@ -198,7 +198,7 @@ int train_cmd(const Args& a) {
                  {"decay", opt.cosine_decay ? "cosine" : "none"},
                  {"final_lr_ratio", opt.final_lr_ratio},
                  {"clip", opt.clip_norm},
-                 {"x0_loss_weight", opt.x0_snr_clip > 0 ? "clamp(SNR, 1, " + std::to_string(int(opt.x0_snr_clip)) + ")" : "none"},
+                 {"x0_snr_clip", opt.x0_snr_clip},  // the x0 MSE weighted by clamp(SNR, 1, clip); 0: unweighted
                  {"time_limit_minutes", minutes},
                  {"train_seconds", std::round(train_s)},
                  {"final_loss_ema", std::round(last_loss * 1e5) / 1e5}};

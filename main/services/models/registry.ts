@@ -211,10 +211,10 @@ export class ModelRegistry {
     if (this.options.onChange) this.options.onChange(await this.list());
   }
 
-  /** Hashes a model's files off the main thread and records them; large files take a while. */
   /**
-   * Hashes the model's unhashed files. A call while a pass runs queues one more pass after it,
-   * so files that arrive meanwhile (a conversion's output) are hashed too.
+   * Hashes a model's unhashed files off the main thread and records them; large files take a
+   * while. A call while a pass runs queues one more pass after it, so files that arrive
+   * meanwhile (a conversion's output) are hashed too.
    */
   hashInBackground(id: string): Promise<void> {
     const previous = this.hashing.get(id) ?? Promise.resolve();
@@ -240,7 +240,7 @@ export class ModelRegistry {
     if (!current) return; // removed meanwhile
     // Only the hashes are this pass's to write: the file list may have changed while it hashed
     // (a conversion replacing the .pt), and writing back the list it read would undo that.
-    const files = current.files.map((f) => (f.sha256 === null && found.has(f.path) ? { ...f, sha256: found.get(f.path)! } : f));
+    const files = current.files.map((f) => ({ ...f, sha256: f.sha256 ?? found.get(f.path) ?? null }));
     await this.write({ ...current, files });
     await this.changed();
   }

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -126,14 +127,17 @@ bool ends_with(const std::string& s, const char* suffix) {
 // model painted blends of both colours. The position bias makes head h look at the word
 // kWordOrderOffsets[h] away, so each vector carries its neighbours: "red" next to "star"
 // differs from "red" next to "background".
+// q and k are scaled by kContentAttention so that content attention stays weaker than it.
 constexpr int kWordOrderOffsets[] = {1, -1, 2, -2};
 constexpr float kWordOrderBias = 6.0f;
+constexpr float kContentAttention = 0.3f;
 
 void word_order_bias(std::vector<float>& table, const T5Config& c) {  // table [num_buckets, H]
   for (auto& x : table) x *= 0.1f;
   const int H = c.num_heads;
   for (int h = 0; h < H; ++h) {
-    const int bucket = t5_relative_bucket(kWordOrderOffsets[h % 4], c.num_buckets, c.max_distance);
+    const int offset = kWordOrderOffsets[size_t(h) % std::size(kWordOrderOffsets)];
+    const int bucket = t5_relative_bucket(offset, c.num_buckets, c.max_distance);
     table[size_t(bucket) * size_t(H) + size_t(h)] += kWordOrderBias;
   }
 }
@@ -162,12 +166,13 @@ void write_builtin_text_encoder(const std::string& folder, const T5Config& c, ui
       for (auto& x : v) x = 1.0f;  // RMSNorm weights
     } else if (name.find("relative_attention_bias") != std::string::npos) {
       word_order_bias(v, c);
-    } else if (ends_with(name, ".q.weight") || ends_with(name, ".k.weight")) {
-      const float fan_in = float(n / size_t(shape[0]));
-      for (auto& x : v) x *= 0.3f / std::sqrt(fan_in);  // content attention weaker than word order
     } else {
-      const float fan_in = float(n / size_t(shape[0]));
-      for (auto& x : v) x /= std::sqrt(fan_in);
+      const float sqrt_fan_in = std::sqrt(float(n / size_t(shape[0])));
+      if (ends_with(name, ".q.weight") || ends_with(name, ".k.weight")) {
+        for (auto& x : v) x *= kContentAttention / sqrt_fan_in;
+      } else {
+        for (auto& x : v) x /= sqrt_fan_in;
+      }
     }
     keep.push_back(std::move(v));
     out[name] = TensorToSave{DType::F32, shape, keep.back().data()};
