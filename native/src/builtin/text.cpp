@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "io/safetensors.h"
+#include "text/tokenizer.h"
 
 namespace dimba::builtin {
 
@@ -218,9 +219,9 @@ void write_builtin_parts(const std::string& dir, uint64_t seed, const DimbaConfi
     out << bytes;
     if (!out) throw EngineError(ErrorCode::Io, "cannot write " + path);
   };
-  const std::vector<std::string> words = builtin_vocabulary();
-  write(dir + "/spiece.model", sentencepiece_model_bytes(words));
-  const int vocab = int(words.size()) + 3 + 2 + 26;  // the pieces sentencepiece_model_bytes writes
+  const std::string spiece = sentencepiece_model_bytes(builtin_vocabulary());
+  write(dir + "/spiece.model", spiece);
+  const int vocab = Tokenizer::from_bytes(spiece).vocab_size();
   write_builtin_text_encoder(dir + "/t5", builtin_t5_config(vocab), seed ^ 0x75u);
   write(dir + "/dimba.json", builtin_dimba_config_json(cfg));
 }
