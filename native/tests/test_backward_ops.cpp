@@ -185,6 +185,45 @@ void activations() {
   }, w2, 1e-2f, 3e-4);
 }
 
+// The activations' derivatives (fast_expf in float) against their formulas in double,
+// densely over [-30, 30] and at the limits, with a tight bound (finite differences above
+// cannot see an error of 1e-4); the error is taken relative to |f'| + 1e-3 because silu' and
+// gelu' cross zero, where float cancellation leaves an absolute error.
+void activation_derivatives_exact() {
+  const int n = 6001;
+  Vec x(n), ones(n, 1.0f);
+  for (int i = 0; i < n; ++i) x[size_t(i)] = -30.0f + 0.01f * float(i);
+  x[0] = -1e4f, x[1] = 1e4f, x[2] = 20.0f, x[3] = 20.001f;
+  struct Case {
+    const char* name;
+    void (*bwd)(float*, const float*, const float*, int64_t);
+    double (*exact)(double);
+  };
+  for (Case c : {Case{"gelu_tanh", gelu_tanh_backward,
+                      [](double v) {
+                        const double th = std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v));
+                        return 0.5 * (1.0 + th) +
+                               0.5 * v * (1.0 - th * th) * 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * v * v);
+                      }},
+                 Case{"silu", silu_backward,
+                      [](double v) {
+                        const double s = 1.0 / (1.0 + std::exp(-v));
+                        return s * (1.0 + v * (1.0 - s));
+                      }},
+                 Case{"softplus", softplus_backward,
+                      [](double v) { return v > 20.0 ? 1.0 : 1.0 / (1.0 + std::exp(-v)); }}}) {
+    Vec d(n, 0.0f);
+    c.bwd(d.data(), ones.data(), x.data(), n);
+    double worst = 0.0;
+    for (int i = 0; i < n; ++i) {
+      const double want = c.exact(double(x[size_t(i)]));
+      worst = std::max(worst, std::fabs(double(d[size_t(i)]) - want) / (std::fabs(want) + 1e-3));
+    }
+    std::printf("  %s' worst relative error %.2e\n", c.name, worst);
+    if (!(worst <= 2e-5)) harness::fail(__FILE__, __LINE__, std::string(c.name) + "' is off its double formula");
+  }
+}
+
 void attention_self() {
   const int B = 2, T = 7, H = 3, hd = 5, C = H * hd;
   Vec qkv = randn(size_t(B) * T * 3 * C), w = randn(size_t(B) * T * C);
@@ -290,6 +329,7 @@ int main() {
   RUN(rmsnorm);
   RUN(modulate_and_gate);
   RUN(activations);
+  RUN(activation_derivatives_exact);
   RUN(attention_self);
   RUN(attention_cross);
   RUN(conv1d);

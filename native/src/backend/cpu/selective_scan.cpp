@@ -4,6 +4,7 @@
 // fast_expf, compiled per ISA via target_clones. The state stays float32 in every weight
 // precision (MODEL.md section 3), and decays into denormals that FTZ flushes.
 // defines: selective_scan_forward, selective_scan_backward
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -128,7 +129,10 @@ namespace dimba::cpu {
 //   s_t = a_t s_{t-1} + delta_t B_t u_t, a_t = exp(delta_t A):
 //     ddelta_t += sum_n ds (s_{t-1} a A + B u), dA += ds s_{t-1} a delta, dB_t += ds delta u,
 //     du_t += sum_n ds delta B, then ds_{t-1} = ds a.
-// Channel groups run in parallel; dB/dC (shared by all channels) go to a per-range buffer.
+// Channel groups run in parallel. dB/dC are shared by all channels: each group adds its 16
+// lanes into a per-range [T][dB (N) | dC (N)][16] float buffer with plain vector adds, and
+// the lanes are summed once per range (in double), not once per group and step: two
+// horizontal sums per (step, state) per group were a third of this kernel.
 namespace {
 
 struct ScanBackArgs {
@@ -139,17 +143,26 @@ struct ScanBackArgs {
   bool reverse;
 };
 
-// Channels [d0, d0 + 16), the hot path: the states of all T steps are recomputed into S
-// (T x N x 16 floats) with the forward's fast_expf, then the reverse-time loop runs 16
-// channels wide. dBC [T][dB (N) | dC (N)] receives the channel sums.
+// Per-range scratch: S holds the recomputed states, one zero row then T rows of [N][16]
+// (row step+1 is s after `step`, so row step is the previous state, zero at the start); E
+// holds exp(delta A) of each step, [T][N][16]; dBC the lane partial sums above.
+struct ScanBackScratch {
+  std::vector<float> S, E, dBC;
+  ScanBackScratch(int T, int N)
+      : S(size_t(T + 1) * N * kGroup, 0.0f), E(size_t(T) * N * kGroup), dBC(size_t(T) * 2 * N * kGroup, 0.0f) {}
+};
+
+// Channels [d0, d0 + 16), the hot path: the states and decays of all T steps are recomputed
+// with the forward's fast_expf, then the reverse-time loop runs 16 channels wide.
 __attribute__((target_clones("avx512f", "avx2", "default")))
-void scan_back_group16(const ScanBackArgs& a, int d0, float* S, double* dBC) {
+void scan_back_group16(const ScanBackArgs& a, int d0, ScanBackScratch& w) {
   const int N = a.N, T = a.T;
-  float At[kMaxState][kGroup], s[kMaxState][kGroup], ds[kMaxState][kGroup], dAacc[kMaxState][kGroup];
+  const int64_t row = int64_t(N) * kGroup;
+  float At[kMaxState][kGroup], ds[kMaxState][kGroup], dAacc[kMaxState][kGroup];
+  std::fill(w.S.begin(), w.S.begin() + row, 0.0f);  // a tail channel may have used the scratch
   for (int n = 0; n < N; ++n)
     for (int j = 0; j < kGroup; ++j) {
       At[n][j] = a.A[int64_t(d0 + j) * N + n];
-      s[n][j] = 0.0f;
       ds[n][j] = 0.0f;
       dAacc[n][j] = 0.0f;
     }
@@ -158,11 +171,14 @@ void scan_back_group16(const ScanBackArgs& a, int d0, float* S, double* dBC) {
     const float* dl = a.delta + t * a.D + d0;
     const float* uu = a.u + t * a.D + d0;
     const float* Bt = a.Bm + t * a.bc_stride;
-    float* St = S + int64_t(step) * N * kGroup;
+    const float* Sp = w.S.data() + step * row;
+    float* St = w.S.data() + (step + 1) * row;
+    float* Et = w.E.data() + step * row;
     for (int n = 0; n < N; ++n)
       for (int j = 0; j < kGroup; ++j) {
-        s[n][j] = fast_expf(dl[j] * At[n][j]) * s[n][j] + dl[j] * uu[j] * Bt[n];
-        St[n * kGroup + j] = s[n][j];
+        const float ea = fast_expf(dl[j] * At[n][j]);
+        Et[n * kGroup + j] = ea;
+        St[n * kGroup + j] = ea * Sp[n * kGroup + j] + dl[j] * uu[j] * Bt[n];
       }
   }
   float dD[kGroup], dsk[kGroup];
@@ -175,43 +191,50 @@ void scan_back_group16(const ScanBackArgs& a, int d0, float* S, double* dBC) {
     const float* dyy = a.dy + t * a.D + d0;
     const float* Bt = a.Bm + t * a.bc_stride;
     const float* Ct = a.Cm + t * a.bc_stride;
-    const float* St = S + int64_t(step) * N * kGroup;
-    const float* Sp = step > 0 ? St - N * kGroup : nullptr;
-    float q[kGroup], dq[kGroup], dut[kGroup], ddl[kGroup];
-    for (int j = 0; j < kGroup; ++j) q[j] = dsk[j] * uu[j];
+    const float* Sp = w.S.data() + step * row;
+    const float* St = Sp + row;
+    const float* Et = w.E.data() + step * row;
+    float* dBl = w.dBC.data() + t * 2 * row;
+    float* dCl = dBl + row;
+    float q[kGroup], dq[kGroup], dut[kGroup], ddl[kGroup], dlv[kGroup], uv[kGroup];
+    for (int j = 0; j < kGroup; ++j) dlv[j] = dl[j], uv[j] = uu[j], q[j] = dsk[j] * uu[j];
     for (int n = 0; n < N; ++n)
       for (int j = 0; j < kGroup; ++j) q[j] += St[n * kGroup + j] * Ct[n];
+    float dzv[kGroup];  // stored after the loop: a conditional store inside keeps it scalar
     for (int j = 0; j < kGroup; ++j) {
       const float sg = 1.0f / (1.0f + fast_expf(-zz[j]));
-      if (a.dz) a.dz[t * a.dz_stride + d0 + j] += dyy[j] * q[j] * sg * (1.0f + zz[j] * (1.0f - sg));
+      dzv[j] = dyy[j] * q[j] * sg * (1.0f + zz[j] * (1.0f - sg));
       dq[j] = dyy[j] * zz[j] * sg;
       dD[j] += dq[j] * uu[j];
       dut[j] = dq[j] * dsk[j];
       ddl[j] = 0.0f;
     }
-    double* dBt = dBC + int64_t(t) * 2 * N;
-    double* dCt = dBt + N;
+    if (a.dz)
+      for (int j = 0; j < kGroup; ++j) a.dz[t * a.dz_stride + d0 + j] += dzv[j];
+    // The lane sums are computed into locals first and then added to the scratch: a store
+    // into it between the loads of St/Sp/Et keeps GCC from vectorising the 16 lanes.
     for (int n = 0; n < N; ++n) {
       const float bn = Bt[n], cn = Ct[n];
-      float sc = 0.0f, sb = 0.0f;
+      const float* Sn = St + n * kGroup;
+      const float* Spn = Sp + n * kGroup;
+      const float* En = Et + n * kGroup;
+      float sc[kGroup], sb[kGroup];
       for (int j = 0; j < kGroup; ++j) {
-        sc += dq[j] * St[n * kGroup + j];
+        sc[j] = dq[j] * Sn[j];
         const float g = ds[n][j] + dq[j] * cn;
-        const float ea = fast_expf(dl[j] * At[n][j]);
-        const float prev = Sp ? Sp[n * kGroup + j] : 0.0f;
-        ddl[j] += g * (prev * ea * At[n][j] + bn * uu[j]);
-        dAacc[n][j] += g * prev * ea * dl[j];
-        sb += g * dl[j] * uu[j];
-        dut[j] += g * dl[j] * bn;
-        ds[n][j] = g * ea;
+        ddl[j] += g * (Spn[j] * En[j] * At[n][j] + bn * uv[j]);
+        dAacc[n][j] += g * Spn[j] * En[j] * dlv[j];
+        sb[j] = g * dlv[j] * uv[j];
+        dut[j] += g * dlv[j] * bn;
+        ds[n][j] = g * En[j];
       }
-      dCt[n] += sc;
-      dBt[n] += sb;
+      for (int j = 0; j < kGroup; ++j) dCl[n * kGroup + j] += sc[j];
+      for (int j = 0; j < kGroup; ++j) dBl[n * kGroup + j] += sb[j];
     }
-    for (int j = 0; j < kGroup; ++j) {
-      if (a.du) a.du[t * a.D + d0 + j] += dut[j];
-      if (a.ddelta) a.ddelta[t * a.D + d0 + j] += ddl[j];
-    }
+    if (a.du)
+      for (int j = 0; j < kGroup; ++j) a.du[t * a.D + d0 + j] += dut[j];
+    if (a.ddelta)
+      for (int j = 0; j < kGroup; ++j) a.ddelta[t * a.D + d0 + j] += ddl[j];
   }
   for (int j = 0; j < kGroup; ++j) {
     if (a.dDskip) a.dDskip[d0 + j] += dD[j];
@@ -220,10 +243,12 @@ void scan_back_group16(const ScanBackArgs& a, int d0, float* S, double* dBC) {
   }
 }
 
-// One channel (the tail when D is not a multiple of 16), plain, exact exp, ds in double.
-void scan_back_channel(const ScanBackArgs& a, int64_t d, float* S, double* dBC) {
+// One channel (the tail when D is not a multiple of 16), plain, exact exp, ds in double;
+// its dB/dC go to lane 0 of the scratch's partial sums.
+void scan_back_channel(const ScanBackArgs& a, int64_t d, ScanBackScratch& w) {
   const int N = a.N, T = a.T;
   const float* Ad = a.A + d * N;
+  float* S = w.S.data();  // [T][N] here, the group layout is not needed
   std::vector<float> s(static_cast<size_t>(N), 0.0f);
   for (int step = 0; step < T; ++step) {
     const int64_t t = a.reverse ? T - 1 - step : step;
@@ -251,16 +276,16 @@ void scan_back_channel(const ScanBackArgs& a, int64_t d, float* S, double* dBC) 
     const double dq = dyv * zz * sg;
     dD += dq * uu;
     double dut = dq * a.Dskip[d], ddl = 0.0;
-    double* dBt = dBC + size_t(t) * 2 * N;
-    double* dCt = dBt + N;
+    float* dBl = w.dBC.data() + t * 2 * N * kGroup;
+    float* dCl = dBl + N * kGroup;
     for (int n = 0; n < N; ++n) {
-      dCt[n] += dq * st[n];
+      dCl[n * kGroup] += float(dq * st[n]);
       const double g = ds[size_t(n)] + dq * Ct[n];
       const double ea = std::exp(float(dl) * Ad[n]);
       const double prev = sp ? sp[n] : 0.0;
       ddl += g * (prev * ea * Ad[n] + Bt[n] * uu);
       if (a.dA) a.dA[d * N + n] += float(g * prev * ea * dl);
-      dBt[n] += g * dl * uu;
+      dBl[n * kGroup] += float(g * dl * uu);
       dut += g * dl * Bt[n];
       ds[size_t(n)] = g * ea;
     }
@@ -284,19 +309,22 @@ void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, fl
   const int tail = D - groups * kGroup;
   std::mutex mu;
   ThreadPool::global().parallel_for(groups + tail, [&](int64_t g0, int64_t g1) {
-    std::vector<float> S(size_t(T) * N * kGroup);
-    std::vector<double> dBC(size_t(T) * 2 * N, 0.0);  // [t][dB (N) | dC (N)], this range's share
+    ScanBackScratch w(T, N);
     for (int64_t g = g0; g < g1; ++g) {
       if (g < groups)
-        scan_back_group16(a, int(g) * kGroup, S.data(), dBC.data());
+        scan_back_group16(a, int(g) * kGroup, w);
       else
-        scan_back_channel(a, groups * kGroup + (g - groups), S.data(), dBC.data());
+        scan_back_channel(a, groups * kGroup + (g - groups), w);
     }
     std::lock_guard<std::mutex> lock(mu);
     for (int t = 0; t < T; ++t)
       for (int n = 0; n < N; ++n) {
-        if (dBm) dBm[t * dbc_stride + n] += float(dBC[size_t(t) * 2 * N + n]);
-        if (dCm) dCm[t * dbc_stride + n] += float(dBC[size_t(t) * 2 * N + N + n]);
+        const float* dBl = w.dBC.data() + (size_t(t) * 2 * N + n) * kGroup;
+        const float* dCl = dBl + size_t(N) * kGroup;
+        double sb = 0.0, sc = 0.0;
+        for (int j = 0; j < kGroup; ++j) sb += dBl[j], sc += dCl[j];
+        if (dBm) dBm[t * dbc_stride + n] += float(sb);
+        if (dCm) dCm[t * dbc_stride + n] += float(sc);
       }
   });
 }
