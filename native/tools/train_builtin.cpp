@@ -6,7 +6,7 @@
 //                       [--mamba-ratio R] [--d-state N] [--weight-decay W] [--patch P] [--hidden H]
 //                       [--x0-snr-clip C (0: plain x0 MSE)]
 //       writes DIR/{spiece.model, t5/, dimba.json, dimba.safetensors, builtin.manifest.json}
-//   train_builtin eval --model DIR [--weights F | --random-init SEED] [--limit N] [--steps N]
+//   train_builtin eval --model DIR [--weights F | --state TRAIN_STATE | --random-init SEED] [--limit N] [--steps N]
 //                      [--guidance G] [--sampler NAME]      -> one JSON line of accuracies
 //   train_builtin check [--n N]   -> the checker on dataset images and on noise (JSON)
 //   train_builtin bench --model DIR [--steps N] [--guidance G] [--runs R]
@@ -236,6 +236,23 @@ int train_cmd(const Args& a) {
   return 0;
 }
 
+// The Dimba parameters of a training state (TrainSession::save_state: "param.<name>" beside
+// the optimizer's "optim.*"), so a run can be scored while it trains.
+ParamSet params_of_train_state(const std::string& path, const DimbaConfig& cfg) {
+  const Checkpoint ck = load_safetensors(path);
+  auto it = ck.metadata.find("format");
+  if (it == ck.metadata.end() || it->second != "dimba-train-state")
+    throw EngineError(ErrorCode::BadFile, path + ": not a Dimba training state");
+  ParamSet p = ParamSet::zeros_like_config(cfg);
+  for (size_t i = 0; i < p.count(); ++i) {
+    const TensorEntry* e = ck.find("param." + p.names[i]);
+    if (!e || e->dtype != DType::F32 || e->shape != p.shapes[i])
+      throw EngineError(ErrorCode::BadFile, path + ": missing or mis-shaped param." + p.names[i]);
+    std::memcpy(p.at(i), e->data, e->nbytes);
+  }
+  return p;
+}
+
 int eval_cmd(const Args& a) {
   const std::string dir = a.get("model");
   if (dir.empty()) throw EngineError(ErrorCode::InvalidArgument, "eval: --model DIR is required");
@@ -265,6 +282,10 @@ int eval_cmd(const Args& a) {
         if (v[k] == 0.f) v[k] = 0.02f * r[k];
     }
     BuiltinModel m = BuiltinModel::from_params(dir, p);
+    run(m);
+  } else if (a.kv.count("state")) {
+    kind = "train-state";
+    BuiltinModel m = BuiltinModel::from_params(dir, params_of_train_state(a.get("state"), read_builtin_dimba_config(dir)));
     run(m);
   } else {
     BuiltinModel m = BuiltinModel::load(dir, a.get("weights"));
