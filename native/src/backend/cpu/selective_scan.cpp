@@ -131,8 +131,8 @@ namespace dimba::cpu {
 //     du_t += sum_n ds delta B, then ds_{t-1} = ds a.
 // Channel groups run in parallel. dB/dC are shared by all channels: each group adds its 16
 // lanes into a per-range [T][dB (N) | dC (N)][16] float buffer with plain vector adds, and
-// the lanes are summed once per range (in double), not once per group and step: two
-// horizontal sums per (step, state) per group were a third of this kernel.
+// the lanes are summed once per range (in double) instead of with two horizontal sums per
+// (step, state) in every group.
 namespace {
 
 struct ScanBackArgs {
