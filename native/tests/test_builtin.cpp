@@ -111,12 +111,19 @@ void checker_is_honest() {
   }
   std::printf("    dataset %s\n    noise   %s\n", data.json().c_str(), noise.json().c_str());
   CHECK(data.all == data.n);
+  int diagonal = 0;  // the dataset's shapes are all measured as themselves
+  for (int w = 0; w < kShapes; ++w) diagonal += data.shape_as[w][w];
+  CHECK(diagonal == data.n);
   CHECK(noise.rate(noise.colour) < 0.35 && noise.rate(noise.background) < 0.35);
   CHECK(noise.rate(noise.position) < 0.45 && noise.rate(noise.shape) < 0.45);
   // A plain image has no object: colour, position and shape are wrong, not guessed.
   std::vector<uint8_t> plain(32 * 32 * 3, 40);
   const Measurement m = measure_image(plain.data(), 32);
   CHECK(!m.found && m.colour == -1 && m.shape == -1 && m.position == -1);
+  Tally one;
+  one.add(sample_scene(21, 0), m);
+  CHECK(one.shape_as[sample_scene(21, 0).shape][kShapes] == 1);  // counted as "none"
+  CHECK(one.json().find("\"shape_confusion\": {\"circle\": [") != std::string::npos);
   CHECK_THROWS_CODE(measure_image(plain.data(), 2), ErrorCode::InvalidArgument);
 }
 

@@ -22,8 +22,13 @@ const scoresSchema = z.object({
   position: z.number().min(0).max(1),
   shape: z.number().min(0).max(1),
   all: z.number().min(0).max(1),
+  /** Per wanted shape: how often it was measured as each shape, then as no object. */
+  shape_confusion: z.record(z.string(), z.array(z.number().int().nonnegative())).optional(),
 });
 export type BuiltinScores = z.infer<typeof scoresSchema>;
+
+/** The checker's shape classes, in the order of shape_confusion's columns (then "none"). */
+const SHAPES = ['circle', 'square', 'triangle', 'star', 'ring'] as const;
 
 const evalReportSchema = z.object({
   model: z.string(),
@@ -78,6 +83,26 @@ export function formatScores(scores: BuiltinScores): string[] {
   });
   rows.push(`${'all four'.padEnd(10)} ${(100 * scores.all).toFixed(1).padStart(5)}%  over ${scores.n} prompts`);
   return rows;
+}
+
+/** One line per wanted shape: its accuracy and what it was drawn as instead, most often first. */
+export function formatShapeConfusion(scores: BuiltinScores): string[] {
+  const confusion = scores.shape_confusion;
+  if (!confusion) return [];
+  const columns = [...SHAPES, 'none'];
+  return SHAPES.flatMap((shape, row) => {
+    const counts = confusion[shape];
+    const n = counts?.reduce((a, b) => a + b, 0) ?? 0;
+    if (!counts || n === 0) return [];
+    const misses = counts
+      .map((count, col) => ({ name: columns[col] ?? `#${col}`, count, col }))
+      .filter((m) => m.col !== row && m.count > 0)
+      .sort((a, b) => b.count - a.count)
+      .map((m) => `${m.name} ${m.count}`);
+    const rate = (100 * (counts[row] ?? 0)) / n;
+    const tail = misses.length > 0 ? `  drawn as: ${misses.join(', ')}` : '';
+    return [`  ${shape.padEnd(9)} ${rate.toFixed(1).padStart(5)}% of ${n}${tail}`];
+  });
 }
 
 interface EvalArgs {
@@ -139,6 +164,9 @@ export default defineCommand({
     const report = parseToolReport(stdout, evalReportSchema);
     out(`${report.model} model, ${report.steps} steps, guidance ${report.guidance}, ${report.seconds.toFixed(0)} s`);
     for (const line of formatScores(report.scores)) out(line);
+    const byShape = formatShapeConfusion(report.scores);
+    if (byShape.length > 0) out('shape, by the shape asked for:');
+    for (const line of byShape) out(line);
     return report.scores.n > 0 ? EXIT_OK : EXIT_FAILED;
   },
 });

@@ -150,15 +150,22 @@ void Tally::add(const Scene& want, const Measurement& got) {
   const bool b = got.background == want.background, c = got.colour == want.colour;
   const bool p = got.position == want.position, s = got.shape == want.shape;
   background += b, colour += c, position += p, shape += s, all += (b && c && p && s);
+  ++shape_as[want.shape][got.shape >= 0 ? got.shape : kShapes];
 }
 
 std::string Tally::json() const {
   char buf[256];
   std::snprintf(buf, sizeof buf,
                 "{\"n\": %d, \"colour\": %.4f, \"background\": %.4f, \"position\": %.4f, \"shape\": %.4f, "
-                "\"all\": %.4f}",
+                "\"all\": %.4f, \"shape_confusion\": {",
                 n, rate(colour), rate(background), rate(position), rate(shape), rate(all));
-  return buf;
+  std::string out = buf;
+  for (int w = 0; w < kShapes; ++w) {
+    out += std::string(w ? ", \"" : "\"") + kShapeNames[size_t(w)] + "\": [";
+    for (int g = 0; g <= kShapes; ++g) out += (g ? ", " : "") + std::to_string(shape_as[w][g]);
+    out += "]";
+  }
+  return out + "}}";
 }
 
 }  // namespace dimba::builtin

@@ -29,12 +29,16 @@ struct Measurement {
 // rgb (size, size, 3) 8-bit; size >= 8. Throws InvalidArgument for a bad size.
 Measurement measure_image(const uint8_t* rgb, int size);
 
-// Per-attribute counts of correct measurements.
+// Per-attribute counts of correct measurements, and which shape each wanted shape was
+// measured as (column kShapes: no object found), to see where shape accuracy goes.
 struct Tally {
   int n = 0, background = 0, colour = 0, position = 0, shape = 0, all = 0;
+  int shape_as[kShapes][kShapes + 1] = {};
   void add(const Scene& want, const Measurement& got);
   double rate(int k) const { return n ? double(k) / n : 0.0; }
-  std::string json() const;  // {"n":..,"colour":..,"background":..,"position":..,"shape":..,"all":..}
+  // {"n":..,"colour":..,"background":..,"position":..,"shape":..,"all":..,
+  //  "shape_confusion":{"circle":[as circle, square, triangle, star, ring, none], ...}}
+  std::string json() const;
 };
 
 }  // namespace dimba::builtin

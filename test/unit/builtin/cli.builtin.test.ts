@@ -5,6 +5,7 @@ import { UsageError } from '../../../main/cli/command.js';
 import {
   BUILTIN_TARGETS,
   formatScores,
+  formatShapeConfusion,
   parseEvalArgs,
   parseToolReport,
   projectRoot,
@@ -34,6 +35,24 @@ describe('dimba eval-builtin', () => {
     expect(lines[2]).toMatch(/^position\s+70\.0%\s+\(target 80%\)\s+NOT met$/);
     expect(lines[4]).toContain('233 prompts');
     expect(BUILTIN_TARGETS.shape).toBe(0.75);
+  });
+
+  it('breaks shape down by the shape asked for, misses most frequent first', () => {
+    const confusion = {
+      circle: [8, 0, 0, 0, 2, 0],
+      square: [0, 10, 0, 0, 0, 0],
+      triangle: [0, 0, 0, 0, 0, 0],
+      star: [3, 0, 1, 4, 0, 2],
+      ring: [0, 0, 0, 0, 5, 0],
+    };
+    const lines = formatShapeConfusion({ ...scores, shape_confusion: confusion });
+    expect(lines).toEqual([
+      '  circle     80.0% of 10  drawn as: ring 2',
+      '  square    100.0% of 10',
+      '  star       40.0% of 10  drawn as: circle 3, none 2, triangle 1',
+      '  ring      100.0% of 5',
+    ]);
+    expect(formatShapeConfusion(scores)).toEqual([]);  // an older tool's report has no breakdown
   });
 
   it('passes numeric options to the tool and the shipped model by default', () => {
