@@ -226,7 +226,8 @@ void iddpm_loss_gradient() {
   CHECK_REL(dout.data(), num.data(), num.size(), 1e-4);
 }
 
-// AdamW against torch.optim.AdamW's update written out for one tensor and two steps.
+// AdamW against torch.optim.AdamW's update written out for one tensor and two steps, and the
+// change it reports through `applied`.
 void adamw_two_steps() {
   DimbaConfig cfg;
   ParamSet p;
@@ -240,9 +241,11 @@ void adamw_two_steps() {
   AdamWOptions o;
   o.lr = 0.01, o.weight_decay = 0.1;
   AdamW opt(p, o);
-  std::vector<double> want = {0.5, -1.0, 2.0}, m(3, 0.0), v(3, 0.0);
+  ParamSet applied = ParamSet::zeros_like(p);
+  const std::vector<double> start = {0.5, -1.0, 2.0};
+  std::vector<double> want = start, m(3, 0.0), v(3, 0.0);
   for (int step = 1; step <= 2; ++step) {
-    opt.step(p, g);
+    opt.step(p, g, &applied);
     for (int k = 0; k < 3; ++k) {
       want[size_t(k)] *= 1.0 - o.lr * o.weight_decay;
       m[size_t(k)] = 0.9 * m[size_t(k)] + 0.1 * g.data[size_t(k)];
@@ -251,8 +254,10 @@ void adamw_two_steps() {
       want[size_t(k)] -= o.lr * mh / (std::sqrt(vh) + o.eps);
     }
   }
-  std::vector<float> wf(want.begin(), want.end());
+  std::vector<float> wf(want.begin(), want.end()), change(3);
   CHECK_REL(p.data.data(), wf.data(), 3, 1e-6);
+  for (size_t k = 0; k < 3; ++k) change[k] = float(want[k] - start[k]);
+  CHECK_REL(applied.data.data(), change.data(), 3, 1e-5);  // the summed updates (one float rounding each)
 }
 
 // dimba-wide (gap 2: Mamba after every other block, non-square 6x10 latent, three text

@@ -221,6 +221,27 @@ void AdamW::set_trainable(const std::string& name, bool on) {
   trainable_[size_t(it - names_.begin())] = on;
 }
 
+namespace {
+
+// One tensor's update, in float with a loop GCC vectorises per ISA: in double, with the
+// `applied` test inside, it was ~4% of a built-in model training step (perf). The moments are
+// float either way; against the double formulas the update differs by a few float ulps.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void adamw_update(float* p, float* m, float* v, const float* g, float* applied, size_t n, float b1, float b2,
+                  float decay, float step_size, float inv_bc2, float eps) {
+  for (size_t k = 0; k < n; ++k) {
+    const float mk = b1 * m[k] + (1.0f - b1) * g[k];
+    const float vk = b2 * v[k] + (1.0f - b2) * g[k] * g[k];
+    m[k] = mk;
+    v[k] = vk;
+    const float d = -decay * p[k] - step_size * mk / (std::sqrt(vk * inv_bc2) + eps);
+    if (applied) applied[k] += d;  // loop-invariant: GCC unswitches it
+    p[k] += d;
+  }
+}
+
+}  // namespace
+
 void AdamW::step(ParamSet& params, const ParamSet& grads, ParamSet* applied) {
   DIMBA_CHECK(params.data.size() == m_.size() && grads.data.size() == m_.size());
   ++steps_;
@@ -228,18 +249,10 @@ void AdamW::step(ParamSet& params, const ParamSet& grads, ParamSet* applied) {
   const double bc1 = 1.0 - std::pow(b1, double(steps_)), bc2 = 1.0 - std::pow(b2, double(steps_));
   for (size_t i = 0; i < params.count(); ++i) {
     if (!trainable_[i]) continue;
-    const size_t off = params.offsets[i], n = params.numel(i);
-    for (size_t k = off; k < off + n; ++k) {
-      const double g = grads.data[k];
-      const double m = b1 * m_[k] + (1.0 - b1) * g;
-      const double v = b2 * v_[k] + (1.0 - b2) * g * g;
-      m_[k] = float(m);
-      v_[k] = float(v);
-      const double p = params.data[k];
-      const double d = -lr * opt_.weight_decay * p - lr * (m / bc1) / (std::sqrt(v / bc2) + opt_.eps);
-      if (applied) applied->data[k] = float(double(applied->data[k]) + d);
-      params.data[k] = float(p + d);
-    }
+    const size_t off = params.offsets[i];
+    adamw_update(params.data.data() + off, m_.data() + off, v_.data() + off, grads.data.data() + off,
+                 applied ? applied->data.data() + off : nullptr, params.numel(i), float(b1), float(b2),
+                 float(lr * opt_.weight_decay), float(lr / bc1), float(1.0 / bc2), float(opt_.eps));
   }
 }
 

@@ -174,6 +174,10 @@ void scan_back_group16(const ScanBackArgs& a, int d0, ScanBackScratch& w) {
     const float* Sp = w.S.data() + step * row;
     float* St = w.S.data() + (step + 1) * row;
     float* Et = w.E.data() + step * row;
+    // This group's z and dy are one cache line per step that only the reverse loop reads;
+    // fetched there, each was a miss the loop waited on.
+    __builtin_prefetch(a.z + t * a.z_stride + d0);
+    __builtin_prefetch(a.dy + t * a.D + d0);
     for (int n = 0; n < N; ++n)
       for (int j = 0; j < kGroup; ++j) {
         const float ea = fast_expf(dl[j] * At[n][j]);
