@@ -46,6 +46,21 @@ void dataset_is_deterministic_and_excludes_held_out() {
     captions.insert(caption_scene(a, 7, i));
   }
   CHECK(captions.size() > 1000);  // paraphrases, not one template
+  // A caption without a position is a centred object, and a centred object is sometimes named so.
+  int unnamed = 0, named_centre = 0;
+  for (uint64_t i = 0; i < 2000; ++i) {
+    const Scene s = sample_scene(7, i);
+    const std::string c = caption_scene(s, 7, i);
+    bool names_position = false;
+    for (const char* w : {"centre", "middle", "left", "right", "top", "bottom"})
+      names_position |= c.find(w) != std::string::npos;
+    if (!names_position) {
+      CHECK(s.position == kCentre);
+      ++unnamed;
+    }
+    named_centre += names_position && s.position == kCentre;
+  }
+  CHECK(unnamed > 100 && named_centre > 100);
   int differ = 0;  // another seed is another dataset
   for (uint64_t i = 0; i < 50; ++i) differ += caption_scene(sample_scene(8, i), 8, i) != caption_scene(sample_scene(7, i), 7, i);
   CHECK(differ > 40);

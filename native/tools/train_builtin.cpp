@@ -105,7 +105,7 @@ int train_cmd(const Args& a) {
   const uint64_t seed = uint64_t(a.num("seed", 8));
   const int items_n = int(a.num("items", 12000));
   TrainOptions opt;
-  opt.steps = int64_t(a.num("steps", 30000));
+  opt.steps = int64_t(a.num("steps", 32000));
   opt.batch_size = int(a.num("batch", 16));
   opt.lr = a.num("lr", 1e-3);
   opt.warmup_steps = int64_t(a.num("warmup", 100));

@@ -151,7 +151,11 @@ const char* position_phrase(int position, int variant) {
 std::string caption_scene(const Scene& s, uint64_t seed, uint64_t index) {
   const uint64_t k = index ^ 0x5bd1e995ull;
   const bool with_size = unit(mix(seed, k, 11)) < 0.5f;
-  const bool with_pos = unit(mix(seed, k, 12)) < 0.85f;
+  // Only a centred object may go without its position, so that a prompt naming none ("a red
+  // star on a blue background") means the centre. When any position could go unnamed
+  // (15% of captions), such a prompt asked for a mixture of five places, and the model drew
+  // the object in fragments spread over several of them.
+  const bool with_pos = s.position != kCentre || unit(mix(seed, k, 12)) < 0.5f;
   const int form = below(mix(seed, k, 13), 6);
   const std::string adj = with_size ? std::string(kSizeNames[size_t(s.size)]) + " " : std::string();
   const std::string colour = kColourNames[size_t(s.colour)];

@@ -25,6 +25,7 @@ extern const std::array<const char*, kShapes> kShapeNames;     // circle square 
 extern const std::array<const char*, kColours> kColourNames;   // red orange yellow green blue purple white black
 extern const std::array<std::array<uint8_t, 3>, kColours> kPalette;
 extern const std::array<const char*, kPositions> kPositionNames;  // centre left right top bottom
+constexpr int kCentre = 0;  // kPositionNames[kCentre]: where a caption without a position puts the object
 extern const std::array<const char*, kSizes> kSizeNames;          // small large
 // Anchor of each position as a fraction of the image side (x, y).
 extern const std::array<std::array<float, 2>, kPositions> kPositionAnchors;
@@ -48,7 +49,8 @@ Scene sample_scene(uint64_t seed, uint64_t index);
 // (3, size, size) planes in [-1, 1]; size >= 8.
 std::vector<float> render_scene(const Scene& s, int size);
 // One caption drawn from the grammar's paraphrases (which attributes it states is drawn too:
-// colour, shape and background always; size and position often).
+// colour, shape and background always, size half the time, position always unless the object
+// is in the centre, then half the time).
 std::string caption_scene(const Scene& s, uint64_t seed, uint64_t index);
 // The evaluation caption: every attribute the checker measures, one fixed phrasing.
 std::string full_caption(const Scene& s);
