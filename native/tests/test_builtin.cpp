@@ -95,10 +95,15 @@ void vocabulary_file_reads_into_whole_words() {
   CHECK(tok.encode_pieces("  a   red star on a blue background ") == want);  // whitespace folded
   const std::vector<std::string> comma = tok.encode_pieces("on the left, white background");
   CHECK(comma.size() == 6 && comma[3] == ",");
+  Scene red_star;
+  red_star.shape = 3, red_star.colour = 0, red_star.background = 4;
+  CHECK(plain_caption(red_star) == "a red star on a blue background");
+  red_star.colour = 1;
+  CHECK(plain_caption(red_star) == "an orange star on a blue background");
   // Every caption of the grammar is whole words: no letter pieces, no <unk>.
   for (uint64_t i = 0; i < 300; ++i) {
     const Scene s = sample_scene(11, i);
-    for (const std::string& c : {caption_scene(s, 11, i), full_caption(s)})
+    for (const std::string& c : {caption_scene(s, 11, i), full_caption(s), plain_caption(s)})
       for (int32_t id : tok.encode(c)) {
         const std::string& p = tok.id_to_piece(id);
         const bool word = p == "," || (p.rfind("\xE2\x96\x81", 0) == 0 && p.size() > 3);

@@ -7,7 +7,8 @@
 //                       [--x0-snr-clip C (0: plain x0 MSE)]
 //       writes DIR/{spiece.model, t5/, dimba.json, dimba.safetensors, builtin.manifest.json}
 //   train_builtin eval --model DIR [--weights F | --state TRAIN_STATE | --random-init SEED] [--limit N] [--steps N]
-//                      [--guidance G] [--sampler NAME]      -> one JSON line of accuracies
+//                      [--guidance G] [--sampler NAME] [--captions full|plain]   -> one JSON line of accuracies
+//       (plain: "a red star on a blue background", scored as a centred object)
 //   train_builtin check [--n N]   -> the checker on dataset images and on noise (JSON)
 //   train_builtin bench --model DIR [--steps N] [--guidance G] [--runs R]
 //   train_builtin sample --model DIR [--prompt P] [--seed S] [--out F.ppm]   -> one image + its measurement
@@ -87,12 +88,19 @@ void save_params(const std::string& path, const ParamSet& p, const std::map<std:
   save_safetensors(path, t, meta);
 }
 
-Tally evaluate(BuiltinModel& m, int limit, int steps, double guidance, const std::string& sampler) {
+// The held-out scenes, each prompted with its full caption, or with its plain caption
+// (no size, no position) and then expected in the centre.
+Tally evaluate(BuiltinModel& m, int limit, int steps, double guidance, const std::string& sampler,
+               bool plain = false) {
   std::vector<Scene> scenes = held_out_scenes();
   if (limit > 0 && size_t(limit) < scenes.size()) scenes.resize(size_t(limit));
   std::vector<std::string> prompts;
   std::vector<uint64_t> seeds;
-  for (size_t i = 0; i < scenes.size(); ++i) prompts.push_back(full_caption(scenes[i])), seeds.push_back(1000 + i);
+  for (size_t i = 0; i < scenes.size(); ++i) {
+    prompts.push_back(plain ? plain_caption(scenes[i]) : full_caption(scenes[i]));
+    seeds.push_back(1000 + i);
+    if (plain) scenes[i].position = kCentre;
+  }
   const auto imgs = m.generate(prompts, seeds, steps, guidance, sampler, 8);
   Tally t;
   for (size_t i = 0; i < scenes.size(); ++i) t.add(scenes[i], measure_image(imgs[i].data(), kBuiltinImageSize));
@@ -259,10 +267,13 @@ int eval_cmd(const Args& a) {
   const int limit = int(a.num("limit", 0)), steps = int(a.num("steps", 20));
   const double guidance = a.num("guidance", 4.0);
   const std::string sampler = a.get("sampler", "dpm++2m");
+  const std::string captions = a.get("captions", "full");
+  if (captions != "full" && captions != "plain")
+    throw EngineError(ErrorCode::InvalidArgument, "eval: --captions is full or plain");
   std::string kind = "trained";
   auto run = [&](BuiltinModel& m) {
     const auto e0 = std::chrono::steady_clock::now();
-    const Tally t = evaluate(m, limit, steps, guidance, sampler);
+    const Tally t = evaluate(m, limit, steps, guidance, sampler, captions == "plain");
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
     std::printf("{\"model\": \"%s\", \"steps\": %d, \"guidance\": %g, \"seconds\": %.1f, \"scores\": %s}\n",
                 kind.c_str(), steps, guidance, sec, t.json().c_str());

@@ -1,8 +1,10 @@
-// `dimba eval-builtin [--model DIR] [--limit N] [--steps N] [--guidance G] [--random-init SEED]
-// [--check]`: the built-in model's evaluation (issue 8). The native tool train_builtin
-// generates one image per held-out prompt (a (shape, colour, background, position) combination
-// never seen in training) and measures each image's background, object colour, position and
-// shape; this command prints per-attribute accuracy beside the targets. `--check` instead
+// `dimba eval-builtin [--model DIR] [--limit N] [--steps N] [--guidance G] [--captions full|plain]
+// [--random-init SEED] [--check]`: the built-in model's evaluation (issue 8). The native tool
+// train_builtin generates one image per held-out prompt (a (shape, colour, background, position)
+// combination never seen in training) and measures each image's background, object colour,
+// position and shape; this command prints per-attribute accuracy beside the targets.
+// `--captions plain` prompts without size or position ("a red star on a blue background"),
+// which by the dataset's convention asks for a centred object. `--check` instead
 // scores the dataset's own images and noise (the checker's honesty), `--random-init` an
 // untrained network.
 import { execFile } from 'node:child_process';
@@ -124,6 +126,10 @@ export function parseEvalArgs(args: readonly string[], root: string): EvalArgs {
       const v = args[++i];
       if (v === undefined) throw new UsageError('--model needs a folder');
       model = path.resolve(v);
+    } else if (arg === '--captions') {
+      const v = args[++i];
+      if (v !== 'full' && v !== 'plain') throw new UsageError('--captions is full or plain');
+      rest.push(arg, v);
     } else if (NUMERIC.has(arg)) {
       const v = args[++i];
       if (v === undefined || !Number.isFinite(Number(v)) || Number(v) < 0) throw new UsageError(`${arg} needs a number >= 0`);
@@ -148,7 +154,7 @@ function runTool(tool: string, args: readonly string[]): Promise<string> {
 export default defineCommand({
   name: 'eval-builtin',
   summary: 'Per-attribute accuracy of the built-in model on held-out prompts',
-  usage: '[--model DIR] [--limit N] [--steps N] [--guidance G] [--random-init SEED] [--check]',
+  usage: '[--model DIR] [--limit N] [--steps N] [--guidance G] [--captions full|plain] [--random-init SEED] [--check]',
   async run(args, { out }) {
     const root = projectRoot();
     const parsed = parseEvalArgs(args, root);

@@ -182,6 +182,12 @@ std::string full_caption(const Scene& s) {
          article(bg.c_str()) + " " + bg + " background";
 }
 
+std::string plain_caption(const Scene& s) {
+  const std::string noun = std::string(kColourNames[size_t(s.colour)]) + " " + kShapeNames[size_t(s.shape)];
+  const std::string bg = kColourNames[size_t(s.background)];
+  return std::string(article(noun.c_str())) + " " + noun + " on " + article(bg.c_str()) + " " + bg + " background";
+}
+
 std::vector<Scene> held_out_scenes() {
   std::vector<Scene> out;
   for (int sh = 0; sh < kShapes; ++sh)

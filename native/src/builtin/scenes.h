@@ -11,7 +11,7 @@
 // Held-out evaluation: a fixed subset of the (shape, colour, background, position) combinations
 // never appears in training (is_held_out), so the evaluation measures composition, not recall.
 // defines: kShapeNames, kSizeRadius, shape_contains, kColourNames, kPalette, kPositionNames, Scene, sample_scene,
-//          render_scene, caption_scene, full_caption, is_held_out, held_out_scenes, splitmix64
+//          render_scene, caption_scene, full_caption, plain_caption, is_held_out, held_out_scenes, splitmix64
 #pragma once
 #include <array>
 #include <cstdint>
@@ -54,6 +54,9 @@ std::vector<float> render_scene(const Scene& s, int size);
 std::string caption_scene(const Scene& s, uint64_t seed, uint64_t index);
 // The evaluation caption: every attribute the checker measures, one fixed phrasing.
 std::string full_caption(const Scene& s);
+// The shortest caption, colour, shape and background only ("a red star on a blue
+// background"): by the dataset's convention its object is in the centre.
+std::string plain_caption(const Scene& s);
 // Whether (shape, colour, background, position) is reserved for evaluation.
 bool is_held_out(int shape, int colour, int background, int position);
 // Every held-out combination (about a sixth of 1400), each as a centred-jitter-free scene of

@@ -61,6 +61,7 @@ describe('dimba eval-builtin', () => {
       'eval', '--model', path.join(root, 'assets', 'builtin'), '--limit', '16', '--steps', '10',
     ]);
     expect(parseEvalArgs(['--check'], root).toolArgs[0]).toBe('check');
+    expect(parseEvalArgs(['--captions', 'plain'], root).toolArgs.slice(-2)).toEqual(['--captions', 'plain']);
   });
 
   it('refuses unknown options and non-numbers as usage errors', () => {
@@ -68,6 +69,7 @@ describe('dimba eval-builtin', () => {
     expect(() => parseEvalArgs(['--steps', 'ten'], '/r')).toThrow(UsageError);
     expect(() => parseEvalArgs(['--steps', '-1'], '/r')).toThrow(UsageError);
     expect(() => parseEvalArgs(['--model'], '/r')).toThrow(UsageError);
+    expect(() => parseEvalArgs(['--captions', 'short'], '/r')).toThrow(UsageError);
   });
 
   it('finds the project root from its own folder', () => {
