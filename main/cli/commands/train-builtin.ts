@@ -35,7 +35,7 @@ export function parseTrainArgs(args: readonly string[], root: string, engineVers
 
 export default defineCommand({
   name: 'train-builtin',
-  summary: 'Train the built-in model (procedural shapes, about 80 minutes on one CPU core)',
+  summary: 'Train the built-in model (procedural shapes, about 75 minutes on one CPU core)',
   usage: '[--out DIR] [--seed S] [--steps N] [--batch B] [--items N] [--lr X] [--warmup N] [--minutes M] [--eval-limit N]',
   async run(args, { err }) {
     const root = projectRoot();
