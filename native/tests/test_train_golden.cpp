@@ -227,37 +227,41 @@ void iddpm_loss_gradient() {
 }
 
 // AdamW against torch.optim.AdamW's update written out for one tensor and two steps, and the
-// change it reports through `applied`.
+// change it reports through `applied`. 37 elements: the vectorised body and its tail.
 void adamw_two_steps() {
-  DimbaConfig cfg;
+  const size_t n = 37;
   ParamSet p;
   p.names = {"w"};
-  p.shapes = {{3}};
+  p.shapes = {{int64_t(n)}};
   p.offsets = {0};
   p.index["w"] = 0;
-  p.data = {0.5f, -1.0f, 2.0f};
+  p.data.resize(n);
   ParamSet g = ParamSet::zeros_like(p);
-  g.data = {0.1f, -0.2f, 0.3f};
+  for (size_t k = 0; k < n; ++k) {
+    p.data[k] = 0.5f + 0.1f * float(k) * (k % 2 ? -1.0f : 1.0f);
+    g.data[k] = 0.3f * std::sin(float(k) + 1.0f);
+  }
   AdamWOptions o;
   o.lr = 0.01, o.weight_decay = 0.1;
   AdamW opt(p, o);
   ParamSet applied = ParamSet::zeros_like(p);
-  const std::vector<double> start = {0.5, -1.0, 2.0};
-  std::vector<double> want = start, m(3, 0.0), v(3, 0.0);
+  const std::vector<double> start(p.data.begin(), p.data.end());
+  std::vector<double> want = start, m(n, 0.0), v(n, 0.0);
   for (int step = 1; step <= 2; ++step) {
     opt.step(p, g, &applied);
-    for (int k = 0; k < 3; ++k) {
-      want[size_t(k)] *= 1.0 - o.lr * o.weight_decay;
-      m[size_t(k)] = 0.9 * m[size_t(k)] + 0.1 * g.data[size_t(k)];
-      v[size_t(k)] = 0.999 * v[size_t(k)] + 0.001 * double(g.data[size_t(k)]) * g.data[size_t(k)];
-      const double mh = m[size_t(k)] / (1.0 - std::pow(0.9, step)), vh = v[size_t(k)] / (1.0 - std::pow(0.999, step));
-      want[size_t(k)] -= o.lr * mh / (std::sqrt(vh) + o.eps);
+    for (size_t k = 0; k < n; ++k) {
+      const double gk = g.data[k];
+      want[k] *= 1.0 - o.lr * o.weight_decay;
+      m[k] = 0.9 * m[k] + 0.1 * gk;
+      v[k] = 0.999 * v[k] + 0.001 * gk * gk;
+      const double mh = m[k] / (1.0 - std::pow(0.9, step)), vh = v[k] / (1.0 - std::pow(0.999, step));
+      want[k] -= o.lr * mh / (std::sqrt(vh) + o.eps);
     }
   }
-  std::vector<float> wf(want.begin(), want.end()), change(3);
-  CHECK_REL(p.data.data(), wf.data(), 3, 1e-6);
-  for (size_t k = 0; k < 3; ++k) change[k] = float(want[k] - start[k]);
-  CHECK_REL(applied.data.data(), change.data(), 3, 1e-5);  // the summed updates (one float rounding each)
+  std::vector<float> wf(want.begin(), want.end()), change(n);
+  CHECK_REL(p.data.data(), wf.data(), n, 1e-6);
+  for (size_t k = 0; k < n; ++k) change[k] = float(want[k] - start[k]);
+  CHECK_REL(applied.data.data(), change.data(), n, 1e-6);  // the summed updates, each rounded once
 }
 
 // dimba-wide (gap 2: Mamba after every other block, non-square 6x10 latent, three text

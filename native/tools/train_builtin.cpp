@@ -296,7 +296,8 @@ int eval_cmd(const Args& a) {
     run(m);
   } else if (a.kv.count("state")) {
     kind = "train-state";
-    BuiltinModel m = BuiltinModel::from_params(dir, params_of_train_state(a.get("state"), read_builtin_dimba_config(dir)));
+    const ParamSet p = params_of_train_state(a.get("state"), read_builtin_dimba_config(dir));
+    BuiltinModel m = BuiltinModel::from_params(dir, p);
     run(m);
   } else {
     BuiltinModel m = BuiltinModel::load(dir, a.get("weights"));
