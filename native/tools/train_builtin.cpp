@@ -244,23 +244,6 @@ int train_cmd(const Args& a) {
   return 0;
 }
 
-// The Dimba parameters of a training state (TrainSession::save_state: "param.<name>" beside
-// the optimizer's "optim.*"), so a run can be scored while it trains.
-ParamSet params_of_train_state(const std::string& path, const DimbaConfig& cfg) {
-  const Checkpoint ck = load_safetensors(path);
-  auto it = ck.metadata.find("format");
-  if (it == ck.metadata.end() || it->second != "dimba-train-state")
-    throw EngineError(ErrorCode::BadFile, path + ": not a Dimba training state");
-  ParamSet p = ParamSet::zeros_like_config(cfg);
-  for (size_t i = 0; i < p.count(); ++i) {
-    const TensorEntry* e = ck.find("param." + p.names[i]);
-    if (!e || e->dtype != DType::F32 || e->shape != p.shapes[i])
-      throw EngineError(ErrorCode::BadFile, path + ": missing or mis-shaped param." + p.names[i]);
-    std::memcpy(p.at(i), e->data, e->nbytes);
-  }
-  return p;
-}
-
 int eval_cmd(const Args& a) {
   const std::string dir = a.get("model");
   if (dir.empty()) throw EngineError(ErrorCode::InvalidArgument, "eval: --model DIR is required");

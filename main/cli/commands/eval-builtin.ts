@@ -24,13 +24,11 @@ const scoresSchema = z.object({
   position: z.number().min(0).max(1),
   shape: z.number().min(0).max(1),
   all: z.number().min(0).max(1),
-  /** Per wanted shape: how often it was measured as each shape, then as no object. */
+  /** Per wanted shape, in the checker's order: how often it was measured as each shape (the
+   *  keys' order), then as no object. */
   shape_confusion: z.record(z.string(), z.array(z.number().int().nonnegative())).optional(),
 });
 export type BuiltinScores = z.infer<typeof scoresSchema>;
-
-/** The checker's shape classes, in the order of shape_confusion's columns (then "none"). */
-const SHAPES = ['circle', 'square', 'triangle', 'star', 'ring'] as const;
 
 const evalReportSchema = z.object({
   model: z.string(),
@@ -91,11 +89,12 @@ export function formatScores(scores: BuiltinScores): string[] {
 export function formatShapeConfusion(scores: BuiltinScores): string[] {
   const confusion = scores.shape_confusion;
   if (!confusion) return [];
-  const columns = [...SHAPES, 'none'];
-  return SHAPES.flatMap((shape, row) => {
-    const counts = confusion[shape];
-    const n = counts?.reduce((a, b) => a + b, 0) ?? 0;
-    if (!counts || n === 0) return [];
+  const shapes = Object.keys(confusion);
+  const columns = [...shapes, 'none'];
+  return shapes.flatMap((shape, row) => {
+    const counts = confusion[shape] ?? [];
+    const n = counts.reduce((a, b) => a + b, 0);
+    if (n === 0) return [];
     const misses = counts
       .map((count, col) => ({ name: columns[col] ?? `#${col}`, count, col }))
       .filter((m) => m.col !== row && m.count > 0)

@@ -1,6 +1,6 @@
 // The training loop (see train_loop.h). Randomness per step comes from Philox counters keyed
 // by (seed, step), never from a stateful generator, which is what makes resume exact.
-// defines: TrainSession members
+// defines: TrainSession members, params_of_train_state
 #include "training/train_loop.h"
 
 #include <chrono>
@@ -35,7 +35,36 @@ double draw_uniform(uint64_t seed, uint32_t stream, int64_t step, int index) {
   return double(draw_u32(seed, stream, step, index)) / 4294967296.0;  // [0, 1)
 }
 
+[[noreturn]] void bad_state(const std::string& path, const std::string& m) {
+  throw EngineError(ErrorCode::BadFile, path + ": " + m);
+}
+
+// A file save_state wrote, checked by its metadata.
+Checkpoint open_train_state(const std::string& path) {
+  Checkpoint ck = load_safetensors(path);
+  auto it = ck.metadata.find("format");
+  if (it == ck.metadata.end() || it->second != "dimba-train-state") bad_state(path, "not a Dimba training state");
+  return ck;
+}
+
+// The trained tensors of a state ("param.<name>" or "lora.<name>") into `into`, same names and shapes.
+void read_trained(const Checkpoint& ck, const std::string& path, const std::string& prefix, ParamSet& into) {
+  for (size_t i = 0; i < into.count(); ++i) {
+    const TensorEntry* e = ck.find(prefix + into.names[i]);
+    if (!e || e->dtype != DType::F32 || e->shape != into.shapes[i])
+      bad_state(path, "missing or mis-shaped " + into.names[i]);
+    std::memcpy(into.at(i), e->data, e->nbytes);
+  }
+}
+
 }  // namespace
+
+ParamSet params_of_train_state(const std::string& path, const DimbaConfig& cfg) {
+  const Checkpoint ck = open_train_state(path);
+  ParamSet p = ParamSet::zeros_like_config(cfg);
+  read_trained(ck, path, "param.", p);
+  return p;
+}
 
 TrainSession::TrainSession(const DimbaConfig& cfg, ParamSet params, const TrainOptions& opt)
     : cfg_(cfg), opt_(opt), params_(std::move(params)) {
@@ -192,19 +221,11 @@ void TrainSession::save_state(const std::string& path) const {
 }
 
 void TrainSession::load_state(const std::string& path) {
-  Checkpoint ck = load_safetensors(path);
-  auto bad = [&](const std::string& m) { throw EngineError(ErrorCode::BadFile, path + ": " + m); };
-  auto it = ck.metadata.find("format");
-  if (it == ck.metadata.end() || it->second != "dimba-train-state") bad("not a Dimba training state");
+  Checkpoint ck = open_train_state(path);
+  auto bad = [&](const std::string& m) { bad_state(path, m); };
   if (ck.metadata["optimizer"] != (came_ ? "came" : "adamw") || ck.metadata["lora"] != (lora_ ? "1" : "0"))
     bad("saved with another optimizer or LoRA setting");
-  ParamSet& trained = lora_ ? lora_->tensors : params_;
-  const std::string wp = lora_ ? "lora." : "param.";
-  for (size_t i = 0; i < trained.count(); ++i) {
-    const TensorEntry* e = ck.find(wp + trained.names[i]);
-    if (!e || e->dtype != DType::F32 || e->shape != trained.shapes[i]) bad("missing or mis-shaped " + trained.names[i]);
-    std::memcpy(trained.at(i), e->data, e->nbytes);
-  }
+  read_trained(ck, path, lora_ ? "lora." : "param.", lora_ ? lora_->tensors : params_);
   std::map<std::string, std::vector<double>> st;
   for (const auto& [k, e] : ck.tensors) {
     if (k.rfind("optim.", 0) != 0) continue;

@@ -10,7 +10,7 @@
 //   TrainSession s(cfg, ParamSet::from_checkpoint(ck, cfg), opts);
 //   s.run(dataset, on_progress, &cancel);        // until opts.steps or cancel
 //   s.save_state(path);  ...  s2.load_state(path); s2.run(...)   // resume
-// defines: TrainItem, TrainOptions, TrainProgress, TrainSession
+// defines: TrainItem, TrainOptions, TrainProgress, TrainSession, params_of_train_state
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -66,6 +66,10 @@ struct TrainProgress {
   double grad_norm;          // before clipping
   double seconds_per_step;
 };
+
+// The weights in a full fine-tune's training state (save_state's "param.<name>" tensors) as a
+// ParamSet for `cfg`, without a session: to score a run while it trains. Throws BadFile.
+ParamSet params_of_train_state(const std::string& path, const DimbaConfig& cfg);
 
 class TrainSession {
  public:

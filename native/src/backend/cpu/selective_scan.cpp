@@ -4,7 +4,6 @@
 // fast_expf, compiled per ISA via target_clones. The state stays float32 in every weight
 // precision (MODEL.md section 3), and decays into denormals that FTZ flushes.
 // defines: selective_scan_forward, selective_scan_backward
-#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -159,7 +158,6 @@ void scan_back_group16(const ScanBackArgs& a, int d0, ScanBackScratch& w) {
   const int N = a.N, T = a.T;
   const int64_t row = int64_t(N) * kGroup;
   float At[kMaxState][kGroup], ds[kMaxState][kGroup], dAacc[kMaxState][kGroup];
-  std::fill(w.S.begin(), w.S.begin() + row, 0.0f);  // a tail channel may have used the scratch
   for (int n = 0; n < N; ++n)
     for (int j = 0; j < kGroup; ++j) {
       At[n][j] = a.A[int64_t(d0 + j) * N + n];
@@ -252,7 +250,7 @@ void scan_back_group16(const ScanBackArgs& a, int d0, ScanBackScratch& w) {
 void scan_back_channel(const ScanBackArgs& a, int64_t d, ScanBackScratch& w) {
   const int N = a.N, T = a.T;
   const float* Ad = a.A + d * N;
-  float* S = w.S.data();  // [T][N] here, the group layout is not needed
+  float* S = w.S.data() + N * kGroup;  // [T][N] after the zero row, which the groups rely on
   std::vector<float> s(static_cast<size_t>(N), 0.0f);
   for (int step = 0; step < T; ++step) {
     const int64_t t = a.reverse ? T - 1 - step : step;
