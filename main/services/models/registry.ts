@@ -78,6 +78,8 @@ async function listWeightFiles(target: string): Promise<string[]> {
 
 export class ModelRegistry {
   private readonly hashing = new Map<string, Promise<void>>();
+  /** Each model's last manifest update; the next one waits for it (see `update`). */
+  private readonly updates = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: ModelRegistryOptions) {}
 
@@ -177,21 +179,20 @@ export class ModelRegistry {
    * of `from`, validates them, and hashes them in the background.
    */
   async useConvertedWeights(id: string, from: string, file: ModelFile): Promise<Model> {
-    const model = await this.read(id);
-    if (!model) throw new ApiError('NOT_FOUND', `no registered model ${id}`);
+    if (!(await this.read(id))) throw new ApiError('NOT_FOUND', `no registered model ${id}`);
     // Checked against the config found beside the original, as at registration.
     const config = findConfig(from, false);
     const validation = await this.options.inspector.inspect(path.join(this.options.folder, id, file.path), config ? { config } : {});
     // Entries are absolute (local models) or relative to the model's folder (downloads).
     const base = path.join(this.options.folder, id);
     const isFrom = (f: ModelFile) => path.resolve(base, f.path) === path.resolve(from);
-    const updated: Model = {
+    const updated = await this.update(id, (model) => ({
       ...model,
       files: [...model.files.filter((f) => !isFrom(f)), file],
       totalBytes: model.totalBytes - (model.files.find(isFrom)?.bytes ?? 0) + file.bytes,
       validation,
-    };
-    await this.write(updated);
+    }));
+    if (!updated) throw new ApiError('NOT_FOUND', `no registered model ${id}`);
     this.hashInBackground(id);
     await this.changed();
     return updated;
@@ -236,13 +237,36 @@ export class ModelRegistry {
     for (const f of model.files) {
       if (f.sha256 === null) found.set(f.path, await this.options.hashes.sha256(path.resolve(base, f.path)));
     }
-    const current = await this.read(id);
-    if (!current) return; // removed meanwhile
     // Only the hashes are this pass's to write: the file list may have changed while it hashed
     // (a conversion replacing the .pt), and writing back the list it read would undo that.
-    const files = current.files.map((f) => ({ ...f, sha256: f.sha256 ?? found.get(f.path) ?? null }));
-    await this.write({ ...current, files });
-    await this.changed();
+    const updated = await this.update(id, (current) => ({
+      ...current,
+      files: current.files.map((f) => ({ ...f, sha256: f.sha256 ?? found.get(f.path) ?? null })),
+    }));
+    if (updated) await this.changed(); // else removed meanwhile
+  }
+
+  /**
+   * Reads a model's manifest, changes it and writes it back, one update at a time per model:
+   * two that overlapped (a hash pass finishing while a conversion repoints the model) would each
+   * write back the manifest they read, and the later one would undo the other. Null when the
+   * model is gone.
+   */
+  private update(id: string, change: (model: Model) => Model): Promise<Model | null> {
+    const run = async (): Promise<Model | null> => {
+      const model = await this.read(id);
+      if (!model) return null;
+      const next = change(model);
+      await this.write(next);
+      return next;
+    };
+    const task = (this.updates.get(id) ?? Promise.resolve()).then(run);
+    const settled = task.catch(() => undefined);
+    this.updates.set(id, settled);
+    void settled.then(() => {
+      if (this.updates.get(id) === settled) this.updates.delete(id);
+    });
+    return task;
   }
 
   private releaseParts(resolved: string): { path: string; name: string; kind: 'dimba' | 't5' | 'vae' }[] {
