@@ -19,7 +19,10 @@
 //   parameters mirrored on the device by DimbaTrainer): forward + backward, median of 3; the
 //   optimiser (CAME on the host over the adapters only) is not in the time.
 // Usage: bench_cuda [--res 512,1024] [--steps 20] [--images 2] [--text-len 120] [--depth D]
-//                   [--no-ops] [--train] [--out FILE]
+//                   [--no-ops] [--train] [--probe 8192] [--latent S] [--out FILE]
+// --probe N sizes the rate probe's GEMMs and --latent S runs every model at an S x S latent
+// instead of the resolution's: with small values they make the rehearsal that runs on the CPU
+// emulator in the tests (native/tests/cuda_emu), not a measurement.
 // Exits 77 when there is no CUDA device (the reason printed).
 // defines: main (bench_cuda)
 #include <algorithm>
@@ -36,6 +39,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_backend.h"
+#include "core/error.h"
 #include "core/rng.h"
 #include "dimba_bench_model.h"
 #include "models/dimba.h"
@@ -189,12 +193,12 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
   }
 }
 
-void bench_resolution(Report& rep, int res, int steps, int images, int text_len, int depth, double card_tflops,
-                      bool ops) {
+void bench_resolution(Report& rep, int res, int latent, int steps, int images, int text_len, int depth,
+                      double card_tflops, bool ops) {
   const Backend& be = cuda_backend();
   DimbaConfig cfg = DimbaConfig::dimba_l_2(res);
   if (depth > 0) cfg.depth = depth;
-  const int S = res / 8, L = cfg.model_max_length, Ccap = cfg.caption_channels;
+  const int S = latent > 0 ? latent : res / 8, L = cfg.model_max_length, Ccap = cfg.caption_channels;
   const int N = (S / cfg.patch_size) * (S / cfg.patch_size);
   cuda_reset_peak_memory();
   const double tl = now_s();
@@ -330,13 +334,17 @@ void bench_resolution(Report& rep, int res, int steps, int images, int text_len,
     rep.line("");
     op_table(rep, be, cfg, N, L, text_len);
   }
+  // Timings of wrong answers are no result: the run fails (main prints the error).
+  if (!finite || graph_diff != 0.0)
+    throw EngineError(ErrorCode::Internal, finite ? "the graph's forward differs from the plain forward"
+                                                  : "the denoising loop produced non-finite values");
 }
 
-void bench_train(Report& rep, int text_len, int depth) {
+void bench_train(Report& rep, int latent, int text_len, int depth) {
   const Backend& be = cuda_backend();
   DimbaConfig cfg = DimbaConfig::dimba_l_2(512);
   if (depth > 0) cfg.depth = depth;
-  const int S = 64, L = cfg.model_max_length;
+  const int S = latent > 0 ? latent : 64, L = cfg.model_max_length;
   ParamSet params = [&] {
     Checkpoint ck = bench::random_checkpoint(cfg, DType::F32);
     return ParamSet::from_checkpoint(ck, cfg);
@@ -364,7 +372,8 @@ void bench_train(Report& rep, int text_len, int depth) {
   }
   const CudaMemoryStats m = cuda_memory_stats();
   rep.line("");
-  rep.line("### LoRA training step at 512px (rank 16, default targets, batch 1, f32 parameters, depth %d)", cfg.depth);
+  rep.line("### LoRA training step at %dpx (rank 16, default targets, batch 1, f32 parameters, depth %d)", S * 8,
+           cfg.depth);
   rep.line("| measure | value |");
   rep.line("| --- | ---: |");
   rep.line("| seconds per step (forward + backward; median of 3 after a warm-up) | %.3f |", median(ts));
@@ -384,7 +393,7 @@ std::vector<int> parse_list(const std::string& s) {
 
 int main(int argc, char** argv) {
   std::vector<int> res = {512, 1024};
-  int steps = 20, images = 2, text_len = 120, depth = 0;
+  int steps = 20, images = 2, text_len = 120, depth = 0, probe = 8192, latent = 0;
   bool ops = true, train = false;
   std::string out_path;
   for (int i = 1; i < argc; ++i) {
@@ -396,15 +405,17 @@ int main(int argc, char** argv) {
     else if (a == "--depth" && i + 1 < argc) depth = std::atoi(argv[++i]);
     else if (a == "--no-ops") ops = false;
     else if (a == "--train") train = true;
+    else if (a == "--probe" && i + 1 < argc) probe = std::atoi(argv[++i]);
+    else if (a == "--latent" && i + 1 < argc) latent = std::atoi(argv[++i]);
     else if (a == "--out" && i + 1 < argc) out_path = argv[++i];
     else {
       std::fprintf(stderr, "usage: bench_cuda [--res 512,1024] [--steps 20] [--images 2] [--text-len 120] "
-                           "[--depth D] [--no-ops] [--train] [--out FILE]\n");
+                           "[--depth D] [--no-ops] [--train] [--probe 8192] [--latent S] [--out FILE]\n");
       return 2;
     }
   }
-  if (steps < 1 || images < 1 || text_len < 0 || text_len > 300) {
-    std::fprintf(stderr, "bench_cuda: steps and images >= 1, text-len 0..300\n");
+  if (steps < 1 || images < 1 || text_len < 0 || text_len > 300 || probe < 16 || latent < 0 || latent % 2) {
+    std::fprintf(stderr, "bench_cuda: steps and images >= 1, text-len 0..300, probe >= 16, latent even\n");
     return 2;
   }
   CudaDeviceInfo info;
@@ -420,14 +431,14 @@ int main(int argc, char** argv) {
     rep.line("## CUDA backend: %s (sm_%d, %d SMs, %.0f GiB), %s", info.name.c_str(), info.sm, info.multiprocessors,
              gib(info.memory_bytes), info.cublas.c_str());
     cuda_set_reduced_precision(true);
-    const double r32 = cuda_gemm_bf16_tflops(8192, 20, true), r16 = cuda_gemm_bf16_tflops(8192, 20, false);
+    const double r32 = cuda_gemm_bf16_tflops(probe, 20, true), r16 = cuda_gemm_bf16_tflops(probe, 20, false);
     const double card = std::max(r32, r16);
     rep.line("");
-    rep.line("card's bf16 matmul rate (cuBLAS 8192^3, bf16 in, f32 accumulate): %.0f TFLOP/s with f32 output, %.0f "
+    rep.line("card's bf16 matmul rate (cuBLAS %d^3, bf16 in, f32 accumulate): %.0f TFLOP/s with f32 output, %.0f "
              "with bf16 output",
-             r32, r16);
-    for (int r : res) bench_resolution(rep, r, steps, images, text_len, depth, card, ops);
-    if (train) bench_train(rep, text_len, depth);
+             probe, r32, r16);
+    for (int r : res) bench_resolution(rep, r, latent, steps, images, text_len, depth, card, ops);
+    if (train) bench_train(rep, latent, text_len, depth);
   } catch (const EngineError& e) {
     rep.line("FAILED: %s: %s", error_code_name(e.code), e.what());
     if (!out_path.empty()) {

@@ -270,11 +270,15 @@ __global__ void __launch_bounds__(128) attn_tc_kernel(AttnArgs a) {
 constexpr int kMmaBQ = 128, kMmaBK = 64, kMmaThreads = 256;
 
 __device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#ifdef DIMBA_CUDA_EMU  // the CPU emulator (native/tests/cuda_emu) has no PTX
+  ::emu::mma_m16n8k16_bf16(d, a, b0, b1);
+#else
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
 }
 
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {

@@ -299,9 +299,10 @@ void linear_int8_forward(float* y, const float* x, const int8_t* w, const float*
   const bool bf = reduced_precision();
   void* wd = scratch(kScratchD, size_t(n) * (bf ? 2 : 4));
   if (bf)
-    dequant_int8_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(static_cast<__nv_bfloat16*>(wd), w, scale, N, K);
+    dequant_int8_kernel<__nv_bfloat16>
+        <<<blocks_for(n, 256), 256, 0, stream()>>>(static_cast<__nv_bfloat16*>(wd), w, scale, N, K);
   else
-    dequant_int8_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(static_cast<float*>(wd), w, scale, N, K);
+    dequant_int8_kernel<float><<<blocks_for(n, 256), 256, 0, stream()>>>(static_cast<float*>(wd), w, scale, N, K);
   check_launch("dequant_int8_kernel");
   linear_core(y, x, wd, bf ? DType::BF16 : DType::F32, bias, M, K, N, accumulate);
 }
