@@ -77,6 +77,7 @@ const Backend& cpu_backend() {
       cpu::selective_scan_backward,
       cpu::patch_embed_backward,
       cpu::unpatchify_backward,
+      nullptr,  // one precision
   };
   return be;
 }

@@ -77,6 +77,11 @@ struct Backend {
   decltype(&cpu::selective_scan_backward) selective_scan_backward;
   decltype(&cpu::patch_embed_backward) patch_embed_backward;
   decltype(&cpu::unpatchify_backward) unpatchify_backward;
+
+  // The switch of a backend's reduced-precision mode (CUDA: activations rounded to bf16 for the
+  // tensor cores, TF32; null where there is one mode): sets it, returns the previous setting.
+  // It is process-wide; T5 turns it off around its forward (models/t5_encoder.cpp).
+  bool (*set_reduced_precision)(bool on);
 };
 
 // The CPU backend (always available).

@@ -80,6 +80,7 @@ const Backend& cuda_backend() {
       cu::selective_scan_backward,
       cu::patch_embed_backward,
       cu::unpatchify_backward,
+      cuda_set_reduced_precision,
   };
   return be;
 }

@@ -89,6 +89,7 @@ const Backend& vulkan_backend() {
       vk::selective_scan_backward,
       vk::patch_embed_backward,
       vk::unpatchify_backward,
+      nullptr,  // one precision
   };
   return be;
 }
