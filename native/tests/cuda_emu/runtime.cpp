@@ -179,8 +179,9 @@ void try_release_block(Block& b) {
 void try_release_warp(Block& b, const Fiber& f) {
   Warp& warp = b.warps[size_t(f.warp)];
   if (warp.waiting == 0) return;
-  if (f.state == State::AtWarp && warp.waiting < __builtin_popcount(f.mask)) return;  // some yet to come
   const int first = f.warp * 32, lanes = std::min(32, b.threads - first);
+  const unsigned present = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1u;
+  if (f.state == State::AtWarp && warp.waiting < __builtin_popcount(f.mask & present)) return;  // more to come
   unsigned mask = 0;
   bool waiting = false;
   for (int l = 0; l < lanes; ++l) {
