@@ -182,6 +182,7 @@ class DimbaModel {
                       int W, int L);
 
   const DimbaConfig& config() const { return cfg_; }
+  const Backend& backend() const { return *be_; }
   DType weight_dtype() const { return wdtype_; }
   size_t weight_bytes() const { return weight_bytes_; }     // bound tensors, at their dtype
   size_t arena_peak_bytes() const { return arena_->peak(); }  // activations, most at once

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "io/load_checkpoint.h"
+#include "pipeline/graphed_forward.h"
 #include "sampling/cfg.h"
 #include "sampling/schedule.h"
 #include "text/embedding_cache.h"
@@ -27,6 +28,7 @@ struct Pipeline::State {
   EmbeddingCache cache;
   PromptEncoder prompts;  // references tokenizer, t5 and cache above (State never moves)
   std::mutex mu;          // one generate() at a time: each model has one activation arena
+  bool cuda_graphs = true;  // PipelineOptions::cuda_graphs
 
   State(PipelineModelInfo i, Tokenizer tok, T5Encoder enc, DimbaModel d, std::optional<VaeModel> v, size_t cache_bytes)
       : info(std::move(i)), tokenizer(std::move(tok)), t5(std::move(enc)), dimba(std::move(d)), vae(std::move(v)),
@@ -134,8 +136,10 @@ Pipeline Pipeline::load(const ModelManifest& m, const PipelineOptions& opt) {
   info.weights = opt.weights == DType::BF16 ? "bf16" : "f32";
   info.defaults = m.defaults;
   info.resolution = m.resolution;
-  return from_parts_optional_vae(std::move(info), std::move(tok), std::move(t5), std::move(dimba), std::move(vae),
-                                 opt.embedding_cache_bytes);
+  Pipeline p = from_parts_optional_vae(std::move(info), std::move(tok), std::move(t5), std::move(dimba),
+                                      std::move(vae), opt.embedding_cache_bytes);
+  p.s_->cuda_graphs = opt.cuda_graphs;
+  return p;
 }
 
 void Pipeline::set_dimba(DimbaModel dimba) {
@@ -202,7 +206,9 @@ GenerateResult Pipeline::generate(const Recipe& r, const GenerateHooks& hooks) {
   std::memcpy(y2.data() + size_t(L) * size_t(D), cond->y.data(), size_t(L) * size_t(D) * sizeof(float));
   result.times.text += now_s() - t0;
 
-  // The doubled-batch network call the guidance wraps.
+  // The doubled-batch network call the guidance wraps; on CUDA replayed from a graph that lives
+  // for one image's sampling (the decode may grow op scratch the graph points into).
+  std::unique_ptr<GraphedForward> graphed;
   std::vector<float> t2(2);
   GuidedModelFn<float> model = [&](const std::vector<float>& in2, double t_input, std::vector<float>& out2) {
     t2[0] = t2[1] = float(t_input);
@@ -220,7 +226,10 @@ GenerateResult Pipeline::generate(const Recipe& r, const GenerateHooks& hooks) {
       mc.w = w;
       hooks.on_model_call(mc);
     }
-    s.dimba.forward(out2.data(), in2.data(), t2.data(), y2.data(), y_lens, 2, h, w, L);
+    if (graphed)
+      graphed->forward(out2.data(), in2.data(), t2.data());
+    else
+      s.dimba.forward(out2.data(), in2.data(), t2.data(), y2.data(), y_lens, 2, h, w, L);
   };
   DenoiseFn denoise = make_cfg_denoiser<float>(model, 1, in_per, out_per, r.guidance);
 
@@ -255,7 +264,9 @@ GenerateResult Pipeline::generate(const Recipe& r, const GenerateHooks& hooks) {
       }
       return report(hooks, {PipelineStage::Sampling, k, r.count, si.step, si.total, pv});
     };
+    if (s.cuda_graphs) graphed = GraphedForward::create(s.dimba, y2.data(), y_lens, h, w, L);
     run_sampler(kind, schedule, r.steps, x, sh);
+    graphed.reset();
     result.times.sampling += now_s() - t0;
 
     // --- decoding ---

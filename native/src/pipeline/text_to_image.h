@@ -58,6 +58,9 @@ struct PipelineOptions {
   // "auto", "cpu", "vulkan" or "cuda" (backend/select.h): every model runs there; a backend
   // that is not available throws EngineError(BackendUnavailable).
   std::string backend = "cpu";
+  // On CUDA, replay each image's denoising forward from a graph (pipeline/graphed_forward.h;
+  // the same pixels either way). Off: one plain forward per step.
+  bool cuda_graphs = true;
 };
 
 enum class PipelineStage { Text, Sampling, Decoding };
