@@ -11,8 +11,8 @@
 //   counted analytically: every Linear, both attention products, the scan, the conv; times the
 //   steps) and its fraction of the card's rate, peak memory (the backend's allocations:
 //   weights + activations + op scratch; and the device's used memory, cuBLAS and context included);
-//   the same loop again with each forward replayed from a CUDA graph (DimbaModel::forward_device
-//   captured once; its output checked equal to the plain forward's);
+//   the same loop again with each forward replayed from a CUDA graph as the pipeline does it
+//   (pipeline/graphed_forward.h; its output checked equal to the plain forward's);
 // - the main ops alone at the model's shapes (median of 10, synchronised), to show where the
 //   time goes;
 // - with --train: a LoRA training step at 512px (rank 16 on the default targets, batch 1, f32
@@ -43,6 +43,7 @@
 #include "core/rng.h"
 #include "dimba_bench_model.h"
 #include "models/dimba.h"
+#include "pipeline/graphed_forward.h"
 #include "sampling/cfg.h"
 #include "sampling/sampler.h"
 #include "training/dimba_train.h"
@@ -252,36 +253,24 @@ void bench_resolution(Report& rep, int res, int latent, int steps, int images, i
   }
   for (double v : last) finite = finite && std::isfinite(v);
 
-  // The same loop with the forward replayed from a CUDA graph: x and t are uploaded into fixed
-  // device buffers before each launch, y and the lengths once (the plain path re-uploads them
-  // every call, as DimbaModel::forward must).
+  // The same loop with the forward replayed from a CUDA graph, as the pipeline runs it
+  // (pipeline/graphed_forward.h: the text uploaded once, each image's graph captured after its
+  // first step).
   std::vector<double> per_image_graph;
   double graph_diff = -1.0;
   {
-    float* x_dev = static_cast<float*>(be.alloc(2 * in_per * 4));
-    float* t_dev = static_cast<float*>(be.alloc(2 * 4));
-    float* y_dev = static_cast<float*>(be.alloc(y2.size() * 4));
-    int* lens_dev = static_cast<int*>(be.alloc(2 * 4));
-    float* out_dev = static_cast<float*>(be.alloc(2 * out_per * 4));
-    be.upload(y_dev, y2.data(), y2.size() * 4);
-    be.upload(lens_dev, lens, 2 * 4);
-    auto body = [&] { model.forward_device(out_dev, x_dev, t_dev, y_dev, lens_dev, 2, S, S, L); };
-    net(xin, 500.0, out2);  // the plain forward's answer, for the comparison below
-    body();  // one call first: whatever a first call at these sizes does is done before the capture
-    be.synchronize();
-    // From here on only the graph runs on this model: a plain forward could resize the arena
-    // (Arena::reset(0)) under the captured pointers.
-    std::shared_ptr<CudaGraph> graph = cuda_graph_capture(body);
+    std::unique_ptr<GraphedForward> graphed;
     GuidedModelFn<float> gnet = [&](const std::vector<float>& in2, double t_input, std::vector<float>& o2) {
       t2[0] = t2[1] = float(t_input);
       o2.resize(2 * out_per);
-      be.upload(x_dev, in2.data(), 2 * in_per * 4);
-      be.upload(t_dev, t2.data(), 2 * 4);
-      cuda_graph_launch(*graph);
-      be.download(o2.data(), out_dev, 2 * out_per * 4);
+      graphed->forward(o2.data(), in2.data(), t2.data());
     };
-    // The graph's answer is the plain forward's, bit for bit (same kernels, same order).
+    // The graph's answer is the plain forward's, bit for bit (same kernels, same order): the
+    // second call is the first replay.
+    net(xin, 500.0, out2);
+    graphed = GraphedForward::create(model, y2.data(), lens, S, S, L);
     std::vector<float> g2;
+    gnet(xin, 500.0, g2);
     gnet(xin, 500.0, g2);
     graph_diff = 0.0;
     for (size_t i = 0; i < g2.size(); ++i) graph_diff = std::max(graph_diff, double(std::fabs(g2[i] - out2[i])));
@@ -293,13 +282,10 @@ void bench_resolution(Report& rep, int res, int latent, int steps, int images, i
       SamplerHooks hk;
       hk.denoise = gdenoise;
       const double t0 = now_s();
+      graphed = GraphedForward::create(model, y2.data(), lens, S, S, L);
       run_sampler(SamplerKind::DpmSolverPP2M, sched, steps, x, hk);
       per_image_graph.push_back(now_s() - t0);
     }
-    graph.reset();
-    for (void* p : {static_cast<void*>(x_dev), static_cast<void*>(t_dev), static_cast<void*>(y_dev),
-                    static_cast<void*>(lens_dev), static_cast<void*>(out_dev)})
-      be.free(p);
   }
   const std::vector<int> lv = {text_len, text_len};
   const bench::Flops f = bench::count_flops(cfg, 2, N, L, lv);
