@@ -1,13 +1,14 @@
 // A small test harness for the engine's C++ tests (no framework: the GPU machine has no
 // extras). Each test file is one executable; main() calls RUN(test_fn) for each case and
 // returns harness_summary(), which prints "N passed, N failed".
-// defines: CHECK, CHECK_THROWS_CODE, RUN, rel_l2, golden_path, harness_summary
+// defines: CHECK, CHECK_THROWS_CODE, RUN, rel_l2, golden_path, harness_summary, backend_or_skip
 #pragma once
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "backend/backend.h"
 #include "core/error.h"
 
 namespace harness {
@@ -35,6 +36,22 @@ inline std::string golden_path(const std::string& file) {
   const char* env = std::getenv("DIMBA_GOLDEN_DIR");
   std::string dir = env ? env : DIMBA_GOLDEN_DIR;
   return dir + "/" + file;
+}
+
+// The backend `get` opens (cuda_backend, vulkan_backend), or null when it cannot, with the
+// reason printed; the test then exits with *exit_code: 77 (ctest: skipped), or 1 where the
+// environment variable `require` is "1" (machines where the backend must work).
+inline const dimba::Backend* backend_or_skip(const char* test, const char* require, const dimba::Backend& (*get)(),
+                                             int* exit_code) {
+  try {
+    return &get();
+  } catch (const dimba::EngineError& e) {
+    const bool required = std::getenv(require) && std::getenv(require)[0] == '1';
+    std::printf("%s %s: %s\n", required ? "FAIL" : "SKIP", test, e.what());
+    if (required) std::printf("(%s=1: the backend must be available here)\n", require);
+    *exit_code = required ? 1 : 77;
+    return nullptr;
+  }
 }
 
 template <class F>

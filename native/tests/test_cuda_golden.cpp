@@ -70,13 +70,8 @@ void host_cases() {
 }  // namespace
 
 int main() {
-  const bool require = std::getenv("DIMBA_REQUIRE_CUDA") && std::getenv("DIMBA_REQUIRE_CUDA")[0] == '1';
-  try {
-    cuda_backend();
-  } catch (const EngineError& e) {
-    std::printf("%s test_cuda_golden: %s\n", require ? "FAIL (DIMBA_REQUIRE_CUDA=1)" : "SKIP", e.what());
-    return require ? 1 : 77;
-  }
+  int skip = 0;
+  if (!harness::backend_or_skip("test_cuda_golden", "DIMBA_REQUIRE_CUDA", cuda_backend, &skip)) return skip;
   std::printf("device: %s; golden files: %s\n", cuda_device_info().name.c_str(), harness::golden_path("").c_str());
   RUN(dimba_tiny);
   RUN(dimba_wide);

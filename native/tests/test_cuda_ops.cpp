@@ -726,13 +726,8 @@ void test_bad_input() {
 }  // namespace
 
 int main() {
-  const bool require = std::getenv("DIMBA_REQUIRE_CUDA") && std::getenv("DIMBA_REQUIRE_CUDA")[0] == '1';
-  try {
-    cub = &cuda_backend();
-  } catch (const EngineError& e) {
-    std::printf("%s test_cuda_ops: %s\n", require ? "FAIL (DIMBA_REQUIRE_CUDA=1)" : "SKIP", e.what());
-    return require ? 1 : 77;
-  }
+  int skip = 0;
+  if (!(cub = harness::backend_or_skip("test_cuda_ops", "DIMBA_REQUIRE_CUDA", cuda_backend, &skip))) return skip;
   const CudaDeviceInfo info = cuda_device_info();
   std::printf("device: %s (sm_%d, %d SMs, %zu MiB); %s\n", info.name.c_str(), info.sm, info.multiprocessors,
               info.memory_bytes >> 20, info.cublas.c_str());

@@ -61,13 +61,8 @@ void graphs_give_the_plain_forwards_pixels() {
 }  // namespace
 
 int main() {
-  const bool require = std::getenv("DIMBA_REQUIRE_CUDA") && std::getenv("DIMBA_REQUIRE_CUDA")[0] == '1';
-  try {
-    cuda_backend();
-  } catch (const EngineError& e) {
-    std::printf("%s: %s\n", require ? "FAIL" : "SKIP", e.what());
-    return require ? 1 : 77;
-  }
+  int skip = 0;
+  if (!harness::backend_or_skip("test_cuda_pipeline", "DIMBA_REQUIRE_CUDA", cuda_backend, &skip)) return skip;
   if (!std::filesystem::exists(kModel)) {
     std::printf("FAIL: no built-in model at %s\n", kModel.c_str());
     return 1;

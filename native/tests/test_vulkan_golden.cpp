@@ -61,13 +61,8 @@ void dimba_tiny_train() { check_case("dimba-tiny.train", DType::F32); }
 }  // namespace
 
 int main() {
-  const bool require = std::getenv("DIMBA_REQUIRE_VULKAN") && std::getenv("DIMBA_REQUIRE_VULKAN")[0] == '1';
-  try {
-    vulkan_backend();
-  } catch (const EngineError& e) {
-    std::printf("%s test_vulkan_golden: %s\n", require ? "FAIL (DIMBA_REQUIRE_VULKAN=1)" : "SKIP", e.what());
-    return require ? 1 : 77;
-  }
+  int skip = 0;
+  if (!harness::backend_or_skip("test_vulkan_golden", "DIMBA_REQUIRE_VULKAN", vulkan_backend, &skip)) return skip;
   RUN(dimba_tiny);
   RUN(dimba_wide);
   RUN(t5_tiny);

@@ -734,13 +734,8 @@ void test_bad_input_and_unsupported() {
 }  // namespace
 
 int main() {
-  const bool require = std::getenv("DIMBA_REQUIRE_VULKAN") && std::getenv("DIMBA_REQUIRE_VULKAN")[0] == '1';
-  try {
-    vkb = &vulkan_backend();
-  } catch (const EngineError& e) {
-    std::printf("%s test_vulkan_ops: %s\n", require ? "FAIL (DIMBA_REQUIRE_VULKAN=1)" : "SKIP", e.what());
-    return require ? 1 : 77;
-  }
+  int skip = 0;
+  if (!(vkb = harness::backend_or_skip("test_vulkan_ops", "DIMBA_REQUIRE_VULKAN", vulkan_backend, &skip))) return skip;
   const VulkanDeviceInfo info = vulkan_device_info();
   std::printf("device: %s; subgroup size %u, arithmetic %s; %s\n", info.name.c_str(), info.subgroup_size,
               info.subgroup_arithmetic ? "yes" : "no", info.kernels.c_str());

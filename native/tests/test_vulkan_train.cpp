@@ -179,13 +179,9 @@ void train_session_on_vulkan() {
 }  // namespace
 
 int main() {
-  const bool require = std::getenv("DIMBA_REQUIRE_VULKAN") && std::getenv("DIMBA_REQUIRE_VULKAN")[0] == '1';
-  try {
-    vkb = &vulkan_backend();
-  } catch (const EngineError& e) {
-    std::printf("%s test_vulkan_train: %s\n", require ? "FAIL (DIMBA_REQUIRE_VULKAN=1)" : "SKIP", e.what());
-    return require ? 1 : 77;
-  }
+  int skip = 0;
+  vkb = harness::backend_or_skip("test_vulkan_train", "DIMBA_REQUIRE_VULKAN", vulkan_backend, &skip);
+  if (!vkb) return skip;
   RUN(dropout_and_checkpointing);
   RUN(gradients_accumulate_onto_the_host);
   RUN(lora_adapters);
