@@ -1,7 +1,7 @@
 // bfloat16 for the CPU emulator: storage, round-to-nearest-even conversion from f32 (NaN kept
 // a quiet NaN), exact widening, and the conversion functions the engine calls.
 // defines: __nv_bfloat16, __nv_bfloat162, __float2bfloat16_rn, __bfloat162float,
-//          __floats2bfloat162_rn, __ushort_as_bfloat16, __bfloat16_as_ushort
+//          __floats2bfloat162_rn, __ushort_as_bfloat16
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -35,7 +35,6 @@ struct alignas(4) __nv_bfloat162 {
 };
 
 inline __nv_bfloat16 __float2bfloat16_rn(float f) { return __nv_bfloat16(f); }
-inline __nv_bfloat16 __float2bfloat16(float f) { return __nv_bfloat16(f); }
 inline float __bfloat162float(__nv_bfloat16 h) { return float(h); }
 inline __nv_bfloat162 __floats2bfloat162_rn(float lo, float hi) { return {__nv_bfloat16(lo), __nv_bfloat16(hi)}; }
 inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short u) {
@@ -43,4 +42,3 @@ inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short u) {
   h.__x = u;
   return h;
 }
-inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 h) { return h.__x; }

@@ -1,6 +1,6 @@
 // half precision for the CPU emulator, on the compiler's _Float16 (IEEE binary16,
 // round-to-nearest-even conversions).
-// defines: __half, __half2, __float2half_rn, __half2float, __ushort_as_half, __half_as_ushort
+// defines: __half, __float2half_rn, __half2float
 #pragma once
 #include <cstring>
 
@@ -19,16 +19,6 @@ struct __half {
     return static_cast<float>(h);
   }
 };
-struct alignas(4) __half2 {
-  __half x, y;
-};
 
 inline __half __float2half_rn(float f) { return __half(f); }
-inline __half __float2half(float f) { return __half(f); }
 inline float __half2float(__half h) { return float(h); }
-inline __half __ushort_as_half(unsigned short u) {
-  __half h;
-  h.__x = u;
-  return h;
-}
-inline unsigned short __half_as_ushort(__half h) { return h.__x; }

@@ -17,14 +17,11 @@
 
 #define __global__
 #define __device__
-#define __host__
 #define __forceinline__ inline
-#define __noinline__
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 // Blocks run one at a time on one OS thread: a static is one copy per block, as shared memory.
 #define __shared__ static
-#define __constant__ static
 
 struct uint3 {
   unsigned x, y, z;
@@ -36,26 +33,10 @@ struct dim3 {
 struct alignas(16) uint4 {
   unsigned x, y, z, w;
 };
-struct alignas(8) uint2 {
-  unsigned x, y;
-};
 struct alignas(16) float4 {
   float x, y, z, w;
 };
-struct alignas(8) float2 {
-  float x, y;
-};
-struct alignas(16) int4 {
-  int x, y, z, w;
-};
-struct alignas(8) int2 {
-  int x, y;
-};
 inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
-inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
-inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
-inline float2 make_float2(float x, float y) { return {x, y}; }
-inline int2 make_int2(int x, int y) { return {x, y}; }
 
 namespace emu {
 extern uint3 g_thread_idx, g_block_idx;
@@ -65,7 +46,6 @@ extern dim3 g_block_dim, g_grid_dim;
 #define blockIdx (static_cast<const uint3&>(::emu::g_block_idx))
 #define blockDim (static_cast<const dim3&>(::emu::g_block_dim))
 #define gridDim (static_cast<const dim3&>(::emu::g_grid_dim))
-constexpr int warpSize = 32;
 
 // ---- barriers and warp collectives (runtime.cpp) -------------------------------------------
 namespace emu {
@@ -102,8 +82,6 @@ T from_word(uint64_t w) {
 inline void __syncthreads() { ::emu::block_barrier(0); }
 inline int __syncthreads_or(int pred) { return ::emu::block_barrier(pred) ? 1 : 0; }
 inline void __syncwarp(unsigned mask = 0xffffffffu) { ::emu::warp_exchange(mask, 0); }
-inline void __threadfence() {}
-inline void __threadfence_block() {}
 
 template <class T>
 T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
@@ -120,14 +98,6 @@ T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
   if ((from & ~(width - 1)) != (lane & ~(width - 1))) from = lane;  // outside the segment: own value
   return ::emu::from_word<T>(slots[from]);
 }
-template <class T>
-T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
-  const uint64_t* slots = ::emu::warp_exchange(mask, ::emu::to_word(v));
-  const int lane = ::emu::lane_id();
-  const int from = lane + int(delta);
-  return ::emu::from_word<T>(slots[(from & ~(width - 1)) == (lane & ~(width - 1)) ? from : lane]);
-}
-
 // ---- atomics: blocks and fibers never run at the same time, so plain read-modify-writes ------
 template <class T>
 T atomicAdd(T* p, T v) {
@@ -135,25 +105,12 @@ T atomicAdd(T* p, T v) {
   *p = old + v;
   return old;
 }
-template <class T>
-T atomicMax(T* p, T v) {
-  const T old = *p;
-  if (v > old) *p = v;
-  return old;
-}
-
 // ---- math intrinsics ------------------------------------------------------------------------
 using std::ceil;
 using std::exp;
-using std::fabs;
-using std::floor;
 using std::sqrt;
 inline float __expf(float x) { return std::exp(x); }
-inline float __logf(float x) { return std::log(x); }
-inline float __fdividef(float a, float b) { return a / b; }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
-inline float __frcp_rn(float x) { return 1.0f / x; }
-inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
 inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }
 inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
