@@ -11,8 +11,8 @@
 # builds it (about a minute on 16 cores).
 #
 # Files under $OUT (at most 8 come back): summary.txt, build.log (configure + build),
-# test_backend_select.log, test_cuda_ops.log, test_cuda_golden.log, bench_cuda.log,
-# bench_cuda.md. Exit status: 0 when every step passed.
+# test_backend_select.log, test_cuda_ops.log, test_cuda_golden.log, test_cuda_pipeline.log,
+# bench_cuda.log, bench_cuda.md. Exit status: 0 when every step passed.
 #
 # Flags: --build-only   configure and build, run nothing (the rehearsal on a machine
 #                       without a GPU; the tests are then run once to see them skip cleanly)
@@ -113,7 +113,7 @@ say "| ---------------------- | -------------------------- | ----: |"
 configure_and_build() {
   cmake -S "$root/native" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDIMBA_VULKAN=OFF -DDIMBA_CUDA=ON \
     -DDIMBA_CUDA_ARCHITECTURES="$arch" -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_CUDA_FLAGS="$flags" "${cmake_extra[@]}" &&
-    ninja -C "$build" -j "$jobs" test_cuda_ops test_cuda_golden bench_cuda test_backend_select
+    ninja -C "$build" -j "$jobs" test_cuda_ops test_cuda_golden test_cuda_pipeline bench_cuda test_backend_select
 }
 if ! step "configure + build" "$out/build.log" - configure_and_build; then
   grep -m 20 -E "error|Error|FAILED" "$out/build.log" | tee -a "$summary"
@@ -146,6 +146,7 @@ if grep -q -E "illegal memory access|unspecified launch failure|misaligned addre
   rm -f "$out/test_cuda_ops.blocking.log"
 fi
 step "test_cuda_golden" "$out/test_cuda_golden.log" 240 "$build/test_cuda_golden"
+step "test_cuda_pipeline" "$out/test_cuda_pipeline.log" 120 "$build/test_cuda_pipeline"
 step "bench_cuda" "$out/bench_cuda.log" 420 "$build/bench_cuda" --out "$out/bench_cuda.md" "${bench_args[@]}"
 
 say ""
