@@ -10,9 +10,9 @@
 # The build directory (build/cuda-device) is ignored by git and not carried: the machine
 # builds it (about a minute on 16 cores).
 #
-# Files under $OUT (at most 8 come back): summary.txt, build.log (configure + build),
-# test_backend_select.log, test_cuda_ops.log, test_cuda_golden.log, test_cuda_pipeline.log,
-# bench_cuda.log, bench_cuda.md. Exit status: 0 when every step passed.
+# Files under $OUT (at most 8 come back): summary.txt, build.log (configure + build), tests.log
+# (test_backend_select, test_cuda_ops, test_cuda_golden, test_cuda_pipeline, test_cuda_train,
+# one section each), bench_cuda.log, bench_cuda.md. Exit status: 0 when every step passed.
 #
 # Flags: --build-only   configure and build, run nothing (the rehearsal on a machine
 #                       without a GPU; the tests are then run once to see them skip cleanly)
@@ -113,7 +113,8 @@ say "| ---------------------- | -------------------------- | ----: |"
 configure_and_build() {
   cmake -S "$root/native" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDIMBA_VULKAN=OFF -DDIMBA_CUDA=ON \
     -DDIMBA_CUDA_ARCHITECTURES="$arch" -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_CUDA_FLAGS="$flags" "${cmake_extra[@]}" &&
-    ninja -C "$build" -j "$jobs" test_cuda_ops test_cuda_golden test_cuda_pipeline bench_cuda test_backend_select
+    ninja -C "$build" -j "$jobs" test_cuda_ops test_cuda_golden test_cuda_pipeline test_cuda_train bench_cuda \
+      test_backend_select
 }
 if ! step "configure + build" "$out/build.log" - configure_and_build; then
   grep -m 20 -E "error|Error|FAILED" "$out/build.log" | tee -a "$summary"
@@ -147,12 +148,19 @@ if grep -q -E "illegal memory access|unspecified launch failure|misaligned addre
 fi
 step "test_cuda_golden" "$out/test_cuda_golden.log" 240 "$build/test_cuda_golden"
 step "test_cuda_pipeline" "$out/test_cuda_pipeline.log" 120 "$build/test_cuda_pipeline"
+step "test_cuda_train" "$out/test_cuda_train.log" 120 "$build/test_cuda_train"
+# The tests' logs become one file before the bench (only 8 files come back, even after a timeout).
+for f in "$out"/test_*.log; do
+  echo "==== $(basename "$f" .log) ===="
+  cat "$f"
+done > "$out/tests.log"
+rm -f "$out"/test_*.log
 step "bench_cuda" "$out/bench_cuda.log" 420 "$build/bench_cuda" --out "$out/bench_cuda.md" "${bench_args[@]}"
 
 say ""
 say "## Failures (first 40 lines)"
-cat "$out"/test_*.log | grep -E "FAIL|rel_l2 too large|unexpected" | head -40 | tee -a "$summary"
-say "$(grep -h -E '^[0-9]+ passed' "$out"/test_*.log | tr '\n' ';')"
+grep -E "FAIL|rel_l2 too large|unexpected" "$out/tests.log" | head -40 | tee -a "$summary"
+say "$(grep -h -E '^[0-9]+ passed' "$out/tests.log" | tr '\n' ';')"
 say ""
 [ -f "$out/bench_cuda.md" ] && cat "$out/bench_cuda.md" | tee -a "$summary"
 exit $status
