@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
 #include "cuda_runtime.h"
 
 namespace emu {
@@ -352,12 +353,7 @@ const float* warp_mma_bf16(const uint32_t (&words)[6]) {
   g_cur->mask = 0xffffffffu;
   yield(State::AtWarp);
   if (!w.product_ready[p]) {
-    auto half = [](uint32_t word, int j) {
-      const uint32_t u = ((word >> (16 * j)) & 0xffffu) << 16;
-      float f;
-      std::memcpy(&f, &u, 4);
-      return f;
-    };
+    auto half = [](uint32_t word, int j) { return dimba::bf16_to_f32(uint16_t(word >> (16 * j))); };
     float A[16][16], B[16][8];
     for (int l = 0; l < 32; ++l) {
       const int g = l >> 2, t = l & 3;
