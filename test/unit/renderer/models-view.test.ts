@@ -59,6 +59,8 @@ class ModelsPlatform implements StudioPlatform {
   calls: { method: string; params: unknown }[] = [];
   models: Model[] = [];
   failNext: ApiErrorShape | null = null;
+  /** models.register answers once this settles. */
+  registerGate: Promise<void> = Promise.resolve();
   private listeners = new Map<string, Set<(p: unknown) => void>>();
 
   async call<M extends MethodName>(method: M, params?: unknown): Promise<Reply<M>> {
@@ -81,6 +83,7 @@ class ModelsPlatform implements StudioPlatform {
       case 'models.validate':
         return ok(report);
       case 'models.register':
+        await this.registerGate;
         this.models = [...this.models, model];
         return ok([model]);
       case 'models.download':
@@ -145,6 +148,30 @@ describe('Models view', () => {
     await flushPromises();
     expect(platform.calls.find((c) => c.method === 'models.register')?.params).toEqual({ path: '/m/dimba.safetensors' });
     expect(wrapper.find('[data-testid="model-tiny-dimba-abc123"]').exists()).toBe(true);
+  });
+
+  it('clears the submitted name after registering, but not a name typed while the call was in flight', async () => {
+    const { wrapper, platform } = await mountView();
+    const name = wrapper.get('[data-testid="models-name"]');
+    await wrapper.get('[data-testid="models-path"]').setValue('/m/a.safetensors');
+    await name.setValue('First');
+    await wrapper.get('[data-testid="models-add"]').trigger('submit');
+    await flushPromises();
+    expect((name.element as HTMLInputElement).value).toBe('');
+
+    let answer = (): void => {};
+    platform.registerGate = new Promise((resolve) => (answer = resolve));
+    await wrapper.get('[data-testid="models-path"]').setValue('/m/b.safetensors');
+    await name.setValue('Second');
+    await wrapper.get('[data-testid="models-add"]').trigger('submit');
+    await name.setValue('Third');
+    answer();
+    await flushPromises();
+    expect(platform.calls.filter((c) => c.method === 'models.register').map((c) => c.params)).toEqual([
+      { path: '/m/a.safetensors', name: 'First' },
+      { path: '/m/b.safetensors', name: 'Second' },
+    ]);
+    expect((name.element as HTMLInputElement).value).toBe('Third');
   });
 
   it('shows a refused registration as a typed error', async () => {
