@@ -13,11 +13,12 @@
 //   weights + activations + op scratch; and the device's used memory, cuBLAS and context included);
 //   the same loop again with each forward replayed from a CUDA graph as the pipeline does it
 //   (pipeline/graphed_forward.h; its output checked equal to the plain forward's);
-// - the main ops alone at the model's shapes (median of 10, synchronised), to show where the
-//   time goes;
+// - where one forward's time goes, op by op (bench/op_profile.h: every op synchronised and
+//   timed, Linears and attention by shape), and the main ops alone at the model's shapes
+//   (median of 10, synchronised);
 // - with --train: a LoRA training step at 512px (rank 16 on the default targets, batch 1, f32
 //   parameters mirrored on the device by DimbaTrainer): forward + backward, median of 3; the
-//   optimiser (CAME on the host over the adapters only) is not in the time.
+//   optimiser (CAME on the host over the adapters only) is not in the time; one step op by op.
 // Usage: bench_cuda [--res 512,1024] [--steps 20] [--images 2] [--text-len 120] [--depth D]
 //                   [--no-ops] [--train] [--probe 8192] [--latent S] [--out FILE]
 // --probe N sizes the rate probe's GEMMs and --latent S runs every model at an S x S latent
@@ -42,6 +43,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "dimba_bench_model.h"
+#include "op_profile.h"
 #include "models/dimba.h"
 #include "pipeline/graphed_forward.h"
 #include "sampling/cfg.h"
@@ -194,9 +196,33 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
   }
 }
 
+// The rows of one profiled call (bench/op_profile.h), the slowest `shown` named and the rest
+// summed, against the same call's unprofiled time.
+void profile_table(Report& rep, const char* what, const std::vector<bench::OpRow>& rows, double unprofiled_s,
+                   size_t shown = 24) {
+  double total = 0;
+  for (const auto& r : rows) total += r.seconds;
+  rep.line("");
+  rep.line("%s, op by op (each op synchronised: %.2f ms in all, %.2f ms unprofiled)", what, total * 1e3,
+           unprofiled_s * 1e3);
+  rep.line("| op | calls | ms | share |");
+  rep.line("| --- | ---: | ---: | ---: |");
+  double rest = 0;
+  int rest_calls = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i < shown)
+      rep.line("| %s | %d | %.3f | %.1f%% |", rows[i].op.c_str(), rows[i].calls, rows[i].seconds * 1e3,
+               100.0 * rows[i].seconds / total);
+    else
+      rest += rows[i].seconds, rest_calls += rows[i].calls;
+  }
+  if (rest_calls > 0) rep.line("| the rest | %d | %.3f | %.1f%% |", rest_calls, rest * 1e3, 100.0 * rest / total);
+}
+
 void bench_resolution(Report& rep, int res, int latent, int steps, int images, int text_len, int depth,
                       double card_tflops, bool ops) {
-  const Backend& be = cuda_backend();
+  // The profiling copy calls straight through except around the one profiled forward.
+  const Backend& be = bench::profiled(cuda_backend());
   DimbaConfig cfg = DimbaConfig::dimba_l_2(res);
   if (depth > 0) cfg.depth = depth;
   const int S = latent > 0 ? latent : res / 8, L = cfg.model_max_length, Ccap = cfg.caption_channels;
@@ -241,6 +267,9 @@ void bench_resolution(Report& rep, int res, int latent, int steps, int images, i
     net(xin, 500.0, out2);
     if (i > 0) fwd.push_back(now_s() - t0);
   }
+  bench::profile_start();
+  net(xin, 500.0, out2);
+  const std::vector<bench::OpRow> forward_ops = bench::profile_stop();
   bool finite = true;
   for (float v : out2) finite = finite && std::isfinite(v);
   one_image(100);  // warm-up image
@@ -316,6 +345,7 @@ void bench_resolution(Report& rep, int res, int latent, int steps, int images, i
   rep.line("| weights generated and uploaded in | %.1f s |", load_s);
   rep.line("| outputs finite | %s |", finite ? "yes" : "NO");
   (void)calls;
+  profile_table(rep, "One forward", forward_ops, s_fwd);
   if (ops) {
     rep.line("");
     op_table(rep, be, cfg, N, L, text_len);
@@ -327,7 +357,7 @@ void bench_resolution(Report& rep, int res, int latent, int steps, int images, i
 }
 
 void bench_train(Report& rep, int latent, int text_len, int depth) {
-  const Backend& be = cuda_backend();
+  const Backend& be = bench::profiled(cuda_backend());
   DimbaConfig cfg = DimbaConfig::dimba_l_2(512);
   if (depth > 0) cfg.depth = depth;
   const int S = latent > 0 ? latent : 64, L = cfg.model_max_length;
@@ -356,6 +386,10 @@ void bench_train(Report& rep, int latent, int text_len, int depth) {
     be.synchronize();
     if (i > 0) ts.push_back(now_s() - t0);
   }
+  bench::profile_start();
+  tr.forward(out.data(), x.data(), &t, y.data(), lens, 1, S, S, L);
+  tr.backward(dout.data());
+  const std::vector<bench::OpRow> step_ops = bench::profile_stop();
   const CudaMemoryStats m = cuda_memory_stats();
   rep.line("");
   rep.line("### LoRA training step at %dpx (rank 16, default targets, batch 1, f32 parameters, depth %d)", S * 8,
@@ -365,6 +399,7 @@ void bench_train(Report& rep, int latent, int text_len, int depth) {
   rep.line("| seconds per step (forward + backward; median of 3 after a warm-up) | %.3f |", median(ts));
   rep.line("| peak memory through the backend | %.2f GiB |", gib(m.peak_bytes));
   rep.line("| saved activations | %.2f GiB |", gib(tr.saved_activation_bytes()));
+  profile_table(rep, "One training step", step_ops, median(ts));
 }
 
 std::vector<int> parse_list(const std::string& s) {

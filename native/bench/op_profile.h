@@ -1,0 +1,164 @@
+// Where a whole forward's time goes, op by op. `profiled(be)` returns a copy of a backend's op
+// table that calls straight through until `profile_start()`; from then until `profile_stop()`
+// every op synchronises the device, runs, synchronises again and adds its time to a row (the
+// op, and for Linears and attention their shape). bench_cuda's op table times chosen ops alone;
+// this catches everything a forward calls (the small GEMMs, copies, adds, the scan's flips).
+// The synchronisations cost a few microseconds an op on a GPU, so a bench prints the profiled
+// forward's total beside an unprofiled one. Never profile inside a CUDA graph capture
+// (synchronising there is an error). One profile at a time: a table of function pointers has
+// no room for a closure, so the state is process-wide.
+// defines: OpRow, profiled, profile_start, profile_stop
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace dimba::bench {
+
+struct OpRow {
+  std::string op;  // "linear_forward 1152->3456 (M 8192)"
+  int calls = 0;
+  double seconds = 0;
+};
+
+namespace profile_detail {
+
+inline const Backend* inner = nullptr;
+inline bool on = false;
+inline std::map<std::string, OpRow> rows;
+
+inline double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+template <class F>
+struct Timed;
+
+// One instantiation per op: `At<&Backend::op>::call` has the op's exact signature; `describe`,
+// where set, names the call's shape.
+template <class R, class... A>
+struct Timed<R (*)(A...)> {
+  template <auto Op>
+  struct At {
+    static inline const char* name = nullptr;
+    static inline std::string (*describe)(A...) = nullptr;
+    static R call(A... a) {
+      if (!on) return (inner->*Op)(a...);
+      inner->synchronize();
+      struct Stop {  // also when the op throws
+        std::string key;
+        double t0 = now_s();
+        ~Stop() {
+          inner->synchronize();
+          OpRow& r = rows[key];
+          r.op = key;
+          r.seconds += now_s() - t0;
+          r.calls += 1;
+        }
+      } stop{describe ? std::string(name) + " " + describe(a...) : std::string(name)};
+      return (inner->*Op)(a...);
+    }
+  };
+};
+
+template <auto Op, class Describe = std::nullptr_t>
+void wrap(Backend& b, const char* name, Describe describe = nullptr) {
+  if (!(b.*Op)) return;  // an op the backend lacks stays null
+  using At = typename Timed<std::remove_reference_t<decltype(b.*Op)>>::template At<Op>;
+  At::name = name;
+  if constexpr (!std::is_same_v<Describe, std::nullptr_t>) At::describe = describe;
+  b.*Op = &At::call;
+}
+
+inline std::string shape(const char* fmt, int a, int b, int c) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, a, b, c);
+  return buf;
+}
+
+}  // namespace profile_detail
+
+inline void profile_start() {
+  profile_detail::rows.clear();
+  profile_detail::on = true;
+}
+
+// The rows since profile_start(), slowest first; timing off again.
+inline std::vector<OpRow> profile_stop() {
+  profile_detail::on = false;
+  std::vector<OpRow> out;
+  for (const auto& [key, r] : profile_detail::rows) out.push_back(r);
+  std::sort(out.begin(), out.end(), [](const OpRow& a, const OpRow& b) { return a.seconds > b.seconds; });
+  return out;
+}
+
+// name, host_memory, the six memory calls, set_reduced_precision and the 41 ops listed below:
+// a Backend that grows an op fails here until the op is listed.
+static_assert(sizeof(Backend) == 50 * sizeof(void*), "profile the new Backend op in bench/op_profile.h");
+
+// The profiling copy of `be` (memory calls pass through untimed). Valid while `be` lives;
+// a later call re-targets every copy made before it.
+inline const Backend& profiled(const Backend& be) {
+  using profile_detail::wrap;
+  static Backend b;
+  profile_detail::inner = &be;
+  b = be;
+#define DIMBA_PROFILE_OP(op) wrap<&Backend::op>(b, #op)
+  wrap<&Backend::linear_forward>(b, "linear_forward",
+                                 +[](float*, const float*, const void*, DType, const float*, int M, int K, int N, bool) {
+                                   return profile_detail::shape("%d->%d (M %d)", K, N, M);
+                                 });
+  DIMBA_PROFILE_OP(sgemm);
+  DIMBA_PROFILE_OP(layernorm_forward);
+  DIMBA_PROFILE_OP(rmsnorm_forward);
+  DIMBA_PROFILE_OP(modulate_forward);
+  DIMBA_PROFILE_OP(gated_residual_forward);
+  DIMBA_PROFILE_OP(gelu_tanh_forward);
+  DIMBA_PROFILE_OP(silu_forward);
+  DIMBA_PROFILE_OP(softplus_forward);
+  DIMBA_PROFILE_OP(add_forward);
+  DIMBA_PROFILE_OP(add_row_forward);
+  DIMBA_PROFILE_OP(mul_forward);
+  DIMBA_PROFILE_OP(copy_rows_forward);
+  wrap<&Backend::attention_forward>(
+      b, "attention_forward",
+      +[](float*, const float*, const float*, const float*, const int*, int, int Tq, int Tk, int, int hd, int64_t,
+          int64_t, int64_t) { return profile_detail::shape("%dx%d keys, head dim %d", Tq, Tk, hd); });
+  DIMBA_PROFILE_OP(conv1d_causal_depthwise_forward);
+  DIMBA_PROFILE_OP(selective_scan_forward);
+  DIMBA_PROFILE_OP(patch_embed_forward);
+  DIMBA_PROFILE_OP(unpatchify_forward);
+  DIMBA_PROFILE_OP(sincos_pos_embed_2d);
+  DIMBA_PROFILE_OP(timestep_embedding_forward);
+  DIMBA_PROFILE_OP(group_norm_forward);
+  DIMBA_PROFILE_OP(conv2d_forward);
+  DIMBA_PROFILE_OP(upsample_nearest_forward);
+  DIMBA_PROFILE_OP(attention_bias_forward);
+  DIMBA_PROFILE_OP(linear_int8_forward);
+  DIMBA_PROFILE_OP(zero);
+  DIMBA_PROFILE_OP(linear_backward);
+  DIMBA_PROFILE_OP(layernorm_backward);
+  DIMBA_PROFILE_OP(rmsnorm_backward);
+  DIMBA_PROFILE_OP(modulate_backward);
+  DIMBA_PROFILE_OP(gated_residual_backward);
+  DIMBA_PROFILE_OP(gelu_tanh_backward);
+  DIMBA_PROFILE_OP(silu_backward);
+  DIMBA_PROFILE_OP(softplus_backward);
+  DIMBA_PROFILE_OP(add_backward);
+  DIMBA_PROFILE_OP(add_row_backward);
+  DIMBA_PROFILE_OP(attention_backward);
+  DIMBA_PROFILE_OP(conv1d_causal_depthwise_backward);
+  DIMBA_PROFILE_OP(selective_scan_backward);
+  DIMBA_PROFILE_OP(patch_embed_backward);
+  DIMBA_PROFILE_OP(unpatchify_backward);
+#undef DIMBA_PROFILE_OP
+  return b;
+}
+
+}  // namespace dimba::bench
