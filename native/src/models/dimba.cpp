@@ -118,7 +118,7 @@ void DimbaModel::forward_core(float* out_d, const float* x_d, const float* t_d, 
   // 7. blocks, with the Mamba residual dataflow quirk.
   bool have_residual = false;
   for (int i = 0; i < c.depth; ++i) {
-    dimba_block_forward(x, yy, lens_d, t0, w_.blocks[size_t(i)], c, B, N, L, be, arena);
+    dimba_block_forward(x, yy, lens_d, t0, w_.blocks[size_t(i)], w_.ones, c, B, N, L, be, arena);
     emit("act.blocks." + std::to_string(i), x, {B, N, C});
     const int j = c.mamba_after_block(i);
     if (j < 0) continue;
@@ -139,14 +139,14 @@ void DimbaModel::forward_core(float* out_d, const float* x_d, const float* t_d, 
   // 8. final layer, modulated by temb (quirk: not t0).
   {
     float* mod = arena.alloc_f32(size_t(B) * 2 * C);       // (B, 2, C) = [shift | scale]
+    float* w1 = arena.alloc_f32(size_t(B) * C);            // (B, C) 1 + scale
     float* hn = arena.alloc_f32(size_t(BN) * C);           // (B, N, C)
     float* fo = arena.alloc_f32(size_t(BN) * out_row);     // (B, N, p*p*out)
     for (int b = 0; b < B; ++b) {
       be.add_forward(mod + int64_t(b) * 2 * C, w_.final_table, temb + int64_t(b) * C, C);
       be.add_forward(mod + int64_t(b) * 2 * C + C, w_.final_table + C, temb + int64_t(b) * C, C);
     }
-    be.layernorm_forward(hn, nullptr, nullptr, x, nullptr, nullptr, BN, C, 1e-6f);
-    be.modulate_forward(hn, hn, mod, mod + C, B, N, C, 2 * C);
+    layernorm_modulate(hn, x, mod, mod + C, 2 * C, w_.ones, w1, B, N, C, be);
     be.linear_forward(fo, hn, w_.final_w.data, w_.final_w.dtype, w_.final_b, int(BN), C, out_row, false);
     emit("act.final_layer", fo, {B, N, out_row});
     // 9. unpatchify.

@@ -139,6 +139,7 @@ struct DimbaWeights {
   const float* final_table;  // (2, C)
   Weight final_w;            // (p*p*out, C)
   const float* final_b;      // (p*p*out)
+  const float* ones;         // (C) all 1, made at load: layernorm_modulate's 1 + scale is one add
 };
 
 // Called with each named activation as it is produced (golden names: act.x_embedder,
@@ -204,7 +205,13 @@ class DimbaModel {
 // DimbaBlock i and Mamba block j on [B, N, C] activations in place (dimba_block.cpp,
 // mamba_block.cpp). Scratch comes from `arena` and is released before returning.
 void dimba_block_forward(float* x, const float* yy, const int* y_lens, const float* t0, const DimbaBlockWeights& w,
-                         const DimbaConfig& cfg, int B, int N, int L, const Backend& be, Arena& arena);
+                         const float* ones, const DimbaConfig& cfg, int B, int N, int L, const Backend& be,
+                         Arena& arena);
+// out[b] = LN(x[b]) * (1 + scale_b) + shift_b (LayerNorm without affine, eps 1e-6; shift_b =
+// shift + b * mod_stride, likewise scale) in one pass over x: the modulation is LayerNorm's own
+// affine with the per-sample weight 1 + scale_b, formed in `w1` [B, C] from `ones` [C].
+void layernorm_modulate(float* out, const float* x, const float* shift, const float* scale, int64_t mod_stride,
+                        const float* ones, float* w1, int B, int N, int C, const Backend& be);
 void mamba_mixer_forward(float* out, const float* h, const MambaBlockWeights& w, const DimbaConfig& cfg, int B, int N,
                          const Backend& be, Arena& arena);
 

@@ -5,19 +5,31 @@
 // with [shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp] = table[6,C] + t0[b].
 // Scratch per stage from the arena, released after each stage: the peak is about 5 [B,N,C]
 // (the MLP's [B,N,4C] hidden plus one [B,N,C]).
-// defines: dimba_block_forward
+// defines: dimba_block_forward, layernorm_modulate
 #include "models/dimba.h"
 
 namespace dimba {
 
+void layernorm_modulate(float* out, const float* x, const float* shift, const float* scale, int64_t mod_stride,
+                        const float* ones, float* w1, int B, int N, int C, const Backend& be) {
+  for (int b = 0; b < B; ++b) {
+    const int64_t rows = int64_t(b) * N * C;
+    be.add_forward(w1 + int64_t(b) * C, scale + b * mod_stride, ones, C);
+    be.layernorm_forward(out + rows, nullptr, nullptr, x + rows, w1 + int64_t(b) * C, shift + b * mod_stride, N, C,
+                         1e-6f);
+  }
+}
+
 void dimba_block_forward(float* x, const float* yy, const int* y_lens, const float* t0, const DimbaBlockWeights& w,
-                         const DimbaConfig& cfg, int B, int N, int L, const Backend& be, Arena& arena) {
+                         const float* ones, const DimbaConfig& cfg, int B, int N, int L, const Backend& be,
+                         Arena& arena) {
   const int C = cfg.hidden_size, H = cfg.num_heads, hd = C / H, Hm = cfg.mlp_hidden();
   const int64_t BN = int64_t(B) * N;
   const size_t m0 = arena.mark();
 
   // mod [B, 6, C] = scale_shift_table + t0 (t0 is [B, 6C] viewed as [B, 6, C]).
   float* mod = arena.alloc_f32(size_t(B) * 6 * C);
+  float* w1 = arena.alloc_f32(size_t(B) * C);  // 1 + scale, for layernorm_modulate
   for (int b = 0; b < B; ++b) be.add_forward(mod + int64_t(b) * 6 * C, t0 + int64_t(b) * 6 * C, w.scale_shift_table, 6 * C);
   const float *shift_msa = mod, *scale_msa = mod + C, *gate_msa = mod + 2 * C;
   const float *shift_mlp = mod + 3 * C, *scale_mlp = mod + 4 * C, *gate_mlp = mod + 5 * C;
@@ -26,8 +38,7 @@ void dimba_block_forward(float* x, const float* yy, const int* y_lens, const flo
   {  // self-attention
     float* h = arena.alloc_f32(size_t(BN) * C);        // (B, N, C)
     float* qkv = arena.alloc_f32(size_t(BN) * 3 * C);  // (B, N, 3C) = [q | k | v]
-    be.layernorm_forward(h, nullptr, nullptr, x, nullptr, nullptr, BN, C, 1e-6f);
-    be.modulate_forward(h, h, shift_msa, scale_msa, B, N, C, 6 * C);
+    layernorm_modulate(h, x, shift_msa, scale_msa, 6 * C, ones, w1, B, N, C, be);
     be.linear_forward(qkv, h, w.attn_qkv_w.data, w.attn_qkv_w.dtype, w.attn_qkv_b, int(BN), C, 3 * C, false);
     float* a = h;  // h is dead once qkv exists
     be.attention_forward(a, qkv, qkv + C, qkv + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
@@ -50,8 +61,7 @@ void dimba_block_forward(float* x, const float* yy, const int* y_lens, const flo
   {  // MLP
     float* h = arena.alloc_f32(size_t(BN) * C);        // (B, N, C)
     float* hid = arena.alloc_f32(size_t(BN) * Hm);     // (B, N, Hm)
-    be.layernorm_forward(h, nullptr, nullptr, x, nullptr, nullptr, BN, C, 1e-6f);
-    be.modulate_forward(h, h, shift_mlp, scale_mlp, B, N, C, 6 * C);
+    layernorm_modulate(h, x, shift_mlp, scale_mlp, 6 * C, ones, w1, B, N, C, be);
     be.linear_forward(hid, h, w.mlp_fc1_w.data, w.mlp_fc1_w.dtype, w.mlp_fc1_b, int(BN), C, Hm, false);
     be.gelu_tanh_forward(hid, hid, BN * Hm);
     be.linear_forward(h, hid, w.mlp_fc2_w.data, w.mlp_fc2_w.dtype, w.mlp_fc2_b, int(BN), Hm, C, false);

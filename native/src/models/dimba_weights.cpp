@@ -4,6 +4,7 @@
 // dtype (in place when already stored so) and small tensors as f32, each placed in the
 // backend's memory (models/backend_io.h: the host pointer itself on CPU, a device copy elsewhere).
 // defines: DimbaModel::load, DimbaModel::load_file
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -77,6 +78,12 @@ struct Binder {
     for (size_t i = 0; i < n; ++i) a[i] = float(-std::exp(double(a[i])));
     storage.push_back(mem);
     return placer.place_f32(a, n);
+  }
+  const float* ones(size_t n) {  // not a bound tensor: not in `bytes`
+    auto mem = aligned_alloc_shared(n * 4);
+    std::fill_n(static_cast<float*>(mem.get()), n, 1.0f);
+    storage.push_back(mem);
+    return placer.place_f32(static_cast<const float*>(mem.get()), n);
   }
 };
 
@@ -165,6 +172,7 @@ DimbaModel DimbaModel::load(const Checkpoint& ckpt, const DimbaConfig& cfg, DTyp
   w.final_table = bd.f32("final_layer.scale_shift_table");
   w.final_w = bd.linear("final_layer.linear.weight");
   w.final_b = bd.f32("final_layer.linear.bias");
+  w.ones = bd.ones(size_t(cfg.hidden_size));
   m.weight_bytes_ = bd.bytes;
   return m;
 }
