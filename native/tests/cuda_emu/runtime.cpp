@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -93,7 +94,15 @@ const char* state_name(State s) {
   return "?";
 }
 
+struct AsyncCopy {  // cp.async of 16 bytes
+  void* dst;
+  const void* src;
+  bool valid;  // false: zeros
+};
+
 struct Fiber {
+  std::vector<AsyncCopy> cp_open;               // issued since the last commit
+  std::deque<std::vector<AsyncCopy>> cp_groups;  // committed, not yet waited for (oldest first)
   void* sp = nullptr;
   char* stack = nullptr;  // the top of its stack (null until started)
   State state = State::Fresh;
@@ -231,6 +240,24 @@ bool reverse_order() {
     return e && std::string(e) == "reverse";
   }();
   return r;
+}
+
+// cp.async copies land at the wait that covers them, the latest a GPU may land them, so a read
+// before the wait shows; with DIMBA_CUDA_EMU_ASYNC=eager at the issue, the earliest, so a copy
+// into a tile other warps may still be reading shows.
+bool eager_copies() {
+  static const bool e = [] {
+    const char* v = std::getenv("DIMBA_CUDA_EMU_ASYNC");
+    return v && std::string(v) == "eager";
+  }();
+  return e;
+}
+
+void land(const AsyncCopy& c) {
+  if (c.valid)
+    std::memcpy(c.dst, c.src, 16);
+  else
+    std::memset(c.dst, 0, 16);
 }
 
 // A fault inside a kernel names where it happened, then crashes as it would have anyway.
@@ -376,6 +403,43 @@ const float* warp_mma_bf16(const uint32_t (&words)[6]) {
     w.product_ready[p] = true;
   }
   return &w.product[p][0][0];
+}
+
+void ldmatrix(uint32_t* regs, int num, bool trans, const void* row) {
+  if (num != 1 && num != 2 && num != 4) fail("ldmatrix of other than 1, 2 or 4 matrices");
+  if (lane_id() < 8 * num && reinterpret_cast<uintptr_t>(row) % 16) fail("ldmatrix row address not 16-byte aligned");
+  const uint64_t* rows = warp_exchange(0xffffffffu, to_word(row));
+  const int lane = lane_id(), g = lane >> 2, t = lane & 3;
+  auto at = [&](int i, int r, int c) {  // element (r, c) of matrix i
+    uint16_t v;
+    std::memcpy(&v, reinterpret_cast<const unsigned char*>(rows[8 * i + r]) + 2 * c, 2);
+    return uint32_t(v);
+  };
+  for (int i = 0; i < num; ++i)
+    regs[i] = trans ? at(i, 2 * t, g) | at(i, 2 * t + 1, g) << 16 : at(i, g, 2 * t) | at(i, g, 2 * t + 1) << 16;
+}
+
+void cp_async16(void* dst, const void* src, bool valid) {
+  if (!g_cur) fail("cp.async outside a kernel");
+  if ((reinterpret_cast<uintptr_t>(dst) | reinterpret_cast<uintptr_t>(src)) % 16)
+    fail("cp.async of 16 bytes from or to an address not 16-byte aligned");
+  if (eager_copies())
+    land({dst, src, valid});
+  else
+    g_cur->cp_open.push_back({dst, src, valid});
+}
+
+void cp_async_commit() {
+  if (!g_cur) fail("cp.async.commit_group outside a kernel");
+  g_cur->cp_groups.push_back(std::move(g_cur->cp_open));
+  g_cur->cp_open.clear();
+}
+
+void cp_async_wait(int pending) {
+  if (!g_cur) fail("cp.async.wait_group outside a kernel");
+  auto& groups = g_cur->cp_groups;
+  for (; int(groups.size()) > pending; groups.pop_front())
+    for (const AsyncCopy& c : groups.front()) land(c);
 }
 
 void* dynamic_shared_memory() { return g_dynamic_smem; }

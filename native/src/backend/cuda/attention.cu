@@ -22,6 +22,7 @@
 
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
+#include "backend/cuda/ptx.h"
 
 namespace dimba::cu {
 namespace {
@@ -262,45 +263,46 @@ __global__ void __launch_bounds__(128) attn_tc_kernel(AttnArgs a) {
 // n g}; C (16x8 f32) {row g, cols 2tig..+1}, {row g+8, same}. So the score tile S stays in
 // registers, its C fragments ARE the A fragments of P for P V (two 8-key tiles per 16-key
 // step), and the output O stays in registers, rescaled per row (rows g and g+8 per lane).
-// 8 warps x 16 query rows = 128 queries per block; 64-key tiles of K (row-major) and V
-// (transposed, so each B register is two consecutive keys) in shared memory, rows padded by 8
-// bf16 so the 32-bit fragment loads hit distinct banks. q, k, v are first repacked once per call
-// into bf16 [B, H, T, HDP] (pack_heads_kernel): tiles then arrive as 16-byte loads, half the
-// bytes of f32, with no conversion inside the kernel.
+// 8 warps x 16 query rows = 128 queries per block; 64-key tiles of K and V, both row-major
+// ([key][dim]) in shared memory with rows padded by 8 bf16 (an odd number of 16-byte chunks,
+// so ldmatrix's eight row reads hit distinct banks). Fragments come from ldmatrix: Q and K as
+// stored (an A fragment, or a K^T B fragment, is a row's two consecutive dims), V transposed
+// (a B fragment of V holds two consecutive keys of one dim). The next tile's K and V arrive by
+// cp.async into the other of two buffers while this one's products run. q, k, v are first
+// repacked once per call into bf16 [B, H, T, HDP] (pack_heads_kernel): a tile row is then
+// HDP / 8 16-byte copies, with no conversion inside the kernel.
 constexpr int kMmaBQ = 128, kMmaBK = 64, kMmaThreads = 256;
-
-__device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-#ifdef DIMBA_CUDA_EMU  // the CPU emulator (native/tests/cuda_emu) has no PTX
-  ::emu::mma_m16n8k16_bf16(d, a, b0, b1);
-#else
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-#endif
-}
 
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (low half) = lo
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
-__device__ __forceinline__ uint32_t ld32(const __nv_bfloat16* p) { return *reinterpret_cast<const uint32_t*>(p); }
-
 template <int HDP>
-constexpr size_t mma_smem_bytes() {
-  return (size_t(kMmaBQ) * (HDP + 8) + size_t(kMmaBK) * (HDP + 8) + size_t(HDP) * (kMmaBK + 8)) * 2;
+constexpr size_t mma_smem_bytes() {  // Q, then K and V twice
+  return (size_t(kMmaBQ) + 4 * size_t(kMmaBK)) * (HDP + 8) * 2;
+}
+
+// rows x HDP bf16 of `src` (rows first..first+rows of a packed head, zeros from row `valid` on)
+// into shared memory rows of stride QS, by cp.async; the caller commits.
+template <int HDP>
+__device__ __forceinline__ void copy_tile(__nv_bfloat16* dst, const __nv_bfloat16* src, int first, int rows,
+                                          int valid, int tid) {
+  constexpr int V8 = HDP / 8, QS = HDP + 8;
+  for (int idx = tid; idx < rows * V8; idx += kMmaThreads) {
+    const int r = idx / V8, c = idx % V8, row = first + r;
+    const bool ok = row < valid;
+    cp_async16(dst + r * QS + c * 8, src + int64_t(ok ? row : 0) * HDP + c * 8, ok);
+  }
 }
 
 template <int HDP>
 __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kernel(AttnArgs a) {
-  constexpr int QS = HDP + 8, VS = kMmaBK + 8;
+  constexpr int QS = HDP + 8, TILE = kMmaBK * QS;
   constexpr int KQ = HDP / 16, NS = kMmaBK / 8, NO = HDP / 8, KP = kMmaBK / 16;
   extern __shared__ __align__(16) unsigned char mma_smem[];
   __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(mma_smem);  // [BQ][QS]
-  __nv_bfloat16* Ks = Qs + kMmaBQ * QS;                              // [BK][QS]
-  __nv_bfloat16* Vt = Ks + kMmaBK * QS;                              // [HDP][VS]
+  __nv_bfloat16* KV = Qs + kMmaBQ * QS;  // buffer i: K at KV + 2 i TILE, V after it, each [BK][QS]
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tig = lane & 3;
   const int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * kMmaBQ, hd = a.hd;
   const int n = keys_of(a.k_lens, b, a.Tk);
@@ -314,59 +316,51 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
     }
     return;
   }
-  constexpr int V8 = HDP / 8;  // 16-byte vectors per packed row
-  const uint4 zero4 = make_uint4(0u, 0u, 0u, 0u);
-  {
-    const uint4* src = reinterpret_cast<const uint4*>(a.qp + (int64_t(b) * a.H + h) * a.Tq * HDP);
-    for (int idx = tid; idx < kMmaBQ * V8; idx += kMmaThreads) {
-      const int r = idx / V8, c = idx % V8, tt = q0 + r;
-      *reinterpret_cast<uint4*>(Qs + r * QS + c * 8) = tt < a.Tq ? src[int64_t(tt) * V8 + c] : zero4;
-    }
-  }
+  const __nv_bfloat16* khead = a.kp + (int64_t(b) * a.H + h) * a.Tk * HDP;
+  const __nv_bfloat16* vhead = a.vp + (int64_t(b) * a.H + h) * a.Tk * HDP;
+  auto load_kv = [&](int j0, int buf) {
+    copy_tile<HDP>(KV + 2 * buf * TILE, khead, j0, kMmaBK, n, tid);
+    copy_tile<HDP>(KV + (2 * buf + 1) * TILE, vhead, j0, kMmaBK, n, tid);
+    cp_async_commit();
+  };
+  copy_tile<HDP>(Qs, a.qp + (int64_t(b) * a.H + h) * a.Tq * HDP, q0, kMmaBQ, a.Tq, tid);
+  cp_async_commit();
+  load_kv(0, 0);
+  cp_async_wait<1>();  // Q has landed (the first K, V tile may still be in flight)
   __syncthreads();
-  uint32_t qf[KQ][4];
-  const int r0 = warp * 16 + g;
+  // ldmatrix addresses: lane 8 i + r gives row r of matrix i.
+  const int mi = lane >> 3, mr = lane & 7;
+  uint32_t qf[KQ][4];  // matrices: rows +0 / +8 (i & 1) of dims +0 / +8 (i >> 1)
 #pragma unroll
-  for (int kk = 0; kk < KQ; ++kk) {
-    qf[kk][0] = ld32(Qs + r0 * QS + kk * 16 + 2 * tig);
-    qf[kk][1] = ld32(Qs + (r0 + 8) * QS + kk * 16 + 2 * tig);
-    qf[kk][2] = ld32(Qs + r0 * QS + kk * 16 + 8 + 2 * tig);
-    qf[kk][3] = ld32(Qs + (r0 + 8) * QS + kk * 16 + 8 + 2 * tig);
-  }
+  for (int kk = 0; kk < KQ; ++kk)
+    ldmatrix_x4(qf[kk], Qs + (warp * 16 + (mi & 1) * 8 + mr) * QS + kk * 16 + (mi >> 1) * 8);
   float o[NO][4];
 #pragma unroll
   for (int i = 0; i < NO; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
   float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // rows ta, tb (l: this lane's share)
-  for (int j0 = 0; j0 < n; j0 += kMmaBK) {
-    __syncthreads();  // every warp is done with the previous K, V tiles
-    {
-      const int64_t head = (int64_t(b) * a.H + h) * a.Tk * V8;
-      const uint4* ksrc = reinterpret_cast<const uint4*>(a.kp) + head;
-      const uint4* vsrc = reinterpret_cast<const uint4*>(a.vp) + head;
-      for (int idx = tid; idx < kMmaBK * V8; idx += kMmaThreads) {
-        const int jj = idx / V8, c = idx % V8, key = j0 + jj;
-        const bool ok = key < n;
-        *reinterpret_cast<uint4*>(Ks + jj * QS + c * 8) = ok ? ksrc[int64_t(key) * V8 + c] : zero4;
-        const uint4 v4 = ok ? vsrc[int64_t(key) * V8 + c] : zero4;
-        const uint32_t vw[4] = {v4.x, v4.y, v4.z, v4.w};  // dims c*8 + 2e (low half), + 2e + 1 (high)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          Vt[(c * 8 + 2 * e) * VS + jj] = __ushort_as_bfloat16(static_cast<unsigned short>(vw[e] & 0xffffu));
-          Vt[(c * 8 + 2 * e + 1) * VS + jj] = __ushort_as_bfloat16(static_cast<unsigned short>(vw[e] >> 16));
-        }
-      }
-    }
-    __syncthreads();
+  for (int j0 = 0, buf = 0; j0 < n; j0 += kMmaBK, buf ^= 1) {
+    const bool more = j0 + kMmaBK < n;
+    if (more) load_kv(j0 + kMmaBK, buf ^ 1);  // that buffer's last readers passed the barrier below
+    if (more)
+      cp_async_wait<1>();
+    else
+      cp_async_wait<0>();
+    __syncthreads();  // every thread's copies of this tile have landed
+    const __nv_bfloat16* Ks = KV + 2 * buf * TILE;
+    const __nv_bfloat16* Vs = Ks + TILE;
     float s[NS][4];
 #pragma unroll
-    for (int nt = 0; nt < NS; ++nt) {
-      s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+    for (int nt = 0; nt < NS; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < NS; nt += 2)
 #pragma unroll
       for (int kk = 0; kk < KQ; ++kk) {
-        const __nv_bfloat16* kr = Ks + (nt * 8 + g) * QS + kk * 16 + 2 * tig;
-        mma_bf16(s[nt], qf[kk], ld32(kr), ld32(kr + 8));
+        // K^T B fragments of key blocks nt (i < 2) and nt + 1, dims +0 / +8 (i & 1).
+        uint32_t kf[4];
+        ldmatrix_x4(kf, Ks + ((nt + (mi >> 1)) * 8 + mr) * QS + kk * 16 + (mi & 1) * 8);
+        mma_bf16(s[nt], qf[kk], kf[0], kf[1]);
+        mma_bf16(s[nt + 1], qf[kk], kf[2], kf[3]);
       }
-    }
     float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
     for (int nt = 0; nt < NS; ++nt)
@@ -410,11 +404,15 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
                               pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                               pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
-      for (int nt = 0; nt < NO; ++nt) {
-        const __nv_bfloat16* vr = Vt + (nt * 8 + g) * VS + kk * 16 + 2 * tig;
-        mma_bf16(o[nt], pf, ld32(vr), ld32(vr + 8));
+      for (int nt = 0; nt < NO; nt += 2) {
+        // V B fragments (transposed): keys +0 / +8 (i & 1) of dim blocks nt (i < 2) and nt + 1.
+        uint32_t vf[4];
+        ldmatrix_x4_trans(vf, Vs + (kk * 16 + (mi & 1) * 8 + mr) * QS + (nt + (mi >> 1)) * 8);
+        mma_bf16(o[nt], pf, vf[0], vf[1]);
+        mma_bf16(o[nt + 1], pf, vf[2], vf[3]);
       }
     }
+    __syncthreads();  // every warp is done with this buffer before the next tile's copies reuse it
   }
   l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
   l0 += __shfl_xor_sync(0xffffffffu, l0, 2);

@@ -5,7 +5,8 @@
 // collectives), which is where CUDA threads may observe each other.
 // defines: dim3 and the vector types, threadIdx/blockIdx/blockDim/gridDim, the barriers and
 //          warp shuffles, atomics, the math intrinsics used, emu::Launch (kernel launches, see
-//          translate.cmake) and emu::mma_m16n8k16_bf16 (the one mma.sync the engine uses)
+//          translate.cmake), and the PTX the tensor-core attention uses (backend/cuda/ptx.h):
+//          emu::mma_m16n8k16_bf16, emu::ldmatrix, emu::cp_async16/commit/wait
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -159,6 +160,18 @@ void operator*(void (*kernel)(P...), PendingLaunch<A...>&& p) {
     std::apply([kernel](const A&... a) { kernel(static_cast<P>(a)...); }, args);
   });
 }
+
+// ldmatrix.sync.aligned.m8n8.{x1,x2,x4}{.trans}.shared.b16: the warp loads `num` 8 x 8 matrices
+// of 16-bit elements; lane 8 i + r gives the address of row r of matrix i (16-byte aligned). As
+// the PTX ISA documents it, with lane = 4 * group + t, regs[i] = M_i[group][2t..2t+1] (the lower
+// column in the low half), or with .trans M_i[2t][group] | M_i[2t+1][group] << 16.
+void ldmatrix(uint32_t* regs, int num, bool trans, const void* row);
+// cp.async.cg.shared.global of 16 bytes (`valid` false: src-size 0, sixteen zero bytes),
+// cp.async.commit_group and cp.async.wait_group `pending`. A group's copies land when its thread
+// waits for it and not before, so a kernel that reads a tile before waiting reads what was there.
+void cp_async16(void* dst, const void* src, bool valid);
+void cp_async_commit();
+void cp_async_wait(int pending);
 
 // mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32: d += a b for the warp's 16 x 16 A and
 // 16 x 8 B, each lane holding its fragments (their layouts: runtime.cpp, warp_mma_bf16). D's
