@@ -228,6 +228,51 @@ void test_sgemm() {
     });
 }
 
+// mlp_forward: in the exact mode the CPU's answer; in the tensor-core mode with 16-bit weights
+// (where the GELU writes fc2's 16-bit input itself) bit for bit CUDA's own linear, GELU, linear.
+void test_mlp() {
+  struct Shape { int M, K, H, N; };
+  for (bool reduced : {false, true})
+    with_precision(reduced, [&] {
+      for (Shape s : {Shape{1, 8, 16, 8}, Shape{67, 72, 288, 72}, Shape{130, 200, 33, 71}}) {
+        auto x = randn(size_t(s.M) * s.K), w1 = randn(size_t(s.H) * s.K, 0.2f), b1 = randn(size_t(s.H)),
+             w2 = randn(size_t(s.N) * s.H, 0.2f), b2 = randn(size_t(s.N));
+        Dev dx(x), db1(b1), db2(b2), dhid(zeros(int64_t(s.M) * s.H)), dy(zeros(int64_t(s.M) * s.N));
+        for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
+          auto narrow = [&](const std::vector<float>& w) {
+            std::vector<uint16_t> h(w.size());
+            for (size_t i = 0; i < w.size(); ++i) h[i] = dt == DType::F16 ? f32_to_f16(w[i]) : f32_to_bf16(w[i]);
+            return h;
+          };
+          const std::vector<uint16_t> w1h = narrow(w1), w2h = narrow(w2);
+          Dev dw1_16(w1h), dw2_16(w2h), dw1_32(w1), dw2_32(w2);
+          const void* hw1 = dt == DType::F32 ? static_cast<const void*>(w1.data()) : w1h.data();
+          const void* hw2 = dt == DType::F32 ? static_cast<const void*>(w2.data()) : w2h.data();
+          const void* dev1 = dt == DType::F32 ? dw1_32.p : dw1_16.p;
+          const void* dev2 = dt == DType::F32 ? dw2_32.p : dw2_16.p;
+          cub->mlp_forward(dy.f(), dhid.f(), dx.f(), dev1, db1.f(), dev2, db2.f(), dt, s.M, s.K, s.H, s.N);
+          const std::vector<float> got = dy.get();
+          std::vector<float> want(got.size()), hid(size_t(s.M) * s.H);
+          if (!reduced) {
+            cpu::mlp_forward(want.data(), hid.data(), x.data(), hw1, b1.data(), hw2, b2.data(), dt, s.M, s.K, s.H,
+                             s.N);
+          } else {
+            cub->linear_forward(dhid.f(), dx.f(), dev1, dt, db1.f(), s.M, s.K, s.H, false);
+            cub->gelu_tanh_forward(dhid.f(), dhid.f(), int64_t(s.M) * s.H);
+            cub->linear_forward(dy.f(), dhid.f(), dev2, dt, db2.f(), s.M, s.H, s.N, false);
+            want = dy.get();
+          }
+          std::printf("    %s mlp M=%d K=%d H=%d N=%d %s\n", reduced ? "tensor-core" : "exact", s.M, s.K, s.H, s.N,
+                      dtype_name(dt));
+          if (reduced)
+            CHECK(got == want);
+          else
+            CHECK_REL(got.data(), want.data(), want.size(), 1e-5);
+        }
+      }
+    });
+}
+
 void test_linear_int8() {
   struct Shape { int M, K, N; };
   for (bool reduced : {false, true})
@@ -737,6 +782,7 @@ int main() {
   RUN(test_linear);
   RUN(test_sgemm);
   RUN(test_linear_int8);
+  RUN(test_mlp);
   RUN(test_reduced_precision_accumulates_in_f32);
   RUN(test_attention);
   RUN(test_attention_bias);

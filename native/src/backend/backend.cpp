@@ -61,6 +61,7 @@ const Backend& cpu_backend() {
       cpu::upsample_nearest_forward,
       cpu::attention_bias_forward,
       cpu::linear_int8_forward,
+      cpu::mlp_forward,
       host_zero,
       cpu::linear_backward,
       cpu::layernorm_backward,

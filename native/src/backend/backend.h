@@ -56,6 +56,7 @@ struct Backend {
   decltype(&cpu::upsample_nearest_forward) upsample_nearest_forward;  // VAE
   decltype(&cpu::attention_bias_forward) attention_bias_forward;      // T5
   decltype(&cpu::linear_int8_forward) linear_int8_forward;            // T5 int8 weights
+  decltype(&cpu::mlp_forward) mlp_forward;                            // Dimba's MLPs
 
   // Training (training/dimba_train.cpp). Appended after the forward ops so that a table
   // written positionally before them still compiles; a backend without them leaves them null

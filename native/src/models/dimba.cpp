@@ -109,9 +109,8 @@ void DimbaModel::forward_core(float* out_d, const float* x_d, const float* t_d, 
   // 5. caption projection, on all L tokens (sample b later attends to its first y_lens[b]).
   {
     float* hid = arena.alloc_f32(size_t(B) * L * C);  // (B, L, C)
-    be.linear_forward(hid, y_d, w_.y_fc1_w.data, w_.y_fc1_w.dtype, w_.y_fc1_b, B * L, c.caption_channels, C, false);
-    be.gelu_tanh_forward(hid, hid, int64_t(B) * L * C);
-    be.linear_forward(yy, hid, w_.y_fc2_w.data, w_.y_fc2_w.dtype, w_.y_fc2_b, B * L, C, C, false);
+    be.mlp_forward(yy, hid, y_d, w_.y_fc1_w.data, w_.y_fc1_b, w_.y_fc2_w.data, w_.y_fc2_b, w_.y_fc1_w.dtype, B * L,
+                   c.caption_channels, C, C);
     emit("act.y_embedder", yy, {B, 1, L, C});
     arena.reset(live);
   }

@@ -62,9 +62,8 @@ void dimba_block_forward(float* x, const float* yy, const int* y_lens, const flo
     float* h = arena.alloc_f32(size_t(BN) * C);        // (B, N, C)
     float* hid = arena.alloc_f32(size_t(BN) * Hm);     // (B, N, Hm)
     layernorm_modulate(h, x, shift_mlp, scale_mlp, 6 * C, ones, w1, B, N, C, be);
-    be.linear_forward(hid, h, w.mlp_fc1_w.data, w.mlp_fc1_w.dtype, w.mlp_fc1_b, int(BN), C, Hm, false);
-    be.gelu_tanh_forward(hid, hid, BN * Hm);
-    be.linear_forward(h, hid, w.mlp_fc2_w.data, w.mlp_fc2_w.dtype, w.mlp_fc2_b, int(BN), Hm, C, false);
+    be.mlp_forward(h, hid, h, w.mlp_fc1_w.data, w.mlp_fc1_b, w.mlp_fc2_w.data, w.mlp_fc2_b, w.mlp_fc1_w.dtype,
+                   int(BN), C, Hm, C);
     be.gated_residual_forward(x, h, gate_mlp, B, N, C, 6 * C);
   }
   arena.reset(m0);

@@ -33,8 +33,9 @@ void check_launch(const char* kernel);
 // capture it). Valid until the next scratch() call on the same slot.
 // A: 16-bit activations (linear), lse (attention backward); B: widened weights (linear),
 // the recomputed output (attention backward); C: sgemm operand; D: int8 dequant, scan chunk
-// states, group-norm stats; E: im2col columns (patch embed, conv2d); F: their gradient.
-enum ScratchSlot { kScratchA = 0, kScratchB, kScratchC, kScratchD, kScratchE, kScratchF, kScratchCount };
+// states, group-norm stats; E: im2col columns (patch embed, conv2d); F: their gradient;
+// G: the MLP's 16-bit hidden (mlp_forward).
+enum ScratchSlot { kScratchA = 0, kScratchB, kScratchC, kScratchD, kScratchE, kScratchF, kScratchG, kScratchCount };
 void* scratch(ScratchSlot slot, size_t bytes);
 
 // Blocks for a grid-stride loop over n items with `threads` per block.
@@ -63,5 +64,8 @@ void zero(void* p, size_t bytes);  // cudaMemsetAsync on the stream
 void convert_f32(void* dst, DType to, const float* src, int64_t n);
 // 16-bit -> f32 widening (matmul.cu).
 void widen_to_f32(float* dst, const void* src, DType from, int64_t n);
+// dst = gelu_tanh(src) rounded to `to` (bf16 or f16): the GELU and the conversion for the next
+// matmul in one pass (elementwise.cu; mlp_forward).
+void gelu_tanh_to_16(void* dst, DType to, const float* src, int64_t n);
 
 }  // namespace dimba::cu

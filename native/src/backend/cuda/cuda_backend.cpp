@@ -64,6 +64,7 @@ const Backend& cuda_backend() {
       cu::upsample_nearest_forward,
       cu::attention_bias_forward,
       cu::linear_int8_forward,
+      cu::mlp_forward,
       cu::zero,
       cu::linear_backward,
       cu::layernorm_backward,

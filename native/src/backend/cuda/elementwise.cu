@@ -5,6 +5,7 @@
 // [32 columns x 8 token lanes] block, then one atomicAdd-free write per column and sample.
 // defines: the elementwise, modulate and gated-residual ops of ops.h (forward and backward)
 #include <algorithm>
+#include <type_traits>
 
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
@@ -17,11 +18,21 @@ namespace {
 
 __device__ __forceinline__ float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-__global__ void gelu_kernel(float* out, const float* inp, int64_t n) {
+// 0.5 x (1 + tanh(a)) written as x / (1 + exp(-2a)).
+__device__ __forceinline__ float gelu_tanh(float x) {
   const float k2 = 2.0f * 0.7978845608028654f;
+  return x / (1.0f + expf(-k2 * (x + 0.044715f * x * x * x)));
+}
+__global__ void gelu_kernel(float* out, const float* inp, int64_t n) {
+  GRID_STRIDE(i, n) out[i] = gelu_tanh(inp[i]);
+}
+template <class T>
+__global__ void gelu_to_16_kernel(T* out, const float* inp, int64_t n) {
   GRID_STRIDE(i, n) {
-    const float x = inp[i];
-    out[i] = x / (1.0f + expf(-k2 * (x + 0.044715f * x * x * x)));
+    if constexpr (std::is_same_v<T, __half>)
+      out[i] = __float2half_rn(gelu_tanh(inp[i]));
+    else
+      out[i] = __float2bfloat16_rn(gelu_tanh(inp[i]));
   }
 }
 __global__ void silu_kernel(float* out, const float* inp, int64_t n) {
@@ -166,6 +177,12 @@ void launch1d(K kernel, const char* name, int64_t n, Args... args) {
 }  // namespace
 
 void gelu_tanh_forward(float* out, const float* inp, int64_t n) { launch1d(gelu_kernel, "gelu", n, out, inp, n); }
+void gelu_tanh_to_16(void* dst, DType to, const float* src, int64_t n) {
+  if (to == DType::BF16)
+    launch1d(gelu_to_16_kernel<__nv_bfloat16>, "gelu_to_bf16", n, static_cast<__nv_bfloat16*>(dst), src, n);
+  else
+    launch1d(gelu_to_16_kernel<__half>, "gelu_to_f16", n, static_cast<__half*>(dst), src, n);
+}
 void silu_forward(float* out, const float* inp, int64_t n) { launch1d(silu_kernel, "silu", n, out, inp, n); }
 void softplus_forward(float* out, const float* inp, int64_t n) {
   launch1d(softplus_kernel, "softplus", n, out, inp, n);

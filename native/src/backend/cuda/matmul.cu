@@ -8,7 +8,8 @@
 // the heuristic's algorithm) per shape. Where cuBLASLt is missing, declines a shape, or a
 // pointer is not 16-byte aligned, cublasGemmEx runs instead with the bias written into y first
 // (or added onto it when accumulating) and beta = 1.
-// defines: linear_forward, linear_backward, sgemm, linear_int8_forward, convert_f32, widen_to_f32
+// defines: linear_forward, linear_backward, sgemm, linear_int8_forward, mlp_forward, convert_f32,
+//          widen_to_f32
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -186,6 +187,14 @@ bool lt_linear(float* y, const void* x, const void* w, int type, const float* bi
   return true;
 }
 
+// y[M,N] = xa[M,K] wa[N,K]^T (+ y when accumulating) (+ bias), both operands of cuBLAS `type`.
+void linear_gemm(float* y, const void* xa, const void* wa, int type, int compute, const float* bias, int M, int K,
+                 int N, bool accumulate) {
+  if (lt_linear(y, xa, wa, type, bias, M, K, N, accumulate ? 1.0f : 0.0f, compute)) return;
+  const float beta = apply_bias(y, bias, M, N, accumulate);
+  gemm(kCublasOpT, kCublasOpN, N, M, K, 1.0f, wa, type, K, xa, type, K, beta, y, N, compute);
+}
+
 // y[M,N] = x[M,K] w[N,K]^T + beta y (+ bias) with w already on the device in `wt` (F32/F16/BF16).
 void linear_core(float* y, const float* x, const void* w, DType wt, const float* bias, int M, int K, int N,
                  bool accumulate) {
@@ -204,9 +213,7 @@ void linear_core(float* y, const float* x, const void* w, DType wt, const float*
     widen_to_f32(wf, w, wt, int64_t(N) * K);
     wa = wf;
   }
-  if (lt_linear(y, xa, wa, type, bias, M, K, N, accumulate ? 1.0f : 0.0f, compute)) return;
-  const float beta = apply_bias(y, bias, M, N, accumulate);
-  gemm(kCublasOpT, kCublasOpN, N, M, K, 1.0f, wa, type, K, xa, type, K, beta, y, N, compute);
+  linear_gemm(y, xa, wa, type, compute, bias, M, K, N, accumulate);
 }
 
 void check_sizes(const char* op, int M, int K, int N) {
@@ -246,6 +253,23 @@ void linear_forward(float* y, const float* x, const void* w, DType wdtype, const
     return;
   }
   linear_core(y, x, w, wdtype, bias, M, K, N, accumulate);
+}
+
+// With 16-bit weights in the tensor-core mode, fc2 reads its input in the weights' type, so the
+// GELU writes it so (gelu_tanh_to_16): the GELU's f32 output and the conversion's pass over it
+// are saved, with the same roundings as the three ops.
+void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const float* b1, const void* w2,
+                 const float* b2, DType wdtype, int M, int K, int H, int N) {
+  if (!reduced_precision() || wdtype == DType::F32 || M <= 0 || K <= 0 || H <= 0 || N <= 0) {
+    linear_forward(hidden, x, w1, wdtype, b1, M, K, H, false);
+    gelu_tanh_forward(hidden, hidden, int64_t(M) * H);
+    linear_forward(y, hidden, w2, wdtype, b2, M, H, N, false);
+    return;
+  }
+  linear_forward(hidden, x, w1, wdtype, b1, M, K, H, false);
+  void* h16 = scratch(kScratchG, size_t(M) * H * 2);
+  gelu_tanh_to_16(h16, wdtype, hidden, int64_t(M) * H);
+  linear_gemm(y, h16, w2, cuda_type(wdtype), kCublasCompute32F, b2, M, H, N, false);
 }
 
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,

@@ -19,6 +19,8 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
            int ldb, float beta, float* C, int ldc);
 void linear_int8_forward(float* y, const float* x, const int8_t* w, const float* scale, const float* bias, int M,
                          int K, int N, bool accumulate);
+void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const float* b1, const void* w2,
+                 const float* b2, DType wdtype, int M, int K, int H, int N);
 
 // norms.cu
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias,

@@ -50,6 +50,8 @@ void attention_bias_forward(float* out, const float* q, const float* k, const fl
                             int64_t kv_stride, int64_t out_stride);
 void linear_int8_forward(float* y, const float* x, const int8_t* w, const float* scale, const float* bias, int M,
                          int K, int N, bool accumulate);
+void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const float* b1, const void* w2,
+                 const float* b2, DType wdtype, int M, int K, int H, int N);
 void conv2d_forward(float* out, const float* inp, const void* weight, DType wdtype, const float* bias, int B, int H,
                     int W, int Cin, int Cout, int k, int stride, int pad_top, int pad_left, int pad_bottom,
                     int pad_right, bool accumulate);

@@ -73,6 +73,7 @@ const Backend& vulkan_backend() {
       vk::upsample_nearest_forward,
       vk::attention_bias_forward,
       vk::linear_int8_forward,
+      vk::mlp_forward,
       vk::zero,
       vk::linear_backward,
       vk::layernorm_backward,
