@@ -98,9 +98,9 @@ inline std::vector<OpRow> profile_stop() {
   return out;
 }
 
-// name, host_memory, the six memory calls, set_reduced_precision and the 42 ops listed below:
+// name, host_memory, the six memory calls, set_reduced_precision and the 43 ops listed below:
 // a Backend that grows an op fails here until the op is listed.
-static_assert(sizeof(Backend) == 51 * sizeof(void*), "profile the new Backend op in bench/op_profile.h");
+static_assert(sizeof(Backend) == 52 * sizeof(void*), "profile the new Backend op in bench/op_profile.h");
 
 // The profiling copy of `be` (memory calls pass through untimed). Valid while `be` lives;
 // a later call re-targets every copy made before it.
@@ -142,6 +142,7 @@ inline const Backend& profiled(const Backend& be) {
   DIMBA_PROFILE_OP(attention_bias_forward);
   DIMBA_PROFILE_OP(linear_int8_forward);
   DIMBA_PROFILE_OP(mlp_forward);
+  DIMBA_PROFILE_OP(conv1d_causal_depthwise_silu_forward);
   DIMBA_PROFILE_OP(zero);
   DIMBA_PROFILE_OP(linear_backward);
   DIMBA_PROFILE_OP(layernorm_backward);

@@ -388,6 +388,12 @@ void test_conv1d() {
                                            reverse);
       std::printf("    conv1d T=%d D=%d K=%d reverse=%d bias=%d\n", T, D, K, reverse, bias);
       CHECK_REL(dout.get().data(), want.data(), want.size(), 1e-6);
+      cpu::conv1d_causal_depthwise_silu_forward(want.data(), x.data() + 1, w.data(), bias ? b.data() : nullptr, T, D,
+                                                K, stride, reverse);
+      cub->conv1d_causal_depthwise_silu_forward(dout.f(), dx.f() + 1, dw.f(), bias ? db.f() : nullptr, T, D, K,
+                                                stride, reverse);
+      std::printf("    conv1d + silu T=%d D=%d K=%d reverse=%d bias=%d\n", T, D, K, reverse, bias);
+      CHECK_REL(dout.get().data(), want.data(), want.size(), 1e-6);
     }
 }
 

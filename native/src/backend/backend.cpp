@@ -62,6 +62,7 @@ const Backend& cpu_backend() {
       cpu::attention_bias_forward,
       cpu::linear_int8_forward,
       cpu::mlp_forward,
+      cpu::conv1d_causal_depthwise_silu_forward,
       host_zero,
       cpu::linear_backward,
       cpu::layernorm_backward,

@@ -29,9 +29,8 @@ void mamba_mixer_forward(float* out, const float* h, const MambaBlockWeights& w,
     const MambaDirWeights& d = dir ? w.bwd : w.fwd;
     const bool reverse = dir == 1;
     for (int b = 0; b < B; ++b)
-      be.conv1d_causal_depthwise_forward(u + int64_t(b) * N * Di, xz + int64_t(b) * N * 2 * Di, d.conv_w, d.conv_b, N,
-                                         Di, K, 2 * Di, reverse);
-    be.silu_forward(u, u, BN * Di);
+      be.conv1d_causal_depthwise_silu_forward(u + int64_t(b) * N * Di, xz + int64_t(b) * N * 2 * Di, d.conv_w,
+                                              d.conv_b, N, Di, K, 2 * Di, reverse);
     be.linear_forward(xdbl, u, d.x_proj_w.data, d.x_proj_w.dtype, nullptr, int(BN), Di, xs, false);
     be.copy_rows_forward(dt, xdbl, BN, R, R, xs);  // the dt_raw columns, contiguous for the GEMM
     be.linear_forward(delta, dt, d.dt_proj_w.data, d.dt_proj_w.dtype, d.dt_proj_b, int(BN), R, Di, false);

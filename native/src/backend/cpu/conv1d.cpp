@@ -1,6 +1,7 @@
 // Mamba's causal depthwise Conv1d (d_conv taps, left zero padding), channels-last so each
 // tap is a contiguous row and the loop over channels vectorises.
-// defines: conv1d_causal_depthwise_forward, conv1d_causal_depthwise_backward
+// defines: conv1d_causal_depthwise_forward, conv1d_causal_depthwise_silu_forward,
+//          conv1d_causal_depthwise_backward
 #include <vector>
 
 #include "backend/cpu/ops.h"
@@ -29,6 +30,12 @@ void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* 
       }
     }
   }, 8);
+}
+
+void conv1d_causal_depthwise_silu_forward(float* out, const float* inp, const float* weight, const float* bias,
+                                          int T, int D, int K, int64_t in_stride, bool reverse) {
+  conv1d_causal_depthwise_forward(out, inp, weight, bias, T, D, K, in_stride, reverse);
+  silu_forward(out, out, int64_t(T) * D);
 }
 
 }  // namespace dimba::cpu

@@ -90,6 +90,10 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
 // which is how the backward direction of a bidirectional Mamba avoids materialising flips.
 void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* weight, const float* bias,
                                      int T, int D, int K, int64_t in_stride, bool reverse);
+// out = silu(conv1d_causal_depthwise_forward(...)): the conv and the SiLU Mamba applies to it in
+// one op, for inference (training keeps the pre-activation for the SiLU's backward).
+void conv1d_causal_depthwise_silu_forward(float* out, const float* inp, const float* weight, const float* bias,
+                                          int T, int D, int K, int64_t in_stride, bool reverse);
 // Backward (accumulates; dinp rows at t*in_stride like inp).
 void conv1d_causal_depthwise_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                                       const float* inp, const float* weight, int T, int D, int K,

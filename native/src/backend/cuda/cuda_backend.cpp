@@ -65,6 +65,7 @@ const Backend& cuda_backend() {
       cu::attention_bias_forward,
       cu::linear_int8_forward,
       cu::mlp_forward,
+      cu::conv1d_causal_depthwise_silu_forward,
       cu::zero,
       cu::linear_backward,
       cu::layernorm_backward,

@@ -66,6 +66,8 @@ void attention_bias_forward(float* out, const float* q, const float* k, const fl
                             int64_t kv_stride, int64_t out_stride);
 
 // scan.cu (the Mamba pieces)
+void conv1d_causal_depthwise_silu_forward(float* out, const float* inp, const float* weight, const float* bias,
+                                          int T, int D, int K, int64_t in_stride, bool reverse);
 void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* weight, const float* bias, int T,
                                      int D, int K, int64_t in_stride, bool reverse);
 void conv1d_causal_depthwise_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,

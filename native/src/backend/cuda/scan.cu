@@ -14,7 +14,8 @@
 // local+combine passes give the state at every 32-step chunk start; each block then walks its channels' chunks in reverse, recomputing the chunk's
 // 32 states into shared memory and running the reverse-time recurrence (selective_scan.cpp's
 // maths). dB/dC sum over channels: per block in shared memory, then one atomicAdd per block.
-// defines: conv1d_causal_depthwise_forward/backward, selective_scan_forward/backward
+// defines: conv1d_causal_depthwise_forward/backward, conv1d_causal_depthwise_silu_forward,
+//          selective_scan_forward/backward
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
 
@@ -26,6 +27,7 @@ __device__ __forceinline__ int64_t conv_src(int64_t t, int k, int K, bool revers
   return reverse ? t + (K - 1) - k : t + k - (K - 1);
 }
 
+template <bool kSilu>
 __global__ void conv1d_kernel(float* out, const float* inp, const float* w, const float* bias, int T, int D, int K,
                               int64_t in_stride, bool reverse) {
   const int64_t n = int64_t(T) * D;
@@ -37,7 +39,7 @@ __global__ void conv1d_kernel(float* out, const float* inp, const float* w, cons
       const int64_t s = conv_src(t, k, K, reverse);
       if (s >= 0 && s < T) acc += w[int64_t(d) * K + k] * inp[s * in_stride + d];
     }
-    out[i] = acc;
+    out[i] = kSilu ? acc / (1.0f + expf(-acc)) : acc;
   }
 }
 
@@ -403,13 +405,25 @@ void check_scan(const char* op, int T, int D, int N) {
 
 }  // namespace
 
-void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* weight, const float* bias, int T,
-                                     int D, int K, int64_t in_stride, bool reverse) {
+template <bool kSilu>
+void conv1d(float* out, const float* inp, const float* weight, const float* bias, int T, int D, int K,
+            int64_t in_stride, bool reverse) {
   if (K < 1 || K > 16) throw_invalid("conv1d: kernel size " + std::to_string(K) + " outside 1..16");
   const int64_t n = int64_t(T) * D;
   if (n <= 0) return;
-  conv1d_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(out, inp, weight, bias, T, D, K, in_stride, reverse);
+  conv1d_kernel<kSilu><<<blocks_for(n, 256), 256, 0, stream()>>>(out, inp, weight, bias, T, D, K, in_stride, reverse);
   check_launch("conv1d_kernel");
+}
+
+void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* weight, const float* bias, int T,
+                                     int D, int K, int64_t in_stride, bool reverse) {
+  conv1d<false>(out, inp, weight, bias, T, D, K, in_stride, reverse);
+}
+
+// The SiLU applied as each output is written: one pass over [T, D] instead of two.
+void conv1d_causal_depthwise_silu_forward(float* out, const float* inp, const float* weight, const float* bias,
+                                          int T, int D, int K, int64_t in_stride, bool reverse) {
+  conv1d<true>(out, inp, weight, bias, T, D, K, in_stride, reverse);
 }
 
 void conv1d_causal_depthwise_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,

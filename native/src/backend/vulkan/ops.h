@@ -32,6 +32,8 @@ void linear_forward(float* y, const float* x, const void* w, DType wdtype, const
                     bool accumulate);
 void attention_forward(float* out, const float* q, const float* k, const float* v, const int* k_lens, int B,
                        int Tq, int Tk, int H, int hd, int64_t q_stride, int64_t kv_stride, int64_t out_stride);
+void conv1d_causal_depthwise_silu_forward(float* out, const float* inp, const float* weight, const float* bias,
+                                          int T, int D, int K, int64_t in_stride, bool reverse);
 void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* weight, const float* bias,
                                      int T, int D, int K, int64_t in_stride, bool reverse);
 void selective_scan_forward(float* y, const float* u, const float* delta, const float* A, const float* Bm,
