@@ -134,6 +134,18 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
     row("linear mlp.fc2 (bf16, K=4C, N=C)",
         time_median(be, 10, [&] { be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), Hm, C, false); }),
         2.0 * BN * Hm * C);
+    // The block's MLP both ways (random weights stand in for fc2's: a timing).
+    const double mlp_flops = 4.0 * BN * C * Hm;
+    row("MLP as three ops (fc1, gelu, fc2)", time_median(be, 10, [&] {
+          be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), C, Hm, false);
+          be.gelu_tanh_forward(y.p, y.p, BN * Hm);
+          be.linear_forward(x.p, y.p, dw, DType::BF16, b.p, int(BN), Hm, C, false);
+        }),
+        mlp_flops);
+    row("mlp_forward (GELU writes fc2's bf16 input)", time_median(be, 10, [&] {
+          be.mlp_forward(x.p, y.p, x.p, dw, b.p, dw, b.p, DType::BF16, int(BN), C, Hm, C);
+        }),
+        mlp_flops);
     be.free(dw);
   }
   {
@@ -181,10 +193,17 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
     be.upload(dD, Dk.data(), Dk.size() * 4);
     be.upload(dcw, cw.data(), cw.size() * 4);
     be.softplus_forward(delta.p, delta.p, BN * Di);
-    row("conv1d (both samples)", time_median(be, 10, [&] {
+    row("conv1d, then silu (both samples)", time_median(be, 10, [&] {
           for (int b = 0; b < B; ++b)
             be.conv1d_causal_depthwise_forward(u.p + int64_t(b) * N * Di, xz.p + int64_t(b) * N * 2 * Di, dcw, nullptr,
                                                N, Di, c.d_conv, 2 * Di, false);
+          be.silu_forward(u.p, u.p, BN * Di);
+        }),
+        2.0 * c.d_conv * BN * Di);
+    row("conv1d_causal_depthwise_silu_forward (both samples)", time_median(be, 10, [&] {
+          for (int b = 0; b < B; ++b)
+            be.conv1d_causal_depthwise_silu_forward(u.p + int64_t(b) * N * Di, xz.p + int64_t(b) * N * 2 * Di, dcw,
+                                                    nullptr, N, Di, c.d_conv, 2 * Di, false);
         }),
         2.0 * c.d_conv * BN * Di);
     row("selective scan (both samples, one direction)", time_median(be, 10, [&] {
