@@ -221,29 +221,6 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
   }
 }
 
-// The rows of one profiled call (bench/op_profile.h), the slowest `shown` named and the rest
-// summed, against the same call's unprofiled time.
-void profile_table(Report& rep, const char* what, const std::vector<bench::OpRow>& rows, double unprofiled_s,
-                   size_t shown = 24) {
-  double total = 0;
-  for (const auto& r : rows) total += r.seconds;
-  rep.line("");
-  rep.line("%s, op by op (each op synchronised: %.2f ms in all, %.2f ms unprofiled)", what, total * 1e3,
-           unprofiled_s * 1e3);
-  rep.line("| op | calls | ms | share |");
-  rep.line("| --- | ---: | ---: | ---: |");
-  double rest = 0;
-  int rest_calls = 0;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (i < shown)
-      rep.line("| %s | %d | %.3f | %.1f%% |", rows[i].op.c_str(), rows[i].calls, rows[i].seconds * 1e3,
-               100.0 * rows[i].seconds / total);
-    else
-      rest += rows[i].seconds, rest_calls += rows[i].calls;
-  }
-  if (rest_calls > 0) rep.line("| the rest | %d | %.3f | %.1f%% |", rest_calls, rest * 1e3, 100.0 * rest / total);
-}
-
 void bench_resolution(Report& rep, int res, int latent, int steps, int images, int text_len, int depth,
                       double card_tflops, bool ops) {
   // The profiling copy calls straight through except around the one profiled forward.
@@ -370,7 +347,8 @@ void bench_resolution(Report& rep, int res, int latent, int steps, int images, i
   rep.line("| weights generated and uploaded in | %.1f s |", load_s);
   rep.line("| outputs finite | %s |", finite ? "yes" : "NO");
   (void)calls;
-  profile_table(rep, "One forward", forward_ops, s_fwd);
+  rep.line("");
+  for (const std::string& l : bench::profile_table("One forward", forward_ops, s_fwd)) rep.line("%s", l.c_str());
   if (ops) {
     rep.line("");
     op_table(rep, be, cfg, N, L, text_len);
@@ -424,7 +402,9 @@ void bench_train(Report& rep, int latent, int text_len, int depth) {
   rep.line("| seconds per step (forward + backward; median of 3 after a warm-up) | %.3f |", median(ts));
   rep.line("| peak memory through the backend | %.2f GiB |", gib(m.peak_bytes));
   rep.line("| saved activations | %.2f GiB |", gib(tr.saved_activation_bytes()));
-  profile_table(rep, "One training step", step_ops, median(ts));
+  rep.line("");
+  for (const std::string& l : bench::profile_table("One training step", step_ops, median(ts)))
+    rep.line("%s", l.c_str());
 }
 
 std::vector<int> parse_list(const std::string& s) {

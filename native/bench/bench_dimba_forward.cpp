@@ -5,7 +5,8 @@
 // GEMM rate measured IN THIS RUN through linear_forward on Dimba-L shapes (interleaved with
 // the forwards, median per shape), a per-stage time split, and memory: peak RSS (getrusage), weights, activation arena peak.
 // Usage: bench_dimba_forward [--weights bf16|f32|f16] [--reps N] [--res 512] [--batch 2]
-//                            [--text-len 300] [--depth D] [--threads T]
+//                            [--text-len 300] [--depth D] [--threads T] [--ops]
+// --ops: one more forward, op by op (bench/op_profile.h), printed as a table.
 // --threads sets both the op pool (DIMBA_THREADS) and the GEMM's threads; default: the pool
 // takes every hardware thread and the GEMM its own default.
 // Results and the command: native/bench/README.md ("Dimba-L forward").
@@ -29,6 +30,7 @@
 #include "io/checkpoint.h"
 #include "models/dimba.h"
 #include "dimba_bench_model.h"
+#include "op_profile.h"
 
 using namespace dimba;
 using bench::Flops;
@@ -112,6 +114,7 @@ struct GemmProbe {
 int main(int argc, char** argv) {
   DType dtype = DType::BF16;
   int reps = 3, res = 512, B = 2, L = 300, depth = 0, threads = 0;
+  bool ops = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -128,10 +131,11 @@ int main(int argc, char** argv) {
     else if (a == "--text-len") L = std::atoi(next().c_str());
     else if (a == "--depth") depth = std::atoi(next().c_str());
     else if (a == "--threads") threads = std::atoi(next().c_str());
+    else if (a == "--ops") ops = true;
     else {
       std::fprintf(stderr,
                    "usage: bench_dimba_forward [--weights bf16|f32|f16] [--reps N] [--res 512] [--batch 2] "
-                   "[--text-len 300] [--depth D] [--threads T]\n");
+                   "[--text-len 300] [--depth D] [--threads T] [--ops]\n");
       return 2;
     }
   }
@@ -147,7 +151,7 @@ int main(int argc, char** argv) {
 
   double t0 = now_s();
   Checkpoint ck = random_checkpoint(cfg, dtype);
-  DimbaModel model = DimbaModel::load(ck, cfg, dtype);
+  DimbaModel model = DimbaModel::load(ck, cfg, dtype, ops ? bench::profiled(cpu_backend()) : cpu_backend());
   std::printf("  random weights made and bound in %.1f s: %.1f MiB\n", now_s() - t0, model.weight_bytes() / 1048576.0);
 
   Rand r{7};
@@ -183,6 +187,14 @@ int main(int argc, char** argv) {
     std::printf("  forward %d: %.2f s (dimba blocks %.2f, mamba blocks %.2f, embed+final %.2f)%s\n", i, e,
                 split["dimba blocks"], split["mamba blocks"], split["embed+final"] + (e - (last - s)),
                 i == 0 ? " [warm-up]" : "");
+  }
+  if (ops) {
+    bench::profile_start();
+    model.forward(out.data(), x.data(), t.data(), y.data(), lens.data(), B, H, W, L);
+    const std::vector<bench::OpRow> rows = bench::profile_stop();
+    std::sort(times.begin(), times.end());
+    for (const std::string& l : bench::profile_table("One forward", rows, times[times.size() / 2]))
+      std::printf("%s\n", l.c_str());
   }
   double finite = 0;
   for (float v : out) finite += std::isfinite(v) ? 0 : 1;

@@ -7,7 +7,7 @@
 // forward's total beside an unprofiled one. Never profile inside a CUDA graph capture
 // (synchronising there is an error). One profile at a time: a table of function pointers has
 // no room for a closure, so the state is process-wide.
-// defines: OpRow, profiled, profile_start, profile_stop
+// defines: OpRow, profiled, profile_start, profile_stop, profile_table
 #pragma once
 #include <algorithm>
 #include <chrono>
@@ -95,6 +95,37 @@ inline std::vector<OpRow> profile_stop() {
   std::vector<OpRow> out;
   for (const auto& [key, r] : profile_detail::rows) out.push_back(r);
   std::sort(out.begin(), out.end(), [](const OpRow& a, const OpRow& b) { return a.seconds > b.seconds; });
+  return out;
+}
+
+// The rows of one profiled call as markdown lines: a title (with the rows' total against the
+// same call's unprofiled time), then the slowest `shown` rows and the rest summed.
+inline std::vector<std::string> profile_table(const char* what, const std::vector<OpRow>& rows, double unprofiled_s,
+                                              size_t shown = 24) {
+  double total = 0;
+  for (const auto& r : rows) total += r.seconds;
+  std::vector<std::string> out;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s, op by op (each op synchronised: %.2f ms in all, %.2f ms unprofiled)", what,
+                total * 1e3, unprofiled_s * 1e3);
+  out.push_back(buf);
+  out.push_back("| op | calls | ms | share |");
+  out.push_back("| --- | ---: | ---: | ---: |");
+  double rest = 0;
+  int rest_calls = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i >= shown) {
+      rest += rows[i].seconds, rest_calls += rows[i].calls;
+      continue;
+    }
+    std::snprintf(buf, sizeof buf, "| %s | %d | %.3f | %.1f%% |", rows[i].op.c_str(), rows[i].calls,
+                  rows[i].seconds * 1e3, 100.0 * rows[i].seconds / total);
+    out.push_back(buf);
+  }
+  if (rest_calls > 0) {
+    std::snprintf(buf, sizeof buf, "| the rest | %d | %.3f | %.1f%% |", rest_calls, rest * 1e3, 100.0 * rest / total);
+    out.push_back(buf);
+  }
   return out;
 }
 
