@@ -1,8 +1,9 @@
 // The Mamba selective scan, one thread per channel d with its N-wide state in registers
 // (N <= 64), time sequential:
 //   s[n] = exp(delta*A[d,n]) * s[n] + delta*Bm[t,n]*u;  y = (sum_n s[n]*Cm[t,n] + Dskip[d]*u) * silu(z)
-// Backend op selective_scan_forward.
+// delta_softplus: delta is read as softplus(delta). Backend op selective_scan_forward.
 #version 450
+#include "softplus.glsl"
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) buffer Y { float y[]; };
 layout(std430, binding = 1) readonly buffer U { float u[]; };
@@ -13,7 +14,7 @@ layout(std430, binding = 5) readonly buffer Cb { float Cm[]; };
 layout(std430, binding = 6) readonly buffer Ds { float Dskip[]; };
 layout(std430, binding = 7) readonly buffer Z { float z[]; };
 layout(push_constant) uniform P {
-  uint T, D, N, bc_stride, z_stride, reverse, accumulate, yo, uo, dlo, ao, bo, co, dso, zo;
+  uint T, D, N, bc_stride, z_stride, reverse, accumulate, yo, uo, dlo, ao, bo, co, dso, zo, delta_softplus;
 } p;
 void main() {
   uint d = gl_GlobalInvocationID.x;
@@ -24,6 +25,7 @@ void main() {
   for (uint step = 0u; step < p.T; ++step) {
     uint t = p.reverse != 0u ? p.T - 1u - step : step;
     float dl = delta[p.dlo + t * p.D + d], uu = u[p.uo + t * p.D + d];
+    if (p.delta_softplus != 0u) dl = softplus(dl);
     float du = dl * uu, acc = 0.0;
     uint bt = t * p.bc_stride;
     for (uint n = 0u; n < p.N; ++n) {

@@ -206,15 +206,20 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
                                                     nullptr, N, Di, c.d_conv, 2 * Di, false);
         }),
         2.0 * c.d_conv * BN * Di);
-    row("selective scan (both samples, one direction)", time_median(be, 10, [&] {
-          for (int b = 0; b < B; ++b) {
-            const int64_t t0 = int64_t(b) * N;
-            be.selective_scan_forward(y.p + t0 * Di, u.p + t0 * Di, delta.p + t0 * Di, dA, xdbl.p + t0 * xs + R,
-                                      xdbl.p + t0 * xs + R + Ns, dD, xz.p + t0 * 2 * Di + Di, N, Di, Ns, xs, 2 * Di,
-                                      false, false);
-          }
-        }),
-        double(BN) * Di * (6.0 * Ns + 4));
+    // delta here is already softplus'd; the fused row applies softplus once more (a timing).
+    for (bool fused : {false, true})
+      row(fused ? "softplus inside the selective scan (both samples, one direction)"
+                : "softplus, then the selective scan (both samples, one direction)",
+          time_median(be, 10, [&] {
+            if (!fused) be.softplus_forward(y.p, delta.p, BN * Di);
+            for (int b = 0; b < B; ++b) {
+              const int64_t t0 = int64_t(b) * N;
+              be.selective_scan_forward(y.p + t0 * Di, u.p + t0 * Di, delta.p + t0 * Di, dA, xdbl.p + t0 * xs + R,
+                                        xdbl.p + t0 * xs + R + Ns, dD, xz.p + t0 * 2 * Di + Di, N, Di, Ns, xs, 2 * Di,
+                                        false, false, fused);
+            }
+          }),
+          double(BN) * Di * (6.0 * Ns + 4));
     be.free(dA);
     be.free(dD);
     be.free(dcw);

@@ -164,7 +164,7 @@ void bench_ops(int reps, const Backend& vk) {
              randn(size_t(T) * 2 * Ns), randn(Di), randn(size_t(T) * Di)}, 0,
              [&](const Backend& be, std::vector<float*>& b) {
                be.selective_scan_forward(b[0], b[1], b[2], b[3], b[4], b[4] + Ns, b[5], b[6], T, Di, Ns, 2 * Ns, Di,
-                                         false, false);
+                                         false, false, false);
              });
   }
   bench_op("conv1d_causal_depthwise T256 D2304 K4", reps, vk, {randn(size_t(T) * Di), randn(size_t(T) * Di),

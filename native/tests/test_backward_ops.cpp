@@ -291,7 +291,7 @@ void selective_scan() {
                Vec y(size_t(T) * D);
                selective_scan_forward(y.data(), u.data(), delta.data(), A.data(), xdbl.data() + R,
                                       xdbl.data() + R + N, Dsk.data(), xz.data() + D, T, D, N, xs, 2 * D, reverse,
-                                      false);
+                                      false, false);
                return y;
              },
              w, 1e-2f, 3e-4);

@@ -75,17 +75,25 @@ static void selective_scan_matches_naive() {
     // forward
     std::vector<float> y(size_t(T) * D, 0.0f);
     cpu::selective_scan_forward(y.data(), u.data(), dl.data(), A.data(), xb.data() + R, xb.data() + R + N, Dk.data(),
-                                z.data(), T, D, N, bcs, D, false, false);
+                                z.data(), T, D, N, bcs, D, false, false, false);
     auto want = to_f(naive_scan(u, dl, A, xb, Dk, z, T, D, N, bcs, R, R + N));
     CHECK_REL(y.data(), want.data(), y.size(), 2e-6);
     // reverse + accumulate == y_fwd + flip(scan(flip(inputs)))
     cpu::selective_scan_forward(y.data(), u.data(), dl.data(), A.data(), xb.data() + R, xb.data() + R + N, Dk.data(),
-                                z.data(), T, D, N, bcs, D, true, true);
+                                z.data(), T, D, N, bcs, D, true, true, false);
     auto back = naive_scan(flip_rows(u, T, D), flip_rows(dl, T, D), A, flip_rows(xb, T, bcs), Dk, flip_rows(z, T, D),
                            T, D, N, bcs, R, R + N);
     auto back_f = flip_rows(back, T, D);
     for (size_t i = 0; i < want.size(); ++i) want[i] += float(back_f[i]);
     CHECK_REL(y.data(), want.data(), y.size(), 2e-6);
+    // delta_softplus == the scan of softplus(delta): deltas around 0, both signs.
+    std::vector<float> raw = randn(size_t(T) * D, 2.0f), sp(raw.size()), fused(y.size());
+    cpu::softplus_forward(sp.data(), raw.data(), int64_t(sp.size()));
+    cpu::selective_scan_forward(y.data(), u.data(), sp.data(), A.data(), xb.data() + R, xb.data() + R + N, Dk.data(),
+                                z.data(), T, D, N, bcs, D, false, false, false);
+    cpu::selective_scan_forward(fused.data(), u.data(), raw.data(), A.data(), xb.data() + R, xb.data() + R + N,
+                                Dk.data(), z.data(), T, D, N, bcs, D, false, false, true);
+    CHECK_REL(fused.data(), y.data(), y.size(), 1e-6);
   }
 }
 

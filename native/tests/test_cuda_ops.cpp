@@ -419,17 +419,19 @@ void test_selective_scan() {
     Dev du(s.u), dz(s.z), dbc(s.bc), ddsk(s.dsk), ddelta(s.delta), dA(s.A);
     auto y0 = randn(size_t(s.T) * s.D);
     for (bool reverse : {false, true})
-      for (bool acc : {false, true}) {
-        std::vector<float> want = y0;
-        Dev dy(y0);
-        cpu::selective_scan_forward(want.data(), s.u.data(), s.delta.data(), s.A.data(), s.bc.data(),
-                                    s.bc.data() + s.N, s.dsk.data(), s.z.data() + 1, s.T, s.D, s.N, s.bc_stride,
-                                    s.z_stride, reverse, acc);
-        cub->selective_scan_forward(dy.f(), du.f(), ddelta.f(), dA.f(), dbc.f(), dbc.f() + s.N, ddsk.f(), dz.f() + 1,
-                                    s.T, s.D, s.N, s.bc_stride, s.z_stride, reverse, acc);
-        std::printf("    selective_scan T=%d D=%d N=%d reverse=%d accumulate=%d\n", s.T, s.D, s.N, reverse, acc);
-        CHECK_REL(dy.get().data(), want.data(), want.size(), 1e-5);
-      }
+      for (bool acc : {false, true})
+        for (bool sp : {false, true}) {  // sp: delta_softplus (delta in 0.001..0.5, softplus'd again)
+          std::vector<float> want = y0;
+          Dev dy(y0);
+          cpu::selective_scan_forward(want.data(), s.u.data(), s.delta.data(), s.A.data(), s.bc.data(),
+                                      s.bc.data() + s.N, s.dsk.data(), s.z.data() + 1, s.T, s.D, s.N, s.bc_stride,
+                                      s.z_stride, reverse, acc, sp);
+          cub->selective_scan_forward(dy.f(), du.f(), ddelta.f(), dA.f(), dbc.f(), dbc.f() + s.N, ddsk.f(),
+                                      dz.f() + 1, s.T, s.D, s.N, s.bc_stride, s.z_stride, reverse, acc, sp);
+          std::printf("    selective_scan T=%d D=%d N=%d reverse=%d accumulate=%d delta_softplus=%d\n", s.T, s.D, s.N,
+                      reverse, acc, sp);
+          CHECK_REL(dy.get().data(), want.data(), want.size(), 1e-5);
+        }
   }
 }
 
@@ -764,7 +766,7 @@ void test_bad_input() {
   CHECK_THROWS_CODE(cub->attention_forward(d.f(), d.f(), d.f(), d.f(), nullptr, 1, 1, 1, 1, 513, 513, 513, 513),
                     ErrorCode::InvalidArgument);
   CHECK_THROWS_CODE(cub->selective_scan_forward(d.f(), d.f(), d.f(), d.f(), d.f(), d.f(), d.f(), d.f(), 1, 1, 65, 65,
-                                                1, false, false),
+                                                1, false, false, false),
                     ErrorCode::InvalidArgument);
   CHECK_THROWS_CODE(cub->linear_forward(d.f(), d.f(), d.f(), DType::I32, nullptr, 1, 1, 1, false),
                     ErrorCode::InvalidArgument);

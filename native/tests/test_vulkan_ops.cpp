@@ -327,14 +327,17 @@ void test_selective_scan() {
   Dev du(u), dz(z), dbc(bc), ddsk(dsk), ddelta(delta), dA(A);
   for (bool reverse : {false, true}) {
     for (bool acc : {false, true}) {
-      std::vector<float> want = y0;
-      Dev dy(y0);
-      cpu::selective_scan_forward(want.data(), u.data(), delta.data(), A.data(), bc.data(), bc.data() + N,
-                                  dsk.data(), z.data() + 1, T, D, N, bc_stride, z_stride, reverse, acc);
-      vkb->selective_scan_forward(dy.f(), du.f(), ddelta.f(), dA.f(), dbc.f(), dbc.f() + N, ddsk.f(), dz.f() + 1, T, D,
-                                  N, bc_stride, z_stride, reverse, acc);
-      std::printf("    selective_scan T=%d D=%d N=%d reverse=%d accumulate=%d\n", T, D, N, reverse, acc);
-      CHECK_REL(dy.get().data(), want.data(), want.size(), 1e-5);
+      for (bool sp : {false, true}) {  // sp: delta_softplus
+        std::vector<float> want = y0;
+        Dev dy(y0);
+        cpu::selective_scan_forward(want.data(), u.data(), delta.data(), A.data(), bc.data(), bc.data() + N,
+                                    dsk.data(), z.data() + 1, T, D, N, bc_stride, z_stride, reverse, acc, sp);
+        vkb->selective_scan_forward(dy.f(), du.f(), ddelta.f(), dA.f(), dbc.f(), dbc.f() + N, ddsk.f(), dz.f() + 1, T,
+                                    D, N, bc_stride, z_stride, reverse, acc, sp);
+        std::printf("    selective_scan T=%d D=%d N=%d reverse=%d accumulate=%d delta_softplus=%d\n", T, D, N, reverse,
+                    acc, sp);
+        CHECK_REL(dy.get().data(), want.data(), want.size(), 1e-5);
+      }
     }
   }
 }
@@ -723,7 +726,7 @@ void test_bad_input_and_unsupported() {
   CHECK_THROWS_CODE(vkb->attention_forward(d.f(), d.f(), d.f(), d.f(), nullptr, 1, 1, 1, 1, 513, 513, 513, 513),
                     ErrorCode::InvalidArgument);
   CHECK_THROWS_CODE(vkb->selective_scan_forward(d.f(), d.f(), d.f(), d.f(), d.f(), d.f(), d.f(), d.f(), 1, 1, 65, 65,
-                                                1, false, false),
+                                                1, false, false, false),
                     ErrorCode::InvalidArgument);
   CHECK_THROWS_CODE(vkb->linear_forward(d.f(), d.f(), d.f(), DType::I32, nullptr, 1, 1, 1, false),
                     ErrorCode::InvalidArgument);

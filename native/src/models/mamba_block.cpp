@@ -1,6 +1,7 @@
 // The bidirectional ("v2") Mamba mixer of Dimba (MODEL.md section 2):
 //   xz = in_proj(h) -> x, z (first half x); for each direction: u = SiLU(causal_conv(x)),
 //   x_dbl = x_proj(u) = [dt_raw | B | C], delta = softplus(dt_proj(dt_raw)), scan, * SiLU(z);
+// (the conv's SiLU and delta's softplus are taken inside the conv and the scan ops);
 //   out = out_proj(y_fwd + flip(y_bwd)).
 // The backward direction runs the conv and the scan with time reversed in place
 // (ops.h: `reverse`), which equals flip -> op -> flip without the copies, and its scan adds
@@ -33,13 +34,13 @@ void mamba_mixer_forward(float* out, const float* h, const MambaBlockWeights& w,
                                               d.conv_b, N, Di, K, 2 * Di, reverse);
     be.linear_forward(xdbl, u, d.x_proj_w.data, d.x_proj_w.dtype, nullptr, int(BN), Di, xs, false);
     be.copy_rows_forward(dt, xdbl, BN, R, R, xs);  // the dt_raw columns, contiguous for the GEMM
+    // delta's softplus is taken by the scan as it loads delta (delta_softplus below).
     be.linear_forward(delta, dt, d.dt_proj_w.data, d.dt_proj_w.dtype, d.dt_proj_b, int(BN), R, Di, false);
-    be.softplus_forward(delta, delta, BN * Di);
     for (int b = 0; b < B; ++b) {
       const int64_t t0 = int64_t(b) * N;
       be.selective_scan_forward(y + t0 * Di, u + t0 * Di, delta + t0 * Di, d.A, xdbl + t0 * xs + R,
                                 xdbl + t0 * xs + R + Ns, d.D, xz + t0 * 2 * Di + Di, N, Di, Ns, xs, 2 * Di, reverse,
-                                /*accumulate=*/reverse);
+                                /*accumulate=*/reverse, /*delta_softplus=*/true);
     }
   }
   be.linear_forward(out, y, w.out_proj_w.data, w.out_proj_w.dtype, nullptr, int(BN), Di, C, false);

@@ -398,7 +398,7 @@ void DimbaTrainer::mamba_forward(int j, float* x_out, MambaActs& a, bool keep) {
       be.selective_scan_forward(a.ysum + t0 * Di, a.u[dir] + t0 * Di, a.delta[dir] + t0 * Di, a.A[dir],
                                 a.xdbl[dir] + t0 * xs + R, a.xdbl[dir] + t0 * xs + R + Ns,
                                 P(pre + (dir ? "mixer.D_b" : "mixer.D")), a.xz + t0 * 2 * Di + Di, N, Di, Ns, xs,
-                                2 * Di, reverse, /*accumulate=*/reverse);
+                                2 * Di, reverse, /*accumulate=*/reverse, /*delta_softplus=*/false);
     }
   }
   lin_forward(x_out, a.ysum, pre + "mixer.out_proj.weight", "", int(BN), Di, C);

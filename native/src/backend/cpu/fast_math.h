@@ -7,8 +7,9 @@
 // which FTZ makes 0 (core/fpenv.h).
 // fast_log1pf: log(1+y) for y >= 0 (softplus), relative error about 1e-7, via an atanh series
 // on the mantissa.
-// defines: fast_expf, fast_log1pf
+// defines: fast_expf, fast_log1pf, fast_softplusf
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -61,6 +62,11 @@ static inline float fast_log1pf(float y) {
   p = p * s2 + 1.0f / 3.0f;
   p = p * s2 + 1.0f;
   return 2.0f * s * p + float(e) * 0.693147180559945309f + corr;
+}
+
+// softplus(x) = max(x, 0) + log1p(exp(-|x|)), as softplus_forward computes it (activations.cpp).
+static inline float fast_softplusf(float x) {
+  return (x > 0.0f ? x : 0.0f) + fast_log1pf(fast_expf(-std::fabs(x)));
 }
 
 }  // namespace dimba::cpu

@@ -102,10 +102,12 @@ void conv1d_causal_depthwise_backward(float* dinp, float* dweight, float* dbias,
 //   s[d,n] = exp(delta[t,d]*A[d,n]) * s[d,n] + delta[t,d]*Bm[t,n]*u[t,d]   (s starts at 0)
 //   y[t,d] (+)= (sum_n s[d,n]*Cm[t,n] + Dskip[d]*u[t,d]) * silu(z[t,d])
 // u, delta, y: [T, D]; A: [D, N] (already -exp(A_log)); Bm, Cm rows at t*bc_stride; z rows at
-// t*z_stride. reverse: t from T-1 down to 0. accumulate: y += instead of y =.
+// t*z_stride. reverse: t from T-1 down to 0. accumulate: y += instead of y =. delta_softplus
+// (Mamba's flag of that name): the scan reads softplus(delta), the dt projection's activation
+// taken as delta is loaded instead of in a pass of its own (inference; training keeps it).
 void selective_scan_forward(float* y, const float* u, const float* delta, const float* A, const float* Bm,
                             const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
-                            int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate);
+                            int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate, bool delta_softplus);
 // Backward: the reverse-time recurrence over recomputed float32 states (accumulates). dBm/dCm
 // rows at t*dbc_stride, dz rows at t*dz_stride; dA is d/dA (A = -exp(A_log) already).
 void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, float* dCm, float* dDskip, float* dz,

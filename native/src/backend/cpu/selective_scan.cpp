@@ -23,7 +23,7 @@ struct ScanArgs {
   const float *u, *delta, *A, *Bm, *Cm, *Dskip, *z;
   int T, D, N;
   int64_t bc_stride, z_stride;
-  bool reverse, accumulate;
+  bool reverse, accumulate, delta_softplus;
 };
 
 // Channels [d0, d0 + 16).
@@ -47,8 +47,8 @@ void scan_group16(const ScanArgs& a, int d0) {
     const float* Ct = a.Cm + t * a.bc_stride;
     float dlv[kGroup], du[kGroup], acc[kGroup];
     for (int j = 0; j < kGroup; ++j) {
-      dlv[j] = dl[j];
-      du[j] = dl[j] * uu[j];
+      dlv[j] = a.delta_softplus ? fast_softplusf(dl[j]) : dl[j];
+      du[j] = dlv[j] * uu[j];
       acc[j] = 0.0f;
     }
     for (int n = 0; n < N; ++n) {
@@ -76,7 +76,8 @@ void scan_channel(const ScanArgs& a, int d) {
   const float* A = a.A + int64_t(d) * N;
   for (int step = 0; step < a.T; ++step) {
     const int64_t t = a.reverse ? a.T - 1 - step : step;
-    const float dl = a.delta[t * a.D + d], uu = a.u[t * a.D + d];
+    const float dl = a.delta_softplus ? fast_softplusf(a.delta[t * a.D + d]) : a.delta[t * a.D + d];
+    const float uu = a.u[t * a.D + d];
     const float* Bt = a.Bm + t * a.bc_stride;
     const float* Ct = a.Cm + t * a.bc_stride;
     float acc = 0.0f;
@@ -95,9 +96,10 @@ void scan_channel(const ScanArgs& a, int d) {
 
 void selective_scan_forward(float* y, const float* u, const float* delta, const float* A, const float* Bm,
                             const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
-                            int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate) {
+                            int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate, bool delta_softplus) {
   DIMBA_CHECK(N >= 0 && N <= kMaxState);
-  const ScanArgs a{y, u, delta, A, Bm, Cm, Dskip, z, T, D, N, bc_stride, z_stride, reverse, accumulate};
+  const ScanArgs a{y, u, delta, A, Bm, Cm, Dskip, z, T, D, N, bc_stride, z_stride, reverse, accumulate,
+                   delta_softplus};
   const int groups = D / kGroup;
   const int tail = D - groups * kGroup;
   ThreadPool::global().parallel_for(groups + tail, [&](int64_t g0, int64_t g1) {

@@ -1,12 +1,13 @@
 // Pointwise ops, adaLN modulation and gated residuals, with their backward passes. Grid-stride
 // loops with int64 indices (a 1024px batch-2 MLP hidden is 38M elements); the maths is the
-// CPU's in full precision expf/log1pf (no __expf), so the op test holds them to 1e-5.
+// CPU's in full precision (activations.h), so the op test holds them to 1e-5.
 // The backward reductions over tokens (dshift, dscale, dgate, drow) sum per column in a
 // [32 columns x 8 token lanes] block, then one atomicAdd-free write per column and sample.
 // defines: the elementwise, modulate and gated-residual ops of ops.h (forward and backward)
 #include <algorithm>
 #include <type_traits>
 
+#include "backend/cuda/activations.h"
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
 
@@ -16,13 +17,6 @@ namespace {
 #define GRID_STRIDE(i, n) \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
-__device__ __forceinline__ float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-// 0.5 x (1 + tanh(a)) written as x / (1 + exp(-2a)).
-__device__ __forceinline__ float gelu_tanh(float x) {
-  const float k2 = 2.0f * 0.7978845608028654f;
-  return x / (1.0f + expf(-k2 * (x + 0.044715f * x * x * x)));
-}
 __global__ void gelu_kernel(float* out, const float* inp, int64_t n) {
   GRID_STRIDE(i, n) out[i] = gelu_tanh(inp[i]);
 }
@@ -36,16 +30,10 @@ __global__ void gelu_to_16_kernel(T* out, const float* inp, int64_t n) {
   }
 }
 __global__ void silu_kernel(float* out, const float* inp, int64_t n) {
-  GRID_STRIDE(i, n) {
-    const float x = inp[i];
-    out[i] = x / (1.0f + expf(-x));
-  }
+  GRID_STRIDE(i, n) out[i] = silu(inp[i]);
 }
 __global__ void softplus_kernel(float* out, const float* inp, int64_t n) {
-  GRID_STRIDE(i, n) {
-    const float x = inp[i];
-    out[i] = fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
-  }
+  GRID_STRIDE(i, n) out[i] = softplus(inp[i]);
 }
 __global__ void add_kernel(float* out, const float* a, const float* b, int64_t n) {
   GRID_STRIDE(i, n) out[i] = a[i] + b[i];
@@ -99,14 +87,14 @@ __global__ void gelu_back_kernel(float* dinp, const float* dout, const float* in
 }
 __global__ void silu_back_kernel(float* dinp, const float* dout, const float* inp, int64_t n) {
   GRID_STRIDE(i, n) {
-    const float x = inp[i], s = sigmoidf_(x);
+    const float x = inp[i], s = sigmoid(x);
     dinp[i] += dout[i] * s * (1.0f + x * (1.0f - s));
   }
 }
 __global__ void softplus_back_kernel(float* dinp, const float* dout, const float* inp, int64_t n) {
   GRID_STRIDE(i, n) {
     const float x = inp[i];
-    dinp[i] += dout[i] * (x > 20.0f ? 1.0f : sigmoidf_(x));
+    dinp[i] += dout[i] * (x > 20.0f ? 1.0f : sigmoid(x));
   }
 }
 __global__ void add_back_kernel(float* da, float* db, const float* dout, int64_t n) {

@@ -74,7 +74,7 @@ void conv1d_causal_depthwise_backward(float* dinp, float* dweight, float* dbias,
                                       const float* weight, int T, int D, int K, int64_t in_stride, bool reverse);
 void selective_scan_forward(float* y, const float* u, const float* delta, const float* A, const float* Bm,
                             const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
-                            int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate);
+                            int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate, bool delta_softplus);
 void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, float* dCm, float* dDskip, float* dz,
                              const float* dy, const float* u, const float* delta, const float* A, const float* Bm,
                              const float* Cm, const float* Dskip, const float* z, int T, int D, int N,

@@ -16,6 +16,7 @@
 // maths). dB/dC sum over channels: per block in shared memory, then one atomicAdd per block.
 // defines: conv1d_causal_depthwise_forward/backward, conv1d_causal_depthwise_silu_forward,
 //          selective_scan_forward/backward
+#include "backend/cuda/activations.h"
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
 
@@ -39,7 +40,7 @@ __global__ void conv1d_kernel(float* out, const float* inp, const float* w, cons
       const int64_t s = conv_src(t, k, K, reverse);
       if (s >= 0 && s < T) acc += w[int64_t(d) * K + k] * inp[s * in_stride + d];
     }
-    out[i] = kSilu ? acc / (1.0f + expf(-acc)) : acc;
+    out[i] = kSilu ? silu(acc) : acc;
   }
 }
 
@@ -89,6 +90,7 @@ struct ScanArgs {
   int T, D, N;
   int64_t bc_stride, z_stride;
   bool reverse, accumulate;
+  bool delta_softplus;  // delta is read as softplus(delta)
   int chunk;            // steps per chunk
   float* chunk_end;     // [nc, D, N] local end states (pass 1)
   float* chunk_decay;   // [nc, D, N] decay products (pass 1)
@@ -136,7 +138,8 @@ __global__ void __launch_bounds__(kThreads) scan_chunk_kernel(ScanArgs a) {
       const int i = idx / CPB, j = idx % CPB, dd = d0 + j;
       const int64_t t = time_of(base + i, a.T, a.reverse);
       const bool ok = dd < a.D;
-      sdl[i][j] = ok ? a.delta[t * a.D + dd] : 0.0f;
+      const float dv = ok ? a.delta[t * a.D + dd] : 0.0f;
+      sdl[i][j] = a.delta_softplus ? softplus(dv) : dv;
       su[i][j] = ok ? a.u[t * a.D + dd] : 0.0f;
       if (kFinal) sz[i][j] = ok ? a.z[t * a.z_stride + dd] : 0.0f;
     }
@@ -179,7 +182,7 @@ __global__ void __launch_bounds__(kThreads) scan_chunk_kernel(ScanArgs a) {
         if (dd >= a.D) continue;
         const int64_t t = time_of(base + i, a.T, a.reverse);
         const float zv = sz[i][j];
-        const float v = (sy[i][j] + a.Dskip[dd] * su[i][j]) * (zv / (1.0f + expf(-zv)));
+        const float v = (sy[i][j] + a.Dskip[dd] * su[i][j]) * silu(zv);
         float* yp = a.y + t * a.D + dd;
         *yp = a.accumulate ? *yp + v : v;
       }
@@ -305,7 +308,7 @@ __global__ void __launch_bounds__(kThreads) scan_back_kernel(ScanBackArgs a) {
 #pragma unroll
       for (int k = 0; k < SPT; ++k) q += S[i][k][tid] * sC[i][lane_n + k * NP];
       q = group_sum<NP>(q) + dsk * uv;
-      const float sg = 1.0f / (1.0f + expf(-zv));
+      const float sg = sigmoid(zv);
       const float dq = dyv * zv * sg;
       float ddl = 0.0f, dut = 0.0f;
 #pragma unroll
@@ -388,7 +391,7 @@ template <int NP, int SPT>
 void scan_backward(const ScanBackArgs& b) {
   constexpr int CPB = kThreads / NP, KS = SPT == 2 ? 16 : 32;
   ScanArgs a{nullptr, b.u, b.delta, b.A, b.Bm, b.Cm, b.Dskip, b.z, b.T, b.D, b.N, b.bc_stride, b.z_stride, b.reverse,
-             false, KS, nullptr, nullptr, nullptr};
+             false, false, KS, nullptr, nullptr, nullptr};
   const int nc = (b.T + KS - 1) / KS;
   ScanBackArgs bb = b;
   bb.nc = nc;
@@ -445,10 +448,10 @@ void conv1d_causal_depthwise_backward(float* dinp, float* dweight, float* dbias,
 
 void selective_scan_forward(float* y, const float* u, const float* delta, const float* A, const float* Bm,
                             const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
-                            int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate) {
+                            int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate, bool delta_softplus) {
   check_scan("selective_scan_forward", T, D, N);
   if (T == 0 || D == 0) return;
-  ScanArgs a{y, u, delta, A, Bm, Cm, Dskip, z, T, D, N, bc_stride, z_stride, reverse, accumulate, T,
+  ScanArgs a{y, u, delta, A, Bm, Cm, Dskip, z, T, D, N, bc_stride, z_stride, reverse, accumulate, delta_softplus, T,
              nullptr, nullptr, nullptr};
   scan_forward(a);
 }

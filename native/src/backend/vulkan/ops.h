@@ -39,7 +39,7 @@ void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* 
                                      int T, int D, int K, int64_t in_stride, bool reverse);
 void selective_scan_forward(float* y, const float* u, const float* delta, const float* A, const float* Bm,
                             const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
-                            int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate);
+                            int64_t bc_stride, int64_t z_stride, bool reverse, bool accumulate, bool delta_softplus);
 void patch_embed_forward(float* out, const float* img, const void* weight, DType wdtype, const float* bias, int B,
                          int Cin, int H, int W, int p, int C);
 void unpatchify_forward(float* img, const float* tokens, int B, int Cout, int h, int w, int p);
