@@ -64,9 +64,9 @@ void add_row_backward(float* da, float* drow, const float* dout, int64_t rows, i
 
 // ---- the MLP (mlp.cpp) ---------------------------------------------------------------------
 // y[M,N] = gelu_tanh(x[M,K] w1[H,K]^T + b1) w2[N,H]^T + b2: PixArt's MLP and caption
-// projection, both weights in wdtype; y may be x. hidden [M,H] is the op's scratch (overwritten); a
-// backend may keep the hidden in another form between the two matmuls (CUDA, in its
-// tensor-core mode: the weights' 16-bit type, which the second matmul reads anyway).
+// projection, both weights in wdtype; y may be x. hidden [M,H] is the op's scratch
+// (overwritten); a backend may keep the hidden in another form between the two matmuls (CUDA,
+// in its tensor-core mode: the weights' 16-bit type, which the second matmul reads anyway).
 void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const float* b1, const void* w2,
                  const float* b2, DType wdtype, int M, int K, int H, int N);
 

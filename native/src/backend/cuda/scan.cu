@@ -406,8 +406,6 @@ void check_scan(const char* op, int T, int D, int N) {
                   std::to_string(N) + " (state size 1..64)");
 }
 
-}  // namespace
-
 template <bool kSilu>
 void conv1d(float* out, const float* inp, const float* weight, const float* bias, int T, int D, int K,
             int64_t in_stride, bool reverse) {
@@ -417,6 +415,8 @@ void conv1d(float* out, const float* inp, const float* weight, const float* bias
   conv1d_kernel<kSilu><<<blocks_for(n, 256), 256, 0, stream()>>>(out, inp, weight, bias, T, D, K, in_stride, reverse);
   check_launch("conv1d_kernel");
 }
+
+}  // namespace
 
 void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* weight, const float* bias, int T,
                                      int D, int K, int64_t in_stride, bool reverse) {

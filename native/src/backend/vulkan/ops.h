@@ -1,7 +1,7 @@
 // The Vulkan backend's ops: the signatures and semantics of backend/cpu/ops.h and gemm.h,
 // one file and one shader (shaders/<op>.comp) each; the two fused inference ops (mlp_forward,
-// conv1d_causal_depthwise_silu_forward) dispatch the shaders of their parts. Pointers are Vulkan device pointers
-// (Context::alloc). Helpers shared by the op files sit at the bottom.
+// conv1d_causal_depthwise_silu_forward) dispatch the shaders of their parts. Pointers are
+// Vulkan device pointers (Context::alloc). Helpers shared by the op files sit at the bottom.
 // defines: the vk:: ops below (forward and backward), sum_rows_accumulate, u32, stride_groups
 #pragma once
 #include <algorithm>
