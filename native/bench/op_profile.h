@@ -2,7 +2,7 @@
 // table that calls straight through until `profile_start()`; from then until `profile_stop()`
 // every op synchronises the device, runs, synchronises again and adds its time to a row (the
 // op, and for Linears and attention their shape). bench_cuda's op table times chosen ops alone;
-// this catches everything a forward calls (the small GEMMs, copies, adds, the scan's flips).
+// this catches everything a forward calls (the small GEMMs, copies, adds, norms).
 // The synchronisations cost a few microseconds an op on a GPU, so a bench prints the profiled
 // forward's total beside an unprofiled one. Never profile inside a CUDA graph capture
 // (synchronising there is an error). One profile at a time: a table of function pointers has
@@ -40,29 +40,25 @@ inline double now_s() {
 template <class F>
 struct Timed;
 
-// One instantiation per op: `At<&Backend::op>::call` has the op's exact signature; `describe`,
-// where set, names the call's shape.
-template <class R, class... A>
-struct Timed<R (*)(A...)> {
+// One instantiation per op (every op returns void): `At<&Backend::op>::call` has the op's exact
+// signature; `describe`, where set, names the call's shape.
+template <class... A>
+struct Timed<void (*)(A...)> {
   template <auto Op>
   struct At {
     static inline const char* name = nullptr;
     static inline std::string (*describe)(A...) = nullptr;
-    static R call(A... a) {
+    static void call(A... a) {
       if (!on) return (inner->*Op)(a...);
+      const std::string key = describe ? std::string(name) + " " + describe(a...) : std::string(name);
       inner->synchronize();
-      struct Stop {  // also when the op throws
-        std::string key;
-        double t0 = now_s();
-        ~Stop() {
-          inner->synchronize();
-          OpRow& r = rows[key];
-          r.op = key;
-          r.seconds += now_s() - t0;
-          r.calls += 1;
-        }
-      } stop{describe ? std::string(name) + " " + describe(a...) : std::string(name)};
-      return (inner->*Op)(a...);
+      const double t0 = now_s();
+      (inner->*Op)(a...);
+      inner->synchronize();
+      OpRow& r = rows[key];
+      r.op = key;
+      r.seconds += now_s() - t0;
+      r.calls += 1;
     }
   };
 };
