@@ -405,9 +405,8 @@ const float* warp_mma_bf16(const uint32_t (&words)[6]) {
   return &w.product[p][0][0];
 }
 
-void ldmatrix(uint32_t* regs, int num, bool trans, const void* row) {
-  if (num != 1 && num != 2 && num != 4) fail("ldmatrix of other than 1, 2 or 4 matrices");
-  if (lane_id() < 8 * num && reinterpret_cast<uintptr_t>(row) % 16) fail("ldmatrix row address not 16-byte aligned");
+void ldmatrix_x4(uint32_t (&regs)[4], bool trans, const void* row) {
+  if (reinterpret_cast<uintptr_t>(row) % 16) fail("ldmatrix row address not 16-byte aligned");
   const uint64_t* rows = warp_exchange(0xffffffffu, to_word(row));
   const int lane = lane_id(), g = lane >> 2, t = lane & 3;
   auto at = [&](int i, int r, int c) {  // element (r, c) of matrix i
@@ -415,7 +414,7 @@ void ldmatrix(uint32_t* regs, int num, bool trans, const void* row) {
     std::memcpy(&v, reinterpret_cast<const unsigned char*>(rows[8 * i + r]) + 2 * c, 2);
     return uint32_t(v);
   };
-  for (int i = 0; i < num; ++i)
+  for (int i = 0; i < 4; ++i)
     regs[i] = trans ? at(i, 2 * t, g) | at(i, 2 * t + 1, g) << 16 : at(i, g, 2 * t) | at(i, g, 2 * t + 1) << 16;
 }
 

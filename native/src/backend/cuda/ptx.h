@@ -15,9 +15,9 @@ namespace dimba::cu {
 __device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   ::emu::mma_m16n8k16_bf16(d, a, b0, b1);
 }
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) { ::emu::ldmatrix(r, 4, false, row); }
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) { ::emu::ldmatrix_x4(r, false, row); }
 __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row) {
-  ::emu::ldmatrix(r, 4, true, row);
+  ::emu::ldmatrix_x4(r, true, row);
 }
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
   ::emu::cp_async16(smem, gmem, valid);

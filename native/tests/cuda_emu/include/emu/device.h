@@ -6,7 +6,7 @@
 // defines: dim3 and the vector types, threadIdx/blockIdx/blockDim/gridDim, the barriers and
 //          warp shuffles, atomics, the math intrinsics used, emu::Launch (kernel launches, see
 //          translate.cmake), and the PTX the tensor-core attention uses (backend/cuda/ptx.h):
-//          emu::mma_m16n8k16_bf16, emu::ldmatrix, emu::cp_async16/commit/wait
+//          emu::mma_m16n8k16_bf16, emu::ldmatrix_x4, emu::cp_async16/commit/wait
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -161,11 +161,11 @@ void operator*(void (*kernel)(P...), PendingLaunch<A...>&& p) {
   });
 }
 
-// ldmatrix.sync.aligned.m8n8.{x1,x2,x4}{.trans}.shared.b16: the warp loads `num` 8 x 8 matrices
-// of 16-bit elements; lane 8 i + r gives the address of row r of matrix i (16-byte aligned). As
-// the PTX ISA documents it, with lane = 4 * group + t, regs[i] = M_i[group][2t..2t+1] (the lower
-// column in the low half), or with .trans M_i[2t][group] | M_i[2t+1][group] << 16.
-void ldmatrix(uint32_t* regs, int num, bool trans, const void* row);
+// ldmatrix.sync.aligned.m8n8.x4{.trans}.shared.b16: the warp loads four 8 x 8 matrices of 16-bit
+// elements; lane 8 i + r gives the address of row r of matrix i (16-byte aligned). As the PTX
+// ISA documents it, with lane = 4 * group + t, regs[i] = M_i[group][2t..2t+1] (the lower column
+// in the low half), or with .trans M_i[2t][group] | M_i[2t+1][group] << 16.
+void ldmatrix_x4(uint32_t (&regs)[4], bool trans, const void* row);
 // cp.async.cg.shared.global of 16 bytes (`valid` false: src-size 0, sixteen zero bytes),
 // cp.async.commit_group and cp.async.wait_group `pending`. A group's copies land when its thread
 // waits for it and not before, so a kernel that reads a tile before waiting reads what was there.
