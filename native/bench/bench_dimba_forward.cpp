@@ -188,18 +188,16 @@ int main(int argc, char** argv) {
                 split["dimba blocks"], split["mamba blocks"], split["embed+final"] + (e - (last - s)),
                 i == 0 ? " [warm-up]" : "");
   }
+  std::sort(times.begin(), times.end());
+  const double med = times[times.size() / 2];
   if (ops) {
     bench::profile_start();
     model.forward(out.data(), x.data(), t.data(), y.data(), lens.data(), B, H, W, L);
     const std::vector<bench::OpRow> rows = bench::profile_stop();
-    std::sort(times.begin(), times.end());
-    for (const std::string& l : bench::profile_table("One forward", rows, times[times.size() / 2]))
-      std::printf("%s\n", l.c_str());
+    for (const std::string& l : bench::profile_table("One forward", rows, med)) std::printf("%s\n", l.c_str());
   }
   double finite = 0;
   for (float v : out) finite += std::isfinite(v) ? 0 : 1;
-  std::sort(times.begin(), times.end());
-  const double med = times[times.size() / 2];
   Flops f = count_flops(cfg, B, N, L, lens);
   const double gflops = f.total() / med / 1e9;
   std::printf("  FLOPs per forward: %.1f G (linear %.1f, attention %.1f, scan+conv %.1f)\n", f.total() / 1e9,

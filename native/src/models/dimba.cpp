@@ -49,9 +49,13 @@ void DimbaModel::forward(float* out, const float* x_in, const float* t, const fl
   const int* lens_d = stage_in(be, arena, y_lens, size_t(B));                        // (B) or null
   forward_core(out_d, x_d, t_d, y_d, lens_d, B, H, W, L, hook);
   stage_out(be, out, out_d, n_out);
-  // 10. a v or x0 model answers in eps like every other (DimbaConfig::prediction).
+  answer_in_eps(out, x_in, t, B, H, W);  // 10.
+}
+
+void DimbaModel::answer_in_eps(float* out, const float* x, const float* t, int B, int H, int W) const {
+  const DimbaConfig& c = cfg_;
   if (c.prediction != DimbaConfig::Prediction::Epsilon)
-    prediction_to_eps(out, x_in, t, B, c.in_channels, c.out_channels, int64_t(H) * W, c.prediction,
+    prediction_to_eps(out, x, t, B, c.in_channels, c.out_channels, int64_t(H) * W, c.prediction,
                       DiscreteVpSchedule::dimba());
 }
 

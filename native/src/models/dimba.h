@@ -173,14 +173,18 @@ class DimbaModel {
                int W, int L, const ActivationHook& hook = nullptr);
   // The same network on inputs already in the backend's memory (the same shapes; y_lens on the
   // device, each 0..L, not checked here), writing `out` there: no staging, no host
-  // synchronisation, and the output is the raw prediction (forward() converts a v or x0 model's
-  // answer to eps on the host). Every call with the same sizes carves the same arena offsets and,
-  // once the arena has grown, allocates nothing, so a CUDA graph can capture it
-  // (bench/bench_cuda.cpp). A captured graph holds arena pointers: a later forward() or
+  // synchronisation, and the output is the raw prediction (forward() then calls answer_in_eps
+  // on the host). Every call with the same sizes carves the same arena offsets and, once the
+  // arena has grown, allocates nothing, so a CUDA graph can capture it
+  // (pipeline/graphed_forward.h). A captured graph holds arena pointers: a later forward() or
   // forward_device() call of other sizes may resize the arena (Arena::reset(0)) under it.
   // Throws InvalidArgument on bad sizes.
   void forward_device(float* out, const float* x, const float* t, const float* y, const int* y_lens, int B, int H,
                       int W, int L);
+  // forward()'s last step, on host memory: a v or x0 model's raw prediction `out` [B, Cout, H, W]
+  // for x [B, Cin, H, W] at t [B] turned into eps in place, like every other model's
+  // (DimbaConfig::prediction); nothing for an eps model.
+  void answer_in_eps(float* out, const float* x, const float* t, int B, int H, int W) const;
 
   const DimbaConfig& config() const { return cfg_; }
   const Backend& backend() const { return *be_; }

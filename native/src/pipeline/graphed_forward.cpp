@@ -1,13 +1,10 @@
 // GraphedForward (graphed_forward.h): the first call runs the forward plainly (it grows the
 // model's arena and the backend's op scratch, which a capture must not see), then captures it;
-// later calls replay. Non-epsilon models get forward()'s last step on the host, as there.
+// later calls replay. Non-epsilon models get forward()'s last step on the host (answer_in_eps).
 // defines: GraphedForward
 #include "pipeline/graphed_forward.h"
 
 #include <cstring>
-
-#include "sampling/prediction.h"
-#include "sampling/schedule.h"
 
 namespace dimba {
 
@@ -55,10 +52,7 @@ void GraphedForward::forward(float* out2, const float* in2, const float* t2) {
     graph_ = cuda_graph_capture(body);
   }
   be_.download(out2, out_, out_n_ * sizeof(float));
-  const DimbaConfig& c = model_.config();
-  if (c.prediction != DimbaConfig::Prediction::Epsilon)
-    prediction_to_eps(out2, in2, t2, 2, c.in_channels, c.out_channels, int64_t(h_) * w_, c.prediction,
-                      DiscreteVpSchedule::dimba());
+  model_.answer_in_eps(out2, in2, t2, 2, h_, w_);
 }
 
 }  // namespace dimba

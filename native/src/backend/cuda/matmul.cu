@@ -260,13 +260,12 @@ void linear_forward(float* y, const float* x, const void* w, DType wdtype, const
 // are saved, with the same roundings as the three ops.
 void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const float* b1, const void* w2,
                  const float* b2, DType wdtype, int M, int K, int H, int N) {
+  linear_forward(hidden, x, w1, wdtype, b1, M, K, H, false);
   if (!reduced_precision() || wdtype == DType::F32 || M <= 0 || K <= 0 || H <= 0 || N <= 0) {
-    linear_forward(hidden, x, w1, wdtype, b1, M, K, H, false);
     gelu_tanh_forward(hidden, hidden, int64_t(M) * H);
     linear_forward(y, hidden, w2, wdtype, b2, M, H, N, false);
     return;
   }
-  linear_forward(hidden, x, w1, wdtype, b1, M, K, H, false);
   void* h16 = scratch(kScratchG, size_t(M) * H * 2);
   gelu_tanh_to_16(h16, wdtype, hidden, int64_t(M) * H);
   linear_gemm(y, h16, w2, cuda_type(wdtype), kCublasCompute32F, b2, M, H, N, false);
