@@ -310,7 +310,7 @@ void test_attention() {
       for (int hd : {33, 64, 72, 128}) {
         const int H = 2, C = H * hd;
         for (int B : {1, 3}) {
-          for (int T : {1, 77, 130}) {
+          for (int T : {1, 77, 128, 130}) {  // 128: whole key tiles, none masked
             auto qkv = randn(size_t(B) * T * 3 * C);
             Dev dqkv(qkv), dout(zeros(int64_t(B) * T * C));
             std::vector<float> want(size_t(B) * T * C);

@@ -1,9 +1,12 @@
 // The PTX instructions the tensor-core attention (attention.cu) issues itself, one inline
-// function each: the bf16 mma.sync, ldmatrix (plain and transposed) and cp.async with its group
-// commit and wait. Built by the CPU emulator (native/tests/cuda_emu, DIMBA_CUDA_EMU), each
-// forwards to the emulator's version, written from the PTX ISA's description of the instruction.
-// defines: mma_bf16, ldmatrix_x4, ldmatrix_x4_trans, cp_async16, cp_async_commit, cp_async_wait
+// function each: the bf16 mma.sync, ldmatrix (plain and transposed), cp.async with its group
+// commit and wait, and the softmax's ex2. Built by the CPU emulator (native/tests/cuda_emu,
+// DIMBA_CUDA_EMU), each forwards to the emulator's version, written from the PTX ISA's
+// description of the instruction (ex2 to the host's exp2).
+// defines: mma_bf16, ldmatrix_x4, ldmatrix_x4_trans, cp_async16, cp_async_commit, cp_async_wait,
+//          ex2_approx
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include <cuda_runtime.h>
@@ -27,6 +30,7 @@ template <int N>
 __device__ __forceinline__ void cp_async_wait() {
   ::emu::cp_async_wait(N);
 }
+__device__ __forceinline__ float ex2_approx(float x) { return std::exp2(x); }
 
 #else
 
@@ -67,6 +71,14 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// 2^x in one special-function instruction (ex2.approx.ftz.f32: relative error about 2^-22,
+// 2^-inf = 0); expf is this plus range-reduction arithmetic, which the softmax does not need.
+__device__ __forceinline__ float ex2_approx(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
 }
 
 #endif
