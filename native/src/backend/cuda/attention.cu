@@ -43,6 +43,7 @@ struct AttnArgs {
   int B, Tq, Tk, H, hd;
   int64_t q_stride, kv_stride, out_stride;
   float scale;
+  float scale_log2 = 0.0f;  // attn_mma_kernel: scale * log2(e), set at its launch
 };
 
 __device__ __forceinline__ float warp_max(float v) {
@@ -338,7 +339,6 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
 #pragma unroll
   for (int i = 0; i < NO; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
   float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // rows ta, tb (l: this lane's share)
-  const float sl2 = a.scale * 1.44269504088896341f;               // scale * log2(e)
   for (int j0 = 0, buf = 0; j0 < n; j0 += kMmaBK, buf ^= 1) {
     const bool more = j0 + kMmaBK < n;
     if (more) load_kv(j0 + kMmaBK, buf ^ 1);  // that buffer's last readers passed the barrier below
@@ -363,7 +363,8 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
         mma_bf16(s[nt + 1], qf[kk], kf[2], kf[3]);
       }
     // The softmax in base 2 with the scale folded in (FlashAttention-2's form): scores stay
-    // unscaled, m is their running max, p = 2^(s sl2 - m sl2) is one FFMA and one ex2.
+    // unscaled, m is their running max, p = 2^(s c - m c) with c = scale log2(e) is one FFMA
+    // and one ex2.
     if (j0 + kMmaBK > n) {  // only the tile that crosses the last key masks
 #pragma unroll
       for (int nt = 0; nt < NS; ++nt)
@@ -382,7 +383,8 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
     mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
     mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
     const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);  // finite: key j0 < n is in the tile
-    const float c0 = ex2_approx((m0 - mn0) * sl2), c1 = ex2_approx((m1 - mn1) * sl2);  // 0 on the first tile
+    const float c0 = ex2_approx((m0 - mn0) * a.scale_log2);  // 0 on the first tile (m = -inf)
+    const float c1 = ex2_approx((m1 - mn1) * a.scale_log2);
     m0 = mn0;
     m1 = mn1;
     l0 *= c0;
@@ -394,13 +396,13 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
       o[i][2] *= c1;
       o[i][3] *= c1;
     }
-    const float ms0 = m0 * sl2, ms1 = m1 * sl2;
+    const float ms0 = m0 * a.scale_log2, ms1 = m1 * a.scale_log2;
 #pragma unroll
     for (int nt = 0; nt < NS; ++nt)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        s[nt][e] = ex2_approx(fmaf(s[nt][e], sl2, -ms0));  // -inf (masked) -> 0
-        s[nt][2 + e] = ex2_approx(fmaf(s[nt][2 + e], sl2, -ms1));
+        s[nt][e] = ex2_approx(fmaf(s[nt][e], a.scale_log2, -ms0));  // -inf (masked) -> 0
+        s[nt][2 + e] = ex2_approx(fmaf(s[nt][2 + e], a.scale_log2, -ms1));
         l0 += s[nt][e];
         l1 += s[nt][2 + e];
       }
@@ -490,6 +492,7 @@ void launch_mma(AttnArgs a) {
   a.qp = qp;
   a.kp = kp;
   a.vp = vp;
+  a.scale_log2 = a.scale * 1.44269504088896341f;
   constexpr size_t sm = mma_smem_bytes<HDP>();
   allow_smem(attn_mma_kernel<HDP>, sm);
   dim3 grid((a.Tq + kMmaBQ - 1) / kMmaBQ, a.H, a.B);
