@@ -297,6 +297,59 @@ void test_linear_int8() {
     });
 }
 
+// self_attention_forward against the CPU's three ops (exact mode 1e-5, tensor-core mode bf16's
+// tolerance), and in the tensor-core mode against CUDA's own three ops (linear, attention,
+// linear): the bf16 hand-over rounds the same f32 values once each, so it matches them up to
+// cuBLAS picking another kernel for a bf16 output (1e-3; a wrong rounding or layout is far
+// above). Called with the model's aliasing (the attention output over x, the projection over
+// qkv). Head widths 72 and 64 with bf16 weights take the bf16 path; F32/F16 weights and head
+// width 33 (not a multiple of 8) the three ops.
+void test_self_attention() {
+  struct Shape { int B, N, H, hd; };
+  for (bool reduced : {false, true})
+    with_precision(reduced, [&] {
+      for (Shape s : {Shape{2, 130, 2, 72}, Shape{1, 77, 3, 64}, Shape{3, 20, 2, 33}}) {
+        const int C = s.H * s.hd, M = s.B * s.N;
+        auto x = randn(size_t(M) * C), wq = randn(size_t(3) * C * C, 0.1f), bq = randn(size_t(3) * C),
+             wp = randn(size_t(C) * C, 0.1f), bp = randn(size_t(C));
+        Dev dbq(bq), dbp(bp);
+        for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
+          auto narrow = [&](const std::vector<float>& w) {
+            std::vector<uint16_t> h(w.size());
+            for (size_t i = 0; i < w.size(); ++i) h[i] = dt == DType::F16 ? f32_to_f16(w[i]) : f32_to_bf16(w[i]);
+            return h;
+          };
+          const std::vector<uint16_t> wqh = narrow(wq), wph = narrow(wp);
+          Dev dwq16(wqh), dwp16(wph), dwq32(wq), dwp32(wp);
+          const void* hwq = dt == DType::F32 ? static_cast<const void*>(wq.data()) : wqh.data();
+          const void* hwp = dt == DType::F32 ? static_cast<const void*>(wp.data()) : wph.data();
+          const void* devq = dt == DType::F32 ? dwq32.p : dwq16.p;
+          const void* devp = dt == DType::F32 ? dwp32.p : dwp16.p;
+          Dev dx(x), dqkv(zeros(int64_t(M) * 3 * C));
+          cub->self_attention_forward(dqkv.f(), dqkv.f(), dx.f(), dx.f(), devq, dbq.f(), devp, dbp.f(), dt, s.B, s.N,
+                                      C, s.H);
+          std::vector<float> got = dqkv.get();
+          got.resize(size_t(M) * C);
+          std::vector<float> want(size_t(M) * C), qkv(size_t(M) * 3 * C), a(size_t(M) * C);
+          cpu::self_attention_forward(want.data(), qkv.data(), a.data(), x.data(), hwq, bq.data(), hwp, bp.data(), dt,
+                                      s.B, s.N, C, s.H);
+          std::printf("    %s self_attention B=%d N=%d H=%d hd=%d %s\n", reduced ? "tensor-core" : "exact", s.B, s.N,
+                      s.H, s.hd, dtype_name(dt));
+          CHECK_REL(got.data(), want.data(), want.size(), reduced ? kTolBf16 : 1e-5);
+          if (reduced) {
+            Dev dx2(x), dqkv2(zeros(int64_t(M) * 3 * C)), da2(zeros(int64_t(M) * C)), dy2(zeros(int64_t(M) * C));
+            cub->linear_forward(dqkv2.f(), dx2.f(), devq, dt, dbq.f(), M, C, 3 * C, false);
+            cub->attention_forward(da2.f(), dqkv2.f(), dqkv2.f() + C, dqkv2.f() + 2 * C, nullptr, s.B, s.N, s.N, s.H,
+                                   s.hd, 3 * C, 3 * C, C);
+            cub->linear_forward(dy2.f(), da2.f(), devp, dt, dbp.f(), M, C, C, false);
+            const std::vector<float> ops = dy2.get();
+            CHECK_REL(got.data(), ops.data(), ops.size(), 1e-3);
+          }
+        }
+      }
+    });
+}
+
 // The exact kernel, then both tensor-core kernels (attention.cu keeps the mma.sync and the WMMA
 // one until a GPU run has compared them).
 void test_attention() {
@@ -791,6 +844,7 @@ int main() {
   RUN(test_sgemm);
   RUN(test_linear_int8);
   RUN(test_mlp);
+  RUN(test_self_attention);
   RUN(test_reduced_precision_accumulates_in_f32);
   RUN(test_attention);
   RUN(test_attention_bias);

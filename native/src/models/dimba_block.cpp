@@ -39,11 +39,11 @@ void dimba_block_forward(float* x, const float* yy, const int* y_lens, const flo
     float* h = arena.alloc_f32(size_t(BN) * C);        // (B, N, C)
     float* qkv = arena.alloc_f32(size_t(BN) * 3 * C);  // (B, N, 3C) = [q | k | v]
     layernorm_modulate(h, x, shift_msa, scale_msa, 6 * C, ones, w1, B, N, C, be);
-    be.linear_forward(qkv, h, w.attn_qkv_w.data, w.attn_qkv_w.dtype, w.attn_qkv_b, int(BN), C, 3 * C, false);
-    float* a = h;  // h is dead once qkv exists
-    be.attention_forward(a, qkv, qkv + C, qkv + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
-    float* o = qkv;  // and qkv once the attention output exists
-    be.linear_forward(o, a, w.attn_proj_w.data, w.attn_proj_w.dtype, w.attn_proj_b, int(BN), C, C, false);
+    // The attention output overwrites h (dead once qkv exists), the projection qkv (dead once
+    // the attention output exists).
+    float* o = qkv;
+    be.self_attention_forward(o, qkv, h, h, w.attn_qkv_w.data, w.attn_qkv_b, w.attn_proj_w.data, w.attn_proj_b,
+                              w.attn_qkv_w.dtype, B, N, C, H);
     be.gated_residual_forward(x, o, gate_msa, B, N, C, 6 * C);
     arena.reset(m1);
   }

@@ -137,13 +137,14 @@ struct MatmulDesc {
   int transa = kOpN, transb = kOpN;
   uint32_t epilogue = 1;
   const float* bias = nullptr;
+  int bias_type = -1;  // -1: the output's type (cuBLASLt's default)
 };
 struct Layout {
   int type;
   uint64_t rows, cols;
   int64_t ld;
 };
-constexpr int kDescTransA = 3, kDescTransB = 4, kDescEpilogue = 7, kDescBiasPointer = 8;
+constexpr int kDescTransA = 3, kDescTransB = 4, kDescEpilogue = 7, kDescBiasPointer = 8, kDescBiasDataType = 26;
 constexpr uint32_t kEpilogueDefault = 1, kEpilogueBias = 4;
 
 struct HeuristicResult {  // cublasLtMatmulHeuristicResult_t
@@ -153,6 +154,12 @@ struct HeuristicResult {  // cublasLtMatmulHeuristicResult_t
   float waves_count;
   int reserved[4];
 };
+
+// Biases are read as f32 here: one in the output's type (the default, so a 16-bit output's
+// unless the bias type is set) would be read wrong, so no algorithm is offered for it.
+bool bias_type_ok(const MatmulDesc& d, const Layout& out) {
+  return d.epilogue != kEpilogueBias || (d.bias_type == -1 ? out.type : d.bias_type) == kR32F;
+}
 
 }  // namespace
 
@@ -210,6 +217,10 @@ int cublasLtMatmulDescSetAttribute(void* desc, int attr, const void* buf, size_t
       if (size != sizeof(void*)) return kInvalidValue;
       std::memcpy(&d->bias, buf, sizeof(void*));
       return kOk;
+    case kDescBiasDataType:
+      if (size != sizeof(int32_t)) return kInvalidValue;
+      std::memcpy(&d->bias_type, buf, 4);
+      return kOk;
   }
   return kNotSupported;
 }
@@ -231,9 +242,12 @@ int cublasLtMatmulPreferenceDestroy(void* pref) {
   return kOk;
 }
 int cublasLtMatmulPreferenceSetAttribute(void*, int, const void*, size_t) { return kOk; }
-int cublasLtMatmulAlgoGetHeuristic(void*, void*, void*, void*, void*, void*, void*, int requested,
+int cublasLtMatmulAlgoGetHeuristic(void*, void* desc, void*, void*, void*, void* d_layout, void*, int requested,
                                    HeuristicResult* results, int* returned) {
   if (requested < 1) return kInvalidValue;
+  *returned = 0;
+  if (!bias_type_ok(*static_cast<const MatmulDesc*>(desc), *static_cast<const Layout*>(d_layout)))
+    return kNotSupported;
   results[0] = HeuristicResult{};
   *returned = 1;
   return kOk;
@@ -252,6 +266,7 @@ int cublasLtMatmul(void* handle, void* desc, const void* alpha, const void* A, v
       lc.rows != m || lc.cols != n || ld.type != lc.type)
     return kInvalidValue;
   if (d.epilogue == kEpilogueBias && !d.bias) return kInvalidValue;
+  if (!bias_type_ok(d, ld)) return kNotSupported;
   const Gemm g{int(m), int(n), int(k), ta, tb, A, B, la.type, lb.type, la.ld, lb.ld,
                *static_cast<const float*>(alpha), *static_cast<const float*>(beta), lc.type, C, lc.ld, D, ld.ld,
                d.epilogue == kEpilogueBias ? d.bias : nullptr, d.compute};

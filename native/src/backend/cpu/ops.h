@@ -70,6 +70,16 @@ void add_row_backward(float* da, float* drow, const float* dout, int64_t rows, i
 void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const float* b1, const void* w2,
                  const float* b2, DType wdtype, int M, int K, int H, int N);
 
+// ---- self-attention (self_attention.cpp) ---------------------------------------------------
+// PixArt's attention module over the N tokens of each of B samples: qkv = x w_qkv^T + b_qkv
+// ([M, 3C] rows of [q | k | v], M = B N), a = attention_forward over H heads of C / H dims,
+// y = a w_proj^T + b_proj; both weights in wdtype. qkv [M, 3C] and a [M, C] are the op's
+// scratch (overwritten); a may be x and y may be qkv. A backend may hand q, k, v and a between
+// the three steps in another form (CUDA, in its tensor-core mode with bf16 weights: bf16, which
+// the attention and the output projection read as they are).
+void self_attention_forward(float* y, float* qkv, float* a, const float* x, const void* w_qkv, const float* b_qkv,
+                            const void* w_proj, const float* b_proj, DType wdtype, int B, int N, int C, int H);
+
 // ---- attention (attention.cpp) -----------------------------------------------------------
 // Multi-head softmax(q k^T / sqrt(hd)) v for each sample b and head h, unmasked except that
 // sample b sees only its first k_lens[b] keys (k_lens null: all Tk). Token t of sample b,

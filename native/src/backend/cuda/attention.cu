@@ -15,10 +15,14 @@
 // The two tensor-core kernels are both kept until a GPU run has compared them (the op test
 // checks both; bench_cuda times both): cuda_set_attention_kernel() switches.
 // k_lens: sample b sees its first k_lens[b] keys; none -> zero output (and no gradient).
-// defines: attention_forward, attention_bias_forward, attention_backward
+// - self_attention_forward: PixArt's qkv projection, attention and output projection, handing
+//   each other bf16 in the tensor-core mode (see it below).
+// defines: attention_forward, self_attention_forward, attention_bias_forward, attention_backward
 #include <mma.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <string>
 
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
@@ -30,6 +34,15 @@ namespace {
 constexpr int kMaxHd = 512;
 constexpr int kMaxPerLane = kMaxHd / 32;  // output dims per lane in the SIMT kernels
 
+// bf16 rows of one attention operand for attn_mma_kernel: element d of token t, head h of
+// sample b at p[b * batch + t * row + h * head + d]. The first `chunks` 16-byte pieces of a row
+// hold data; the kernel zero-fills the rest of its padded head width.
+struct HeadRows {
+  const __nv_bfloat16* p;
+  int64_t batch, row, head;
+  int chunks;
+};
+
 struct AttnArgs {
   float* out;
   const float *q, *k, *v;
@@ -37,13 +50,15 @@ struct AttnArgs {
   const float* bias;        // attention_bias_forward: [H, Tq, Tk] or null
   const int32_t* key_mask;  // attention_bias_forward: [B, Tk] or null
   float* lse;               // optional [B, H, Tq] logsumexp of the scaled scores (backward)
-  // attn_mma_kernel: q, k, v repacked as bf16 [B, H, T, HDP] (head dims zero-padded), so that
-  // a tile is one contiguous block read with 16-byte loads.
-  const __nv_bfloat16 *qp, *kp, *vp;
   int B, Tq, Tk, H, hd;
   int64_t q_stride, kv_stride, out_stride;
   float scale;
-  float scale_log2 = 0.0f;  // attn_mma_kernel: scale * log2(e), set at its launch
+  // attn_mma_kernel only: q, k, v in bf16 (repacked from q, k, v by pack_heads, or as the
+  // projection wrote them), the output in bf16 instead of `out` where out16 is set, and
+  // scale * log2(e), set at its launch.
+  HeadRows qh{}, kh{}, vh{};
+  __nv_bfloat16* out16 = nullptr;
+  float scale_log2 = 0.0f;
 };
 
 __device__ __forceinline__ float warp_max(float v) {
@@ -284,17 +299,22 @@ constexpr size_t mma_smem_bytes() {  // Q, then K and V twice
   return (size_t(kMmaBQ) + 4 * size_t(kMmaBK)) * (HDP + 8) * 2;
 }
 
-// rows x HDP bf16 of `src` (rows first..first+rows of a packed head, zeros from row `valid` on)
-// into shared memory rows of stride QS, by cp.async; the caller commits.
+// Rows first..first+rows of one head (`head`: its row 0 in `rows_of`'s layout) into shared
+// memory rows of stride QS, HDP wide, by cp.async; zeros from row `valid` on and past the
+// row's data. The caller commits.
 template <int HDP>
-__device__ __forceinline__ void copy_tile(__nv_bfloat16* dst, const __nv_bfloat16* src, int first, int rows,
-                                          int valid, int tid) {
+__device__ __forceinline__ void copy_tile(__nv_bfloat16* dst, const HeadRows& rows_of, const __nv_bfloat16* head,
+                                          int first, int rows, int valid, int tid) {
   constexpr int V8 = HDP / 8, QS = HDP + 8;
   for (int idx = tid; idx < rows * V8; idx += kMmaThreads) {
     const int r = idx / V8, c = idx % V8, row = first + r;
-    const bool ok = row < valid;
-    cp_async16(dst + r * QS + c * 8, src + int64_t(ok ? row : 0) * HDP + c * 8, ok);
+    const bool ok = row < valid && c < rows_of.chunks;
+    cp_async16(dst + r * QS + c * 8, head + (ok ? int64_t(row) * rows_of.row + c * 8 : 0), ok);
   }
+}
+
+__device__ __forceinline__ const __nv_bfloat16* head_of(const HeadRows& r, int b, int h) {
+  return r.p + b * r.batch + h * r.head;
 }
 
 template <int HDP>
@@ -308,23 +328,34 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
   const int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * kMmaBQ, hd = a.hd;
   const int n = keys_of(a.k_lens, b, a.Tk);
   const int ta = q0 + warp * 16 + g, tb = ta + 8;  // this lane's two query rows
-  float* oa = a.out + (int64_t(b) * a.Tq + ta) * a.out_stride + int64_t(h) * hd;
-  float* ob = a.out + (int64_t(b) * a.Tq + tb) * a.out_stride + int64_t(h) * hd;
-  if (n == 0) {
-    for (int d = tig; d < hd; d += 4) {
-      if (ta < a.Tq) oa[d] = 0.0f;
-      if (tb < a.Tq) ob[d] = 0.0f;
+  const int64_t oa = (int64_t(b) * a.Tq + ta) * a.out_stride + int64_t(h) * hd;  // output row offsets
+  const int64_t ob = (int64_t(b) * a.Tq + tb) * a.out_stride + int64_t(h) * hd;
+  // Writes this lane's dims d, d + 1 of both rows (hd is even where out16 is used).
+  auto store = [&](int d, float a0, float a1, float b0, float b1) {
+    if (a.out16) {
+      if (ta < a.Tq) *reinterpret_cast<__nv_bfloat162*>(a.out16 + oa + d) = __floats2bfloat162_rn(a0, a1);
+      if (tb < a.Tq) *reinterpret_cast<__nv_bfloat162*>(a.out16 + ob + d) = __floats2bfloat162_rn(b0, b1);
+      return;
     }
+    if (ta < a.Tq) a.out[oa + d] = a0;
+    if (tb < a.Tq) a.out[ob + d] = b0;
+    if (d + 1 < hd) {
+      if (ta < a.Tq) a.out[oa + d + 1] = a1;
+      if (tb < a.Tq) a.out[ob + d + 1] = b1;
+    }
+  };
+  if (n == 0) {
+    for (int d = 2 * tig; d < hd; d += 8) store(d, 0.0f, 0.0f, 0.0f, 0.0f);
     return;
   }
-  const __nv_bfloat16* khead = a.kp + (int64_t(b) * a.H + h) * a.Tk * HDP;
-  const __nv_bfloat16* vhead = a.vp + (int64_t(b) * a.H + h) * a.Tk * HDP;
+  const __nv_bfloat16* khead = head_of(a.kh, b, h);
+  const __nv_bfloat16* vhead = head_of(a.vh, b, h);
   auto load_kv = [&](int j0, int buf) {
-    copy_tile<HDP>(KV + 2 * buf * TILE, khead, j0, kMmaBK, n, tid);
-    copy_tile<HDP>(KV + (2 * buf + 1) * TILE, vhead, j0, kMmaBK, n, tid);
+    copy_tile<HDP>(KV + 2 * buf * TILE, a.kh, khead, j0, kMmaBK, n, tid);
+    copy_tile<HDP>(KV + (2 * buf + 1) * TILE, a.vh, vhead, j0, kMmaBK, n, tid);
     cp_async_commit();
   };
-  copy_tile<HDP>(Qs, a.qp + (int64_t(b) * a.H + h) * a.Tq * HDP, q0, kMmaBQ, a.Tq, tid);
+  copy_tile<HDP>(Qs, a.qh, head_of(a.qh, b, h), q0, kMmaBQ, a.Tq, tid);
   cp_async_commit();
   load_kv(0, 0);
   cp_async_wait<1>();  // Q has landed (the first K, V tile may still be in flight)
@@ -428,15 +459,10 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
   l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
   const float i0 = 1.0f / l0, i1 = 1.0f / l1;
 #pragma unroll
-  for (int nt = 0; nt < NO; ++nt)
-#pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      const int d = nt * 8 + 2 * tig + e;
-      if (d < hd) {
-        if (ta < a.Tq) oa[d] = o[nt][e] * i0;
-        if (tb < a.Tq) ob[d] = o[nt][2 + e] * i1;
-      }
-    }
+  for (int nt = 0; nt < NO; ++nt) {
+    const int d = nt * 8 + 2 * tig;
+    if (d < hd) store(d, o[nt][0] * i0, o[nt][1] * i0, o[nt][2] * i1, o[nt][3] * i1);
+  }
 }
 
 template <class Kernel>
@@ -481,23 +507,31 @@ void pack_heads(__nv_bfloat16* dst, const float* src, int B, int T, int H, int h
   check_launch("pack_heads_kernel");
 }
 
+// a.qh, a.kh, a.vh set: runs the kernel for padded head width HDP.
 template <int HDP>
-void launch_mma(AttnArgs a) {
-  const int64_t nq = int64_t(a.B) * a.H * a.Tq * HDP, nk = int64_t(a.B) * a.H * a.Tk * HDP;
-  __nv_bfloat16* buf = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(nq + 2 * nk) * 2));
-  __nv_bfloat16 *qp = buf, *kp = buf + nq, *vp = buf + nq + nk;
-  pack_heads(qp, a.q, a.B, a.Tq, a.H, a.hd, HDP, a.q_stride);
-  pack_heads(kp, a.k, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
-  pack_heads(vp, a.v, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
-  a.qp = qp;
-  a.kp = kp;
-  a.vp = vp;
+void run_mma(AttnArgs a) {
   a.scale_log2 = a.scale * 1.44269504088896341f;
   constexpr size_t sm = mma_smem_bytes<HDP>();
   allow_smem(attn_mma_kernel<HDP>, sm);
   dim3 grid((a.Tq + kMmaBQ - 1) / kMmaBQ, a.H, a.B);
   attn_mma_kernel<HDP><<<grid, kMmaThreads, sm, stream()>>>(a);
   check_launch("attn_mma_kernel");
+}
+
+// From f32 q, k, v: each repacked once into bf16 [B, H, T, HDP] (zero-padded heads), so a tile
+// row is HDP / 8 contiguous 16-byte copies.
+template <int HDP>
+void pack_and_run_mma(AttnArgs a) {
+  const int64_t nq = int64_t(a.B) * a.H * a.Tq * HDP, nk = int64_t(a.B) * a.H * a.Tk * HDP;
+  __nv_bfloat16* buf = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(nq + 2 * nk) * 2));
+  __nv_bfloat16 *qp = buf, *kp = buf + nq, *vp = buf + nq + nk;
+  pack_heads(qp, a.q, a.B, a.Tq, a.H, a.hd, HDP, a.q_stride);
+  pack_heads(kp, a.k, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
+  pack_heads(vp, a.v, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
+  a.qh = HeadRows{qp, int64_t(a.H) * a.Tq * HDP, HDP, int64_t(a.Tq) * HDP, HDP / 8};
+  a.kh = HeadRows{kp, int64_t(a.H) * a.Tk * HDP, HDP, int64_t(a.Tk) * HDP, HDP / 8};
+  a.vh = HeadRows{vp, int64_t(a.H) * a.Tk * HDP, HDP, int64_t(a.Tk) * HDP, HDP / 8};
+  run_mma<HDP>(a);
 }
 
 template <int HDP>
@@ -680,15 +714,15 @@ void attention_forward(float* out, const float* q, const float* k, const float* 
                        int Tk, int H, int hd, int64_t q_stride, int64_t kv_stride, int64_t out_stride) {
   check_attn("attention_forward", B, Tq, Tk, H, hd);
   if (B == 0 || Tq == 0) return;
-  AttnArgs a{out, q, k, v, k_lens, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd,
-             q_stride, kv_stride, out_stride, 1.0f / sqrtf(float(hd))};
+  AttnArgs a{out, q, k, v, k_lens, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride,
+             1.0f / sqrtf(float(hd))};
   if (reduced_precision() && hd <= 128 && attention_kernel() == AttentionKernel::Mma) {
     if (hd <= 64)
-      launch_mma<64>(a);
+      pack_and_run_mma<64>(a);
     else if (hd <= 80)
-      launch_mma<80>(a);
+      pack_and_run_mma<80>(a);
     else
-      launch_mma<128>(a);
+      pack_and_run_mma<128>(a);
   } else if (reduced_precision() && hd <= 128) {
     if (hd <= 64)
       launch_tc<64>(a);
@@ -701,13 +735,63 @@ void attention_forward(float* out, const float* q, const float* k, const float* 
   }
 }
 
+// With bf16 weights in the tensor-core mode (mma.sync kernel, head dims a multiple of 8), the
+// projections and the attention hand each other bf16: the qkv projection writes [q | k | v] in
+// bf16, which the kernel reads in place (no f32 qkv, no pack_heads), and the kernel writes its
+// output in bf16, which the output projection reads as it is. The roundings are those of the
+// three ops (each rounds the same f32 values to bf16 once), so the result is theirs up to
+// cuBLAS's choice of kernel. Anywhere else, or where cuBLASLt declines a bf16 output: the ops.
+void self_attention_forward(float* y, float* qkv, float* a, const float* x, const void* w_qkv, const float* b_qkv,
+                            const void* w_proj, const float* b_proj, DType wdtype, int B, int N, int C, int H) {
+  if (B < 0 || N < 0 || H < 1 || C < H || C % H)
+    throw_invalid("self_attention_forward: sizes B=" + std::to_string(B) + " N=" + std::to_string(N) +
+                  " C=" + std::to_string(C) + " H=" + std::to_string(H));
+  const int hd = C / H, M = B * N;
+  if (M == 0) return;
+  check_attn("self_attention_forward", B, N, N, H, hd);
+  const void* x16 = nullptr;  // x in bf16, once converted
+  if (reduced_precision() && wdtype == DType::BF16 && attention_kernel() == AttentionKernel::Mma && hd <= 128 &&
+      hd % 8 == 0) {
+    void* xc = scratch(kScratchA, size_t(M) * C * 2);
+    convert_f32(xc, DType::BF16, x, int64_t(M) * C);
+    x16 = xc;
+    auto* qkv16 = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(M) * 3 * C * 2));
+    if (linear_from_16_to_bf16(qkv16, x16, w_qkv, b_qkv, M, C, 3 * C)) {
+      auto* a16 = static_cast<__nv_bfloat16*>(scratch(kScratchG, size_t(M) * C * 2));
+      AttnArgs at{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, B, N, N, H, hd,
+                  3 * C, 3 * C, C, 1.0f / sqrtf(float(hd))};
+      const int64_t batch = int64_t(N) * 3 * C;
+      at.qh = HeadRows{qkv16, batch, 3 * C, hd, hd / 8};
+      at.kh = HeadRows{qkv16 + C, batch, 3 * C, hd, hd / 8};
+      at.vh = HeadRows{qkv16 + 2 * C, batch, 3 * C, hd, hd / 8};
+      at.out16 = a16;
+      if (hd <= 64)
+        run_mma<64>(at);
+      else if (hd <= 80)
+        run_mma<80>(at);
+      else
+        run_mma<128>(at);
+      linear_from_16(y, a16, w_proj, wdtype, b_proj, M, C, C);
+      return;
+    }
+    static bool told = false;
+    if (!told) std::fprintf(stderr, "cuda: cuBLASLt declines a bf16 [q | k | v]; self-attention runs as three ops\n");
+    told = true;
+  }
+  if (x16)
+    linear_from_16(qkv, x16, w_qkv, wdtype, b_qkv, M, C, 3 * C);
+  else
+    linear_forward(qkv, x, w_qkv, wdtype, b_qkv, M, C, 3 * C, false);
+  attention_forward(a, qkv, qkv + C, qkv + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
+  linear_forward(y, a, w_proj, wdtype, b_proj, M, C, C, false);
+}
+
 void attention_bias_forward(float* out, const float* q, const float* k, const float* v, const float* bias,
                             const int32_t* key_mask, int B, int Tq, int Tk, int H, int hd, int64_t q_stride,
                             int64_t kv_stride, int64_t out_stride) {
   check_attn("attention_bias_forward", B, Tq, Tk, H, hd);
   if (B == 0 || Tq == 0) return;
-  AttnArgs a{out, q, k, v, nullptr, bias, key_mask, nullptr, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd, q_stride,
-             kv_stride, out_stride, 1.0f};
+  AttnArgs a{out, q, k, v, nullptr, bias, key_mask, nullptr, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride, 1.0f};
   launch_simt<true>(a);
 }
 
@@ -722,8 +806,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   float* D = lse + rows;
   float* o = static_cast<float*>(scratch(kScratchB, size_t(B) * Tq * H * hd * 4));
   // The forward again, exact, keeping the logsumexp: O [B, Tq, H*hd] contiguous.
-  AttnArgs fa{o, q, k, v, k_lens, nullptr, nullptr, lse, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd, q_stride,
-              kv_stride, int64_t(H) * hd, scale};
+  AttnArgs fa{o, q, k, v, k_lens, nullptr, nullptr, lse, B, Tq, Tk, H, hd, q_stride, kv_stride, int64_t(H) * hd, scale};
   launch_simt<false>(fa);
   attn_bwd_dot_kernel<<<unsigned((rows + 7) / 8), dim3(32, 8), 0, stream()>>>(D, dout, o, B, Tq, H, hd, out_stride);
   check_launch("attn_bwd_dot_kernel");

@@ -21,6 +21,7 @@ constexpr int kCublasGemmDefault = -1;
 
 // cublasLtMatmulDescAttributes_t, cublasLtMatmulPreferenceAttributes_t, cublasLtEpilogue_t
 constexpr int kLtDescTransA = 3, kLtDescTransB = 4, kLtDescEpilogue = 7, kLtDescBiasPointer = 8;
+constexpr int kLtDescBiasDataType = 26;
 constexpr int kLtPrefMaxWorkspaceBytes = 1;
 constexpr int kLtEpilogueDefault = 1, kLtEpilogueBias = 4;
 

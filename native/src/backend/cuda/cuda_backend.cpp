@@ -66,6 +66,7 @@ const Backend& cuda_backend() {
       cu::linear_int8_forward,
       cu::mlp_forward,
       cu::conv1d_causal_depthwise_silu_forward,
+      cu::self_attention_forward,
       cu::zero,
       cu::linear_backward,
       cu::layernorm_backward,

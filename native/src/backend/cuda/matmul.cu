@@ -122,7 +122,7 @@ struct LtState {
   void* handle = nullptr;  // null: no cuBLASLt
   void* workspace = nullptr;
   size_t workspace_bytes = size_t(32) << 20;
-  std::map<std::tuple<int, int, int, int, bool, int>, LtPlan> plans;  // (type, M, K, N, bias, compute)
+  std::map<std::tuple<int, int, int, int, bool, int, int>, LtPlan> plans;  // (type, M, K, N, bias, compute, ytype)
 };
 
 LtState& lt() {
@@ -132,13 +132,13 @@ LtState& lt() {
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
-const LtPlan& lt_plan(LtState& st, int type, int M, int K, int N, const float* bias, int compute) {
-  const auto key = std::make_tuple(type, M, K, N, bias != nullptr, compute);
+const LtPlan& lt_plan(LtState& st, int type, int M, int K, int N, const float* bias, int compute, int ytype) {
+  const auto key = std::make_tuple(type, M, K, N, bias != nullptr, compute, ytype);
   auto it = st.plans.find(key);
   if (it != st.plans.end()) return it->second;
   const CublasLtApi& api = cublas_lt_api();
   LtPlan p;
-  const int ta = kCublasOpT, tb = kCublasOpN, epi = bias ? kLtEpilogueBias : kLtEpilogueDefault;
+  const int ta = kCublasOpT, tb = kCublasOpN, epi = bias ? kLtEpilogueBias : kLtEpilogueDefault, bias_type = kCudaR32F;
   void* pref = nullptr;
   int found = 0;
   bool ok = api.desc_create(&p.desc, compute, kCudaR32F) == 0 &&
@@ -146,9 +146,12 @@ const LtPlan& lt_plan(LtState& st, int type, int M, int K, int N, const float* b
             api.desc_set(p.desc, kLtDescTransB, &tb, sizeof tb) == 0 &&
             api.desc_set(p.desc, kLtDescEpilogue, &epi, sizeof epi) == 0 &&
             (!bias || api.desc_set(p.desc, kLtDescBiasPointer, &bias, sizeof bias) == 0) &&
+            // The bias is f32 always; cuBLASLt takes it in the output's type unless told.
+            (!bias || ytype == kCudaR32F ||
+             api.desc_set(p.desc, kLtDescBiasDataType, &bias_type, sizeof bias_type) == 0) &&
             api.layout_create(&p.a, type, uint64_t(K), uint64_t(N), K) == 0 &&
             api.layout_create(&p.b, type, uint64_t(K), uint64_t(M), K) == 0 &&
-            api.layout_create(&p.c, kCudaR32F, uint64_t(N), uint64_t(M), N) == 0 && api.pref_create(&pref) == 0 &&
+            api.layout_create(&p.c, ytype, uint64_t(N), uint64_t(M), N) == 0 && api.pref_create(&pref) == 0 &&
             api.pref_set(pref, kLtPrefMaxWorkspaceBytes, &st.workspace_bytes, sizeof st.workspace_bytes) == 0 &&
             api.heuristic(st.handle, p.desc, p.a, p.b, p.c, p.c, pref, 1, &p.algo, &found) == 0 && found > 0 &&
             p.algo.state == 0;
@@ -157,9 +160,10 @@ const LtPlan& lt_plan(LtState& st, int type, int M, int K, int N, const float* b
   return st.plans.emplace(key, p).first->second;
 }
 
-// y = x w^T + beta y (+ bias) through cuBLASLt; false where it cannot (the caller falls back).
-bool lt_linear(float* y, const void* x, const void* w, int type, const float* bias, int M, int K, int N, float beta,
-               int compute) {
+// y = x w^T + beta y (+ bias) through cuBLASLt, y of cuBLAS type ytype; false where it cannot
+// (nothing is run; the caller falls back).
+bool lt_linear(void* y, int ytype, const void* x, const void* w, int type, const float* bias, int M, int K, int N,
+               float beta, int compute) {
   LtState& st = lt();
   std::lock_guard<std::mutex> lock(st.mu);
   if (!st.tried) {
@@ -174,7 +178,7 @@ bool lt_linear(float* y, const void* x, const void* w, int type, const float* bi
     }
   }
   if (!st.handle || !aligned16(y) || !aligned16(x) || !aligned16(w) || (bias && !aligned16(bias))) return false;
-  const LtPlan& p = lt_plan(st, type, M, K, N, bias, compute);
+  const LtPlan& p = lt_plan(st, type, M, K, N, bias, compute, ytype);
   if (!p.ok) return false;
   const CublasLtApi& api = cublas_lt_api();
   if (bias && api.desc_set(p.desc, kLtDescBiasPointer, &bias, sizeof bias) != 0) return false;
@@ -190,7 +194,7 @@ bool lt_linear(float* y, const void* x, const void* w, int type, const float* bi
 // y[M,N] = xa[M,K] wa[N,K]^T (+ y when accumulating) (+ bias), both operands of cuBLAS `type`.
 void linear_gemm(float* y, const void* xa, const void* wa, int type, int compute, const float* bias, int M, int K,
                  int N, bool accumulate) {
-  if (lt_linear(y, xa, wa, type, bias, M, K, N, accumulate ? 1.0f : 0.0f, compute)) return;
+  if (lt_linear(y, kCudaR32F, xa, wa, type, bias, M, K, N, accumulate ? 1.0f : 0.0f, compute)) return;
   const float beta = apply_bias(y, bias, M, N, accumulate);
   gemm(kCublasOpT, kCublasOpN, N, M, K, 1.0f, wa, type, K, xa, type, K, beta, y, N, compute);
 }
@@ -268,7 +272,15 @@ void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const 
   }
   void* h16 = scratch(kScratchG, size_t(M) * H * 2);
   gelu_tanh_to_16(h16, wdtype, hidden, int64_t(M) * H);
-  linear_gemm(y, h16, w2, cuda_type(wdtype), kCublasCompute32F, b2, M, H, N, false);
+  linear_from_16(y, h16, w2, wdtype, b2, M, H, N);
+}
+
+void linear_from_16(float* y, const void* x16, const void* w, DType wdtype, const float* bias, int M, int K, int N) {
+  linear_gemm(y, x16, w, cuda_type(wdtype), kCublasCompute32F, bias, M, K, N, false);
+}
+
+bool linear_from_16_to_bf16(void* y16, const void* x16, const void* w, const float* bias, int M, int K, int N) {
+  return lt_linear(y16, kCudaR16BF, x16, w, kCudaR16BF, bias, M, K, N, 0.0f, kCublasCompute32F);
 }
 
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,

@@ -56,6 +56,8 @@ void add_backward(float* da, float* db, const float* dout, int64_t n);
 void add_row_backward(float* da, float* drow, const float* dout, int64_t rows, int C);
 
 // attention.cu
+void self_attention_forward(float* y, float* qkv, float* a, const float* x, const void* w_qkv, const float* b_qkv,
+                            const void* w_proj, const float* b_proj, DType wdtype, int B, int N, int C, int H);
 void attention_forward(float* out, const float* q, const float* k, const float* v, const int* k_lens, int B, int Tq,
                        int Tk, int H, int hd, int64_t q_stride, int64_t kv_stride, int64_t out_stride);
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,

@@ -1,6 +1,6 @@
 // The Vulkan backend's ops: the signatures and semantics of backend/cpu/ops.h and gemm.h,
-// one file and one shader (shaders/<op>.comp) each; the two fused inference ops (mlp_forward,
-// conv1d_causal_depthwise_silu_forward) dispatch the shaders of their parts. Pointers are
+// one file and one shader (shaders/<op>.comp) each; the fused inference ops (mlp_forward,
+// conv1d_causal_depthwise_silu_forward, self_attention_forward) dispatch the shaders of their parts. Pointers are
 // Vulkan device pointers (Context::alloc). Helpers shared by the op files sit at the bottom.
 // defines: the vk:: ops below (forward and backward), sum_rows_accumulate, u32, stride_groups
 #pragma once
@@ -55,6 +55,8 @@ void linear_int8_forward(float* y, const float* x, const int8_t* w, const float*
                          int K, int N, bool accumulate);
 void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const float* b1, const void* w2,
                  const float* b2, DType wdtype, int M, int K, int H, int N);
+void self_attention_forward(float* y, float* qkv, float* a, const float* x, const void* w_qkv, const float* b_qkv,
+                            const void* w_proj, const float* b_proj, DType wdtype, int B, int N, int C, int H);
 void conv2d_forward(float* out, const float* inp, const void* weight, DType wdtype, const float* bias, int B, int H,
                     int W, int Cin, int Cout, int k, int stride, int pad_top, int pad_left, int pad_bottom,
                     int pad_right, bool accumulate);

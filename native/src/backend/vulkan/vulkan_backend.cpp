@@ -75,6 +75,7 @@ const Backend& vulkan_backend() {
       vk::linear_int8_forward,
       vk::mlp_forward,
       vk::conv1d_causal_depthwise_silu_forward,
+      vk::self_attention_forward,
       vk::zero,
       vk::linear_backward,
       vk::layernorm_backward,

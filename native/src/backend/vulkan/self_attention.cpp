@@ -1,0 +1,18 @@
+// Vulkan self_attention_forward: the qkv projection, the attention and the output projection
+// as their three ops' dispatches (see backend/cpu/ops.h for the semantics).
+// defines: vk::self_attention_forward
+#ifdef DIMBA_HAVE_VULKAN
+#include "backend/vulkan/ops.h"
+
+namespace dimba::vk {
+
+void self_attention_forward(float* y, float* qkv, float* a, const float* x, const void* w_qkv, const float* b_qkv,
+                            const void* w_proj, const float* b_proj, DType wdtype, int B, int N, int C, int H) {
+  const int M = B * N, hd = C / H;
+  linear_forward(qkv, x, w_qkv, wdtype, b_qkv, M, C, 3 * C, false);
+  attention_forward(a, qkv, qkv + C, qkv + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
+  linear_forward(y, a, w_proj, wdtype, b_proj, M, C, C, false);
+}
+
+}  // namespace dimba::vk
+#endif
