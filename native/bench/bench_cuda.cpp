@@ -146,6 +146,18 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
           be.mlp_forward(x.p, y.p, x.p, dw, b.p, dw, b.p, DType::BF16, int(BN), C, Hm, C);
         }),
         mlp_flops);
+    // The block's self-attention both ways (dw's rows stand in for both projections' weights).
+    const double attn_flops = 2.0 * BN * C * 4 * C + 4.0 * B * double(N) * N * C;
+    row("self-attention as three ops (qkv, mma.sync flash, proj)", time_median(be, 10, [&] {
+          be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), C, 3 * C, false);
+          be.attention_forward(x.p, y.p, y.p + C, y.p + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
+          be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), C, C, false);
+        }),
+        attn_flops);
+    row("self_attention_forward (bf16 between the three)", time_median(be, 10, [&] {
+          be.self_attention_forward(y.p, y.p, x.p, x.p, dw, b.p, dw, b.p, DType::BF16, B, N, C, H);
+        }),
+        attn_flops);
     be.free(dw);
   }
   {

@@ -228,8 +228,10 @@ void test_sgemm() {
     });
 }
 
-// mlp_forward: in the exact mode the CPU's answer; in the tensor-core mode with 16-bit weights
-// (where the GELU writes fc2's 16-bit input itself) bit for bit CUDA's own linear, GELU, linear.
+// mlp_forward: in the exact mode the CPU's answer (1e-5); in the tensor-core mode the CPU's
+// within the weights' type's tolerance and CUDA's own linear, GELU, linear within 1e-3: with
+// 16-bit weights fc1 writes fc2's 16-bit input with cuBLASLt's GELU (the same tanh form
+// computed by another hand, so a value may round to the neighbouring 16-bit number).
 void test_mlp() {
   struct Shape { int M, K, H, N; };
   for (bool reduced : {false, true})
@@ -253,21 +255,18 @@ void test_mlp() {
           cub->mlp_forward(dy.f(), dhid.f(), dx.f(), dev1, db1.f(), dev2, db2.f(), dt, s.M, s.K, s.H, s.N);
           const std::vector<float> got = dy.get();
           std::vector<float> want(got.size()), hid(size_t(s.M) * s.H);
-          if (!reduced) {
-            cpu::mlp_forward(want.data(), hid.data(), x.data(), hw1, b1.data(), hw2, b2.data(), dt, s.M, s.K, s.H,
-                             s.N);
-          } else {
+          cpu::mlp_forward(want.data(), hid.data(), x.data(), hw1, b1.data(), hw2, b2.data(), dt, s.M, s.K, s.H, s.N);
+          std::printf("    %s mlp M=%d K=%d H=%d N=%d %s\n", reduced ? "tensor-core" : "exact", s.M, s.K, s.H, s.N,
+                      dtype_name(dt));
+          CHECK_REL(got.data(), want.data(), want.size(),
+                    !reduced ? 1e-5 : dt == DType::BF16 ? kTolBf16 : kTolF16);
+          if (reduced) {
             cub->linear_forward(dhid.f(), dx.f(), dev1, dt, db1.f(), s.M, s.K, s.H, false);
             cub->gelu_tanh_forward(dhid.f(), dhid.f(), int64_t(s.M) * s.H);
             cub->linear_forward(dy.f(), dhid.f(), dev2, dt, db2.f(), s.M, s.H, s.N, false);
-            want = dy.get();
+            const std::vector<float> ops = dy.get();
+            CHECK_REL(got.data(), ops.data(), ops.size(), 1e-3);
           }
-          std::printf("    %s mlp M=%d K=%d H=%d N=%d %s\n", reduced ? "tensor-core" : "exact", s.M, s.K, s.H, s.N,
-                      dtype_name(dt));
-          if (reduced)
-            CHECK(got == want);
-          else
-            CHECK_REL(got.data(), want.data(), want.size(), 1e-5);
         }
       }
     });

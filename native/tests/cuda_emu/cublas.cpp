@@ -2,7 +2,7 @@
 // built as libcublas.so.13 and libcublasLt.so.13 that the engine opens as it would the real
 // ones (the test puts their folder first on LD_LIBRARY_PATH). Semantics from the cuBLAS
 // documentation: column-major operands, D = alpha op(A) op(B) + beta C (+ a bias per row of D
-// for cuBLASLt's BIAS epilogue); operands are checked against their declared shapes, and an
+// for cuBLASLt's BIAS epilogue, then its GELU for the GELU ones); operands are checked against their declared shapes, and an
 // inconsistent call returns CUBLAS_STATUS_INVALID_VALUE as the library would. 16-bit
 // operands are widened exactly and 16-bit outputs rounded to nearest;
 // CUBLAS_COMPUTE_32F_FAST_TF32 rounds f32 operands to TF32.
@@ -13,6 +13,7 @@
 //          MatmulPreferenceCreate/Destroy/SetAttribute, MatmulAlgoGetHeuristic, Matmul}
 #include <cblas.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -79,6 +80,7 @@ struct Gemm {
   int64_t ldd;
   const float* bias;  // per row of D, or null
   int compute;
+  bool gelu = false;  // cuBLASLt's GELU epilogues: applied after the bias
 };
 
 bool valid_type(int t) { return t == kR32F || t == kR16F || t == kR16BF; }
@@ -110,6 +112,8 @@ void run_gemm(void* p) {
       float v = g.alpha * out[size_t(i) + size_t(j) * size_t(g.m)];
       if (g.beta != 0.0f) v += g.beta * element(g.c, g.ctype, size_t(i) + size_t(j) * size_t(g.ldc));  // 0: unread
       if (g.bias) v += g.bias[i];
+      // The GELU of cuBLASLt's epilogue, the tanh form: 0.5 v (1 + tanh(sqrt(2/pi) (v + 0.044715 v^3))).
+      if (g.gelu) v = 0.5f * v * (1.0f + std::tanh(0.7978845608f * (v + 0.044715f * v * v * v)));
       store(g.d, g.ctype, size_t(i) + size_t(j) * size_t(g.ldd), v);
     }
 }
@@ -145,7 +149,8 @@ struct Layout {
   int64_t ld;
 };
 constexpr int kDescTransA = 3, kDescTransB = 4, kDescEpilogue = 7, kDescBiasPointer = 8, kDescBiasDataType = 26;
-constexpr uint32_t kEpilogueDefault = 1, kEpilogueBias = 4;
+constexpr uint32_t kEpilogueDefault = 1, kEpilogueBias = 4, kEpilogueGelu = 32, kEpilogueGeluBias = 36;
+bool has_bias(uint32_t epilogue) { return epilogue == kEpilogueBias || epilogue == kEpilogueGeluBias; }
 
 struct HeuristicResult {  // cublasLtMatmulHeuristicResult_t
   uint64_t algo[8];
@@ -158,7 +163,7 @@ struct HeuristicResult {  // cublasLtMatmulHeuristicResult_t
 // Biases are read as f32 here: one in the output's type (the default, so a 16-bit output's
 // unless the bias type is set) would be read wrong, so no algorithm is offered for it.
 bool bias_type_ok(const MatmulDesc& d, const Layout& out) {
-  return d.epilogue != kEpilogueBias || (d.bias_type == -1 ? out.type : d.bias_type) == kR32F;
+  return !has_bias(d.epilogue) || (d.bias_type == -1 ? out.type : d.bias_type) == kR32F;
 }
 
 }  // namespace
@@ -212,7 +217,10 @@ int cublasLtMatmulDescSetAttribute(void* desc, int attr, const void* buf, size_t
     case kDescEpilogue:
       if (size != sizeof(uint32_t)) return kInvalidValue;
       std::memcpy(&d->epilogue, buf, 4);
-      return d->epilogue == kEpilogueDefault || d->epilogue == kEpilogueBias ? kOk : kNotSupported;
+      return d->epilogue == kEpilogueDefault || d->epilogue == kEpilogueBias || d->epilogue == kEpilogueGelu ||
+                     d->epilogue == kEpilogueGeluBias
+                 ? kOk
+                 : kNotSupported;
     case kDescBiasPointer:
       if (size != sizeof(void*)) return kInvalidValue;
       std::memcpy(&d->bias, buf, sizeof(void*));
@@ -265,11 +273,12 @@ int cublasLtMatmul(void* handle, void* desc, const void* alpha, const void* A, v
   if ((ta ? la.cols : la.rows) != m || (tb ? lb.cols : lb.rows) != k || (tb ? lb.rows : lb.cols) != n ||
       lc.rows != m || lc.cols != n || ld.type != lc.type)
     return kInvalidValue;
-  if (d.epilogue == kEpilogueBias && !d.bias) return kInvalidValue;
+  if (has_bias(d.epilogue) && !d.bias) return kInvalidValue;
   if (!bias_type_ok(d, ld)) return kNotSupported;
   const Gemm g{int(m), int(n), int(k), ta, tb, A, B, la.type, lb.type, la.ld, lb.ld,
                *static_cast<const float*>(alpha), *static_cast<const float*>(beta), lc.type, C, lc.ld, D, ld.ld,
-               d.epilogue == kEpilogueBias ? d.bias : nullptr, d.compute};
+               has_bias(d.epilogue) ? d.bias : nullptr, d.compute,
+               d.epilogue == kEpilogueGelu || d.epilogue == kEpilogueGeluBias};
   return enqueue(g, stream);
 }
 

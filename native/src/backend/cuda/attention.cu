@@ -756,7 +756,7 @@ void self_attention_forward(float* y, float* qkv, float* a, const float* x, cons
     convert_f32(xc, DType::BF16, x, int64_t(M) * C);
     x16 = xc;
     auto* qkv16 = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(M) * 3 * C * 2));
-    if (linear_from_16_to_bf16(qkv16, x16, w_qkv, b_qkv, M, C, 3 * C)) {
+    if (linear_from_16_to_16(qkv16, x16, w_qkv, wdtype, b_qkv, false, M, C, 3 * C)) {
       auto* a16 = static_cast<__nv_bfloat16*>(scratch(kScratchG, size_t(M) * C * 2));
       AttnArgs at{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, B, N, N, H, hd,
                   3 * C, 3 * C, C, 1.0f / sqrtf(float(hd))};

@@ -71,8 +71,10 @@ void gelu_tanh_to_16(void* dst, DType to, const float* src, int64_t n);
 // The tensor-core mode's Linear y[M,N] = x16[M,K] w[N,K]^T + bias on activations already in the
 // weights' 16-bit type: what linear_forward computes after its own conversion (matmul.cu).
 void linear_from_16(float* y, const void* x16, const void* w, DType wdtype, const float* bias, int M, int K, int N);
-// Likewise with bf16 weights and y16 written in bf16 (f32 accumulation, the bias added before
-// the one rounding) by cuBLASLt; false, with nothing run, where cuBLASLt declines it.
-bool linear_from_16_to_bf16(void* y16, const void* x16, const void* w, const float* bias, int M, int K, int N);
+// Likewise with y16 written in the weights' type by cuBLASLt (f32 accumulation, the bias added
+// and, where `gelu`, cuBLASLt's tanh-form GELU applied before the one rounding); false, with
+// nothing run, where cuBLASLt declines it.
+bool linear_from_16_to_16(void* y16, const void* x16, const void* w, DType wdtype, const float* bias, bool gelu, int M,
+                          int K, int N);
 
 }  // namespace dimba::cu

@@ -23,7 +23,7 @@ constexpr int kCublasGemmDefault = -1;
 constexpr int kLtDescTransA = 3, kLtDescTransB = 4, kLtDescEpilogue = 7, kLtDescBiasPointer = 8;
 constexpr int kLtDescBiasDataType = 26;
 constexpr int kLtPrefMaxWorkspaceBytes = 1;
-constexpr int kLtEpilogueDefault = 1, kLtEpilogueBias = 4;
+constexpr int kLtEpilogueDefault = 1, kLtEpilogueBias = 4, kLtEpilogueGelu = 32, kLtEpilogueGeluBias = 36;
 
 // cublasLtMatmulHeuristicResult_t: the algorithm (cublasLtMatmulAlgo_t, 8 x uint64) first.
 struct LtHeuristicResult {

@@ -8,8 +8,8 @@
 // the heuristic's algorithm) per shape. Where cuBLASLt is missing, declines a shape, or a
 // pointer is not 16-byte aligned, cublasGemmEx runs instead with the bias written into y first
 // (or added onto it when accumulating) and beta = 1.
-// defines: linear_forward, linear_backward, sgemm, linear_int8_forward, mlp_forward, convert_f32,
-//          widen_to_f32
+// defines: linear_forward, linear_backward, sgemm, linear_int8_forward, mlp_forward, linear_from_16,
+//          linear_from_16_to_16, convert_f32, widen_to_f32
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -122,7 +122,8 @@ struct LtState {
   void* handle = nullptr;  // null: no cuBLASLt
   void* workspace = nullptr;
   size_t workspace_bytes = size_t(32) << 20;
-  std::map<std::tuple<int, int, int, int, bool, int, int>, LtPlan> plans;  // (type, M, K, N, bias, compute, ytype)
+  // (type, M, K, N, bias, compute, ytype, gelu)
+  std::map<std::tuple<int, int, int, int, bool, int, int, bool>, LtPlan> plans;
 };
 
 LtState& lt() {
@@ -132,13 +133,15 @@ LtState& lt() {
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
-const LtPlan& lt_plan(LtState& st, int type, int M, int K, int N, const float* bias, int compute, int ytype) {
-  const auto key = std::make_tuple(type, M, K, N, bias != nullptr, compute, ytype);
+const LtPlan& lt_plan(LtState& st, int type, int M, int K, int N, const float* bias, int compute, int ytype,
+                      bool gelu) {
+  const auto key = std::make_tuple(type, M, K, N, bias != nullptr, compute, ytype, gelu);
   auto it = st.plans.find(key);
   if (it != st.plans.end()) return it->second;
   const CublasLtApi& api = cublas_lt_api();
   LtPlan p;
-  const int ta = kCublasOpT, tb = kCublasOpN, epi = bias ? kLtEpilogueBias : kLtEpilogueDefault, bias_type = kCudaR32F;
+  const int ta = kCublasOpT, tb = kCublasOpN, bias_type = kCudaR32F;
+  const int epi = gelu ? (bias ? kLtEpilogueGeluBias : kLtEpilogueGelu) : (bias ? kLtEpilogueBias : kLtEpilogueDefault);
   void* pref = nullptr;
   int found = 0;
   bool ok = api.desc_create(&p.desc, compute, kCudaR32F) == 0 &&
@@ -160,10 +163,11 @@ const LtPlan& lt_plan(LtState& st, int type, int M, int K, int N, const float* b
   return st.plans.emplace(key, p).first->second;
 }
 
-// y = x w^T + beta y (+ bias) through cuBLASLt, y of cuBLAS type ytype; false where it cannot
-// (nothing is run; the caller falls back).
-bool lt_linear(void* y, int ytype, const void* x, const void* w, int type, const float* bias, int M, int K, int N,
-               float beta, int compute) {
+// y = x w^T + beta y (+ bias) through cuBLASLt, y of cuBLAS type ytype, with cuBLASLt's GELU
+// (the tanh form) applied last where `gelu`; false where it cannot (nothing is run; the caller
+// falls back).
+bool lt_linear(void* y, int ytype, const void* x, const void* w, int type, const float* bias, bool gelu, int M, int K,
+               int N, float beta, int compute) {
   LtState& st = lt();
   std::lock_guard<std::mutex> lock(st.mu);
   if (!st.tried) {
@@ -178,7 +182,7 @@ bool lt_linear(void* y, int ytype, const void* x, const void* w, int type, const
     }
   }
   if (!st.handle || !aligned16(y) || !aligned16(x) || !aligned16(w) || (bias && !aligned16(bias))) return false;
-  const LtPlan& p = lt_plan(st, type, M, K, N, bias, compute, ytype);
+  const LtPlan& p = lt_plan(st, type, M, K, N, bias, compute, ytype, gelu);
   if (!p.ok) return false;
   const CublasLtApi& api = cublas_lt_api();
   if (bias && api.desc_set(p.desc, kLtDescBiasPointer, &bias, sizeof bias) != 0) return false;
@@ -194,7 +198,7 @@ bool lt_linear(void* y, int ytype, const void* x, const void* w, int type, const
 // y[M,N] = xa[M,K] wa[N,K]^T (+ y when accumulating) (+ bias), both operands of cuBLAS `type`.
 void linear_gemm(float* y, const void* xa, const void* wa, int type, int compute, const float* bias, int M, int K,
                  int N, bool accumulate) {
-  if (lt_linear(y, kCudaR32F, xa, wa, type, bias, M, K, N, accumulate ? 1.0f : 0.0f, compute)) return;
+  if (lt_linear(y, kCudaR32F, xa, wa, type, bias, false, M, K, N, accumulate ? 1.0f : 0.0f, compute)) return;
   const float beta = apply_bias(y, bias, M, N, accumulate);
   gemm(kCublasOpT, kCublasOpN, N, M, K, 1.0f, wa, type, K, xa, type, K, beta, y, N, compute);
 }
@@ -259,19 +263,25 @@ void linear_forward(float* y, const float* x, const void* w, DType wdtype, const
   linear_core(y, x, w, wdtype, bias, M, K, N, accumulate);
 }
 
-// With 16-bit weights in the tensor-core mode, fc2 reads its input in the weights' type, so the
-// GELU writes it so (gelu_tanh_to_16): the GELU's f32 output and the conversion's pass over it
-// are saved, with the same roundings as the three ops.
+// With 16-bit weights in the tensor-core mode, fc2 reads its input in the weights' type, so fc1
+// writes it so, with the GELU applied in cuBLASLt's epilogue: the hidden never exists in f32.
+// Where cuBLASLt declines that, fc1 writes f32 and the GELU writes the 16-bit hidden
+// (gelu_tanh_to_16: the same roundings as the three ops).
 void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const float* b1, const void* w2,
                  const float* b2, DType wdtype, int M, int K, int H, int N) {
-  linear_forward(hidden, x, w1, wdtype, b1, M, K, H, false);
   if (!reduced_precision() || wdtype == DType::F32 || M <= 0 || K <= 0 || H <= 0 || N <= 0) {
+    linear_forward(hidden, x, w1, wdtype, b1, M, K, H, false);
     gelu_tanh_forward(hidden, hidden, int64_t(M) * H);
     linear_forward(y, hidden, w2, wdtype, b2, M, H, N, false);
     return;
   }
+  void* x16 = scratch(kScratchA, size_t(M) * K * 2);
+  convert_f32(x16, wdtype, x, int64_t(M) * K);
   void* h16 = scratch(kScratchG, size_t(M) * H * 2);
-  gelu_tanh_to_16(h16, wdtype, hidden, int64_t(M) * H);
+  if (!linear_from_16_to_16(h16, x16, w1, wdtype, b1, true, M, K, H)) {
+    linear_from_16(hidden, x16, w1, wdtype, b1, M, K, H);
+    gelu_tanh_to_16(h16, wdtype, hidden, int64_t(M) * H);
+  }
   linear_from_16(y, h16, w2, wdtype, b2, M, H, N);
 }
 
@@ -279,8 +289,10 @@ void linear_from_16(float* y, const void* x16, const void* w, DType wdtype, cons
   linear_gemm(y, x16, w, cuda_type(wdtype), kCublasCompute32F, bias, M, K, N, false);
 }
 
-bool linear_from_16_to_bf16(void* y16, const void* x16, const void* w, const float* bias, int M, int K, int N) {
-  return lt_linear(y16, kCudaR16BF, x16, w, kCudaR16BF, bias, M, K, N, 0.0f, kCublasCompute32F);
+bool linear_from_16_to_16(void* y16, const void* x16, const void* w, DType wdtype, const float* bias, bool gelu, int M,
+                          int K, int N) {
+  const int t = cuda_type(wdtype);
+  return lt_linear(y16, t, x16, w, t, bias, gelu, M, K, N, 0.0f, kCublasCompute32F);
 }
 
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
