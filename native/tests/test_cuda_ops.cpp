@@ -463,10 +463,15 @@ struct ScanInputs {
   }
 };
 
+// Both forward kernels (scan.cu keeps the one-pass warp kernel and the chunked two-pass one):
+// T = 23 is less than one chunk of either, 300 and 4096 span several (the warp kernel's 256
+// steps, the chunked kernel's parallel chunks), D = 70, 37, 33 leave a partial block of
+// channels; N = 5, 16, 40 take the chunked kernel's three thread layouts.
 void test_selective_scan() {
-  // T = 300 and 4096 are cut into chunks (scan.cu); N = 5, 16, 40 take the three thread layouts.
   struct Case { int T, D, N; };
+  for (bool chunked : {false, true})
   for (Case cs : {Case{23, 70, 16}, Case{300, 70, 16}, Case{300, 37, 5}, Case{129, 33, 40}, Case{4096, 64, 16}}) {
+    const bool was = cuda_set_scan_kernel(chunked);
     ScanInputs s(cs.T, cs.D, cs.N);
     Dev du(s.u), dz(s.z), dbc(s.bc), ddsk(s.dsk), ddelta(s.delta), dA(s.A);
     auto y0 = randn(size_t(s.T) * s.D);
@@ -480,10 +485,11 @@ void test_selective_scan() {
                                       s.z_stride, reverse, acc, sp);
           cub->selective_scan_forward(dy.f(), du.f(), ddelta.f(), dA.f(), dbc.f(), dbc.f() + s.N, ddsk.f(),
                                       dz.f() + 1, s.T, s.D, s.N, s.bc_stride, s.z_stride, reverse, acc, sp);
-          std::printf("    selective_scan T=%d D=%d N=%d reverse=%d accumulate=%d delta_softplus=%d\n", s.T, s.D, s.N,
-                      reverse, acc, sp);
+          std::printf("    %s selective_scan T=%d D=%d N=%d reverse=%d accumulate=%d delta_softplus=%d\n",
+                      chunked ? "chunked" : "warp", s.T, s.D, s.N, reverse, acc, sp);
           CHECK_REL(dy.get().data(), want.data(), want.size(), 1e-5);
         }
+    cuda_set_scan_kernel(was);
   }
 }
 

@@ -465,12 +465,6 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
   }
 }
 
-template <class Kernel>
-void allow_smem(Kernel k, size_t bytes) {
-  if (bytes > 48 * 1024) check(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)),
-                               "cudaFuncSetAttribute(shared memory)");
-}
-
 size_t simt_smem(int hd) { return size_t(8 * hd + 32 * (hd + 1) + 32 * hd) * 4; }
 
 template <bool kBias>

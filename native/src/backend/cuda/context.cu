@@ -55,6 +55,12 @@ std::atomic<bool> g_wmma_attention{[] {
   return e && std::string(e) == "wmma";
 }()};
 
+// DIMBA_CUDA_SCAN=chunked starts with the chunked two-pass selective scan.
+std::atomic<bool> g_chunked_scan{[] {
+  const char* e = std::getenv("DIMBA_CUDA_SCAN");
+  return e && std::string(e) == "chunked";
+}()};
+
 std::string unavailable(const std::string& why) { return "backend 'cuda' is not available: " + why; }
 
 void start(State& s) {
@@ -138,6 +144,7 @@ void throw_invalid(const std::string& what) { throw EngineError(ErrorCode::Inval
 
 bool reduced_precision() { return g_reduced.load(); }
 AttentionKernel attention_kernel() { return g_wmma_attention.load() ? AttentionKernel::Wmma : AttentionKernel::Mma; }
+ScanKernel scan_kernel() { return g_chunked_scan.load() ? ScanKernel::Chunked : ScanKernel::Warp; }
 
 size_t max_buffer_bytes() {
   ensure_device();
@@ -241,6 +248,7 @@ bool cuda_set_reduced_precision(bool on) { return cu::g_reduced.exchange(on); }
 bool cuda_reduced_precision() { return cu::g_reduced.load(); }
 
 bool cuda_set_attention_kernel(bool wmma) { return cu::g_wmma_attention.exchange(wmma); }
+bool cuda_set_scan_kernel(bool chunked) { return cu::g_chunked_scan.exchange(chunked); }
 
 CudaMemoryStats cuda_memory_stats() {
   cu::State& s = cu::st();

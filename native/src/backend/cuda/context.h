@@ -50,6 +50,16 @@ inline unsigned blocks_for(int64_t n, int threads) {
 bool reduced_precision();
 enum class AttentionKernel { Mma, Wmma };  // cuda_backend.h: cuda_set_attention_kernel
 AttentionKernel attention_kernel();
+enum class ScanKernel { Warp, Chunked };  // cuda_backend.h: cuda_set_scan_kernel
+ScanKernel scan_kernel();
+
+// Lets `kernel` take `bytes` of dynamic shared memory (past the default 48 KiB).
+template <class Kernel>
+void allow_smem(Kernel kernel, size_t bytes) {
+  if (bytes > 48 * 1024)
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)),
+          "cudaFuncSetAttribute(shared memory)");
+}
 void throw_invalid(const std::string& what);  // EngineError(InvalidArgument)
 
 // Memory entry points of the Backend table (cuda_backend.cpp fills the table with them).

@@ -103,6 +103,7 @@ CudaDeviceInfo cuda_device_info() { not_built(); }
 bool cuda_set_reduced_precision(bool) { not_built(); }
 bool cuda_reduced_precision() { not_built(); }
 bool cuda_set_attention_kernel(bool) { not_built(); }
+bool cuda_set_scan_kernel(bool) { not_built(); }
 CudaMemoryStats cuda_memory_stats() { not_built(); }
 void cuda_reset_peak_memory() { not_built(); }
 double cuda_gemm_bf16_tflops(int, int, bool) { not_built(); }

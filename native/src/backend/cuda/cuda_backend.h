@@ -6,9 +6,8 @@
 // loads where no driver, no GPU or no cuBLAS exists; the reason comes back in the error.
 // defines: cuda_compiled_in, cuda_backend, CudaDeviceInfo, cuda_device_info,
 //          cuda_set_reduced_precision, cuda_reduced_precision, cuda_set_attention_kernel,
-//          CudaMemoryStats,
-//          cuda_memory_stats, cuda_reset_peak_memory, cuda_gemm_bf16_tflops, CudaGraph,
-//          cuda_graph_capture, cuda_graph_launch
+//          cuda_set_scan_kernel, CudaMemoryStats, cuda_memory_stats, cuda_reset_peak_memory,
+//          cuda_gemm_bf16_tflops, CudaGraph, cuda_graph_capture, cuda_graph_launch
 #pragma once
 #include <cstddef>
 #include <functional>
@@ -49,6 +48,11 @@ bool cuda_reduced_precision();
 // (DIMBA_CUDA_ATTENTION=wmma starts with it). Both are kept until a GPU run has compared them.
 // Returns the previous setting.
 bool cuda_set_attention_kernel(bool wmma);
+
+// Which selective scan forward runs (scan.cu): false (default) the one-pass kernel with a warp
+// per channel, true the chunked two-pass one (DIMBA_CUDA_SCAN=chunked starts with it). Both are
+// kept until a GPU run has compared them. Returns the previous setting.
+bool cuda_set_scan_kernel(bool chunked);
 
 struct CudaMemoryStats {
   size_t live_bytes = 0;   // allocated through the backend now (buffers and op scratch)

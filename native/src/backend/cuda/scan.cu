@@ -19,6 +19,7 @@
 #include "backend/cuda/activations.h"
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
+#include "backend/cuda/ptx.h"
 
 namespace dimba::cu {
 namespace {
@@ -217,6 +218,117 @@ void launch_chunks(const ScanArgs& a, int nc) {
   check_launch(kFinal ? "scan_chunk_kernel<final>" : "scan_chunk_kernel<local>");
 }
 
+// ---- selective scan forward, one pass --------------------------------------------------------
+// A warp per channel; its 32 lanes split each chunk of kWarpChunk steps (lane l takes steps
+// l kItems .. l kItems + kItems - 1, in scan order); a block holds kWarpsPB channels and walks
+// the chunks in order. Per state n, each lane composes its steps' affine maps s -> e s + b
+// (e = exp(delta A), b = delta u B), the warp scans the compositions across lanes
+// (Hillis-Steele), which gives each lane the state before its first step from the chunk's start
+// state, and the lane runs its steps from the e and b it kept, adding C s to each step's y. So
+// every exp is taken once and every input read once (the chunked kernel takes each twice).
+// Inputs are staged per chunk in shared memory, step k of a chunk at column (k % kItems) 32 +
+// k / kItems of its row, so that a warp's 32 lanes read consecutive words; rows are padded by
+// one word so that the staging writes of 8 channels (or states) land in distinct banks.
+constexpr int kWarpsPB = 8, kItems = 8, kWarpChunk = 32 * kItems, kRow = kWarpChunk + 1;
+
+__device__ __forceinline__ int warp_col(int k) { return (k % kItems) * 32 + k / kItems; }
+
+size_t warp_scan_smem(int N) {  // u, delta, z rows per channel, B and C rows per state, carries
+  return (size_t(3 * kWarpsPB + 2 * N) * kRow + size_t(kWarpsPB) * N) * 4;
+}
+
+__global__ void __launch_bounds__(kWarpsPB * 32) scan_warp_kernel(ScanArgs a) {
+  extern __shared__ float scan_smem[];
+  float* su = scan_smem;              // [kWarpsPB][kRow], reused for y once the chunk's steps are done
+  float* sdl = su + kWarpsPB * kRow;  // [kWarpsPB][kRow]
+  float* sz = sdl + kWarpsPB * kRow;  // [kWarpsPB][kRow]
+  float* sB = sz + kWarpsPB * kRow;   // [N][kRow]
+  float* sC = sB + a.N * kRow;        // [N][kRow]
+  float* carry = sC + a.N * kRow;     // [kWarpsPB][N]: the state at the chunk's start
+  const int tid = threadIdx.x, w = tid >> 5, lane = tid & 31;
+  const int d0 = blockIdx.x * kWarpsPB, d = d0 + w;
+  const bool dok = d < a.D;
+  for (int i = tid; i < kWarpsPB * a.N; i += blockDim.x) carry[i] = 0.0f;
+  for (int base = 0; base < a.T; base += kWarpChunk) {
+    const int cnt = min(kWarpChunk, a.T - base);
+    __syncthreads();  // the last chunk's y has been stored from su
+    for (int idx = tid; idx < cnt * kWarpsPB; idx += blockDim.x) {
+      const int k = idx / kWarpsPB, c = idx % kWarpsPB, dd = d0 + c;
+      const int64_t t = time_of(base + k, a.T, a.reverse);
+      const bool ok = dd < a.D;
+      const int p = c * kRow + warp_col(k);
+      const float dv = ok ? a.delta[t * a.D + dd] : 0.0f;
+      sdl[p] = a.delta_softplus ? softplus(dv) : dv;
+      su[p] = ok ? a.u[t * a.D + dd] : 0.0f;
+      sz[p] = ok ? a.z[t * a.z_stride + dd] : 0.0f;
+    }
+    for (int idx = tid; idx < cnt * a.N; idx += blockDim.x) {
+      const int k = idx / a.N, n = idx % a.N;
+      const int64_t t = time_of(base + k, a.T, a.reverse);
+      sB[n * kRow + warp_col(k)] = a.Bm[t * a.bc_stride + n];
+      sC[n * kRow + warp_col(k)] = a.Cm[t * a.bc_stride + n];
+    }
+    __syncthreads();
+    // This lane's steps: k = lane kItems + i, at column i 32 + lane. Steps past the chunk's end
+    // are the identity map (e = 1, b = 0) and write nothing.
+    float dv[kItems], du[kItems], y[kItems];
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      const bool ok = lane * kItems + i < cnt;
+      const int p = w * kRow + i * 32 + lane;
+      dv[i] = ok ? sdl[p] : 0.0f;
+      du[i] = ok ? dv[i] * su[p] : 0.0f;
+      y[i] = 0.0f;
+    }
+    for (int n = 0; n < a.N; ++n) {
+      const float A2 = dok ? a.A[int64_t(d) * a.N + n] * 1.44269504088896341f : 0.0f;  // A log2(e)
+      float e[kItems], b[kItems], P = 1.0f, S = 0.0f;  // this lane's map: s -> P s + S
+#pragma unroll
+      for (int i = 0; i < kItems; ++i) {
+        const bool ok = lane * kItems + i < cnt;
+        e[i] = ex2_approx(dv[i] * A2);
+        b[i] = ok ? du[i] * sB[n * kRow + i * 32 + lane] : 0.0f;
+        P *= e[i];
+        S = e[i] * S + b[i];
+      }
+      // Inclusive scan: lane l's map becomes that of lanes 0..l (the earlier map applied first).
+#pragma unroll
+      for (int off = 1; off < 32; off <<= 1) {
+        const float Pp = __shfl_sync(0xffffffffu, P, lane - off), Sp = __shfl_sync(0xffffffffu, S, lane - off);
+        if (lane >= off) {
+          S = P * Sp + S;
+          P = Pp * P;
+        }
+      }
+      const float Pe = __shfl_sync(0xffffffffu, P, lane - 1), Se = __shfl_sync(0xffffffffu, S, lane - 1);
+      const float h = carry[w * a.N + n];
+      float s = lane == 0 ? h : Pe * h + Se;  // the state before this lane's first step
+#pragma unroll
+      for (int i = 0; i < kItems; ++i) {
+        s = e[i] * s + b[i];
+        if (lane * kItems + i < cnt) y[i] += sC[n * kRow + i * 32 + lane] * s;
+      }
+      const float Pl = __shfl_sync(0xffffffffu, P, 31), Sl = __shfl_sync(0xffffffffu, S, 31);
+      if (lane == 0) carry[w * a.N + n] = Pl * h + Sl;  // every lane has read h (the shuffles follow)
+    }
+    const float Dk = dok ? a.Dskip[d] : 0.0f;
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      const int p = w * kRow + i * 32 + lane;
+      if (lane * kItems + i < cnt) su[p] = (y[i] + Dk * su[p]) * silu(sz[p]);
+    }
+    __syncthreads();
+    for (int idx = tid; idx < cnt * kWarpsPB; idx += blockDim.x) {
+      const int k = idx / kWarpsPB, c = idx % kWarpsPB, dd = d0 + c;
+      if (dd >= a.D) continue;
+      const int64_t t = time_of(base + k, a.T, a.reverse);
+      const float v = su[c * kRow + warp_col(k)];
+      float* yp = a.y + t * a.D + dd;
+      *yp = a.accumulate ? *yp + v : v;
+    }
+  }
+}
+
 // init[0] = 0, init[c+1] = decay[c] * init[c] + end[c], per (d, n).
 __global__ void scan_combine_kernel(float* init, const float* end, const float* decay, int nc, int64_t DN) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
@@ -377,6 +489,13 @@ const float* chunk_starts(ScanArgs a, int nc, ScratchSlot slot) {
 }
 
 void scan_forward(ScanArgs a) {
+  if (scan_kernel() == ScanKernel::Warp) {
+    const size_t sm = warp_scan_smem(a.N);
+    allow_smem(scan_warp_kernel, sm);
+    scan_warp_kernel<<<(a.D + kWarpsPB - 1) / kWarpsPB, kWarpsPB * 32, sm, stream()>>>(a);
+    check_launch("scan_warp_kernel");
+    return;
+  }
   const int cpb = kThreads / lanes_for(a.N), gx = (a.D + cpb - 1) / cpb;
   // Enough chunks for about 8 resident blocks per SM, none shorter than 64 steps.
   int nc = (8 * sm_count() + gx - 1) / gx;
