@@ -251,7 +251,9 @@ __global__ void __launch_bounds__(kWarpsPB * 32) scan_warp_kernel(ScanArgs a) {
   for (int i = tid; i < kWarpsPB * a.N; i += blockDim.x) carry[i] = 0.0f;
   for (int base = 0; base < a.T; base += kWarpChunk) {
     const int cnt = min(kWarpChunk, a.T - base);
-    __syncthreads();  // the last chunk's y has been stored from su
+    // The last chunk's y has been stored from su. (Each thread stages exactly the entries it
+    // stored, so only a change of either mapping needs this barrier; it costs one per chunk.)
+    __syncthreads();
     for (int idx = tid; idx < cnt * kWarpsPB; idx += blockDim.x) {
       const int k = idx / kWarpsPB, c = idx % kWarpsPB, dd = d0 + c;
       const int64_t t = time_of(base + k, a.T, a.reverse);
