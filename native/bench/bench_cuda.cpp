@@ -15,12 +15,12 @@
 //   (pipeline/graphed_forward.h; its output checked equal to the plain forward's);
 // - where one forward's time goes, op by op (bench/op_profile.h: every op synchronised and
 //   timed, Linears and attention by shape), and the main ops alone at the model's shapes
-//   (median of 10, synchronised);
+//   (median of --reps, default 10, synchronised);
 // - with --train: a LoRA training step at 512px (rank 16 on the default targets, batch 1, f32
 //   parameters mirrored on the device by DimbaTrainer): forward + backward, median of 3; the
 //   optimiser (CAME on the host over the adapters only) is not in the time; one step op by op.
 // Usage: bench_cuda [--res 512,1024] [--steps 20] [--images 2] [--text-len 120] [--depth D]
-//                   [--no-ops] [--train] [--probe 8192] [--latent S] [--out FILE]
+//                   [--no-ops] [--reps 10] [--train] [--probe 8192] [--latent S] [--out FILE]
 // --probe N sizes the rate probe's GEMMs and --latent S runs every model at an S x S latent
 // instead of the resolution's: with small values they make the rehearsal that runs on the CPU
 // emulator in the tests (native/tests/cuda_emu), not a measurement.
@@ -109,7 +109,7 @@ struct DevBuf {
 };
 
 // The main ops alone at the shapes of one forward (B = 2).
-void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L, int text_len) {
+void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L, int text_len, int reps) {
   const int B = 2, C = c.hidden_size, H = c.num_heads, hd = C / H, Hm = c.mlp_hidden(), Di = c.d_inner();
   const int Ns = c.d_state, R = c.dt_rank_resolved(), xs = R + 2 * Ns;
   const int64_t BN = int64_t(B) * N;
@@ -126,35 +126,35 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
     be.upload(dw, w.data(), w.size() * 2);
     DevBuf x(be, size_t(BN) * Hm, 1), y(be, size_t(BN) * Hm, 2), b(be, size_t(Hm), 3);
     row("linear qkv (bf16, K=C, N=3C)",
-        time_median(be, 10, [&] { be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), C, 3 * C, false); }),
+        time_median(be, reps, [&] { be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), C, 3 * C, false); }),
         2.0 * BN * C * 3 * C);
     row("linear mlp.fc1 (bf16, K=C, N=4C)",
-        time_median(be, 10, [&] { be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), C, Hm, false); }),
+        time_median(be, reps, [&] { be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), C, Hm, false); }),
         2.0 * BN * C * Hm);
     row("linear mlp.fc2 (bf16, K=4C, N=C)",
-        time_median(be, 10, [&] { be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), Hm, C, false); }),
+        time_median(be, reps, [&] { be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), Hm, C, false); }),
         2.0 * BN * Hm * C);
     // The block's MLP both ways (random weights stand in for fc2's: a timing).
     const double mlp_flops = 4.0 * BN * C * Hm;
-    row("MLP as three ops (fc1, gelu, fc2)", time_median(be, 10, [&] {
+    row("MLP as three ops (fc1, gelu, fc2)", time_median(be, reps, [&] {
           be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), C, Hm, false);
           be.gelu_tanh_forward(y.p, y.p, BN * Hm);
           be.linear_forward(x.p, y.p, dw, DType::BF16, b.p, int(BN), Hm, C, false);
         }),
         mlp_flops);
-    row("mlp_forward (GELU writes fc2's bf16 input)", time_median(be, 10, [&] {
+    row("mlp_forward (GELU in fc1's epilogue, the hidden in bf16)", time_median(be, reps, [&] {
           be.mlp_forward(x.p, y.p, x.p, dw, b.p, dw, b.p, DType::BF16, int(BN), C, Hm, C);
         }),
         mlp_flops);
     // The block's self-attention both ways (dw's rows stand in for both projections' weights).
     const double attn_flops = 2.0 * BN * C * 4 * C + 4.0 * B * double(N) * N * C;
-    row("self-attention as three ops (qkv, mma.sync flash, proj)", time_median(be, 10, [&] {
+    row("self-attention as three ops (qkv, mma.sync flash, proj)", time_median(be, reps, [&] {
           be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), C, 3 * C, false);
           be.attention_forward(x.p, y.p, y.p + C, y.p + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
           be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), C, C, false);
         }),
         attn_flops);
-    row("self_attention_forward (bf16 between the three)", time_median(be, 10, [&] {
+    row("self_attention_forward (bf16 between the three)", time_median(be, reps, [&] {
           be.self_attention_forward(y.p, y.p, x.p, x.p, dw, b.p, dw, b.p, DType::BF16, B, N, C, H);
         }),
         attn_flops);
@@ -165,7 +165,7 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
     for (bool wmma : {false, true}) {
       const bool was = cuda_set_attention_kernel(wmma);
       row(wmma ? "self-attention (flash, WMMA kernel)" : "self-attention (flash, mma.sync kernel)",
-          time_median(be, 10, [&] {
+          time_median(be, reps, [&] {
             be.attention_forward(out.p, qkv.p, qkv.p + C, qkv.p + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
           }),
           4.0 * B * double(N) * N * C);
@@ -175,23 +175,23 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
     std::vector<int> lens(B, text_len);
     int* dl = static_cast<int*>(be.alloc(B * 4));
     be.upload(dl, lens.data(), B * 4);
-    row("cross-attention (k_lens)", time_median(be, 10, [&] {
+    row("cross-attention (k_lens)", time_median(be, reps, [&] {
           be.attention_forward(out.p, qkv.p, kv.p, kv.p + C, dl, B, N, L, H, hd, 3 * C, 2 * C, C);
         }),
         4.0 * B * double(N) * text_len * C);
     be.free(dl);
-    row("layernorm, then modulate (two passes)", time_median(be, 10, [&] {
+    row("layernorm, then modulate (two passes)", time_median(be, reps, [&] {
           be.layernorm_forward(out.p, nullptr, nullptr, qkv.p, nullptr, nullptr, BN, C, 1e-6f);
           be.modulate_forward(out.p, out.p, qkv.p, qkv.p + C, B, N, C, 6 * C);
         }),
         0.0);
     // What the model runs: the modulation as LayerNorm's per-sample affine (random rows stand
     // in for the ones and the 1 + scale scratch; this is a timing).
-    row("layernorm_modulate (one pass)", time_median(be, 10, [&] {
+    row("layernorm_modulate (one pass)", time_median(be, reps, [&] {
           layernorm_modulate(out.p, qkv.p, qkv.p, qkv.p + C, 6 * C, kv.p, kv.p + C, B, N, C, be);
         }),
         0.0);
-    row("gelu (B*N*4C)", time_median(be, 10, [&] { be.gelu_tanh_forward(qkv.p, qkv.p, BN * C * 3); }), 0.0);
+    row("gelu (B*N*4C)", time_median(be, reps, [&] { be.gelu_tanh_forward(qkv.p, qkv.p, BN * C * 3); }), 0.0);
   }
   {
     DevBuf u(be, size_t(BN) * Di, 7, 0.5f), xz(be, size_t(BN) * 2 * Di, 8), xdbl(be, size_t(BN) * xs, 9),
@@ -205,33 +205,38 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
     be.upload(dD, Dk.data(), Dk.size() * 4);
     be.upload(dcw, cw.data(), cw.size() * 4);
     be.softplus_forward(delta.p, delta.p, BN * Di);
-    row("conv1d, then silu (both samples)", time_median(be, 10, [&] {
+    row("conv1d, then silu (both samples)", time_median(be, reps, [&] {
           for (int b = 0; b < B; ++b)
             be.conv1d_causal_depthwise_forward(u.p + int64_t(b) * N * Di, xz.p + int64_t(b) * N * 2 * Di, dcw, nullptr,
                                                N, Di, c.d_conv, 2 * Di, false);
           be.silu_forward(u.p, u.p, BN * Di);
         }),
         2.0 * c.d_conv * BN * Di);
-    row("conv1d_causal_depthwise_silu_forward (both samples)", time_median(be, 10, [&] {
+    row("conv1d_causal_depthwise_silu_forward (both samples)", time_median(be, reps, [&] {
           for (int b = 0; b < B; ++b)
             be.conv1d_causal_depthwise_silu_forward(u.p + int64_t(b) * N * Di, xz.p + int64_t(b) * N * 2 * Di, dcw,
                                                     nullptr, N, Di, c.d_conv, 2 * Di, false);
         }),
         2.0 * c.d_conv * BN * Di);
-    // delta here is already softplus'd; the fused row applies softplus once more (a timing).
-    for (bool fused : {false, true})
-      row(fused ? "softplus inside the selective scan (both samples, one direction)"
-                : "softplus, then the selective scan (both samples, one direction)",
-          time_median(be, 10, [&] {
-            if (!fused) be.softplus_forward(y.p, delta.p, BN * Di);
+    // delta here is already softplus'd; the fused rows apply softplus once more (a timing).
+    // Both scan kernels, and the softplus as its own pass beside the one inside the scan.
+    struct ScanRow { const char* name; bool chunked, fused; };
+    for (ScanRow r : {ScanRow{"softplus, then the one-pass selective scan (both samples, one direction)", false, false},
+                      ScanRow{"one-pass selective scan, softplus inside (warp per channel)", false, true},
+                      ScanRow{"chunked two-pass selective scan, softplus inside", true, true}}) {
+      const bool was = cuda_set_scan_kernel(r.chunked);
+      row(r.name, time_median(be, reps, [&] {
+            if (!r.fused) be.softplus_forward(y.p, delta.p, BN * Di);
             for (int b = 0; b < B; ++b) {
               const int64_t t0 = int64_t(b) * N;
               be.selective_scan_forward(y.p + t0 * Di, u.p + t0 * Di, delta.p + t0 * Di, dA, xdbl.p + t0 * xs + R,
                                         xdbl.p + t0 * xs + R + Ns, dD, xz.p + t0 * 2 * Di + Di, N, Di, Ns, xs, 2 * Di,
-                                        false, false, fused);
+                                        false, false, r.fused);
             }
           }),
           double(BN) * Di * (6.0 * Ns + 4));
+      cuda_set_scan_kernel(was);
+    }
     be.free(dA);
     be.free(dD);
     be.free(dcw);
@@ -239,7 +244,7 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
 }
 
 void bench_resolution(Report& rep, int res, int latent, int steps, int images, int text_len, int depth,
-                      double card_tflops, bool ops) {
+                      double card_tflops, bool ops, int reps) {
   // The profiling copy calls straight through except around the one profiled forward.
   const Backend& be = bench::profiled(cuda_backend());
   DimbaConfig cfg = DimbaConfig::dimba_l_2(res);
@@ -368,7 +373,7 @@ void bench_resolution(Report& rep, int res, int latent, int steps, int images, i
   for (const std::string& l : bench::profile_table("One forward", forward_ops, s_fwd)) rep.line("%s", l.c_str());
   if (ops) {
     rep.line("");
-    op_table(rep, be, cfg, N, L, text_len);
+    op_table(rep, be, cfg, N, L, text_len, reps);
   }
   // Timings of wrong answers are no result: the run fails (main prints the error).
   if (!finite || graph_diff != 0.0)
@@ -436,7 +441,7 @@ std::vector<int> parse_list(const std::string& s) {
 
 int main(int argc, char** argv) {
   std::vector<int> res = {512, 1024};
-  int steps = 20, images = 2, text_len = 120, depth = 0, probe = 8192, latent = 0;
+  int steps = 20, images = 2, text_len = 120, depth = 0, probe = 8192, latent = 0, reps = 10;
   bool ops = true, train = false;
   std::string out_path;
   for (int i = 1; i < argc; ++i) {
@@ -447,18 +452,20 @@ int main(int argc, char** argv) {
     else if (a == "--text-len" && i + 1 < argc) text_len = std::atoi(argv[++i]);
     else if (a == "--depth" && i + 1 < argc) depth = std::atoi(argv[++i]);
     else if (a == "--no-ops") ops = false;
+    else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
     else if (a == "--train") train = true;
     else if (a == "--probe" && i + 1 < argc) probe = std::atoi(argv[++i]);
     else if (a == "--latent" && i + 1 < argc) latent = std::atoi(argv[++i]);
     else if (a == "--out" && i + 1 < argc) out_path = argv[++i];
     else {
       std::fprintf(stderr, "usage: bench_cuda [--res 512,1024] [--steps 20] [--images 2] [--text-len 120] "
-                           "[--depth D] [--no-ops] [--train] [--probe 8192] [--latent S] [--out FILE]\n");
+                           "[--depth D] [--no-ops] [--reps 10] [--train] [--probe 8192] [--latent S] [--out FILE]\n");
       return 2;
     }
   }
-  if (steps < 1 || images < 1 || text_len < 0 || text_len > 300 || probe < 16 || latent < 0 || latent % 2) {
-    std::fprintf(stderr, "bench_cuda: steps and images >= 1, text-len 0..300, probe >= 16, latent even\n");
+  if (steps < 1 || images < 1 || reps < 1 || text_len < 0 || text_len > 300 || probe < 16 || latent < 0 ||
+      latent % 2) {
+    std::fprintf(stderr, "bench_cuda: steps, images and reps >= 1, text-len 0..300, probe >= 16, latent even\n");
     return 2;
   }
   CudaDeviceInfo info;
@@ -480,7 +487,7 @@ int main(int argc, char** argv) {
     rep.line("card's bf16 matmul rate (cuBLAS %d^3, bf16 in, f32 accumulate): %.0f TFLOP/s with f32 output, %.0f "
              "with bf16 output",
              probe, r32, r16);
-    for (int r : res) bench_resolution(rep, r, latent, steps, images, text_len, depth, card, ops);
+    for (int r : res) bench_resolution(rep, r, latent, steps, images, text_len, depth, card, ops, reps);
     if (train) bench_train(rep, latent, text_len, depth);
   } catch (const EngineError& e) {
     rep.line("FAILED: %s: %s", error_code_name(e.code), e.what());

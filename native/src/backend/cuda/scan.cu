@@ -1,19 +1,23 @@
 // The Mamba pieces: the causal depthwise conv1d and the selective scan, forward and backward.
 //
-// Selective scan, chunked and parallel over time as well as channels. A thread owns four
-// consecutive states of one channel (4 lanes per channel for Mamba's 16 states). Time is
-// cut into nc chunks; the state recurrence s_t = e_t s_{t-1} + b_t is affine in s, so
-//   1. local:   each chunk runs from s = 0, keeping its end state h_c and decay P_c = prod e_t
-//   2. combine: per (d, n), init_0 = 0, init_{c+1} = P_c init_c + h_c (sequential over chunks)
-//   3. final:   each chunk runs again from init_c and writes y
-// which gives nc times the parallelism of one sequential pass for 1.6x the arithmetic (the
-// 1024px Dimba-L scan is 4096 steps over only 2304 x 16 pairs per sample). Inputs are
-// staged through shared memory 32 steps at a time, so the sequential loop reads no global
-// memory. The state stays f32 (MODEL.md section 3).
-// The backward (a thread per (channel, state); training only) recomputes: the same
-// local+combine passes give the state at every 32-step chunk start; each block then walks its channels' chunks in reverse, recomputing the chunk's
-// 32 states into shared memory and running the reverse-time recurrence (selective_scan.cpp's
-// maths). dB/dC sum over channels: per block in shared memory, then one atomicAdd per block.
+// The state recurrence s_t = e_t s_{t-1} + b_t is affine in s, so time can be cut into pieces
+// whose maps compose; the 1024px Dimba-L scan is 4096 steps over only 2304 x 16 (channel,
+// state) pairs per sample, too few threads for a GPU without cutting time. Two forwards:
+// - one pass (scan_warp_kernel, the default): a warp per channel scans its lanes' pieces of a
+//   256-step chunk with shuffles; every exp once, every input read once (see the kernel).
+// - chunked (DIMBA_CUDA_SCAN=chunked): a thread owns four consecutive states of one channel
+//   (4 lanes per channel for Mamba's 16 states); time is cut into nc chunks:
+//     1. local:   each chunk runs from s = 0, keeping its end state h_c and decay P_c = prod e_t
+//     2. combine: per (d, n), init_0 = 0, init_{c+1} = P_c init_c + h_c (sequential over chunks)
+//     3. final:   each chunk runs again from init_c and writes y
+//   which gives nc times the parallelism of one sequential pass for twice the exps. Inputs are
+//   staged through shared memory 32 steps at a time.
+// Both keep the state in f32 (MODEL.md section 3).
+// The backward (a thread per (channel, state); training only) recomputes: passes 1-2 give the
+// state at every 32-step chunk start; each block then walks its channels' chunks in reverse,
+// recomputing the chunk's 32 states into shared memory and running the reverse-time recurrence
+// (selective_scan.cpp's maths). dB/dC sum over channels: per block in shared memory, then one
+// atomicAdd per block.
 // defines: conv1d_causal_depthwise_forward/backward, conv1d_causal_depthwise_silu_forward,
 //          selective_scan_forward/backward
 #include "backend/cuda/activations.h"
