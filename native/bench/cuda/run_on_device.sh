@@ -21,8 +21,10 @@
 #        --res LIST     resolutions for the bench (default 512,1024)
 # Environment: OUT (default build/cuda-results), DIMBA_CUDA_ARCHITECTURES (default 90),
 #              JOBS (default nproc), DIMBA_CUDA_BUILD_DIR (default build/cuda-device),
-#              DIMBA_CUDA_ATTENTION=wmma (the WMMA attention kernel by default, should the op
-#              test find the mma.sync one wrong; both are always tested and timed).
+#              DIMBA_CUDA_ATTENTION=wmma, DIMBA_CUDA_SCAN=chunked (the earlier attention and
+#              scan kernels instead of the defaults; both of each are always tested and timed).
+#              When the golden cases fail, the script reruns them with each switch and keeps
+#              the one under which they pass for the bench.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 out=${OUT:-$root/build/cuda-results}
@@ -146,7 +148,23 @@ if grep -q -E "illegal memory access|unspecified launch failure|misaligned addre
   cat "$out/test_cuda_ops.blocking.log" >> "$out/test_cuda_ops.log"
   rm -f "$out/test_cuda_ops.blocking.log"
 fi
-step "test_cuda_golden" "$out/test_cuda_golden.log" 240 "$build/test_cuda_golden"
+if ! step "test_cuda_golden" "$out/test_cuda_golden.log" 240 "$build/test_cuda_golden"; then
+  # Each default kernel has its predecessor behind a switch: find which one the failure follows,
+  # and let the rest of the run (the bench) use the predecessor.
+  passing=""
+  for alt in DIMBA_CUDA_SCAN=chunked DIMBA_CUDA_ATTENTION=wmma; do
+    echo "==== rerun with $alt ====" >> "$out/test_cuda_golden.log"
+    if step "golden, ${alt#DIMBA_CUDA_}" "$out/test_cuda_golden.alt.log" 240 env "$alt" "$build/test_cuda_golden"; then
+      [ -z "$passing" ] && passing=$alt
+    fi
+    cat "$out/test_cuda_golden.alt.log" >> "$out/test_cuda_golden.log"
+    rm -f "$out/test_cuda_golden.alt.log"
+  done
+  if [ -n "$passing" ]; then
+    export "$passing"
+    say "the golden cases pass with $passing: the rest of the run uses it"
+  fi
+fi
 step "test_cuda_pipeline" "$out/test_cuda_pipeline.log" 120 "$build/test_cuda_pipeline"
 step "test_cuda_train" "$out/test_cuda_train.log" 120 "$build/test_cuda_train"
 # The tests' logs become one file before the bench (only 8 files come back, even after a timeout).
