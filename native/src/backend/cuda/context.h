@@ -60,6 +60,7 @@ void allow_smem(Kernel kernel, size_t bytes) {
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)),
           "cudaFuncSetAttribute(shared memory)");
 }
+
 void throw_invalid(const std::string& what);  // EngineError(InvalidArgument)
 
 // Memory entry points of the Backend table (cuda_backend.cpp fills the table with them).
