@@ -64,6 +64,22 @@ struct Dev {
   Dev& operator=(const Dev&) = delete;
 };
 
+// A weight matrix in type dt, on the host (for the CPU's op) and on the device.
+struct Weight {
+  const std::vector<float>& w32;
+  DType dt;
+  std::vector<uint16_t> w16;  // the 16-bit copy: f16 for F16, bf16 otherwise
+  Dev d32, d16;
+  static std::vector<uint16_t> narrow(const std::vector<float>& w, DType dt) {
+    std::vector<uint16_t> h(w.size());
+    for (size_t i = 0; i < w.size(); ++i) h[i] = dt == DType::F16 ? f32_to_f16(w[i]) : f32_to_bf16(w[i]);
+    return h;
+  }
+  Weight(const std::vector<float>& w, DType t) : w32(w), dt(t), w16(narrow(w, t)), d32(w), d16(w16) {}
+  const void* host() const { return dt == DType::F32 ? static_cast<const void*>(w32.data()) : w16.data(); }
+  const void* dev() const { return dt == DType::F32 ? d32.p : d16.p; }
+};
+
 // Runs `body` with the precision policy set, restoring the previous one.
 template <class F>
 void with_precision(bool reduced, F&& body) {
@@ -241,17 +257,8 @@ void test_mlp() {
              w2 = randn(size_t(s.N) * s.H, 0.2f), b2 = randn(size_t(s.N));
         Dev dx(x), db1(b1), db2(b2), dhid(zeros(int64_t(s.M) * s.H)), dy(zeros(int64_t(s.M) * s.N));
         for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
-          auto narrow = [&](const std::vector<float>& w) {
-            std::vector<uint16_t> h(w.size());
-            for (size_t i = 0; i < w.size(); ++i) h[i] = dt == DType::F16 ? f32_to_f16(w[i]) : f32_to_bf16(w[i]);
-            return h;
-          };
-          const std::vector<uint16_t> w1h = narrow(w1), w2h = narrow(w2);
-          Dev dw1_16(w1h), dw2_16(w2h), dw1_32(w1), dw2_32(w2);
-          const void* hw1 = dt == DType::F32 ? static_cast<const void*>(w1.data()) : w1h.data();
-          const void* hw2 = dt == DType::F32 ? static_cast<const void*>(w2.data()) : w2h.data();
-          const void* dev1 = dt == DType::F32 ? dw1_32.p : dw1_16.p;
-          const void* dev2 = dt == DType::F32 ? dw2_32.p : dw2_16.p;
+          const Weight ww1(w1, dt), ww2(w2, dt);
+          const void *hw1 = ww1.host(), *hw2 = ww2.host(), *dev1 = ww1.dev(), *dev2 = ww2.dev();
           cub->mlp_forward(dy.f(), dhid.f(), dx.f(), dev1, db1.f(), dev2, db2.f(), dt, s.M, s.K, s.H, s.N);
           const std::vector<float> got = dy.get();
           std::vector<float> want(got.size()), hid(size_t(s.M) * s.H);
@@ -313,17 +320,8 @@ void test_self_attention() {
              wp = randn(size_t(C) * C, 0.1f), bp = randn(size_t(C));
         Dev dbq(bq), dbp(bp);
         for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
-          auto narrow = [&](const std::vector<float>& w) {
-            std::vector<uint16_t> h(w.size());
-            for (size_t i = 0; i < w.size(); ++i) h[i] = dt == DType::F16 ? f32_to_f16(w[i]) : f32_to_bf16(w[i]);
-            return h;
-          };
-          const std::vector<uint16_t> wqh = narrow(wq), wph = narrow(wp);
-          Dev dwq16(wqh), dwp16(wph), dwq32(wq), dwp32(wp);
-          const void* hwq = dt == DType::F32 ? static_cast<const void*>(wq.data()) : wqh.data();
-          const void* hwp = dt == DType::F32 ? static_cast<const void*>(wp.data()) : wph.data();
-          const void* devq = dt == DType::F32 ? dwq32.p : dwq16.p;
-          const void* devp = dt == DType::F32 ? dwp32.p : dwp16.p;
+          const Weight wwq(wq, dt), wwp(wp, dt);
+          const void *hwq = wwq.host(), *hwp = wwp.host(), *devq = wwq.dev(), *devp = wwp.dev();
           Dev dx(x), dqkv(zeros(int64_t(M) * 3 * C));
           cub->self_attention_forward(dqkv.f(), dqkv.f(), dx.f(), dx.f(), devq, dbq.f(), devp, dbp.f(), dt, s.B, s.N,
                                       C, s.H);

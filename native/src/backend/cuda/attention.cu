@@ -528,6 +528,16 @@ void pack_and_run_mma(AttnArgs a) {
   run_mma<HDP>(a);
 }
 
+// The mma.sync kernel at hd's padded width; `pack`: q, k, v are f32 and get repacked first.
+void mma_attention(const AttnArgs& a, bool pack) {
+  if (a.hd <= 64)
+    pack ? pack_and_run_mma<64>(a) : run_mma<64>(a);
+  else if (a.hd <= 80)
+    pack ? pack_and_run_mma<80>(a) : run_mma<80>(a);
+  else
+    pack ? pack_and_run_mma<128>(a) : run_mma<128>(a);
+}
+
 template <int HDP>
 void launch_tc(const AttnArgs& a) {
   constexpr size_t sm = tc_smem_bytes<HDP>();
@@ -711,12 +721,7 @@ void attention_forward(float* out, const float* q, const float* k, const float* 
   AttnArgs a{out, q, k, v, k_lens, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride,
              1.0f / sqrtf(float(hd))};
   if (reduced_precision() && hd <= 128 && attention_kernel() == AttentionKernel::Mma) {
-    if (hd <= 64)
-      pack_and_run_mma<64>(a);
-    else if (hd <= 80)
-      pack_and_run_mma<80>(a);
-    else
-      pack_and_run_mma<128>(a);
+    mma_attention(a, true);
   } else if (reduced_precision() && hd <= 128) {
     if (hd <= 64)
       launch_tc<64>(a);
@@ -759,12 +764,7 @@ void self_attention_forward(float* y, float* qkv, float* a, const float* x, cons
       at.kh = HeadRows{qkv16 + C, batch, 3 * C, hd, hd / 8};
       at.vh = HeadRows{qkv16 + 2 * C, batch, 3 * C, hd, hd / 8};
       at.out16 = a16;
-      if (hd <= 64)
-        run_mma<64>(at);
-      else if (hd <= 80)
-        run_mma<80>(at);
-      else
-        run_mma<128>(at);
+      mma_attention(at, false);
       linear_from_16(y, a16, w_proj, wdtype, b_proj, M, C, C);
       return;
     }
