@@ -127,7 +127,7 @@ inline std::vector<std::string> profile_table(const char* what, const std::vecto
 
 // name, host_memory, the six memory calls, set_reduced_precision and the 43 ops listed below:
 // a Backend that grows an op fails here until the op is listed.
-static_assert(sizeof(Backend) == 53 * sizeof(void*), "profile the new Backend op in bench/op_profile.h");
+static_assert(sizeof(Backend) == 54 * sizeof(void*), "profile the new Backend op in bench/op_profile.h");
 
 // The profiling copy of `be` (memory calls pass through untimed). Valid while `be` lives;
 // a later call re-targets every copy made before it.
@@ -174,6 +174,12 @@ inline const Backend& profiled(const Backend& be) {
       b, "self_attention_forward",
       +[](float*, float*, float*, const float*, const void*, const float*, const void*, const float*, DType, int B,
           int N, int, int H) { return profile_detail::shape("%d tokens x %d, %d heads", N, B, H); });
+  wrap<&Backend::cross_attention_forward>(
+      b, "cross_attention_forward",
+      +[](float*, float*, float*, float*, const float*, const int*, const void*, const float*, const void*,
+          const float*, const void*, const float*, DType, int, int N, int L, int, int H) {
+        return profile_detail::shape("%dx%d keys, %d heads", N, L, H);
+      });
   DIMBA_PROFILE_OP(zero);
   DIMBA_PROFILE_OP(linear_backward);
   DIMBA_PROFILE_OP(layernorm_backward);

@@ -347,6 +347,54 @@ void test_self_attention() {
     });
 }
 
+// cross_attention_forward as test_self_attention checks its sibling, on what it adds to the
+// residual stream x (x itself would hide the attention's error), with context lengths
+// {7, L, 0}: the last sample sees no tokens and gains the projection's bias alone.
+void test_cross_attention() {
+  struct Shape { int N, L, H, hd; };
+  const int B = 3;
+  for (bool reduced : {false, true})
+    with_precision(reduced, [&] {
+      for (Shape s : {Shape{130, 70, 2, 72}, Shape{77, 20, 3, 64}, Shape{20, 9, 2, 33}}) {
+        const int C = s.H * s.hd, M = B * s.N, ML = B * s.L;
+        auto x = randn(size_t(M) * C), ctx = randn(size_t(ML) * C), wq = randn(size_t(C) * C, 0.1f),
+             bq = randn(size_t(C)), wkv = randn(size_t(2) * C * C, 0.1f), bkv = randn(size_t(2) * C),
+             wp = randn(size_t(C) * C, 0.1f), bp = randn(size_t(C));
+        const std::vector<int> lens = {7, s.L, 0};
+        Dev dctx(ctx), dlens(lens), dbq(bq), dbkv(bkv), dbp(bp);
+        const int* lens_d = static_cast<const int*>(dlens.p);
+        auto added = [&](std::vector<float> v) {  // what the op added to x
+          for (size_t i = 0; i < v.size(); ++i) v[i] -= x[i];
+          return v;
+        };
+        for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
+          const Weight wwq(wq, dt), wwkv(wkv, dt), wwp(wp, dt);
+          Dev dx(x), dq(zeros(int64_t(M) * C)), dkv(zeros(int64_t(ML) * 2 * C)), da(zeros(int64_t(M) * C));
+          cub->cross_attention_forward(dx.f(), dq.f(), dkv.f(), da.f(), dctx.f(), lens_d, wwq.dev(), dbq.f(),
+                                       wwkv.dev(), dbkv.f(), wwp.dev(), dbp.f(), dt, B, s.N, s.L, C, s.H);
+          const std::vector<float> got = added(dx.get());
+          std::vector<float> want = x, q(size_t(M) * C), kv(size_t(ML) * 2 * C), a(size_t(M) * C);
+          cpu::cross_attention_forward(want.data(), q.data(), kv.data(), a.data(), ctx.data(), lens.data(),
+                                       wwq.host(), bq.data(), wwkv.host(), bkv.data(), wwp.host(), bp.data(), dt, B,
+                                       s.N, s.L, C, s.H);
+          want = added(want);
+          std::printf("    %s cross_attention B=%d N=%d L=%d H=%d hd=%d %s\n", reduced ? "tensor-core" : "exact", B,
+                      s.N, s.L, s.H, s.hd, dtype_name(dt));
+          CHECK_REL(got.data(), want.data(), want.size(), reduced ? kTolBf16 : 1e-5);
+          if (reduced) {
+            Dev dx2(x);
+            cub->linear_forward(dq.f(), dx2.f(), wwq.dev(), dt, dbq.f(), M, C, C, false);
+            cub->linear_forward(dkv.f(), dctx.f(), wwkv.dev(), dt, dbkv.f(), ML, C, 2 * C, false);
+            cub->attention_forward(da.f(), dq.f(), dkv.f(), dkv.f() + C, lens_d, B, s.N, s.L, s.H, s.hd, C, 2 * C, C);
+            cub->linear_forward(dx2.f(), da.f(), wwp.dev(), dt, dbp.f(), M, C, C, true);
+            const std::vector<float> ops = added(dx2.get());
+            CHECK_REL(got.data(), ops.data(), ops.size(), 1e-3);
+          }
+        }
+      }
+    });
+}
+
 // The exact kernel, then both tensor-core kernels (attention.cu keeps the mma.sync and the WMMA
 // one until a GPU run has compared them).
 void test_attention() {
@@ -848,6 +896,7 @@ int main() {
   RUN(test_linear_int8);
   RUN(test_mlp);
   RUN(test_self_attention);
+  RUN(test_cross_attention);
   RUN(test_reduced_precision_accumulates_in_f32);
   RUN(test_attention);
   RUN(test_attention_bias);

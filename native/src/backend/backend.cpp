@@ -64,6 +64,7 @@ const Backend& cpu_backend() {
       cpu::mlp_forward,
       cpu::conv1d_causal_depthwise_silu_forward,
       cpu::self_attention_forward,
+      cpu::cross_attention_forward,
       host_zero,
       cpu::linear_backward,
       cpu::layernorm_backward,

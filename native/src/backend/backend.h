@@ -59,6 +59,7 @@ struct Backend {
   decltype(&cpu::mlp_forward) mlp_forward;                            // Dimba's MLPs
   decltype(&cpu::conv1d_causal_depthwise_silu_forward) conv1d_causal_depthwise_silu_forward;  // Mamba
   decltype(&cpu::self_attention_forward) self_attention_forward;      // Dimba's self-attention
+  decltype(&cpu::cross_attention_forward) cross_attention_forward;    // Dimba's cross-attention
 
   // Training (training/dimba_train.cpp). Appended after the forward ops so that a table
   // written positionally before them still compiles; a backend without them leaves them null

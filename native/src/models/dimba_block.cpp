@@ -23,7 +23,7 @@ void layernorm_modulate(float* out, const float* x, const float* shift, const fl
 void dimba_block_forward(float* x, const float* yy, const int* y_lens, const float* t0, const DimbaBlockWeights& w,
                          const float* ones, const DimbaConfig& cfg, int B, int N, int L, const Backend& be,
                          Arena& arena) {
-  const int C = cfg.hidden_size, H = cfg.num_heads, hd = C / H, Hm = cfg.mlp_hidden();
+  const int C = cfg.hidden_size, H = cfg.num_heads, Hm = cfg.mlp_hidden();
   const int64_t BN = int64_t(B) * N;
   const size_t m0 = arena.mark();
 
@@ -48,14 +48,12 @@ void dimba_block_forward(float* x, const float* yy, const int* y_lens, const flo
     arena.reset(m1);
   }
   {  // cross-attention to the sample's own text tokens (MODEL.md 2.6)
-    float* q = arena.alloc_f32(size_t(BN) * C);                 // (B, N, C)
-    float* kv = arena.alloc_f32(size_t(B) * L * 2 * C);          // (B, L, 2C) = [k | v]
-    float* a = arena.alloc_f32(size_t(BN) * C);                 // (B, N, C)
-    be.linear_forward(q, x, w.cross_q_w.data, w.cross_q_w.dtype, w.cross_q_b, int(BN), C, C, false);
-    be.linear_forward(kv, yy, w.cross_kv_w.data, w.cross_kv_w.dtype, w.cross_kv_b, B * L, C, 2 * C, false);
-    be.attention_forward(a, q, kv, kv + C, y_lens, B, N, L, H, hd, C, 2 * C, C);
-    // x += proj(a): the Linear accumulates straight onto the residual stream.
-    be.linear_forward(x, a, w.cross_proj_w.data, w.cross_proj_w.dtype, w.cross_proj_b, int(BN), C, C, true);
+    float* q = arena.alloc_f32(size_t(BN) * C);         // (B, N, C)
+    float* kv = arena.alloc_f32(size_t(B) * L * 2 * C);  // (B, L, 2C) = [k | v]
+    float* a = arena.alloc_f32(size_t(BN) * C);         // (B, N, C)
+    // x += proj(attention): the output projection accumulates straight onto the residual stream.
+    be.cross_attention_forward(x, q, kv, a, yy, y_lens, w.cross_q_w.data, w.cross_q_b, w.cross_kv_w.data,
+                               w.cross_kv_b, w.cross_proj_w.data, w.cross_proj_b, w.cross_q_w.dtype, B, N, L, C, H);
     arena.reset(m1);
   }
   {  // MLP

@@ -79,6 +79,14 @@ void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const 
 // the attention and the output projection read as they are).
 void self_attention_forward(float* y, float* qkv, float* a, const float* x, const void* w_qkv, const float* b_qkv,
                             const void* w_proj, const float* b_proj, DType wdtype, int B, int N, int C, int H);
+// PixArt's cross-attention added onto the residual stream x [B N, C]: q = x w_q^T + b_q,
+// [k | v] = ctx w_kv^T + b_kv over the L context tokens of each sample ([B L, 2C]), sample b
+// attending to its first ctx_lens[b] of them, then x += a w_proj^T + b_proj. q [B N, C],
+// kv [B L, 2C] and a [B N, C] are the op's scratch; handed between the steps in another form
+// where a backend can (as self_attention_forward).
+void cross_attention_forward(float* x, float* q, float* kv, float* a, const float* ctx, const int* ctx_lens,
+                             const void* w_q, const float* b_q, const void* w_kv, const float* b_kv, const void* w_proj,
+                             const float* b_proj, DType wdtype, int B, int N, int L, int C, int H);
 
 // ---- attention (attention.cpp) -----------------------------------------------------------
 // Multi-head softmax(q k^T / sqrt(hd)) v for each sample b and head h, unmasked except that

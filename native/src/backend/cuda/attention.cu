@@ -15,9 +15,10 @@
 // The two tensor-core kernels are both kept until a GPU run has compared them (the op test
 // checks both; bench_cuda times both): cuda_set_attention_kernel() switches.
 // k_lens: sample b sees its first k_lens[b] keys; none -> zero output (and no gradient).
-// - self_attention_forward: PixArt's qkv projection, attention and output projection, handing
-//   each other bf16 in the tensor-core mode (see it below).
-// defines: attention_forward, self_attention_forward, attention_bias_forward, attention_backward
+// - self_attention_forward, cross_attention_forward: PixArt's attention modules, projections
+//   and attention handing each other bf16 in the tensor-core mode (see bf16_attention_path).
+// defines: attention_forward, self_attention_forward, cross_attention_forward,
+//          attention_bias_forward, attention_backward
 #include <mma.h>
 
 #include <algorithm>
@@ -734,26 +735,52 @@ void attention_forward(float* out, const float* q, const float* k, const float* 
   }
 }
 
-// With bf16 weights in the tensor-core mode (mma.sync kernel, head dims a multiple of 8), the
-// projections and the attention hand each other bf16: the qkv projection writes [q | k | v] in
-// bf16, which the kernel reads in place (no f32 qkv, no pack_heads), and the kernel writes its
-// output in bf16, which the output projection reads as it is. The roundings are those of the
-// three ops (each rounds the same f32 values to bf16 once), so the result is theirs up to
-// cuBLAS's choice of kernel. Anywhere else, or where cuBLASLt declines a bf16 output: the ops.
+// The attention ops' bf16 path: with bf16 weights in the tensor-core mode (mma.sync kernel,
+// head dims a multiple of 8) the projections and the attention hand each other bf16: the
+// projections write q, k, v in bf16 (cuBLASLt, f32 bias, one rounding), which the kernel reads
+// in place (no f32 copies, no pack_heads), and the kernel writes its output in bf16, which the
+// output projection reads as it is. The roundings are those of the separate ops (each rounds
+// the same f32 values to bf16 once), so the result is theirs up to cuBLAS's choice of kernel.
+// Anywhere else, or where cuBLASLt declines a bf16 output: the separate ops.
+namespace {
+
+bool bf16_attention_path(DType wdtype, int C, int H) {
+  const int hd = C / H;
+  return reduced_precision() && wdtype == DType::BF16 && attention_kernel() == AttentionKernel::Mma && hd <= 128 &&
+         hd % 8 == 0;
+}
+
+void check_module(const char* op, int B, int N, int L, int C, int H) {
+  if (B < 0 || N < 0 || L < 0 || H < 1 || C < H || C % H)
+    throw_invalid(std::string(op) + ": sizes B=" + std::to_string(B) + " N=" + std::to_string(N) +
+                  " L=" + std::to_string(L) + " C=" + std::to_string(C) + " H=" + std::to_string(H));
+  check_attn(op, B, N, L, H, C / H);
+}
+
+// x in bf16 into `slot`.
+const void* to_bf16(ScratchSlot slot, const float* x, int64_t n) {
+  void* xc = scratch(slot, size_t(n) * 2);
+  convert_f32(xc, DType::BF16, x, n);
+  return xc;
+}
+
+// Once per process: cuBLASLt's refusal changes the speed, not the result.
+void tell_declined(const char* op) {
+  static bool told = false;
+  if (!told) std::fprintf(stderr, "cuda: cuBLASLt declines a bf16 output; %s runs as separate ops\n", op);
+  told = true;
+}
+
+}  // namespace
+
 void self_attention_forward(float* y, float* qkv, float* a, const float* x, const void* w_qkv, const float* b_qkv,
                             const void* w_proj, const float* b_proj, DType wdtype, int B, int N, int C, int H) {
-  if (B < 0 || N < 0 || H < 1 || C < H || C % H)
-    throw_invalid("self_attention_forward: sizes B=" + std::to_string(B) + " N=" + std::to_string(N) +
-                  " C=" + std::to_string(C) + " H=" + std::to_string(H));
+  check_module("self_attention_forward", B, N, N, C, H);
   const int hd = C / H, M = B * N;
   if (M == 0) return;
-  check_attn("self_attention_forward", B, N, N, H, hd);
   const void* x16 = nullptr;  // x in bf16, once converted
-  if (reduced_precision() && wdtype == DType::BF16 && attention_kernel() == AttentionKernel::Mma && hd <= 128 &&
-      hd % 8 == 0) {
-    void* xc = scratch(kScratchA, size_t(M) * C * 2);
-    convert_f32(xc, DType::BF16, x, int64_t(M) * C);
-    x16 = xc;
+  if (bf16_attention_path(wdtype, C, H)) {
+    x16 = to_bf16(kScratchA, x, int64_t(M) * C);
     auto* qkv16 = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(M) * 3 * C * 2));
     if (linear_from_16_to_16(qkv16, x16, w_qkv, wdtype, b_qkv, false, M, C, 3 * C)) {
       auto* a16 = static_cast<__nv_bfloat16*>(scratch(kScratchG, size_t(M) * C * 2));
@@ -768,9 +795,7 @@ void self_attention_forward(float* y, float* qkv, float* a, const float* x, cons
       linear_from_16(y, a16, w_proj, wdtype, b_proj, M, C, C);
       return;
     }
-    static bool told = false;
-    if (!told) std::fprintf(stderr, "cuda: cuBLASLt declines a bf16 [q | k | v]; self-attention runs as three ops\n");
-    told = true;
+    tell_declined("self_attention_forward");
   }
   if (x16)
     linear_from_16(qkv, x16, w_qkv, wdtype, b_qkv, M, C, 3 * C);
@@ -778,6 +803,38 @@ void self_attention_forward(float* y, float* qkv, float* a, const float* x, cons
     linear_forward(qkv, x, w_qkv, wdtype, b_qkv, M, C, 3 * C, false);
   attention_forward(a, qkv, qkv + C, qkv + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
   linear_forward(y, a, w_proj, wdtype, b_proj, M, C, C, false);
+}
+
+void cross_attention_forward(float* x, float* q, float* kv, float* a, const float* ctx, const int* ctx_lens,
+                             const void* w_q, const float* b_q, const void* w_kv, const float* b_kv, const void* w_proj,
+                             const float* b_proj, DType wdtype, int B, int N, int L, int C, int H) {
+  check_module("cross_attention_forward", B, N, L, C, H);
+  const int hd = C / H, M = B * N, ML = B * L;
+  if (M == 0) return;
+  if (ML > 0 && bf16_attention_path(wdtype, C, H)) {
+    const void* x16 = to_bf16(kScratchA, x, int64_t(M) * C);
+    const void* ctx16 = to_bf16(kScratchC, ctx, int64_t(ML) * C);
+    auto* q16 = static_cast<__nv_bfloat16*>(scratch(kScratchF, (size_t(M) * C + size_t(ML) * 2 * C) * 2));
+    __nv_bfloat16* kv16 = q16 + int64_t(M) * C;  // 16-byte aligned: C is a multiple of 8
+    if (linear_from_16_to_16(q16, x16, w_q, wdtype, b_q, false, M, C, C) &&
+        linear_from_16_to_16(kv16, ctx16, w_kv, wdtype, b_kv, false, ML, C, 2 * C)) {
+      auto* a16 = static_cast<__nv_bfloat16*>(scratch(kScratchG, size_t(M) * C * 2));
+      AttnArgs at{nullptr, nullptr, nullptr, nullptr, ctx_lens, nullptr, nullptr, nullptr, B, N, L, H, hd,
+                  C, 2 * C, C, 1.0f / sqrtf(float(hd))};
+      at.qh = HeadRows{q16, int64_t(N) * C, C, hd, hd / 8};
+      at.kh = HeadRows{kv16, int64_t(L) * 2 * C, 2 * C, hd, hd / 8};
+      at.vh = HeadRows{kv16 + C, int64_t(L) * 2 * C, 2 * C, hd, hd / 8};
+      at.out16 = a16;
+      mma_attention(at, false);
+      linear_from_16(x, a16, w_proj, wdtype, b_proj, M, C, C, true);
+      return;
+    }
+    tell_declined("cross_attention_forward");
+  }
+  linear_forward(q, x, w_q, wdtype, b_q, M, C, C, false);
+  linear_forward(kv, ctx, w_kv, wdtype, b_kv, ML, C, 2 * C, false);
+  attention_forward(a, q, kv, kv + C, ctx_lens, B, N, L, H, hd, C, 2 * C, C);
+  linear_forward(x, a, w_proj, wdtype, b_proj, M, C, C, true);
 }
 
 void attention_bias_forward(float* out, const float* q, const float* k, const float* v, const float* bias,

@@ -34,8 +34,9 @@ void check_launch(const char* kernel);
 // A: 16-bit activations (linear), lse (attention backward); B: widened weights (linear),
 // the recomputed output (attention backward); C: sgemm operand; D: int8 dequant, scan chunk
 // states, group-norm stats; E: im2col columns (patch embed, conv2d); F: their gradient;
-// G: the MLP's 16-bit hidden (mlp_forward). self_attention_forward's bf16 path: A its input,
-// F the projected [q | k | v] (F is pack_heads' otherwise), G the attention's output.
+// G: the MLP's 16-bit hidden (mlp_forward). The attention ops' bf16 paths: A the input (C
+// cross-attention's context), F the projected q, k, v (F is pack_heads' otherwise), G the
+// attention's output.
 enum ScratchSlot { kScratchA = 0, kScratchB, kScratchC, kScratchD, kScratchE, kScratchF, kScratchG, kScratchCount };
 void* scratch(ScratchSlot slot, size_t bytes);
 
@@ -79,9 +80,11 @@ void widen_to_f32(float* dst, const void* src, DType from, int64_t n);
 // dst = gelu_tanh(src) rounded to `to` (bf16 or f16): the GELU and the conversion for the next
 // matmul in one pass (elementwise.cu; mlp_forward).
 void gelu_tanh_to_16(void* dst, DType to, const float* src, int64_t n);
-// The tensor-core mode's Linear y[M,N] = x16[M,K] w[N,K]^T + bias on activations already in the
-// weights' 16-bit type: what linear_forward computes after its own conversion (matmul.cu).
-void linear_from_16(float* y, const void* x16, const void* w, DType wdtype, const float* bias, int M, int K, int N);
+// The tensor-core mode's Linear y[M,N] = x16[M,K] w[N,K]^T + bias (+ y when accumulating) on
+// activations already in the weights' 16-bit type: what linear_forward computes after its own
+// conversion (matmul.cu).
+void linear_from_16(float* y, const void* x16, const void* w, DType wdtype, const float* bias, int M, int K, int N,
+                    bool accumulate = false);
 // Likewise with y16 written in the weights' type by cuBLASLt (f32 accumulation, the bias added
 // and, where `gelu`, cuBLASLt's tanh-form GELU applied before the one rounding); false, with
 // nothing run, where cuBLASLt declines it.

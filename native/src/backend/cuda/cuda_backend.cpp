@@ -67,6 +67,7 @@ const Backend& cuda_backend() {
       cu::mlp_forward,
       cu::conv1d_causal_depthwise_silu_forward,
       cu::self_attention_forward,
+      cu::cross_attention_forward,
       cu::zero,
       cu::linear_backward,
       cu::layernorm_backward,

@@ -285,8 +285,9 @@ void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const 
   linear_from_16(y, h16, w2, wdtype, b2, M, H, N);
 }
 
-void linear_from_16(float* y, const void* x16, const void* w, DType wdtype, const float* bias, int M, int K, int N) {
-  linear_gemm(y, x16, w, cuda_type(wdtype), kCublasCompute32F, bias, M, K, N, false);
+void linear_from_16(float* y, const void* x16, const void* w, DType wdtype, const float* bias, int M, int K, int N,
+                    bool accumulate) {
+  linear_gemm(y, x16, w, cuda_type(wdtype), kCublasCompute32F, bias, M, K, N, accumulate);
 }
 
 bool linear_from_16_to_16(void* y16, const void* x16, const void* w, DType wdtype, const float* bias, bool gelu, int M,

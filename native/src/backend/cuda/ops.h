@@ -58,6 +58,9 @@ void add_row_backward(float* da, float* drow, const float* dout, int64_t rows, i
 // attention.cu
 void self_attention_forward(float* y, float* qkv, float* a, const float* x, const void* w_qkv, const float* b_qkv,
                             const void* w_proj, const float* b_proj, DType wdtype, int B, int N, int C, int H);
+void cross_attention_forward(float* x, float* q, float* kv, float* a, const float* ctx, const int* ctx_lens,
+                             const void* w_q, const float* b_q, const void* w_kv, const float* b_kv, const void* w_proj,
+                             const float* b_proj, DType wdtype, int B, int N, int L, int C, int H);
 void attention_forward(float* out, const float* q, const float* k, const float* v, const int* k_lens, int B, int Tq,
                        int Tk, int H, int hd, int64_t q_stride, int64_t kv_stride, int64_t out_stride);
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,

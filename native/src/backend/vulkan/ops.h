@@ -1,6 +1,7 @@
 // The Vulkan backend's ops: the signatures and semantics of backend/cpu/ops.h and gemm.h,
 // one file and one shader (shaders/<op>.comp) each; the fused inference ops (mlp_forward,
-// conv1d_causal_depthwise_silu_forward, self_attention_forward) dispatch the shaders of their parts. Pointers are
+// conv1d_causal_depthwise_silu_forward, self_ and cross_attention_forward) dispatch the
+// shaders of their parts. Pointers are
 // Vulkan device pointers (Context::alloc). Helpers shared by the op files sit at the bottom.
 // defines: the vk:: ops below (forward and backward), sum_rows_accumulate, u32, stride_groups
 #pragma once
@@ -57,6 +58,9 @@ void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const 
                  const float* b2, DType wdtype, int M, int K, int H, int N);
 void self_attention_forward(float* y, float* qkv, float* a, const float* x, const void* w_qkv, const float* b_qkv,
                             const void* w_proj, const float* b_proj, DType wdtype, int B, int N, int C, int H);
+void cross_attention_forward(float* x, float* q, float* kv, float* a, const float* ctx, const int* ctx_lens,
+                             const void* w_q, const float* b_q, const void* w_kv, const float* b_kv, const void* w_proj,
+                             const float* b_proj, DType wdtype, int B, int N, int L, int C, int H);
 void conv2d_forward(float* out, const float* inp, const void* weight, DType wdtype, const float* bias, int B, int H,
                     int W, int Cin, int Cout, int k, int stride, int pad_top, int pad_left, int pad_bottom,
                     int pad_right, bool accumulate);

@@ -1,6 +1,6 @@
-// Vulkan self_attention_forward: the qkv projection, the attention and the output projection
-// as their three ops' dispatches (see backend/cpu/ops.h for the semantics).
-// defines: vk::self_attention_forward
+// Vulkan self_attention_forward and cross_attention_forward: the projections and the attention
+// as their ops' dispatches (see backend/cpu/ops.h for the semantics).
+// defines: vk::self_attention_forward, vk::cross_attention_forward
 #ifdef DIMBA_HAVE_VULKAN
 #include "backend/vulkan/ops.h"
 
@@ -12,6 +12,16 @@ void self_attention_forward(float* y, float* qkv, float* a, const float* x, cons
   linear_forward(qkv, x, w_qkv, wdtype, b_qkv, M, C, 3 * C, false);
   attention_forward(a, qkv, qkv + C, qkv + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
   linear_forward(y, a, w_proj, wdtype, b_proj, M, C, C, false);
+}
+
+void cross_attention_forward(float* x, float* q, float* kv, float* a, const float* ctx, const int* ctx_lens,
+                             const void* w_q, const float* b_q, const void* w_kv, const float* b_kv, const void* w_proj,
+                             const float* b_proj, DType wdtype, int B, int N, int L, int C, int H) {
+  const int hd = C / H;
+  linear_forward(q, x, w_q, wdtype, b_q, B * N, C, C, false);
+  linear_forward(kv, ctx, w_kv, wdtype, b_kv, B * L, C, 2 * C, false);
+  attention_forward(a, q, kv, kv + C, ctx_lens, B, N, L, H, hd, C, 2 * C, C);
+  linear_forward(x, a, w_proj, wdtype, b_proj, B * N, C, C, true);
 }
 
 }  // namespace dimba::vk

@@ -76,6 +76,7 @@ const Backend& vulkan_backend() {
       vk::mlp_forward,
       vk::conv1d_causal_depthwise_silu_forward,
       vk::self_attention_forward,
+      vk::cross_attention_forward,
       vk::zero,
       vk::linear_backward,
       vk::layernorm_backward,
