@@ -158,6 +158,26 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
           be.self_attention_forward(y.p, y.p, x.p, x.p, dw, b.p, dw, b.p, DType::BF16, B, N, C, H);
         }),
         attn_flops);
+    // And the cross-attention (onto x, which grows a little with each repeat: a timing).
+    DevBuf ctx(be, size_t(B) * L * C, 13), kv(be, size_t(B) * L * 2 * C, 14);
+    const std::vector<int> lens(B, text_len);
+    int* dl = static_cast<int*>(be.alloc(B * 4));
+    be.upload(dl, lens.data(), B * 4);
+    float* a = y.p + BN * C;  // the attention output beside q in y
+    const double cross_flops = 4.0 * BN * C * C + 4.0 * B * L * C * C + 4.0 * B * double(N) * text_len * C;
+    row("cross-attention as four ops (q, kv, mma.sync flash, proj onto x)", time_median(be, reps, [&] {
+          be.linear_forward(y.p, x.p, dw, DType::BF16, b.p, int(BN), C, C, false);
+          be.linear_forward(kv.p, ctx.p, dw, DType::BF16, b.p, B * L, C, 2 * C, false);
+          be.attention_forward(a, y.p, kv.p, kv.p + C, dl, B, N, L, H, hd, C, 2 * C, C);
+          be.linear_forward(x.p, a, dw, DType::BF16, b.p, int(BN), C, C, true);
+        }),
+        cross_flops);
+    row("cross_attention_forward (bf16 between them)", time_median(be, reps, [&] {
+          be.cross_attention_forward(x.p, y.p, kv.p, a, ctx.p, dl, dw, b.p, dw, b.p, dw, b.p, DType::BF16, B, N, L, C,
+                                     H);
+        }),
+        cross_flops);
+    be.free(dl);
     be.free(dw);
   }
   {
