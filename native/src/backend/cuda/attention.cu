@@ -757,13 +757,6 @@ void check_module(const char* op, int B, int N, int L, int C, int H) {
   check_attn(op, B, N, L, H, C / H);
 }
 
-// x in bf16 into `slot`.
-const void* to_bf16(ScratchSlot slot, const float* x, int64_t n) {
-  void* xc = scratch(slot, size_t(n) * 2);
-  convert_f32(xc, DType::BF16, x, n);
-  return xc;
-}
-
 // Once per process: cuBLASLt's refusal changes the speed, not the result.
 void tell_declined(const char* op) {
   static bool told = false;
@@ -780,7 +773,7 @@ void self_attention_forward(float* y, float* qkv, float* a, const float* x, cons
   if (M == 0) return;
   const void* x16 = nullptr;  // x in bf16, once converted
   if (bf16_attention_path(wdtype, C, H)) {
-    x16 = to_bf16(kScratchA, x, int64_t(M) * C);
+    x16 = to_16(kScratchA, DType::BF16, x, int64_t(M) * C);
     auto* qkv16 = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(M) * 3 * C * 2));
     if (linear_from_16_to_16(qkv16, x16, w_qkv, wdtype, b_qkv, false, M, C, 3 * C)) {
       auto* a16 = static_cast<__nv_bfloat16*>(scratch(kScratchG, size_t(M) * C * 2));
@@ -812,8 +805,8 @@ void cross_attention_forward(float* x, float* q, float* kv, float* a, const floa
   const int hd = C / H, M = B * N, ML = B * L;
   if (M == 0) return;
   if (ML > 0 && bf16_attention_path(wdtype, C, H)) {
-    const void* x16 = to_bf16(kScratchA, x, int64_t(M) * C);
-    const void* ctx16 = to_bf16(kScratchC, ctx, int64_t(ML) * C);
+    const void* x16 = to_16(kScratchA, DType::BF16, x, int64_t(M) * C);
+    const void* ctx16 = to_16(kScratchC, DType::BF16, ctx, int64_t(ML) * C);
     auto* q16 = static_cast<__nv_bfloat16*>(scratch(kScratchF, (size_t(M) * C + size_t(ML) * 2 * C) * 2));
     __nv_bfloat16* kv16 = q16 + int64_t(M) * C;  // 16-byte aligned: C is a multiple of 8
     if (linear_from_16_to_16(q16, x16, w_q, wdtype, b_q, false, M, C, C) &&

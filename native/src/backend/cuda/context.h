@@ -73,8 +73,9 @@ void download(void* dst, const void* src, size_t bytes);
 void synchronize();
 void zero(void* p, size_t bytes);  // cudaMemsetAsync on the stream
 
-// f32 -> 16-bit conversions (matmul.cu): n elements into dst (bf16 or f16 storage).
-void convert_f32(void* dst, DType to, const float* src, int64_t n);
+// n f32 elements rounded to `to` (bf16 or f16) into op scratch `slot`, returned (valid until
+// that slot's next use; matmul.cu).
+const void* to_16(ScratchSlot slot, DType to, const float* src, int64_t n);
 // 16-bit -> f32 widening (matmul.cu).
 void widen_to_f32(float* dst, const void* src, DType from, int64_t n);
 // dst = gelu_tanh(src) rounded to `to` (bf16 or f16): the GELU and the conversion for the next

@@ -9,7 +9,7 @@
 // pointer is not 16-byte aligned, cublasGemmEx runs instead with the bias written into y first
 // (or added onto it when accumulating) and beta = 1.
 // defines: linear_forward, linear_backward, sgemm, linear_int8_forward, mlp_forward, linear_from_16,
-//          linear_from_16_to_16, convert_f32, widen_to_f32
+//          linear_from_16_to_16, to_16, widen_to_f32
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -212,9 +212,7 @@ void linear_core(float* y, const float* x, const void* w, DType wt, const float*
   if (wt == DType::F32) {
     if (reduced_precision()) compute = kCublasCompute32FFastTF32;
   } else if (reduced_precision()) {
-    void* xc = scratch(kScratchA, size_t(M) * K * 2);
-    convert_f32(xc, wt, x, int64_t(M) * K);
-    xa = xc;
+    xa = to_16(kScratchA, wt, x, int64_t(M) * K);
     type = cuda_type(wt);
   } else {
     float* wf = static_cast<float*>(scratch(kScratchB, size_t(N) * K * 4));
@@ -232,13 +230,15 @@ void check_sizes(const char* op, int M, int K, int N) {
 
 }  // namespace
 
-void convert_f32(void* dst, DType to, const float* src, int64_t n) {
-  if (n <= 0) return;
+const void* to_16(ScratchSlot slot, DType to, const float* src, int64_t n) {
+  void* dst = scratch(slot, size_t(n > 0 ? n : 0) * 2);
+  if (n <= 0) return dst;
   if (to == DType::BF16)
     to_bf16_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(static_cast<__nv_bfloat16*>(dst), src, n);
   else
     to_f16_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(static_cast<__half*>(dst), src, n);
-  check_launch("convert_f32");
+  check_launch("to_16");
+  return dst;
 }
 
 void widen_to_f32(float* dst, const void* src, DType from, int64_t n) {
@@ -275,8 +275,7 @@ void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const 
     linear_forward(y, hidden, w2, wdtype, b2, M, H, N, false);
     return;
   }
-  void* x16 = scratch(kScratchA, size_t(M) * K * 2);
-  convert_f32(x16, wdtype, x, int64_t(M) * K);
+  const void* x16 = to_16(kScratchA, wdtype, x, int64_t(M) * K);
   void* h16 = scratch(kScratchG, size_t(M) * H * 2);
   if (!linear_from_16_to_16(h16, x16, w1, wdtype, b1, true, M, K, H)) {
     linear_from_16(hidden, x16, w1, wdtype, b1, M, K, H);
@@ -316,10 +315,8 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
   // bf16 copies of exactly the stored extents (the last row only up to its used columns).
   const int64_t a_rows = transA ? K : M, a_cols = transA ? M : K, b_rows = transB ? N : K, b_cols = transB ? K : N;
   const int64_t na = (a_rows - 1) * lda + a_cols, nb = (b_rows - 1) * ldb + b_cols;
-  void* a16 = scratch(kScratchA, size_t(na) * 2);
-  void* b16 = scratch(kScratchC, size_t(nb) * 2);
-  convert_f32(a16, DType::BF16, A, na);
-  convert_f32(b16, DType::BF16, B, nb);
+  const void* a16 = to_16(kScratchA, DType::BF16, A, na);
+  const void* b16 = to_16(kScratchC, DType::BF16, B, nb);
   gemm(ob, oa, N, M, K, alpha, b16, kCudaR16BF, ldb, a16, kCudaR16BF, lda, beta, C, ldc, kCublasCompute32F);
 }
 
