@@ -804,9 +804,10 @@ void cross_attention_forward(float* x, float* q, float* kv, float* a, const floa
   check_module("cross_attention_forward", B, N, L, C, H);
   const int hd = C / H, M = B * N, ML = B * L;
   if (M == 0) return;
+  const void *x16 = nullptr, *ctx16 = nullptr;  // x and ctx in bf16, once converted
   if (ML > 0 && bf16_attention_path(wdtype, C, H)) {
-    const void* x16 = to_16(kScratchA, DType::BF16, x, int64_t(M) * C);
-    const void* ctx16 = to_16(kScratchC, DType::BF16, ctx, int64_t(ML) * C);
+    x16 = to_16(kScratchA, DType::BF16, x, int64_t(M) * C);
+    ctx16 = to_16(kScratchC, DType::BF16, ctx, int64_t(ML) * C);
     auto* q16 = static_cast<__nv_bfloat16*>(scratch(kScratchF, (size_t(M) * C + size_t(ML) * 2 * C) * 2));
     __nv_bfloat16* kv16 = q16 + int64_t(M) * C;  // 16-byte aligned: C is a multiple of 8
     if (linear_from_16_to_16(q16, x16, w_q, wdtype, b_q, false, M, C, C) &&
@@ -824,8 +825,13 @@ void cross_attention_forward(float* x, float* q, float* kv, float* a, const floa
     }
     tell_declined("cross_attention_forward");
   }
-  linear_forward(q, x, w_q, wdtype, b_q, M, C, C, false);
-  linear_forward(kv, ctx, w_kv, wdtype, b_kv, ML, C, 2 * C, false);
+  if (x16) {
+    linear_from_16(q, x16, w_q, wdtype, b_q, M, C, C);
+    linear_from_16(kv, ctx16, w_kv, wdtype, b_kv, ML, C, 2 * C);
+  } else {
+    linear_forward(q, x, w_q, wdtype, b_q, M, C, C, false);
+    linear_forward(kv, ctx, w_kv, wdtype, b_kv, ML, C, 2 * C, false);
+  }
   attention_forward(a, q, kv, kv + C, ctx_lens, B, N, L, H, hd, C, 2 * C, C);
   linear_forward(x, a, w_proj, wdtype, b_proj, M, C, C, true);
 }
