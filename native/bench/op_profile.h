@@ -125,9 +125,9 @@ inline std::vector<std::string> profile_table(const char* what, const std::vecto
   return out;
 }
 
-// name, host_memory, the six memory calls, set_reduced_precision and the 43 ops listed below:
+// name, host_memory, the six memory calls, set_reduced_precision and the 46 ops listed below:
 // a Backend that grows an op fails here until the op is listed.
-static_assert(sizeof(Backend) == 54 * sizeof(void*), "profile the new Backend op in bench/op_profile.h");
+static_assert(sizeof(Backend) == 55 * sizeof(void*), "profile the new Backend op in bench/op_profile.h");
 
 // The profiling copy of `be` (memory calls pass through untimed). Valid while `be` lives;
 // a later call re-targets every copy made before it.
@@ -180,6 +180,9 @@ inline const Backend& profiled(const Backend& be) {
           const float*, const void*, const float*, DType, int, int N, int L, int, int H) {
         return profile_detail::shape("%dx%d keys, %d heads", N, L, H);
       });
+  wrap<&Backend::mamba_mixer_forward>(
+      b, "mamba_mixer_forward", +[](float*, const cpu::MambaMixerScratch&, const float*, const cpu::MambaMixer& m, int B,
+                                    int N) { return profile_detail::shape("%d tokens x %d, d_inner %d", N, B, m.Di); });
   DIMBA_PROFILE_OP(zero);
   DIMBA_PROFILE_OP(linear_backward);
   DIMBA_PROFILE_OP(layernorm_backward);

@@ -9,8 +9,10 @@
 // (native/bench/cuda/run_on_device.sh sets it on the GPU machine).
 // defines: main (test_cuda_ops)
 #include <cstdint>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -539,6 +541,62 @@ void test_selective_scan() {
   }
 }
 
+// mamba_mixer_forward against the CPU's (exact mode 1e-5, tensor-core mode the weights' type's
+// tolerance). With bf16 weights in the tensor-core mode CUDA hands its steps bf16 (xz, u,
+// delta, the summed y; scan.cu), the other cases compose its ops. Shapes: Dimba's d_state 16
+// and d_conv 4 with dt_rank ceil(C/16), several scan chunks at N = 300, batch 3 with a
+// d_inner that is not a multiple of 8, d_state 5 and d_conv 3.
+void test_mamba_mixer() {
+  struct Shape { int B, N, C, Di, Ns, R, K; };
+  for (bool reduced : {false, true})
+    with_precision(reduced, [&] {
+      for (Shape s : {Shape{1, 23, 32, 64, 16, 2, 4}, Shape{2, 300, 72, 144, 16, 5, 4}, Shape{3, 37, 20, 42, 5, 3, 3}}) {
+        const int M = s.B * s.N, xs = s.R + 2 * s.Ns;
+        const float sc = 1.0f / std::sqrt(float(s.C)), sd = 1.0f / std::sqrt(float(s.Di));
+        auto h = randn(size_t(M) * s.C), w_in = randn(size_t(2) * s.Di * s.C, sc), w_out = randn(size_t(s.C) * s.Di, sd);
+        struct Dir { std::vector<float> conv_w, conv_b, x_proj, dt_proj, dt_b, A, D; };
+        std::vector<Dir> dirs;
+        for (int d = 0; d < 2; ++d)
+          dirs.push_back({randn(size_t(s.Di) * s.K, 0.5f), randn(size_t(s.Di), 0.1f), randn(size_t(xs) * s.Di, sd),
+                          randn(size_t(s.Di) * s.R, 1.0f / std::sqrt(float(s.R))),
+                          uniform(size_t(s.Di), -4.5f, -2.3f),  // softplus: delta about 0.01 .. 0.1
+                          uniform(size_t(s.Di) * s.Ns, -float(s.Ns), -1.0f), randn(size_t(s.Di))});
+        for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
+          const Weight win(w_in, dt), wout(w_out, dt);
+          std::vector<std::unique_ptr<Weight>> lin;  // x_proj, dt_proj per direction
+          std::vector<std::unique_ptr<Dev>> small;   // the f32 tensors per direction on the device
+          cpu::MambaMixer mh{win.host(), {}, wout.host(), dt, s.C, s.Di, s.Ns, s.R, s.K}, md = mh;
+          md.in_proj_w = win.dev();
+          md.out_proj_w = wout.dev();
+          for (int d = 0; d < 2; ++d) {
+            const Dir& w = dirs[size_t(d)];
+            lin.push_back(std::make_unique<Weight>(w.x_proj, dt));
+            lin.push_back(std::make_unique<Weight>(w.dt_proj, dt));
+            const Weight &xp = *lin[lin.size() - 2], &dtp = *lin.back();
+            mh.dir[d] = {w.conv_w.data(), w.conv_b.data(), xp.host(), dtp.host(), w.dt_b.data(), w.A.data(), w.D.data()};
+            std::vector<const float*> dp;
+            for (const std::vector<float>* v : {&w.conv_w, &w.conv_b, &w.dt_b, &w.A, &w.D}) {
+              small.push_back(std::make_unique<Dev>(*v));
+              dp.push_back(small.back()->f());
+            }
+            md.dir[d] = {dp[0], dp[1], xp.dev(), dtp.dev(), dp[2], dp[3], dp[4]};
+          }
+          std::vector<float> want(size_t(M) * s.C), xz(size_t(M) * 2 * s.Di), u(size_t(M) * s.Di),
+              xdbl(size_t(M) * xs), dtr(size_t(M) * s.R), delta(u.size()), y(u.size());
+          cpu::mamba_mixer_forward(want.data(), {xz.data(), u.data(), xdbl.data(), dtr.data(), delta.data(), y.data()},
+                                   h.data(), mh, s.B, s.N);
+          Dev dh(h), dout(zeros(int64_t(M) * s.C)), dxz(xz), du(u), dxdbl(xdbl), ddt(dtr), ddelta(delta), dy(y);
+          cub->mamba_mixer_forward(dout.f(), {dxz.f(), du.f(), dxdbl.f(), ddt.f(), ddelta.f(), dy.f()}, dh.f(), md, s.B,
+                                   s.N);
+          std::printf("    %s mamba_mixer B=%d N=%d C=%d d_inner=%d d_state=%d dt_rank=%d d_conv=%d %s\n",
+                      reduced ? "tensor-core" : "exact", s.B, s.N, s.C, s.Di, s.Ns, s.R, s.K, dtype_name(dt));
+          CHECK_REL(dout.get().data(), want.data(), want.size(),
+                    !reduced ? 1e-5 : dt == DType::F16 ? kTolF16 : kTolBf16);
+        }
+      }
+    });
+}
+
 void test_patches_and_embeddings() {
   const int B = 3, Cin = 4, H = 10, W = 6, p = 2, C = 72, h = H / p, w = W / p, K = Cin * p * p;
   auto img = randn(size_t(B) * Cin * H * W), wt = randn(size_t(C) * K, 0.3f), bias = randn(C);
@@ -902,6 +960,7 @@ int main() {
   RUN(test_attention_bias);
   RUN(test_conv1d);
   RUN(test_selective_scan);
+  RUN(test_mamba_mixer);
   RUN(test_patches_and_embeddings);
   RUN(test_vae_ops);
   with_precision(false, [] {

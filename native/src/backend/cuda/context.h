@@ -36,7 +36,7 @@ void check_launch(const char* kernel);
 // states, group-norm stats; E: im2col columns (patch embed, conv2d); F: their gradient;
 // G: the MLP's 16-bit hidden (mlp_forward). The attention ops' bf16 paths: A the input (C
 // cross-attention's context), F the projected q, k, v (F is pack_heads' otherwise), G the
-// attention's output.
+// attention's output. The Mamba mixer's: A the input, C dt, E xz, F delta, G y.
 enum ScratchSlot { kScratchA = 0, kScratchB, kScratchC, kScratchD, kScratchE, kScratchF, kScratchG, kScratchCount };
 void* scratch(ScratchSlot slot, size_t bytes);
 
@@ -91,5 +91,10 @@ void linear_from_16(float* y, const void* x16, const void* w, DType wdtype, cons
 // nothing run, where cuBLASLt declines it.
 bool linear_from_16_to_16(void* y16, const void* x16, const void* w, DType wdtype, const float* bias, bool gelu, int M,
                           int K, int N);
+// y16[M,N] = x16 w^T + bias in the weights' type, in op scratch `slot` (returned, valid until
+// that slot's next use): by cuBLASLt where it can, else computed in f32 into y32 (room for M N
+// floats) and rounded once, as cuBLASLt does.
+const void* linear_into_16(ScratchSlot slot, float* y32, const void* x16, const void* w, DType wdtype,
+                           const float* bias, int M, int K, int N);
 
 }  // namespace dimba::cu

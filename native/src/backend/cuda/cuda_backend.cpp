@@ -26,6 +26,13 @@ void synchronize();
 void zero(void* p, size_t bytes);
 }  // namespace cu
 
+namespace {
+void mamba_mixer_forward(float* out, const cpu::MambaMixerScratch& s, const float* h, const cpu::MambaMixer& m, int B,
+                         int N) {
+  if (!cu::mamba_mixer_bf16(out, s, h, m, B, N)) composed_mamba_mixer_forward(cuda_backend(), out, s, h, m, B, N);
+}
+}  // namespace
+
 bool cuda_compiled_in() { return true; }
 
 const Backend& cuda_backend() {
@@ -68,6 +75,7 @@ const Backend& cuda_backend() {
       cu::conv1d_causal_depthwise_silu_forward,
       cu::self_attention_forward,
       cu::cross_attention_forward,
+      mamba_mixer_forward,
       cu::zero,
       cu::linear_backward,
       cu::layernorm_backward,

@@ -9,7 +9,7 @@
 // pointer is not 16-byte aligned, cublasGemmEx runs instead with the bias written into y first
 // (or added onto it when accumulating) and beta = 1.
 // defines: linear_forward, linear_backward, sgemm, linear_int8_forward, mlp_forward, linear_from_16,
-//          linear_from_16_to_16, to_16, widen_to_f32
+//          linear_from_16_to_16, linear_into_16, to_16, widen_to_f32
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -293,6 +293,14 @@ bool linear_from_16_to_16(void* y16, const void* x16, const void* w, DType wdtyp
                           int K, int N) {
   const int t = cuda_type(wdtype);
   return lt_linear(y16, t, x16, w, t, bias, gelu, M, K, N, 0.0f, kCublasCompute32F);
+}
+
+const void* linear_into_16(ScratchSlot slot, float* y32, const void* x16, const void* w, DType wdtype,
+                           const float* bias, int M, int K, int N) {
+  void* y16 = scratch(slot, size_t(M) * N * 2);
+  if (linear_from_16_to_16(y16, x16, w, wdtype, bias, false, M, K, N)) return y16;
+  linear_from_16(y32, x16, w, wdtype, bias, M, K, N);
+  return to_16(slot, wdtype, y32, int64_t(M) * N);
 }
 
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,

@@ -19,7 +19,7 @@
 // (selective_scan.cpp's maths). dB/dC sum over channels: per block in shared memory, then one
 // atomicAdd per block.
 // defines: conv1d_causal_depthwise_forward/backward, conv1d_causal_depthwise_silu_forward,
-//          selective_scan_forward/backward
+//          selective_scan_forward/backward, mamba_mixer_bf16
 #include "backend/cuda/activations.h"
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
@@ -33,8 +33,14 @@ __device__ __forceinline__ int64_t conv_src(int64_t t, int k, int K, bool revers
   return reverse ? t + (K - 1) - k : t + k - (K - 1);
 }
 
-template <bool kSilu>
-__global__ void conv1d_kernel(float* out, const float* inp, const float* w, const float* bias, int T, int D, int K,
+// Values as stored (f32, or bf16 in the mixer's bf16 path) to and from the f32 arithmetic.
+__device__ __forceinline__ float to_f32(float v) { return v; }
+__device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ void store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
+
+template <bool kSilu, class In, class Out>
+__global__ void conv1d_kernel(Out* out, const In* inp, const float* w, const float* bias, int T, int D, int K,
                               int64_t in_stride, bool reverse) {
   const int64_t n = int64_t(T) * D;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
@@ -43,9 +49,9 @@ __global__ void conv1d_kernel(float* out, const float* inp, const float* w, cons
     float acc = bias ? bias[d] : 0.0f;
     for (int k = 0; k < K; ++k) {
       const int64_t s = conv_src(t, k, K, reverse);
-      if (s >= 0 && s < T) acc += w[int64_t(d) * K + k] * inp[s * in_stride + d];
+      if (s >= 0 && s < T) acc += w[int64_t(d) * K + k] * to_f32(inp[s * in_stride + d]);
     }
-    out[i] = kSilu ? silu(acc) : acc;
+    store(out + i, kSilu ? silu(acc) : acc);
   }
 }
 
@@ -241,7 +247,22 @@ size_t warp_scan_smem(int N) {  // u, delta, z rows per channel, B and C rows pe
   return (size_t(3 * kWarpsPB + 2 * N) * kRow + size_t(kWarpsPB) * N) * 4;
 }
 
-__global__ void __launch_bounds__(kWarpsPB * 32) scan_warp_kernel(ScanArgs a) {
+// Its arguments: as ScanArgs, with u, delta and z stored as In and y as Out (f32 both for
+// selective_scan_forward; bf16 in the mixer's bf16 path), and y = y_add + the scan's output
+// where y_add is set (accumulate: y_add = y; the mixer's backward direction: the forward's f32 y).
+template <class In, class Out>
+struct WarpScanArgs {
+  Out* y;
+  const float* y_add;
+  const In *u, *delta, *z;
+  const float *A, *Bm, *Cm, *Dskip;
+  int T, D, N;
+  int64_t bc_stride, z_stride;
+  bool reverse, delta_softplus;
+};
+
+template <class In, class Out>
+__global__ void __launch_bounds__(kWarpsPB * 32) scan_warp_kernel(WarpScanArgs<In, Out> a) {
   extern __shared__ float scan_smem[];
   float* su = scan_smem;              // [kWarpsPB][kRow], reused for y once the chunk's steps are done
   float* sdl = su + kWarpsPB * kRow;  // [kWarpsPB][kRow]
@@ -263,10 +284,10 @@ __global__ void __launch_bounds__(kWarpsPB * 32) scan_warp_kernel(ScanArgs a) {
       const int64_t t = time_of(base + k, a.T, a.reverse);
       const bool ok = dd < a.D;
       const int p = c * kRow + warp_col(k);
-      const float dv = ok ? a.delta[t * a.D + dd] : 0.0f;
+      const float dv = ok ? to_f32(a.delta[t * a.D + dd]) : 0.0f;
       sdl[p] = a.delta_softplus ? softplus(dv) : dv;
-      su[p] = ok ? a.u[t * a.D + dd] : 0.0f;
-      sz[p] = ok ? a.z[t * a.z_stride + dd] : 0.0f;
+      su[p] = ok ? to_f32(a.u[t * a.D + dd]) : 0.0f;
+      sz[p] = ok ? to_f32(a.z[t * a.z_stride + dd]) : 0.0f;
     }
     for (int idx = tid; idx < cnt * a.N; idx += blockDim.x) {
       const int k = idx / a.N, n = idx % a.N;
@@ -327,10 +348,9 @@ __global__ void __launch_bounds__(kWarpsPB * 32) scan_warp_kernel(ScanArgs a) {
     for (int idx = tid; idx < cnt * kWarpsPB; idx += blockDim.x) {
       const int k = idx / kWarpsPB, c = idx % kWarpsPB, dd = d0 + c;
       if (dd >= a.D) continue;
-      const int64_t t = time_of(base + k, a.T, a.reverse);
+      const int64_t i = time_of(base + k, a.T, a.reverse) * a.D + dd;
       const float v = su[c * kRow + warp_col(k)];
-      float* yp = a.y + t * a.D + dd;
-      *yp = a.accumulate ? *yp + v : v;
+      store(a.y + i, a.y_add ? a.y_add[i] + v : v);
     }
   }
 }
@@ -494,12 +514,19 @@ const float* chunk_starts(ScanArgs a, int nc, ScratchSlot slot) {
   return init;
 }
 
+template <class In, class Out>
+void launch_warp_scan(const WarpScanArgs<In, Out>& a) {
+  const size_t sm = warp_scan_smem(a.N);
+  allow_smem(scan_warp_kernel<In, Out>, sm);
+  scan_warp_kernel<In, Out><<<(a.D + kWarpsPB - 1) / kWarpsPB, kWarpsPB * 32, sm, stream()>>>(a);
+  check_launch("scan_warp_kernel");
+}
+
 void scan_forward(ScanArgs a) {
   if (scan_kernel() == ScanKernel::Warp) {
-    const size_t sm = warp_scan_smem(a.N);
-    allow_smem(scan_warp_kernel, sm);
-    scan_warp_kernel<<<(a.D + kWarpsPB - 1) / kWarpsPB, kWarpsPB * 32, sm, stream()>>>(a);
-    check_launch("scan_warp_kernel");
+    launch_warp_scan(WarpScanArgs<float, float>{a.y, a.accumulate ? a.y : nullptr, a.u, a.delta, a.z, a.A, a.Bm, a.Cm,
+                                                a.Dskip, a.T, a.D, a.N, a.bc_stride, a.z_stride, a.reverse,
+                                                a.delta_softplus});
     return;
   }
   const int cpb = kThreads / lanes_for(a.N), gx = (a.D + cpb - 1) / cpb;
@@ -531,13 +558,14 @@ void check_scan(const char* op, int T, int D, int N) {
                   std::to_string(N) + " (state size 1..64)");
 }
 
-template <bool kSilu>
-void conv1d(float* out, const float* inp, const float* weight, const float* bias, int T, int D, int K,
-            int64_t in_stride, bool reverse) {
+template <bool kSilu, class In, class Out>
+void conv1d(Out* out, const In* inp, const float* weight, const float* bias, int T, int D, int K, int64_t in_stride,
+            bool reverse) {
   if (K < 1 || K > 16) throw_invalid("conv1d: kernel size " + std::to_string(K) + " outside 1..16");
   const int64_t n = int64_t(T) * D;
   if (n <= 0) return;
-  conv1d_kernel<kSilu><<<blocks_for(n, 256), 256, 0, stream()>>>(out, inp, weight, bias, T, D, K, in_stride, reverse);
+  conv1d_kernel<kSilu, In, Out>
+      <<<blocks_for(n, 256), 256, 0, stream()>>>(out, inp, weight, bias, T, D, K, in_stride, reverse);
   check_launch("conv1d_kernel");
 }
 
@@ -596,6 +624,53 @@ void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, fl
     scan_backward<32, 1>(b);
   else
     scan_backward<32, 2>(b);
+}
+
+
+// The mixer's steps (backend/composed.cpp) handing each other bf16 where the next step is a
+// tensor-core GEMM or the scan: xz, u, delta and the summed y in bf16 (each half the traffic of
+// f32, and no conversion pass before x_proj, dt_proj and out_proj); the scan's state, x_dbl (B,
+// C and dt_raw) and the forward direction's y stay f32. u's bf16 values live in the first half
+// of u's f32 buffer; the others in op scratch.
+bool mamba_mixer_bf16(float* out, const cpu::MambaMixerScratch& s, const float* h, const cpu::MambaMixer& m, int B,
+                      int N) {
+  // The chunked scan reads f32 only: DIMBA_CUDA_SCAN=chunked runs the mixer as separate ops.
+  if (!reduced_precision() || m.wdtype != DType::BF16 || scan_kernel() != ScanKernel::Warp || B <= 0 || N <= 0)
+    return false;
+  const int C = m.C, Di = m.Di, Ns = m.Ns, R = m.R, xs = R + 2 * Ns;
+  check_scan("mamba_mixer_forward", N, Di, Ns);
+  const int M = B * N;
+  using bf16 = __nv_bfloat16;
+  const void* h16 = to_16(kScratchA, DType::BF16, h, int64_t(M) * C);
+  auto* xz16 = static_cast<const bf16*>(linear_into_16(kScratchE, s.xz, h16, m.in_proj_w, m.wdtype, nullptr, M, C,
+                                                        2 * Di));
+  auto* u16 = reinterpret_cast<bf16*>(s.u);
+  auto* y16 = static_cast<bf16*>(scratch(kScratchG, size_t(M) * Di * 2));
+  for (int dir = 0; dir < 2; ++dir) {
+    const cpu::MambaDirection& d = m.dir[dir];
+    const bool reverse = dir == 1;
+    for (int b = 0; b < B; ++b)
+      conv1d<true>(u16 + int64_t(b) * N * Di, xz16 + int64_t(b) * N * 2 * Di, d.conv_w, d.conv_b, N, Di, m.K, 2 * Di,
+                   reverse);
+    linear_from_16(s.xdbl, u16, d.x_proj_w, m.wdtype, nullptr, M, Di, xs);
+    copy_rows_forward(s.dt, s.xdbl, M, R, R, xs);
+    const void* dt16 = to_16(kScratchC, DType::BF16, s.dt, int64_t(M) * R);
+    auto* delta16 = static_cast<const bf16*>(linear_into_16(kScratchF, s.delta, dt16, d.dt_proj_w, m.wdtype,
+                                                            d.dt_proj_b, M, R, Di));
+    for (int b = 0; b < B; ++b) {
+      const int64_t t0 = int64_t(b) * N;
+      const float* Bm = s.xdbl + t0 * xs + R;
+      const bf16* z = xz16 + t0 * 2 * Di + Di;
+      if (reverse)  // adds onto the forward direction's y, rounding the sum for out_proj
+        launch_warp_scan(WarpScanArgs<bf16, bf16>{y16 + t0 * Di, s.y + t0 * Di, u16 + t0 * Di, delta16 + t0 * Di, z,
+                                                  d.A, Bm, Bm + Ns, d.D, N, Di, Ns, xs, 2 * Di, true, true});
+      else
+        launch_warp_scan(WarpScanArgs<bf16, float>{s.y + t0 * Di, nullptr, u16 + t0 * Di, delta16 + t0 * Di, z, d.A,
+                                                   Bm, Bm + Ns, d.D, N, Di, Ns, xs, 2 * Di, false, true});
+    }
+  }
+  linear_from_16(out, y16, m.out_proj_w, m.wdtype, nullptr, M, Di, C);
+  return true;
 }
 
 }  // namespace dimba::cu
