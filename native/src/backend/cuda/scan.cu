@@ -273,6 +273,7 @@ __global__ void __launch_bounds__(kWarpsPB * 32) scan_warp_kernel(WarpScanArgs<I
   const int tid = threadIdx.x, w = tid >> 5, lane = tid & 31;
   const int d0 = blockIdx.x * kWarpsPB, d = d0 + w;
   const bool dok = d < a.D;
+  const int64_t row0 = int64_t(blockIdx.y) * a.T;  // sequence blockIdx.y's first row (rows of B T)
   for (int i = tid; i < kWarpsPB * a.N; i += blockDim.x) carry[i] = 0.0f;
   for (int base = 0; base < a.T; base += kWarpChunk) {
     const int cnt = min(kWarpChunk, a.T - base);
@@ -281,7 +282,7 @@ __global__ void __launch_bounds__(kWarpsPB * 32) scan_warp_kernel(WarpScanArgs<I
     __syncthreads();
     for (int idx = tid; idx < cnt * kWarpsPB; idx += blockDim.x) {
       const int k = idx / kWarpsPB, c = idx % kWarpsPB, dd = d0 + c;
-      const int64_t t = time_of(base + k, a.T, a.reverse);
+      const int64_t t = row0 + time_of(base + k, a.T, a.reverse);
       const bool ok = dd < a.D;
       const int p = c * kRow + warp_col(k);
       const float dv = ok ? to_f32(a.delta[t * a.D + dd]) : 0.0f;
@@ -291,7 +292,7 @@ __global__ void __launch_bounds__(kWarpsPB * 32) scan_warp_kernel(WarpScanArgs<I
     }
     for (int idx = tid; idx < cnt * a.N; idx += blockDim.x) {
       const int k = idx / a.N, n = idx % a.N;
-      const int64_t t = time_of(base + k, a.T, a.reverse);
+      const int64_t t = row0 + time_of(base + k, a.T, a.reverse);
       sB[n * kRow + warp_col(k)] = a.Bm[t * a.bc_stride + n];
       sC[n * kRow + warp_col(k)] = a.Cm[t * a.bc_stride + n];
     }
@@ -348,7 +349,7 @@ __global__ void __launch_bounds__(kWarpsPB * 32) scan_warp_kernel(WarpScanArgs<I
     for (int idx = tid; idx < cnt * kWarpsPB; idx += blockDim.x) {
       const int k = idx / kWarpsPB, c = idx % kWarpsPB, dd = d0 + c;
       if (dd >= a.D) continue;
-      const int64_t i = time_of(base + k, a.T, a.reverse) * a.D + dd;
+      const int64_t i = (row0 + time_of(base + k, a.T, a.reverse)) * a.D + dd;
       const float v = su[c * kRow + warp_col(k)];
       store(a.y + i, a.y_add ? a.y_add[i] + v : v);
     }
@@ -514,11 +515,13 @@ const float* chunk_starts(ScanArgs a, int nc, ScratchSlot slot) {
   return init;
 }
 
+// `sequences` scans of a.T steps each, sequence b's rows following sequence b - 1's.
 template <class In, class Out>
-void launch_warp_scan(const WarpScanArgs<In, Out>& a) {
+void launch_warp_scan(const WarpScanArgs<In, Out>& a, int sequences = 1) {
   const size_t sm = warp_scan_smem(a.N);
   allow_smem(scan_warp_kernel<In, Out>, sm);
-  scan_warp_kernel<In, Out><<<(a.D + kWarpsPB - 1) / kWarpsPB, kWarpsPB * 32, sm, stream()>>>(a);
+  const dim3 grid((a.D + kWarpsPB - 1) / kWarpsPB, sequences);
+  scan_warp_kernel<In, Out><<<grid, kWarpsPB * 32, sm, stream()>>>(a);
   check_launch("scan_warp_kernel");
 }
 
@@ -657,17 +660,17 @@ bool mamba_mixer_bf16(float* out, const cpu::MambaMixerScratch& s, const float* 
     const void* dt16 = to_16(kScratchC, DType::BF16, s.dt, int64_t(M) * R);
     auto* delta16 = static_cast<const bf16*>(linear_into_16(kScratchF, s.delta, dt16, d.dt_proj_w, m.wdtype,
                                                             d.dt_proj_b, M, R, Di));
-    for (int b = 0; b < B; ++b) {
-      const int64_t t0 = int64_t(b) * N;
-      const float* Bm = s.xdbl + t0 * xs + R;
-      const bf16* z = xz16 + t0 * 2 * Di + Di;
-      if (reverse)  // adds onto the forward direction's y, rounding the sum for out_proj
-        launch_warp_scan(WarpScanArgs<bf16, bf16>{y16 + t0 * Di, s.y + t0 * Di, u16 + t0 * Di, delta16 + t0 * Di, z,
-                                                  d.A, Bm, Bm + Ns, d.D, N, Di, Ns, xs, 2 * Di, true, true});
-      else
-        launch_warp_scan(WarpScanArgs<bf16, float>{s.y + t0 * Di, nullptr, u16 + t0 * Di, delta16 + t0 * Di, z, d.A,
-                                                   Bm, Bm + Ns, d.D, N, Di, Ns, xs, 2 * Di, false, true});
-    }
+    // All B samples in one launch (twice the blocks of one, for latency hiding).
+    const float* Bm = s.xdbl + R;
+    const bf16* z = xz16 + Di;
+    if (reverse)  // adds onto the forward direction's y, rounding the sum for out_proj
+      launch_warp_scan(WarpScanArgs<bf16, bf16>{y16, s.y, u16, delta16, z, d.A, Bm, Bm + Ns, d.D, N, Di, Ns, xs, 2 * Di,
+                                                true, true},
+                       B);
+    else
+      launch_warp_scan(WarpScanArgs<bf16, float>{s.y, nullptr, u16, delta16, z, d.A, Bm, Bm + Ns, d.D, N, Di, Ns, xs,
+                                                 2 * Di, false, true},
+                       B);
   }
   linear_from_16(out, y16, m.out_proj_w, m.wdtype, nullptr, M, Di, C);
   return true;
