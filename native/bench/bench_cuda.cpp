@@ -257,25 +257,27 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
           double(BN) * Di * (6.0 * Ns + 4));
       cuda_set_scan_kernel(was);
     }
-    // The whole mixer both ways: its ops with f32 between them, and the op (bf16 between its
-    // steps; scan.cu). One random bf16 matrix stands in for all four Linears' weights.
+    // The whole Mamba block both ways: its ops with f32 between them, and the op (bf16 between
+    // its steps; scan.cu). One random bf16 matrix stands in for all four Linears' weights, the
+    // ones of D for the norm's.
     {
       std::vector<uint16_t> w(size_t(2) * Di * C);
       bench::Rand r{13};
       for (auto& v : w) v = f32_to_bf16(r.uniform() * 0.03f);
       void* dw = be.alloc(w.size() * 2);
       be.upload(dw, w.data(), w.size() * 2);
-      DevBuf h(be, size_t(BN) * C, 14), out(be, size_t(BN) * C, 15), dtr(be, size_t(BN) * R, 16);
+      DevBuf res(be, size_t(BN) * C, 14), out(be, size_t(BN) * C, 15), h(be, size_t(BN) * C, 16),
+          dtr(be, size_t(BN) * R, 17);
       const cpu::MambaDirection dir{dcw, dD, dw, dw, dD, dA, dD};
-      const cpu::MambaMixer m{dw, {dir, dir}, dw, DType::BF16, C, Di, Ns, R, c.d_conv};
-      const cpu::MambaMixerScratch sc{xz.p, u.p, xdbl.p, dtr.p, delta.p, y.p};
+      const cpu::MambaBlock m{dD, 1e-5f, dw, {dir, dir}, dw, DType::BF16, C, Di, Ns, R, c.d_conv};
+      const cpu::MambaBlockScratch sc{h.p, xz.p, u.p, xdbl.p, dtr.p, delta.p, y.p};
       const double flops = 2.0 * BN * (3.0 * C * Di + 2.0 * (Di * xs + R * Di)) + 2.0 * BN * Di * (6.0 * Ns + 4);
-      row("Mamba mixer as its ops (f32 between them)", time_median(be, reps, [&] {
-            composed_mamba_mixer_forward(be, out.p, sc, h.p, m, B, N);
+      row("Mamba block as its ops (f32 between them)", time_median(be, reps, [&] {
+            composed_mamba_block_forward(be, out.p, sc, res.p, m, B, N);
           }),
           flops);
-      row("mamba_mixer_forward (bf16 between its steps)",
-          time_median(be, reps, [&] { be.mamba_mixer_forward(out.p, sc, h.p, m, B, N); }), flops);
+      row("mamba_block_forward (bf16 between its steps)",
+          time_median(be, reps, [&] { be.mamba_block_forward(out.p, sc, res.p, m, B, N); }), flops);
       be.free(dw);
     }
     be.free(dA);

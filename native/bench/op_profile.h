@@ -180,8 +180,8 @@ inline const Backend& profiled(const Backend& be) {
           const float*, const void*, const float*, DType, int, int N, int L, int, int H) {
         return profile_detail::shape("%dx%d keys, %d heads", N, L, H);
       });
-  wrap<&Backend::mamba_mixer_forward>(
-      b, "mamba_mixer_forward", +[](float*, const cpu::MambaMixerScratch&, const float*, const cpu::MambaMixer& m, int B,
+  wrap<&Backend::mamba_block_forward>(
+      b, "mamba_block_forward", +[](float*, const cpu::MambaBlockScratch&, const float*, const cpu::MambaBlock& m, int B,
                                     int N) { return profile_detail::shape("%d tokens x %d, d_inner %d", N, B, m.Di); });
   DIMBA_PROFILE_OP(zero);
   DIMBA_PROFILE_OP(linear_backward);

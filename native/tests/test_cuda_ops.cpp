@@ -541,19 +541,19 @@ void test_selective_scan() {
   }
 }
 
-// mamba_mixer_forward against the CPU's (exact mode 1e-5, tensor-core mode the weights' type's
-// tolerance). With bf16 weights in the tensor-core mode CUDA hands its steps bf16 (xz, u,
-// delta, the summed y; scan.cu), the other cases compose its ops. Shapes: Dimba's d_state 16
+// mamba_block_forward against the CPU's (exact mode 1e-5, tensor-core mode the weights' type's
+// tolerance). With bf16 weights in the tensor-core mode CUDA hands its steps bf16 (the normed
+// input, xz, u, delta, the summed y; scan.cu), the other cases compose its ops. Shapes: Dimba's d_state 16
 // and d_conv 4 with dt_rank ceil(C/16), several scan chunks at N = 300, batch 3 with a
 // d_inner that is not a multiple of 8, d_state 5 and d_conv 3.
-void test_mamba_mixer() {
+void test_mamba_block() {
   struct Shape { int B, N, C, Di, Ns, R, K; };
   for (bool reduced : {false, true})
     with_precision(reduced, [&] {
       for (Shape s : {Shape{1, 23, 32, 64, 16, 2, 4}, Shape{2, 300, 72, 144, 16, 5, 4}, Shape{3, 37, 20, 42, 5, 3, 3}}) {
         const int M = s.B * s.N, xs = s.R + 2 * s.Ns;
         const float sc = 1.0f / std::sqrt(float(s.C)), sd = 1.0f / std::sqrt(float(s.Di));
-        auto h = randn(size_t(M) * s.C), w_in = randn(size_t(2) * s.Di * s.C, sc), w_out = randn(size_t(s.C) * s.Di, sd);
+        auto res = randn(size_t(M) * s.C, 3.0f), norm_w = randn(size_t(s.C), 0.2f, 1.0f), w_in = randn(size_t(2) * s.Di * s.C, sc), w_out = randn(size_t(s.C) * s.Di, sd);
         struct Dir { std::vector<float> conv_w, conv_b, x_proj, dt_proj, dt_b, A, D; };
         std::vector<Dir> dirs;
         for (int d = 0; d < 2; ++d)
@@ -565,7 +565,9 @@ void test_mamba_mixer() {
           const Weight win(w_in, dt), wout(w_out, dt);
           std::vector<std::unique_ptr<Weight>> lin;  // x_proj, dt_proj per direction
           std::vector<std::unique_ptr<Dev>> small;   // the f32 tensors per direction on the device
-          cpu::MambaMixer mh{win.host(), {}, wout.host(), dt, s.C, s.Di, s.Ns, s.R, s.K}, md = mh;
+          Dev dnorm(norm_w);
+          cpu::MambaBlock mh{norm_w.data(), 1e-5f, win.host(), {}, wout.host(), dt, s.C, s.Di, s.Ns, s.R, s.K}, md = mh;
+          md.norm_w = dnorm.f();
           md.in_proj_w = win.dev();
           md.out_proj_w = wout.dev();
           for (int d = 0; d < 2; ++d) {
@@ -581,14 +583,16 @@ void test_mamba_mixer() {
             }
             md.dir[d] = {dp[0], dp[1], xp.dev(), dtp.dev(), dp[2], dp[3], dp[4]};
           }
-          std::vector<float> want(size_t(M) * s.C), xz(size_t(M) * 2 * s.Di), u(size_t(M) * s.Di),
+          std::vector<float> want(size_t(M) * s.C), h(want.size()), xz(size_t(M) * 2 * s.Di), u(size_t(M) * s.Di),
               xdbl(size_t(M) * xs), dtr(size_t(M) * s.R), delta(u.size()), y(u.size());
-          cpu::mamba_mixer_forward(want.data(), {xz.data(), u.data(), xdbl.data(), dtr.data(), delta.data(), y.data()},
-                                   h.data(), mh, s.B, s.N);
-          Dev dh(h), dout(zeros(int64_t(M) * s.C)), dxz(xz), du(u), dxdbl(xdbl), ddt(dtr), ddelta(delta), dy(y);
-          cub->mamba_mixer_forward(dout.f(), {dxz.f(), du.f(), dxdbl.f(), ddt.f(), ddelta.f(), dy.f()}, dh.f(), md, s.B,
-                                   s.N);
-          std::printf("    %s mamba_mixer B=%d N=%d C=%d d_inner=%d d_state=%d dt_rank=%d d_conv=%d %s\n",
+          cpu::mamba_block_forward(want.data(),
+                                   {h.data(), xz.data(), u.data(), xdbl.data(), dtr.data(), delta.data(), y.data()},
+                                   res.data(), mh, s.B, s.N);
+          Dev dres(res), dout(zeros(int64_t(M) * s.C)), dh(h), dxz(xz), du(u), dxdbl(xdbl), ddt(dtr), ddelta(delta),
+              dy(y);
+          cub->mamba_block_forward(dout.f(), {dh.f(), dxz.f(), du.f(), dxdbl.f(), ddt.f(), ddelta.f(), dy.f()}, dres.f(),
+                                   md, s.B, s.N);
+          std::printf("    %s mamba_block B=%d N=%d C=%d d_inner=%d d_state=%d dt_rank=%d d_conv=%d %s\n",
                       reduced ? "tensor-core" : "exact", s.B, s.N, s.C, s.Di, s.Ns, s.R, s.K, dtype_name(dt));
           CHECK_REL(dout.get().data(), want.data(), want.size(),
                     !reduced ? 1e-5 : dt == DType::F16 ? kTolF16 : kTolBf16);
@@ -960,7 +964,7 @@ int main() {
   RUN(test_attention_bias);
   RUN(test_conv1d);
   RUN(test_selective_scan);
-  RUN(test_mamba_mixer);
+  RUN(test_mamba_block);
   RUN(test_patches_and_embeddings);
   RUN(test_vae_ops);
   with_precision(false, [] {

@@ -60,7 +60,7 @@ struct Backend {
   decltype(&cpu::conv1d_causal_depthwise_silu_forward) conv1d_causal_depthwise_silu_forward;  // Mamba
   decltype(&cpu::self_attention_forward) self_attention_forward;      // Dimba's self-attention
   decltype(&cpu::cross_attention_forward) cross_attention_forward;    // Dimba's cross-attention
-  decltype(&cpu::mamba_mixer_forward) mamba_mixer_forward;            // Dimba's Mamba blocks
+  decltype(&cpu::mamba_block_forward) mamba_block_forward;            // Dimba's Mamba blocks
 
   // Training (training/dimba_train.cpp). Appended after the forward ops so that a table
   // written positionally before them still compiles; a backend without them leaves them null
@@ -94,8 +94,8 @@ const Backend& cpu_backend();
 
 // An op composed of `be`'s other ops (backend/composed.cpp): what a backend without a kernel
 // of its own for it fills its table entry with.
-void composed_mamba_mixer_forward(const Backend& be, float* out, const cpu::MambaMixerScratch& s, const float* h,
-                                  const cpu::MambaMixer& m, int B, int N);
+void composed_mamba_block_forward(const Backend& be, float* out, const cpu::MambaBlockScratch& s,
+                                  const float* residual, const cpu::MambaBlock& m, int B, int N);
 
 // "cpu" or "vulkan"; EngineError(BackendUnavailable) when the backend is not in this build or
 // has no device, InvalidArgument for an unknown name. Choosing by setting: backend/select.h.

@@ -1,6 +1,7 @@
 // Ops composed of a backend's other ops, for the backends without a kernel of their own.
 //
-// The bidirectional ("v2") Mamba mixer of Dimba (MODEL.md section 2):
+// Dimba's Mamba block (MODEL.md section 2): h = RMSNorm(residual), then the bidirectional ("v2")
+// mixer:
 //   xz = in_proj(h) -> x, z (first half x); for each direction: u = SiLU(causal_conv(x)),
 //   x_dbl = x_proj(u) = [dt_raw | B | C], delta = softplus(dt_proj(dt_raw)), scan, * SiLU(z);
 //   out = out_proj(y_fwd + flip(y_bwd)).
@@ -8,16 +9,17 @@
 // backward direction runs the conv and the scan with time reversed in place (ops.h: `reverse`),
 // which equals flip -> op -> flip without the copies, and its scan adds onto y_fwd (no
 // averaging, MODEL.md). Per-token Linears are order independent, so they see the unflipped rows.
-// defines: composed_mamba_mixer_forward
+// defines: composed_mamba_block_forward
 #include "backend/backend.h"
 
 namespace dimba {
 
-void composed_mamba_mixer_forward(const Backend& be, float* out, const cpu::MambaMixerScratch& s, const float* h,
-                                  const cpu::MambaMixer& m, int B, int N) {
+void composed_mamba_block_forward(const Backend& be, float* out, const cpu::MambaBlockScratch& s,
+                                  const float* residual, const cpu::MambaBlock& m, int B, int N) {
   const int C = m.C, Di = m.Di, Ns = m.Ns, R = m.R, xs = R + 2 * Ns;  // x_dbl row: [dt_raw | B | C]
   const int64_t BN = int64_t(B) * N;
-  be.linear_forward(s.xz, h, m.in_proj_w, m.wdtype, nullptr, int(BN), C, 2 * Di, false);
+  be.rmsnorm_forward(s.h, nullptr, residual, m.norm_w, BN, C, m.norm_eps);
+  be.linear_forward(s.xz, s.h, m.in_proj_w, m.wdtype, nullptr, int(BN), C, 2 * Di, false);
   for (int dir = 0; dir < 2; ++dir) {
     const cpu::MambaDirection& d = m.dir[dir];
     const bool reverse = dir == 1;

@@ -132,9 +132,7 @@ void DimbaModel::forward_core(float* out_d, const float* x_d, const float* t_d, 
     else
       be.copy_rows_forward(residual, x, BN, C, C, C);
     have_residual = true;
-    float* hn = arena.alloc_f32(size_t(BN) * C);
-    be.rmsnorm_forward(hn, nullptr, residual, w_.mamba_blocks[size_t(j)].norm_w, BN, C, 1e-5f);
-    mamba_mixer_forward(x, hn, w_.mamba_blocks[size_t(j)], c, B, N, be, arena);
+    mamba_block_forward(x, residual, w_.mamba_blocks[size_t(j)], c, B, N, be, arena);
     arena.reset(live);
     emit("act.mamba_blocks." + std::to_string(j), x, {B, N, C});
     emit("act.mamba_blocks." + std::to_string(j) + ".residual", residual, {B, N, C});

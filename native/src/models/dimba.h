@@ -216,7 +216,8 @@ void dimba_block_forward(float* x, const float* yy, const int* y_lens, const flo
 // affine with the per-sample weight 1 + scale_b, formed in `w1` [B, C] from `ones` [C].
 void layernorm_modulate(float* out, const float* x, const float* shift, const float* scale, int64_t mod_stride,
                         const float* ones, float* w1, int B, int N, int C, const Backend& be);
-void mamba_mixer_forward(float* out, const float* h, const MambaBlockWeights& w, const DimbaConfig& cfg, int B, int N,
-                         const Backend& be, Arena& arena);
+// out = Mamba mixer(RMSNorm(residual)) (MODEL.md section 2; the backend's mamba_block_forward).
+void mamba_block_forward(float* out, const float* residual, const MambaBlockWeights& w, const DimbaConfig& cfg, int B,
+                         int N, const Backend& be, Arena& arena);
 
 }  // namespace dimba

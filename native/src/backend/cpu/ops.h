@@ -88,30 +88,34 @@ void cross_attention_forward(float* x, float* q, float* kv, float* a, const floa
                              const void* w_q, const float* b_q, const void* w_kv, const float* b_kv, const void* w_proj,
                              const float* b_proj, DType wdtype, int B, int N, int L, int C, int H);
 
-// ---- the Mamba mixer (mamba_mixer.cpp) -------------------------------------------------------
-// Dimba's bidirectional Mamba mixer (MODEL.md section 2), out [B N, C] from h [B N, C]; its
-// steps: backend/composed.cpp. Weights: in_proj [2 Di, C]; per direction the conv taps [Di, K]
-// and bias, x_proj [R + 2 Ns, Di], dt_proj [Di, R] and bias, A [Di, Ns] (= -exp(A_log)) and
-// D [Di]; out_proj [C, Di]. The Linears in wdtype, the rest f32.
+// ---- the Mamba block (mamba_block.cpp) -------------------------------------------------------
+// Dimba's Mamba block (MODEL.md section 2): its bidirectional mixer on the RMSNorm of the
+// residual stream, out [B N, C] from residual [B N, C]; the steps: backend/composed.cpp.
+// Weights: the norm's [C]; in_proj [2 Di, C]; per direction the conv taps [Di, K] and bias,
+// x_proj [R + 2 Ns, Di], dt_proj [Di, R] and bias, A [Di, Ns] (= -exp(A_log)) and D [Di];
+// out_proj [C, Di]. The Linears in wdtype, the rest f32.
 struct MambaDirection {
   const float *conv_w, *conv_b;
   const void *x_proj_w, *dt_proj_w;
   const float *dt_proj_b, *A, *D;
 };
-struct MambaMixer {
+struct MambaBlock {
+  const float* norm_w;
+  float norm_eps;
   const void* in_proj_w;
   MambaDirection dir[2];  // forward in time, then backward
   const void* out_proj_w;
   DType wdtype;
   int C, Di, Ns, R, K;  // hidden, d_inner, d_state, dt_rank, d_conv
 };
-// The op's scratch (overwritten), f32 of these shapes: xz [B N, 2 Di], u [B N, Di],
+// The op's scratch (overwritten), f32 of these shapes: h [B N, C], xz [B N, 2 Di], u [B N, Di],
 // xdbl [B N, R + 2 Ns], dt [B N, R], delta [B N, Di], y [B N, Di]. A backend may hand the steps
 // their values in another form (CUDA, in its tensor-core mode with bf16 weights: bf16).
-struct MambaMixerScratch {
-  float *xz, *u, *xdbl, *dt, *delta, *y;
+struct MambaBlockScratch {
+  float *h, *xz, *u, *xdbl, *dt, *delta, *y;
 };
-void mamba_mixer_forward(float* out, const MambaMixerScratch& s, const float* h, const MambaMixer& m, int B, int N);
+void mamba_block_forward(float* out, const MambaBlockScratch& s, const float* residual, const MambaBlock& m, int B,
+                         int N);
 
 // ---- attention (attention.cpp) -----------------------------------------------------------
 // Multi-head softmax(q k^T / sqrt(hd)) v for each sample b and head h, unmasked except that

@@ -1,8 +1,11 @@
 // The pointwise functions CUDA kernels share (elementwise.cu, scan.cu, the fused ops), in full
 // precision expf/log1pf (no __expf), so the op test holds them to 1e-5 of the CPU. One
 // definition each, so a fused op computes exactly what the op it replaces computes.
-// defines: sigmoid, gelu_tanh, silu, softplus (device functions)
+// Beside them, the conversions of a value as stored (f32, or bf16 where a fused op hands bf16
+// between its steps) to and from the f32 arithmetic.
+// defines: sigmoid, gelu_tanh, silu, softplus, to_f32, store (device functions)
 #pragma once
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 namespace dimba::cu {
@@ -16,5 +19,10 @@ __device__ __forceinline__ float gelu_tanh(float x) {
 }
 // max(x, 0) + log1p(exp(-|x|)): no overflow; torch's pass-through above 20 differs by ~2e-9.
 __device__ __forceinline__ float softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+
+__device__ __forceinline__ float to_f32(float v) { return v; }
+__device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ void store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
 }  // namespace dimba::cu

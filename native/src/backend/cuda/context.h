@@ -36,7 +36,7 @@ void check_launch(const char* kernel);
 // states, group-norm stats; E: im2col columns (patch embed, conv2d); F: their gradient;
 // G: the MLP's 16-bit hidden (mlp_forward). The attention ops' bf16 paths: A the input (C
 // cross-attention's context), F the projected q, k, v (F is pack_heads' otherwise), G the
-// attention's output. The Mamba mixer's: A the input, C dt, E xz, F delta, G y.
+// attention's output. The Mamba block's: A the normed input, C dt, E xz, F delta, G y.
 enum ScratchSlot { kScratchA = 0, kScratchB, kScratchC, kScratchD, kScratchE, kScratchF, kScratchG, kScratchCount };
 void* scratch(ScratchSlot slot, size_t bytes);
 
@@ -78,6 +78,8 @@ void zero(void* p, size_t bytes);  // cudaMemsetAsync on the stream
 const void* to_16(ScratchSlot slot, DType to, const float* src, int64_t n);
 // 16-bit -> f32 widening (matmul.cu).
 void widen_to_f32(float* dst, const void* src, DType from, int64_t n);
+// out = RMSNorm(inp) * weight rounded to bf16, for a Linear that reads bf16 (norms.cu).
+void rmsnorm_to_bf16(__nv_bfloat16* out, const float* inp, const float* weight, int64_t rows, int C, float eps);
 // dst = gelu_tanh(src) rounded to `to` (bf16 or f16): the GELU and the conversion for the next
 // matmul in one pass (elementwise.cu; mlp_forward).
 void gelu_tanh_to_16(void* dst, DType to, const float* src, int64_t n);

@@ -27,9 +27,10 @@ void zero(void* p, size_t bytes);
 }  // namespace cu
 
 namespace {
-void mamba_mixer_forward(float* out, const cpu::MambaMixerScratch& s, const float* h, const cpu::MambaMixer& m, int B,
-                         int N) {
-  if (!cu::mamba_mixer_bf16(out, s, h, m, B, N)) composed_mamba_mixer_forward(cuda_backend(), out, s, h, m, B, N);
+void mamba_block_forward(float* out, const cpu::MambaBlockScratch& s, const float* residual, const cpu::MambaBlock& m,
+                         int B, int N) {
+  if (!cu::mamba_block_bf16(out, s, residual, m, B, N))
+    composed_mamba_block_forward(cuda_backend(), out, s, residual, m, B, N);
 }
 }  // namespace
 
@@ -75,7 +76,7 @@ const Backend& cuda_backend() {
       cu::conv1d_causal_depthwise_silu_forward,
       cu::self_attention_forward,
       cu::cross_attention_forward,
-      mamba_mixer_forward,
+      mamba_block_forward,
       cu::zero,
       cu::linear_backward,
       cu::layernorm_backward,

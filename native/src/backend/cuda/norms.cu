@@ -2,7 +2,8 @@
 // exact as the CPU's), their backward passes, and GroupNorm (one block per sample and group,
 // double sums: a 1024px VAE group holds millions of values).
 // defines: layernorm_forward, rmsnorm_forward, layernorm_backward, rmsnorm_backward,
-//          group_norm_forward
+//          group_norm_forward, rmsnorm_to_bf16
+#include "backend/cuda/activations.h"
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
 
@@ -48,7 +49,8 @@ __global__ void layernorm_kernel(float* out, float* mean_out, float* rstd_out, c
   }
 }
 
-__global__ void rmsnorm_kernel(float* out, float* rstd_out, const float* inp, const float* w, int64_t rows, int C,
+template <class Out>
+__global__ void rmsnorm_kernel(Out* out, float* rstd_out, const float* inp, const float* w, int64_t rows, int C,
                                float eps) {
   const int64_t r = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.y;
   if (r >= rows) return;
@@ -57,8 +59,8 @@ __global__ void rmsnorm_kernel(float* out, float* rstd_out, const float* inp, co
   float s = 0.0f;
   for (int i = lane; i < C; i += 32) s += x[i] * x[i];
   const float rs = rsqrtf(warp_sum(s) / C + eps);
-  float* o = out + r * C;
-  for (int i = lane; i < C; i += 32) o[i] = w ? x[i] * rs * w[i] : x[i] * rs;
+  Out* o = out + r * C;
+  for (int i = lane; i < C; i += 32) store(o + i, w ? x[i] * rs * w[i] : x[i] * rs);
   if (lane == 0 && rstd_out) rstd_out[r] = rs;
 }
 
@@ -157,6 +159,14 @@ __global__ void group_apply_kernel(float* out, const float* inp, const float* me
 
 dim3 row_grid(int64_t rows) { return dim3(unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock)); }
 
+template <class Out>
+void rmsnorm(Out* out, float* rstd, const float* inp, const float* weight, int64_t rows, int C, float eps) {
+  if (rows <= 0) return;
+  if (C < 1) throw_invalid("rmsnorm_forward: C < 1");
+  rmsnorm_kernel<Out><<<row_grid(rows), dim3(32, kRowsPerBlock), 0, stream()>>>(out, rstd, inp, weight, rows, C, eps);
+  check_launch("rmsnorm_kernel");
+}
+
 }  // namespace
 
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias,
@@ -169,10 +179,11 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 }
 
 void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t rows, int C, float eps) {
-  if (rows <= 0) return;
-  if (C < 1) throw_invalid("rmsnorm_forward: C < 1");
-  rmsnorm_kernel<<<row_grid(rows), dim3(32, kRowsPerBlock), 0, stream()>>>(out, rstd, inp, weight, rows, C, eps);
-  check_launch("rmsnorm_kernel");
+  rmsnorm(out, rstd, inp, weight, rows, C, eps);
+}
+
+void rmsnorm_to_bf16(__nv_bfloat16* out, const float* inp, const float* weight, int64_t rows, int C, float eps) {
+  rmsnorm(out, nullptr, inp, weight, rows, C, eps);
 }
 
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,

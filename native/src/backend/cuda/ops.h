@@ -86,10 +86,10 @@ void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, fl
                              const float* Cm, const float* Dskip, const float* z, int T, int D, int N,
                              int64_t bc_stride, int64_t z_stride, int64_t dbc_stride, int64_t dz_stride,
                              bool reverse);
-// The Mamba mixer with its steps handing each other bf16 (tensor-core mode, bf16 weights, the
+// The Mamba block with its steps handing each other bf16 (tensor-core mode, bf16 weights, the
 // one-pass scan); false, with nothing run, elsewhere: cuda_backend.cpp then composes the ops.
-bool mamba_mixer_bf16(float* out, const cpu::MambaMixerScratch& s, const float* h, const cpu::MambaMixer& m, int B,
-                      int N);
+bool mamba_block_bf16(float* out, const cpu::MambaBlockScratch& s, const float* residual, const cpu::MambaBlock& m,
+                      int B, int N);
 
 // embed.cu (patches and the sinusoid tables)
 void patch_embed_forward(float* out, const float* img, const void* weight, DType wdtype, const float* bias, int B,

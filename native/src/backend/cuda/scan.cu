@@ -19,7 +19,7 @@
 // (selective_scan.cpp's maths). dB/dC sum over channels: per block in shared memory, then one
 // atomicAdd per block.
 // defines: conv1d_causal_depthwise_forward/backward, conv1d_causal_depthwise_silu_forward,
-//          selective_scan_forward/backward, mamba_mixer_bf16
+//          selective_scan_forward/backward, mamba_block_bf16
 #include "backend/cuda/activations.h"
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
@@ -32,12 +32,6 @@ namespace {
 __device__ __forceinline__ int64_t conv_src(int64_t t, int k, int K, bool reverse) {
   return reverse ? t + (K - 1) - k : t + k - (K - 1);
 }
-
-// Values as stored (f32, or bf16 in the mixer's bf16 path) to and from the f32 arithmetic.
-__device__ __forceinline__ float to_f32(float v) { return v; }
-__device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ __forceinline__ void store(float* p, float v) { *p = v; }
-__device__ __forceinline__ void store(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
 template <bool kSilu, class In, class Out>
 __global__ void conv1d_kernel(Out* out, const In* inp, const float* w, const float* bias, int T, int D, int K,
@@ -630,21 +624,22 @@ void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, fl
 }
 
 
-// The mixer's steps (backend/composed.cpp) handing each other bf16 where the next step is a
-// tensor-core GEMM or the scan: xz, u, delta and the summed y in bf16 (each half the traffic of
-// f32, and no conversion pass before x_proj, dt_proj and out_proj); the scan's state, x_dbl (B,
-// C and dt_raw) and the forward direction's y stay f32. u's bf16 values live in the first half
+// The block's steps (backend/composed.cpp) handing each other bf16 where the next step is a
+// tensor-core GEMM or the scan: the normed input, xz, u, delta and the summed y in bf16 (each
+// half the traffic of f32, and no conversion pass before the Linears); the scan's state, x_dbl
+// (B, C and dt_raw) and the forward direction's y stay f32. u's bf16 values live in the first half
 // of u's f32 buffer; the others in op scratch.
-bool mamba_mixer_bf16(float* out, const cpu::MambaMixerScratch& s, const float* h, const cpu::MambaMixer& m, int B,
-                      int N) {
-  // The chunked scan reads f32 only: DIMBA_CUDA_SCAN=chunked runs the mixer as separate ops.
+bool mamba_block_bf16(float* out, const cpu::MambaBlockScratch& s, const float* residual, const cpu::MambaBlock& m,
+                      int B, int N) {
+  // The chunked scan reads f32 only: DIMBA_CUDA_SCAN=chunked runs the block as separate ops.
   if (!reduced_precision() || m.wdtype != DType::BF16 || scan_kernel() != ScanKernel::Warp || B <= 0 || N <= 0)
     return false;
   const int C = m.C, Di = m.Di, Ns = m.Ns, R = m.R, xs = R + 2 * Ns;
-  check_scan("mamba_mixer_forward", N, Di, Ns);
+  check_scan("mamba_block_forward", N, Di, Ns);
   const int M = B * N;
   using bf16 = __nv_bfloat16;
-  const void* h16 = to_16(kScratchA, DType::BF16, h, int64_t(M) * C);
+  auto* h16 = static_cast<bf16*>(scratch(kScratchA, size_t(M) * C * 2));
+  rmsnorm_to_bf16(h16, residual, m.norm_w, M, C, m.norm_eps);
   auto* xz16 = static_cast<const bf16*>(linear_into_16(kScratchE, s.xz, h16, m.in_proj_w, m.wdtype, nullptr, M, C,
                                                         2 * Di));
   auto* u16 = reinterpret_cast<bf16*>(s.u);

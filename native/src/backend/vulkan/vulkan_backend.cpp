@@ -20,9 +20,9 @@ void vk_upload(void* dst, const void* src, size_t bytes) { vk::Context::get().up
 void vk_download(void* dst, const void* src, size_t bytes) { vk::Context::get().download(dst, src, bytes); }
 void vk_sync() { vk::Context::get().synchronize(); }
 size_t vk_max_buffer() { return vk::Context::get().max_buffer_bytes(); }
-void vk_mamba_mixer_forward(float* out, const cpu::MambaMixerScratch& s, const float* h, const cpu::MambaMixer& m, int B,
-                            int N) {
-  composed_mamba_mixer_forward(vulkan_backend(), out, s, h, m, B, N);
+void vk_mamba_block_forward(float* out, const cpu::MambaBlockScratch& s, const float* residual, const cpu::MambaBlock& m,
+                            int B, int N) {
+  composed_mamba_block_forward(vulkan_backend(), out, s, residual, m, B, N);
 }
 }  // namespace
 
@@ -81,7 +81,7 @@ const Backend& vulkan_backend() {
       vk::conv1d_causal_depthwise_silu_forward,
       vk::self_attention_forward,
       vk::cross_attention_forward,
-      vk_mamba_mixer_forward,
+      vk_mamba_block_forward,
       vk::zero,
       vk::linear_backward,
       vk::layernorm_backward,
