@@ -177,6 +177,24 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
                                      H);
         }),
         cross_flops);
+    // The whole attention block both ways (dw and b stand in for every Linear's weights and
+    // biases, random rows for the table, t0 and the ones; x grows with each repeat: a timing).
+    {
+      DevBuf mod(be, size_t(B) * 6 * C, 15), w1(be, size_t(B) * C, 16), h(be, size_t(BN) * C, 17),
+          q(be, size_t(BN) * C, 18), hid(be, size_t(BN) * Hm, 19), t0(be, size_t(B) * 6 * C, 20, 0.1f),
+          table(be, size_t(6) * C, 21, 0.1f), ones(be, size_t(C), 22);
+      const cpu::DimbaBlock blk{table.p, ones.p, dw, dw, dw, dw, dw, dw, dw, b.p, b.p, b.p, b.p, b.p, b.p, b.p,
+                                DType::BF16, C, H, Hm};
+      const cpu::DimbaBlockScratch sc{mod.p, w1.p, h.p, y.p, q.p, kv.p, a, hid.p};
+      row("attention block as its ops (f32 between them)", time_median(be, reps, [&] {
+            composed_dimba_block_forward(be, x.p, sc, ctx.p, dl, t0.p, blk, B, N, L);
+          }),
+          attn_flops + cross_flops + mlp_flops);
+      row("dimba_block_forward (bf16 between its steps)", time_median(be, reps, [&] {
+            be.dimba_block_forward(x.p, sc, ctx.p, dl, t0.p, blk, B, N, L);
+          }),
+          attn_flops + cross_flops + mlp_flops);
+    }
     be.free(dl);
     be.free(dw);
   }
@@ -208,7 +226,7 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
     // What the model runs: the modulation as LayerNorm's per-sample affine (random rows stand
     // in for the ones and the 1 + scale scratch; this is a timing).
     row("layernorm_modulate (one pass)", time_median(be, reps, [&] {
-          layernorm_modulate(out.p, qkv.p, qkv.p, qkv.p + C, 6 * C, kv.p, kv.p + C, B, N, C, be);
+          composed_layernorm_modulate(be, out.p, qkv.p, qkv.p, qkv.p + C, 6 * C, kv.p, kv.p + C, B, N, C);
         }),
         0.0);
     row("gelu (B*N*4C)", time_median(be, reps, [&] { be.gelu_tanh_forward(qkv.p, qkv.p, BN * C * 3); }), 0.0);

@@ -125,9 +125,9 @@ inline std::vector<std::string> profile_table(const char* what, const std::vecto
   return out;
 }
 
-// name, host_memory, the six memory calls, set_reduced_precision and the 46 ops listed below:
+// name, host_memory, the six memory calls, set_reduced_precision and the 47 ops listed below:
 // a Backend that grows an op fails here until the op is listed.
-static_assert(sizeof(Backend) == 55 * sizeof(void*), "profile the new Backend op in bench/op_profile.h");
+static_assert(sizeof(Backend) == 56 * sizeof(void*), "profile the new Backend op in bench/op_profile.h");
 
 // The profiling copy of `be` (memory calls pass through untimed). Valid while `be` lives;
 // a later call re-targets every copy made before it.
@@ -180,6 +180,10 @@ inline const Backend& profiled(const Backend& be) {
           const float*, const void*, const float*, DType, int, int N, int L, int, int H) {
         return profile_detail::shape("%dx%d keys, %d heads", N, L, H);
       });
+  wrap<&Backend::dimba_block_forward>(
+      b, "dimba_block_forward",
+      +[](float*, const cpu::DimbaBlockScratch&, const float*, const int*, const float*, const cpu::DimbaBlock& w,
+          int B, int N, int L) { return profile_detail::shape("%dx%d text tokens, %d heads", N, L, w.H); });
   wrap<&Backend::mamba_block_forward>(
       b, "mamba_block_forward", +[](float*, const cpu::MambaBlockScratch&, const float*, const cpu::MambaBlock& m, int B,
                                     int N) { return profile_detail::shape("%d tokens x %d, d_inner %d", N, B, m.Di); });

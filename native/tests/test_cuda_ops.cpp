@@ -397,6 +397,82 @@ void test_cross_attention() {
     });
 }
 
+// dimba_block_forward against the CPU's, on what it adds to x (exact mode 1e-5, tensor-core mode
+// bf16's tolerance whatever the weights: the attention's tensor cores take bf16), and with bf16 weights in the tensor-core mode against CUDA's
+// composition of its own ops (composed_dimba_block_forward): the block's bf16 path rounds the
+// same f32 values once each, so it matches up to cuBLAS's choice of kernel (1e-3). Head widths
+// 72 and 64 take the bf16 path, 33 the composition; text lengths as test_cross_attention's.
+void test_dimba_block() {
+  struct Shape { int B, N, L, H, hd; };
+  for (bool reduced : {false, true})
+    with_precision(reduced, [&] {
+      for (Shape s : {Shape{2, 130, 70, 2, 72}, Shape{1, 77, 20, 3, 64}, Shape{3, 20, 9, 2, 33}}) {
+        const int C = s.H * s.hd, Hm = 4 * C, M = s.B * s.N, ML = s.B * s.L;
+        auto x = randn(size_t(M) * C), ctx = randn(size_t(ML) * C), t0 = randn(size_t(s.B) * 6 * C, 0.3f),
+             table = randn(size_t(6) * C, 0.3f), ones = std::vector<float>(size_t(C), 1.0f);
+        std::vector<int> lens = {s.L, 7, 0};
+        lens.resize(size_t(s.B));
+        // qkv, proj, q, kv, cross proj, fc1, fc2: [out, in] and their biases.
+        const int shapes[7][2] = {{3 * C, C}, {C, C}, {C, C}, {2 * C, C}, {C, C}, {Hm, C}, {C, Hm}};
+        std::vector<std::vector<float>> w32, bias;
+        for (const auto& sh : shapes) {
+          w32.push_back(randn(size_t(sh[0]) * sh[1], 1.0f / std::sqrt(float(sh[1]))));
+          bias.push_back(randn(size_t(sh[0]), 0.1f));
+        }
+        std::vector<std::unique_ptr<Dev>> dbias;
+        for (const auto& b : bias) dbias.push_back(std::make_unique<Dev>(b));
+        Dev dctx(ctx), dlens(lens), dt0(t0), dtable(table), dones(ones);
+        auto added = [&](std::vector<float> v) {  // what the block added to x
+          for (size_t i = 0; i < v.size(); ++i) v[i] -= x[i];
+          return v;
+        };
+        for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
+          std::vector<std::unique_ptr<Weight>> ws;
+          for (const auto& w : w32) ws.push_back(std::make_unique<Weight>(w, dt));
+          auto block = [&](bool dev) {
+            auto wp = [&](int i) { return dev ? ws[size_t(i)]->dev() : ws[size_t(i)]->host(); };
+            auto bp = [&](int i) { return dev ? dbias[size_t(i)]->f() : bias[size_t(i)].data(); };
+            return cpu::DimbaBlock{dev ? dtable.f() : table.data(), dev ? dones.f() : ones.data(),
+                                   wp(0), wp(1), wp(2), wp(3), wp(4), wp(5), wp(6),
+                                   bp(0), bp(1), bp(2), bp(3), bp(4), bp(5), bp(6), dt, C, s.H, Hm};
+          };
+          // Scratch of the documented shapes, each its own buffer.
+          const int64_t sizes[8] = {int64_t(s.B) * 6 * C, int64_t(s.B) * C, int64_t(M) * C, int64_t(M) * 3 * C,
+                                    int64_t(M) * C, int64_t(ML) * 2 * C, int64_t(M) * C, int64_t(M) * Hm};
+          std::vector<std::vector<float>> hs;
+          std::vector<std::unique_ptr<Dev>> ds;
+          for (int64_t n : sizes) {
+            hs.push_back(zeros(n));
+            ds.push_back(std::make_unique<Dev>(hs.back()));
+          }
+          auto scratch = [&](bool dev) {
+            float* p[8];
+            for (int i = 0; i < 8; ++i) p[i] = dev ? ds[size_t(i)]->f() : hs[size_t(i)].data();
+            return cpu::DimbaBlockScratch{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]};
+          };
+          std::vector<float> want = x;
+          cpu::dimba_block_forward(want.data(), scratch(false), ctx.data(), lens.data(), t0.data(), block(false), s.B,
+                                   s.N, s.L);
+          want = added(want);
+          Dev dx(x);
+          const int* lens_d = static_cast<const int*>(dlens.p);
+          cub->dimba_block_forward(dx.f(), scratch(true), dctx.f(), lens_d, dt0.f(), block(true), s.B, s.N, s.L);
+          const std::vector<float> got = added(dx.get());
+          std::printf("    %s dimba_block B=%d N=%d L=%d H=%d hd=%d %s\n", reduced ? "tensor-core" : "exact", s.B, s.N,
+                      s.L, s.H, s.hd, dtype_name(dt));
+          CHECK_REL(got.data(), want.data(), want.size(), reduced ? kTolBf16 : 1e-5);
+          if (reduced && dt == DType::BF16) {
+            Dev dx2(x);
+            composed_dimba_block_forward(*cub, dx2.f(), scratch(true), dctx.f(), lens_d, dt0.f(), block(true), s.B,
+                                         s.N, s.L);
+            const std::vector<float> ops = added(dx2.get());
+            CHECK_REL(got.data(), ops.data(), ops.size(), 1e-3);
+          }
+        }
+      }
+    });
+}
+
 // The exact kernel, then both tensor-core kernels (attention.cu keeps the mma.sync and the WMMA
 // one until a GPU run has compared them).
 void test_attention() {
@@ -959,6 +1035,7 @@ int main() {
   RUN(test_mlp);
   RUN(test_self_attention);
   RUN(test_cross_attention);
+  RUN(test_dimba_block);
   RUN(test_reduced_precision_accumulates_in_f32);
   RUN(test_attention);
   RUN(test_attention_bias);

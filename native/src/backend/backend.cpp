@@ -65,6 +65,7 @@ const Backend& cpu_backend() {
       cpu::conv1d_causal_depthwise_silu_forward,
       cpu::self_attention_forward,
       cpu::cross_attention_forward,
+      cpu::dimba_block_forward,
       cpu::mamba_block_forward,
       host_zero,
       cpu::linear_backward,

@@ -1,5 +1,8 @@
 // Ops composed of a backend's other ops, for the backends without a kernel of their own.
 //
+// Dimba's attention block (see ops.h): each stage's scratch is dead once the stage has added
+// its output to x, so the next stage may reuse it.
+//
 // Dimba's Mamba block (MODEL.md section 2): h = RMSNorm(residual), then the bidirectional ("v2")
 // mixer:
 //   xz = in_proj(h) -> x, z (first half x); for each direction: u = SiLU(causal_conv(x)),
@@ -9,10 +12,41 @@
 // backward direction runs the conv and the scan with time reversed in place (ops.h: `reverse`),
 // which equals flip -> op -> flip without the copies, and its scan adds onto y_fwd (no
 // averaging, MODEL.md). Per-token Linears are order independent, so they see the unflipped rows.
-// defines: composed_mamba_block_forward
+// defines: composed_dimba_block_forward, composed_mamba_block_forward, composed_layernorm_modulate
 #include "backend/backend.h"
 
 namespace dimba {
+
+void composed_layernorm_modulate(const Backend& be, float* out, const float* x, const float* shift, const float* scale,
+                                 int64_t mod_stride, const float* ones, float* w1, int B, int N, int C) {
+  for (int b = 0; b < B; ++b) {
+    const int64_t rows = int64_t(b) * N * C;
+    be.add_forward(w1 + int64_t(b) * C, scale + b * mod_stride, ones, C);
+    be.layernorm_forward(out + rows, nullptr, nullptr, x + rows, w1 + int64_t(b) * C, shift + b * mod_stride, N, C,
+                         1e-6f);
+  }
+}
+
+void composed_dimba_block_forward(const Backend& be, float* x, const cpu::DimbaBlockScratch& s, const float* ctx,
+                                  const int* ctx_lens, const float* t0, const cpu::DimbaBlock& w, int B, int N, int L) {
+  const int C = w.C, H = w.H;
+  const int64_t BN = int64_t(B) * N;
+  for (int b = 0; b < B; ++b) be.add_forward(s.mod + int64_t(b) * 6 * C, t0 + int64_t(b) * 6 * C, w.table, 6 * C);
+  const float *shift_msa = s.mod, *scale_msa = s.mod + C, *gate_msa = s.mod + 2 * C;
+  const float *shift_mlp = s.mod + 3 * C, *scale_mlp = s.mod + 4 * C, *gate_mlp = s.mod + 5 * C;
+  // Self-attention: its output overwrites h (dead once qkv exists), the projection qkv (dead
+  // once the attention output exists).
+  composed_layernorm_modulate(be, s.h, x, shift_msa, scale_msa, 6 * C, w.ones, s.w1, B, N, C);
+  be.self_attention_forward(s.qkv, s.qkv, s.h, s.h, w.qkv_w, w.qkv_b, w.proj_w, w.proj_b, w.wdtype, B, N, C, H);
+  be.gated_residual_forward(x, s.qkv, gate_msa, B, N, C, 6 * C);
+  // Cross-attention to the sample's own text tokens (MODEL.md 2.6), projected onto x.
+  be.cross_attention_forward(x, s.q, s.kv, s.a, ctx, ctx_lens, w.q_w, w.q_b, w.kv_w, w.kv_b, w.cross_proj_w,
+                             w.cross_proj_b, w.wdtype, B, N, L, C, H);
+  // MLP
+  composed_layernorm_modulate(be, s.h, x, shift_mlp, scale_mlp, 6 * C, w.ones, s.w1, B, N, C);
+  be.mlp_forward(s.h, s.hid, s.h, w.fc1_w, w.fc1_b, w.fc2_w, w.fc2_b, w.wdtype, int(BN), C, w.Hm, C);
+  be.gated_residual_forward(x, s.h, gate_mlp, B, N, C, 6 * C);
+}
 
 void composed_mamba_block_forward(const Backend& be, float* out, const cpu::MambaBlockScratch& s,
                                   const float* residual, const cpu::MambaBlock& m, int B, int N) {

@@ -147,7 +147,7 @@ void DimbaModel::forward_core(float* out_d, const float* x_d, const float* t_d, 
       be.add_forward(mod + int64_t(b) * 2 * C, w_.final_table, temb + int64_t(b) * C, C);
       be.add_forward(mod + int64_t(b) * 2 * C + C, w_.final_table + C, temb + int64_t(b) * C, C);
     }
-    layernorm_modulate(hn, x, mod, mod + C, 2 * C, w_.ones, w1, B, N, C, be);
+    composed_layernorm_modulate(be, hn, x, mod, mod + C, 2 * C, w_.ones, w1, B, N, C);
     be.linear_forward(fo, hn, w_.final_w.data, w_.final_w.dtype, w_.final_b, int(BN), C, out_row, false);
     emit("act.final_layer", fo, {B, N, out_row});
     // 9. unpatchify.

@@ -211,11 +211,6 @@ class DimbaModel {
 void dimba_block_forward(float* x, const float* yy, const int* y_lens, const float* t0, const DimbaBlockWeights& w,
                          const float* ones, const DimbaConfig& cfg, int B, int N, int L, const Backend& be,
                          Arena& arena);
-// out[b] = LN(x[b]) * (1 + scale_b) + shift_b (LayerNorm without affine, eps 1e-6; shift_b =
-// shift + b * mod_stride, likewise scale) in one pass over x: the modulation is LayerNorm's own
-// affine with the per-sample weight 1 + scale_b, formed in `w1` [B, C] from `ones` [C].
-void layernorm_modulate(float* out, const float* x, const float* shift, const float* scale, int64_t mod_stride,
-                        const float* ones, float* w1, int B, int N, int C, const Backend& be);
 // out = Mamba mixer(RMSNorm(residual)) (MODEL.md section 2; the backend's mamba_block_forward).
 void mamba_block_forward(float* out, const float* residual, const MambaBlockWeights& w, const DimbaConfig& cfg, int B,
                          int N, const Backend& be, Arena& arena);

@@ -16,8 +16,9 @@
 // checks both; bench_cuda times both): cuda_set_attention_kernel() switches.
 // k_lens: sample b sees its first k_lens[b] keys; none -> zero output (and no gradient).
 // - self_attention_forward, cross_attention_forward: PixArt's attention modules, projections
-//   and attention handing each other bf16 in the tensor-core mode (see bf16_attention_path).
-// defines: attention_forward, self_attention_forward, cross_attention_forward,
+//   and attention handing each other bf16 in the tensor-core mode (see bf16_attention_path);
+//   dimba_block_bf16: the whole attention block so, where those paths apply.
+// defines: attention_forward, self_attention_forward, cross_attention_forward, dimba_block_bf16,
 //          attention_bias_forward, attention_backward
 #include <mma.h>
 
@@ -764,6 +765,58 @@ void tell_declined(const char* op) {
   told = true;
 }
 
+// self_attention_forward's bf16 path on x16, x in bf16.
+void self_attention_16(float* y, float* qkv, float* a, const void* x16, const void* w_qkv, const float* b_qkv,
+                       const void* w_proj, const float* b_proj, DType wdtype, int B, int N, int C, int H) {
+  const int hd = C / H, M = B * N;
+  auto* qkv16 = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(M) * 3 * C * 2));
+  if (linear_from_16_to_16(qkv16, x16, w_qkv, wdtype, b_qkv, false, M, C, 3 * C)) {
+    auto* a16 = static_cast<__nv_bfloat16*>(scratch(kScratchG, size_t(M) * C * 2));
+    AttnArgs at{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, B, N, N, H, hd,
+                3 * C, 3 * C, C, 1.0f / sqrtf(float(hd))};
+    const int64_t batch = int64_t(N) * 3 * C;
+    at.qh = HeadRows{qkv16, batch, 3 * C, hd, hd / 8};
+    at.kh = HeadRows{qkv16 + C, batch, 3 * C, hd, hd / 8};
+    at.vh = HeadRows{qkv16 + 2 * C, batch, 3 * C, hd, hd / 8};
+    at.out16 = a16;
+    mma_attention(at, false);
+    linear_from_16(y, a16, w_proj, wdtype, b_proj, M, C, C);
+    return;
+  }
+  tell_declined("self_attention_forward");
+  linear_from_16(qkv, x16, w_qkv, wdtype, b_qkv, M, C, 3 * C);
+  attention_forward(a, qkv, qkv + C, qkv + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
+  linear_forward(y, a, w_proj, wdtype, b_proj, M, C, C, false);
+}
+
+// cross_attention_forward's bf16 path on x16, x in bf16 (L > 0).
+void cross_attention_16(float* x, float* q, float* kv, float* a, const void* x16, const float* ctx,
+                        const int* ctx_lens, const void* w_q, const float* b_q, const void* w_kv, const float* b_kv,
+                        const void* w_proj, const float* b_proj, DType wdtype, int B, int N, int L, int C, int H) {
+  const int hd = C / H, M = B * N, ML = B * L;
+  const void* ctx16 = to_16(kScratchC, DType::BF16, ctx, int64_t(ML) * C);
+  auto* q16 = static_cast<__nv_bfloat16*>(scratch(kScratchF, (size_t(M) * C + size_t(ML) * 2 * C) * 2));
+  __nv_bfloat16* kv16 = q16 + int64_t(M) * C;  // 16-byte aligned: C is a multiple of 8
+  if (linear_from_16_to_16(q16, x16, w_q, wdtype, b_q, false, M, C, C) &&
+      linear_from_16_to_16(kv16, ctx16, w_kv, wdtype, b_kv, false, ML, C, 2 * C)) {
+    auto* a16 = static_cast<__nv_bfloat16*>(scratch(kScratchG, size_t(M) * C * 2));
+    AttnArgs at{nullptr, nullptr, nullptr, nullptr, ctx_lens, nullptr, nullptr, nullptr, B, N, L, H, hd,
+                C, 2 * C, C, 1.0f / sqrtf(float(hd))};
+    at.qh = HeadRows{q16, int64_t(N) * C, C, hd, hd / 8};
+    at.kh = HeadRows{kv16, int64_t(L) * 2 * C, 2 * C, hd, hd / 8};
+    at.vh = HeadRows{kv16 + C, int64_t(L) * 2 * C, 2 * C, hd, hd / 8};
+    at.out16 = a16;
+    mma_attention(at, false);
+    linear_from_16(x, a16, w_proj, wdtype, b_proj, M, C, C, true);
+    return;
+  }
+  tell_declined("cross_attention_forward");
+  linear_from_16(q, x16, w_q, wdtype, b_q, M, C, C);
+  linear_from_16(kv, ctx16, w_kv, wdtype, b_kv, ML, C, 2 * C);
+  attention_forward(a, q, kv, kv + C, ctx_lens, B, N, L, H, hd, C, 2 * C, C);
+  linear_forward(x, a, w_proj, wdtype, b_proj, M, C, C, true);
+}
+
 }  // namespace
 
 void self_attention_forward(float* y, float* qkv, float* a, const float* x, const void* w_qkv, const float* b_qkv,
@@ -771,29 +824,12 @@ void self_attention_forward(float* y, float* qkv, float* a, const float* x, cons
   check_module("self_attention_forward", B, N, N, C, H);
   const int hd = C / H, M = B * N;
   if (M == 0) return;
-  const void* x16 = nullptr;  // x in bf16, once converted
   if (bf16_attention_path(wdtype, C, H)) {
-    x16 = to_16(kScratchA, DType::BF16, x, int64_t(M) * C);
-    auto* qkv16 = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(M) * 3 * C * 2));
-    if (linear_from_16_to_16(qkv16, x16, w_qkv, wdtype, b_qkv, false, M, C, 3 * C)) {
-      auto* a16 = static_cast<__nv_bfloat16*>(scratch(kScratchG, size_t(M) * C * 2));
-      AttnArgs at{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, B, N, N, H, hd,
-                  3 * C, 3 * C, C, 1.0f / sqrtf(float(hd))};
-      const int64_t batch = int64_t(N) * 3 * C;
-      at.qh = HeadRows{qkv16, batch, 3 * C, hd, hd / 8};
-      at.kh = HeadRows{qkv16 + C, batch, 3 * C, hd, hd / 8};
-      at.vh = HeadRows{qkv16 + 2 * C, batch, 3 * C, hd, hd / 8};
-      at.out16 = a16;
-      mma_attention(at, false);
-      linear_from_16(y, a16, w_proj, wdtype, b_proj, M, C, C);
-      return;
-    }
-    tell_declined("self_attention_forward");
+    self_attention_16(y, qkv, a, to_16(kScratchA, DType::BF16, x, int64_t(M) * C), w_qkv, b_qkv, w_proj, b_proj,
+                      wdtype, B, N, C, H);
+    return;
   }
-  if (x16)
-    linear_from_16(qkv, x16, w_qkv, wdtype, b_qkv, M, C, 3 * C);
-  else
-    linear_forward(qkv, x, w_qkv, wdtype, b_qkv, M, C, 3 * C, false);
+  linear_forward(qkv, x, w_qkv, wdtype, b_qkv, M, C, 3 * C, false);
   attention_forward(a, qkv, qkv + C, qkv + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
   linear_forward(y, a, w_proj, wdtype, b_proj, M, C, C, false);
 }
@@ -802,38 +838,44 @@ void cross_attention_forward(float* x, float* q, float* kv, float* a, const floa
                              const void* w_q, const float* b_q, const void* w_kv, const float* b_kv, const void* w_proj,
                              const float* b_proj, DType wdtype, int B, int N, int L, int C, int H) {
   check_module("cross_attention_forward", B, N, L, C, H);
-  const int hd = C / H, M = B * N, ML = B * L;
+  const int hd = C / H, M = B * N;
   if (M == 0) return;
-  const void *x16 = nullptr, *ctx16 = nullptr;  // x and ctx in bf16, once converted
-  if (ML > 0 && bf16_attention_path(wdtype, C, H)) {
-    x16 = to_16(kScratchA, DType::BF16, x, int64_t(M) * C);
-    ctx16 = to_16(kScratchC, DType::BF16, ctx, int64_t(ML) * C);
-    auto* q16 = static_cast<__nv_bfloat16*>(scratch(kScratchF, (size_t(M) * C + size_t(ML) * 2 * C) * 2));
-    __nv_bfloat16* kv16 = q16 + int64_t(M) * C;  // 16-byte aligned: C is a multiple of 8
-    if (linear_from_16_to_16(q16, x16, w_q, wdtype, b_q, false, M, C, C) &&
-        linear_from_16_to_16(kv16, ctx16, w_kv, wdtype, b_kv, false, ML, C, 2 * C)) {
-      auto* a16 = static_cast<__nv_bfloat16*>(scratch(kScratchG, size_t(M) * C * 2));
-      AttnArgs at{nullptr, nullptr, nullptr, nullptr, ctx_lens, nullptr, nullptr, nullptr, B, N, L, H, hd,
-                  C, 2 * C, C, 1.0f / sqrtf(float(hd))};
-      at.qh = HeadRows{q16, int64_t(N) * C, C, hd, hd / 8};
-      at.kh = HeadRows{kv16, int64_t(L) * 2 * C, 2 * C, hd, hd / 8};
-      at.vh = HeadRows{kv16 + C, int64_t(L) * 2 * C, 2 * C, hd, hd / 8};
-      at.out16 = a16;
-      mma_attention(at, false);
-      linear_from_16(x, a16, w_proj, wdtype, b_proj, M, C, C, true);
-      return;
-    }
-    tell_declined("cross_attention_forward");
+  if (L > 0 && bf16_attention_path(wdtype, C, H)) {
+    cross_attention_16(x, q, kv, a, to_16(kScratchA, DType::BF16, x, int64_t(M) * C), ctx, ctx_lens, w_q, b_q, w_kv,
+                       b_kv, w_proj, b_proj, wdtype, B, N, L, C, H);
+    return;
   }
-  if (x16) {
-    linear_from_16(q, x16, w_q, wdtype, b_q, M, C, C);
-    linear_from_16(kv, ctx16, w_kv, wdtype, b_kv, ML, C, 2 * C);
-  } else {
-    linear_forward(q, x, w_q, wdtype, b_q, M, C, C, false);
-    linear_forward(kv, ctx, w_kv, wdtype, b_kv, ML, C, 2 * C, false);
-  }
+  linear_forward(q, x, w_q, wdtype, b_q, M, C, C, false);
+  linear_forward(kv, ctx, w_kv, wdtype, b_kv, B * L, C, 2 * C, false);
   attention_forward(a, q, kv, kv + C, ctx_lens, B, N, L, H, hd, C, 2 * C, C);
   linear_forward(x, a, w_proj, wdtype, b_proj, M, C, C, true);
+}
+
+// The attention block with bf16 handed between its steps (see ops.h for the block): the
+// LayerNorm+modulation writes the input of qkv and of fc1 in bf16 (layernorm_modulate_to_bf16),
+// the gated residual after the self-attention writes the new x in bf16 for the cross-attention's
+// q (gated_residual_to_bf16), and the modules take their bf16 paths from there: against the
+// composition, two f32 passes over [B N, C] and three conversions fewer.
+bool dimba_block_bf16(float* x, const cpu::DimbaBlockScratch& s, const float* ctx, const int* ctx_lens,
+                      const float* t0, const cpu::DimbaBlock& w, int B, int N, int L) {
+  const int C = w.C, H = w.H;
+  if (!bf16_attention_path(w.wdtype, C, H) || B <= 0 || N <= 0 || L <= 0) return false;
+  check_module("dimba_block_forward", B, N, L, C, H);
+  const int M = B * N;
+  for (int b = 0; b < B; ++b) add_forward(s.mod + int64_t(b) * 6 * C, t0 + int64_t(b) * 6 * C, w.table, 6 * C);
+  const float *shift_msa = s.mod, *scale_msa = s.mod + C, *gate_msa = s.mod + 2 * C;
+  const float *shift_mlp = s.mod + 3 * C, *scale_mlp = s.mod + 4 * C, *gate_mlp = s.mod + 5 * C;
+  auto* x16 = static_cast<__nv_bfloat16*>(scratch(kScratchA, size_t(M) * C * 2));  // each stage's bf16 input
+  layernorm_modulate_to_bf16(x16, x, shift_msa, scale_msa, 6 * C, B, N, C, 1e-6f);
+  // The buffers as the composition uses them: the output over qkv, the attention's over h.
+  self_attention_16(s.qkv, s.qkv, s.h, x16, w.qkv_w, w.qkv_b, w.proj_w, w.proj_b, w.wdtype, B, N, C, H);
+  gated_residual_to_bf16(x, x16, s.qkv, gate_msa, B, N, C, 6 * C);
+  cross_attention_16(x, s.q, s.kv, s.a, x16, ctx, ctx_lens, w.q_w, w.q_b, w.kv_w, w.kv_b, w.cross_proj_w,
+                     w.cross_proj_b, w.wdtype, B, N, L, C, H);
+  layernorm_modulate_to_bf16(x16, x, shift_mlp, scale_mlp, 6 * C, B, N, C, 1e-6f);
+  mlp_from_16(s.h, s.hid, x16, w.fc1_w, w.fc1_b, w.fc2_w, w.fc2_b, w.wdtype, M, C, w.Hm, C);
+  gated_residual_forward(x, s.h, gate_mlp, B, N, C, 6 * C);
+  return true;
 }
 
 void attention_bias_forward(float* out, const float* q, const float* k, const float* v, const float* bias,

@@ -78,6 +78,13 @@ void zero(void* p, size_t bytes);  // cudaMemsetAsync on the stream
 const void* to_16(ScratchSlot slot, DType to, const float* src, int64_t n);
 // 16-bit -> f32 widening (matmul.cu).
 void widen_to_f32(float* dst, const void* src, DType from, int64_t n);
+// out[b] = LN(x[b]) (1 + scale_b) + shift_b (shift_b = shift + b mod_stride, likewise scale;
+// LayerNorm without affine) rounded to bf16, over B samples of T rows (norms.cu).
+void layernorm_modulate_to_bf16(__nv_bfloat16* out, const float* x, const float* shift, const float* scale,
+                                int64_t mod_stride, int B, int64_t T, int C, float eps);
+// gated_residual_forward that also writes the new x rounded to bf16 into x16 (elementwise.cu).
+void gated_residual_to_bf16(float* x, __nv_bfloat16* x16, const float* y, const float* gate, int B, int64_t T, int C,
+                            int64_t gate_stride);
 // out = RMSNorm(inp) * weight rounded to bf16, for a Linear that reads bf16 (norms.cu).
 void rmsnorm_to_bf16(__nv_bfloat16* out, const float* inp, const float* weight, int64_t rows, int C, float eps);
 // dst = gelu_tanh(src) rounded to `to` (bf16 or f16): the GELU and the conversion for the next
@@ -93,6 +100,9 @@ void linear_from_16(float* y, const void* x16, const void* w, DType wdtype, cons
 // nothing run, where cuBLASLt declines it.
 bool linear_from_16_to_16(void* y16, const void* x16, const void* w, DType wdtype, const float* bias, bool gelu, int M,
                           int K, int N);
+// mlp_forward's tensor-core path on x already in the 16-bit weights' type (matmul.cu).
+void mlp_from_16(float* y, float* hidden, const void* x16, const void* w1, const float* b1, const void* w2,
+                 const float* b2, DType wdtype, int M, int K, int H, int N);
 // y16[M,N] = x16 w^T + bias in the weights' type, in op scratch `slot` (returned, valid until
 // that slot's next use): by cuBLASLt where it can, else computed in f32 into y32 (room for M N
 // floats) and rounded once, as cuBLASLt does.

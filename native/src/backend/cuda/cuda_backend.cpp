@@ -27,6 +27,11 @@ void zero(void* p, size_t bytes);
 }  // namespace cu
 
 namespace {
+void dimba_block_forward(float* x, const cpu::DimbaBlockScratch& s, const float* ctx, const int* ctx_lens,
+                         const float* t0, const cpu::DimbaBlock& w, int B, int N, int L) {
+  if (!cu::dimba_block_bf16(x, s, ctx, ctx_lens, t0, w, B, N, L))
+    composed_dimba_block_forward(cuda_backend(), x, s, ctx, ctx_lens, t0, w, B, N, L);
+}
 void mamba_block_forward(float* out, const cpu::MambaBlockScratch& s, const float* residual, const cpu::MambaBlock& m,
                          int B, int N) {
   if (!cu::mamba_block_bf16(out, s, residual, m, B, N))
@@ -76,6 +81,7 @@ const Backend& cuda_backend() {
       cu::conv1d_causal_depthwise_silu_forward,
       cu::self_attention_forward,
       cu::cross_attention_forward,
+      dimba_block_forward,
       mamba_block_forward,
       cu::zero,
       cu::linear_backward,

@@ -3,7 +3,8 @@
 // CPU's in full precision (activations.h), so the op test holds them to 1e-5.
 // The backward reductions over tokens (dshift, dscale, dgate, drow) sum per column in a
 // [32 columns x 8 token lanes] block, then one atomicAdd-free write per column and sample.
-// defines: the elementwise, modulate and gated-residual ops of ops.h (forward and backward)
+// defines: the elementwise, modulate and gated-residual ops of ops.h (forward and backward),
+//          gated_residual_to_bf16
 #include <algorithm>
 #include <type_traits>
 
@@ -63,15 +64,16 @@ __global__ void modulate_kernel(float* out, const float* inp, const float* shift
     for (int c = threadIdx.x; c < C; c += blockDim.x) out[o + c] = inp[o + c] * (1.0f + sc[c]) + sh[c];
   }
 }
-__global__ void gated_residual_kernel(float* x, const float* y, const float* gate, int64_t T, int C, int64_t stride,
-                                      int64_t rows) {
+// x16 (where set): the new x rounded to bf16 too, for a Linear that reads it next.
+__global__ void gated_residual_kernel(float* x, __nv_bfloat16* x16, const float* y, const float* gate, int64_t T,
+                                      int C, int64_t stride, int64_t rows) {
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const int64_t o = r * C;
-    if (gate) {
-      const float* g = gate + (r / T) * stride;
-      for (int c = threadIdx.x; c < C; c += blockDim.x) x[o + c] += g[c] * y[o + c];
-    } else {
-      for (int c = threadIdx.x; c < C; c += blockDim.x) x[o + c] += y[o + c];
+    const float* g = gate ? gate + (r / T) * stride : nullptr;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+      const float v = g ? x[o + c] + g[c] * y[o + c] : x[o + c] + y[o + c];
+      x[o + c] = v;
+      if (x16) store(x16 + o + c, v);
     }
   }
 }
@@ -196,9 +198,14 @@ void modulate_forward(float* out, const float* inp, const float* shift, const fl
 }
 void gated_residual_forward(float* x, const float* y, const float* gate, int B, int64_t T, int C,
                             int64_t gate_stride) {
+  gated_residual_to_bf16(x, nullptr, y, gate, B, T, C, gate_stride);
+}
+
+void gated_residual_to_bf16(float* x, __nv_bfloat16* x16, const float* y, const float* gate, int B, int64_t T, int C,
+                            int64_t gate_stride) {
   const int64_t rows = int64_t(B) * T;
   if (rows <= 0 || C <= 0) return;
-  gated_residual_kernel<<<unsigned(std::min<int64_t>(rows, 65536)), 256, 0, stream()>>>(x, y, gate, T, C,
+  gated_residual_kernel<<<unsigned(std::min<int64_t>(rows, 65536)), 256, 0, stream()>>>(x, x16, y, gate, T, C,
                                                                                        gate_stride, rows);
   check_launch("gated_residual_kernel");
 }

@@ -9,7 +9,7 @@
 // pointer is not 16-byte aligned, cublasGemmEx runs instead with the bias written into y first
 // (or added onto it when accumulating) and beta = 1.
 // defines: linear_forward, linear_backward, sgemm, linear_int8_forward, mlp_forward, linear_from_16,
-//          linear_from_16_to_16, linear_into_16, to_16, widen_to_f32
+//          linear_from_16_to_16, linear_into_16, mlp_from_16, to_16, widen_to_f32
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -275,7 +275,11 @@ void mlp_forward(float* y, float* hidden, const float* x, const void* w1, const 
     linear_forward(y, hidden, w2, wdtype, b2, M, H, N, false);
     return;
   }
-  const void* x16 = to_16(kScratchA, wdtype, x, int64_t(M) * K);
+  mlp_from_16(y, hidden, to_16(kScratchA, wdtype, x, int64_t(M) * K), w1, b1, w2, b2, wdtype, M, K, H, N);
+}
+
+void mlp_from_16(float* y, float* hidden, const void* x16, const void* w1, const float* b1, const void* w2,
+                 const float* b2, DType wdtype, int M, int K, int H, int N) {
   void* h16 = scratch(kScratchG, size_t(M) * H * 2);
   if (!linear_from_16_to_16(h16, x16, w1, wdtype, b1, true, M, K, H)) {
     linear_from_16(hidden, x16, w1, wdtype, b1, M, K, H);

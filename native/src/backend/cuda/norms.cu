@@ -2,7 +2,7 @@
 // exact as the CPU's), their backward passes, and GroupNorm (one block per sample and group,
 // double sums: a 1024px VAE group holds millions of values).
 // defines: layernorm_forward, rmsnorm_forward, layernorm_backward, rmsnorm_backward,
-//          group_norm_forward, rmsnorm_to_bf16
+//          group_norm_forward, rmsnorm_to_bf16, layernorm_modulate_to_bf16
 #include "backend/cuda/activations.h"
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
@@ -21,21 +21,28 @@ __device__ __forceinline__ double warp_sum_d(double v) {
 
 constexpr int kRowsPerBlock = 8;  // warps per block, one row each
 
+// The mean and 1 / std of one row of C, by its warp (every lane gets both).
+__device__ __forceinline__ void row_moments(const float* x, int C, float eps, float& m, float& rs) {
+  const int lane = threadIdx.x;
+  float s = 0.0f;
+  for (int i = lane; i < C; i += 32) s += x[i];
+  m = warp_sum(s) / C;
+  float v = 0.0f;
+  for (int i = lane; i < C; i += 32) {
+    const float d = x[i] - m;
+    v += d * d;
+  }
+  rs = rsqrtf(warp_sum(v) / C + eps);
+}
+
 __global__ void layernorm_kernel(float* out, float* mean_out, float* rstd_out, const float* inp, const float* w,
                                  const float* b, int64_t rows, int C, float eps) {
   const int64_t r = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.y;
   if (r >= rows) return;
   const int lane = threadIdx.x;
   const float* x = inp + r * C;
-  float s = 0.0f;
-  for (int i = lane; i < C; i += 32) s += x[i];
-  const float m = warp_sum(s) / C;
-  float v = 0.0f;
-  for (int i = lane; i < C; i += 32) {
-    const float d = x[i] - m;
-    v += d * d;
-  }
-  const float rs = rsqrtf(warp_sum(v) / C + eps);
+  float m, rs;
+  row_moments(x, C, eps, m, rs);
   float* o = out + r * C;  // may alias x: every lane has read its values above
   for (int i = lane; i < C; i += 32) {
     float y = (x[i] - m) * rs;
@@ -157,6 +164,25 @@ __global__ void group_apply_kernel(float* out, const float* inp, const float* me
   }
 }
 
+// out = LN(x) (1 + scale_b) + shift_b in bf16 over B samples of T rows: what the composition
+// (LayerNorm with the weight 1 + scale_b) computes, in one launch.
+__global__ void layernorm_modulate_bf16_kernel(__nv_bfloat16* out, const float* inp, const float* shift,
+                                               const float* scale, int64_t mod_stride, int64_t T, int64_t rows, int C,
+                                               float eps) {
+  const int64_t r = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.y;
+  if (r >= rows) return;
+  const float* x = inp + r * C;
+  const float *sh = shift + (r / T) * mod_stride, *sc = scale + (r / T) * mod_stride;
+  float m, rs;
+  row_moments(x, C, eps, m, rs);
+  for (int i = threadIdx.x; i < C; i += 32) {
+    float y = (x[i] - m) * rs;
+    y *= sc[i] + 1.0f;
+    y += sh[i];
+    store(out + r * C + i, y);
+  }
+}
+
 dim3 row_grid(int64_t rows) { return dim3(unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock)); }
 
 template <class Out>
@@ -180,6 +206,16 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 
 void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t rows, int C, float eps) {
   rmsnorm(out, rstd, inp, weight, rows, C, eps);
+}
+
+void layernorm_modulate_to_bf16(__nv_bfloat16* out, const float* x, const float* shift, const float* scale,
+                                int64_t mod_stride, int B, int64_t T, int C, float eps) {
+  const int64_t rows = int64_t(B) * T;
+  if (rows <= 0) return;
+  if (C < 1) throw_invalid("layernorm_modulate: C < 1");
+  layernorm_modulate_bf16_kernel<<<row_grid(rows), dim3(32, kRowsPerBlock), 0, stream()>>>(out, x, shift, scale,
+                                                                                          mod_stride, T, rows, C, eps);
+  check_launch("layernorm_modulate_bf16_kernel");
 }
 
 void rmsnorm_to_bf16(__nv_bfloat16* out, const float* inp, const float* weight, int64_t rows, int C, float eps) {
