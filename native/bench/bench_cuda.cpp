@@ -183,15 +183,15 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
       DevBuf mod(be, size_t(B) * 6 * C, 15), w1(be, size_t(B) * C, 16), h(be, size_t(BN) * C, 17),
           q(be, size_t(BN) * C, 18), hid(be, size_t(BN) * Hm, 19), t0(be, size_t(B) * 6 * C, 20, 0.1f),
           table(be, size_t(6) * C, 21, 0.1f), ones(be, size_t(C), 22);
-      const cpu::DimbaBlock blk{table.p, ones.p, dw, dw, dw, dw, dw, dw, dw, b.p, b.p, b.p, b.p, b.p, b.p, b.p,
+      const DimbaBlock blk{table.p, ones.p, dw, dw, dw, dw, dw, dw, dw, b.p, b.p, b.p, b.p, b.p, b.p, b.p,
                                 DType::BF16, C, H, Hm};
-      const cpu::DimbaBlockScratch sc{mod.p, w1.p, h.p, y.p, q.p, kv.p, a, hid.p};
+      const DimbaBlockScratch sc{mod.p, w1.p, h.p, y.p, q.p, kv.p, a, hid.p};
       row("attention block as its ops (f32 between them)", time_median(be, reps, [&] {
             composed_dimba_block_forward(be, x.p, sc, ctx.p, dl, t0.p, blk, B, N, L);
           }),
           attn_flops + cross_flops + mlp_flops);
       row("dimba_block_forward (bf16 between its steps)", time_median(be, reps, [&] {
-            be.dimba_block_forward(x.p, sc, ctx.p, dl, t0.p, blk, B, N, L);
+            be.dimba_block_forward(be, x.p, sc, ctx.p, dl, t0.p, blk, B, N, L);
           }),
           attn_flops + cross_flops + mlp_flops);
     }
@@ -286,16 +286,16 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
       be.upload(dw, w.data(), w.size() * 2);
       DevBuf res(be, size_t(BN) * C, 14), out(be, size_t(BN) * C, 15), h(be, size_t(BN) * C, 16),
           dtr(be, size_t(BN) * R, 17);
-      const cpu::MambaDirection dir{dcw, dD, dw, dw, dD, dA, dD};
-      const cpu::MambaBlock m{dD, 1e-5f, dw, {dir, dir}, dw, DType::BF16, C, Di, Ns, R, c.d_conv};
-      const cpu::MambaBlockScratch sc{h.p, xz.p, u.p, xdbl.p, dtr.p, delta.p, y.p};
+      const MambaDirection dir{dcw, dD, dw, dw, dD, dA, dD};
+      const MambaBlock m{dD, 1e-5f, dw, {dir, dir}, dw, DType::BF16, C, Di, Ns, R, c.d_conv};
+      const MambaBlockScratch sc{h.p, xz.p, u.p, xdbl.p, dtr.p, delta.p, y.p};
       const double flops = 2.0 * BN * (3.0 * C * Di + 2.0 * (Di * xs + R * Di)) + 2.0 * BN * Di * (6.0 * Ns + 4);
       row("Mamba block as its ops (f32 between them)", time_median(be, reps, [&] {
             composed_mamba_block_forward(be, out.p, sc, res.p, m, B, N);
           }),
           flops);
       row("mamba_block_forward (bf16 between its steps)",
-          time_median(be, reps, [&] { be.mamba_block_forward(out.p, sc, res.p, m, B, N); }), flops);
+          time_median(be, reps, [&] { be.mamba_block_forward(be, out.p, sc, res.p, m, B, N); }), flops);
       be.free(dw);
     }
     be.free(dA);

@@ -3,6 +3,8 @@
 // every op synchronises the device, runs, synchronises again and adds its time to a row (the
 // op, and for Linears and attention their shape). bench_cuda's op table times chosen ops alone;
 // this catches everything a forward calls (the small GEMMs, copies, adds, norms).
+// A block op (composed.h) that runs as a composition calls the profiled table's ops: they get
+// their own rows, and the block's row keeps only its own time (a fused block: all of it).
 // The synchronisations cost a few microseconds an op on a GPU, so a bench prints the profiled
 // forward's total beside an unprofiled one. Never profile inside a CUDA graph capture
 // (synchronising there is an error). One profile at a time: a table of function pointers has
@@ -32,6 +34,7 @@ namespace profile_detail {
 inline const Backend* inner = nullptr;
 inline bool on = false;
 inline std::map<std::string, OpRow> rows;
+inline double nested_s = 0;  // time spent in profiled ops called from the op being timed
 
 inline double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -51,14 +54,18 @@ struct Timed<void (*)(A...)> {
     static void call(A... a) {
       if (!on) return (inner->*Op)(a...);
       const std::string key = describe ? std::string(name) + " " + describe(a...) : std::string(name);
+      const double outer = nested_s;  // the time of the ops this one calls counts as theirs
+      nested_s = 0;
       inner->synchronize();
       const double t0 = now_s();
       (inner->*Op)(a...);
       inner->synchronize();
+      const double t = now_s() - t0;
       OpRow& r = rows[key];
       r.op = key;
-      r.seconds += now_s() - t0;
+      r.seconds += t - nested_s;
       r.calls += 1;
+      nested_s = outer + t;
     }
   };
 };
@@ -182,11 +189,11 @@ inline const Backend& profiled(const Backend& be) {
       });
   wrap<&Backend::dimba_block_forward>(
       b, "dimba_block_forward",
-      +[](float*, const cpu::DimbaBlockScratch&, const float*, const int*, const float*, const cpu::DimbaBlock& w,
-          int B, int N, int L) { return profile_detail::shape("%dx%d text tokens, %d heads", N, L, w.H); });
+      +[](const Backend&, float*, const DimbaBlockScratch&, const float*, const int*, const float*,
+          const DimbaBlock& w, int B, int N, int L) { return profile_detail::shape("%dx%d text tokens, %d heads", N, L, w.H); });
   wrap<&Backend::mamba_block_forward>(
-      b, "mamba_block_forward", +[](float*, const cpu::MambaBlockScratch&, const float*, const cpu::MambaBlock& m, int B,
-                                    int N) { return profile_detail::shape("%d tokens x %d, d_inner %d", N, B, m.Di); });
+      b, "mamba_block_forward", +[](const Backend&, float*, const MambaBlockScratch&, const float*,
+                                    const MambaBlock& m, int B, int N) { return profile_detail::shape("%d tokens x %d, d_inner %d", N, B, m.Di); });
   DIMBA_PROFILE_OP(zero);
   DIMBA_PROFILE_OP(linear_backward);
   DIMBA_PROFILE_OP(layernorm_backward);

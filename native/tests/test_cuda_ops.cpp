@@ -432,7 +432,7 @@ void test_dimba_block() {
           auto block = [&](bool dev) {
             auto wp = [&](int i) { return dev ? ws[size_t(i)]->dev() : ws[size_t(i)]->host(); };
             auto bp = [&](int i) { return dev ? dbias[size_t(i)]->f() : bias[size_t(i)].data(); };
-            return cpu::DimbaBlock{dev ? dtable.f() : table.data(), dev ? dones.f() : ones.data(),
+            return DimbaBlock{dev ? dtable.f() : table.data(), dev ? dones.f() : ones.data(),
                                    wp(0), wp(1), wp(2), wp(3), wp(4), wp(5), wp(6),
                                    bp(0), bp(1), bp(2), bp(3), bp(4), bp(5), bp(6), dt, C, s.H, Hm};
           };
@@ -448,15 +448,15 @@ void test_dimba_block() {
           auto scratch = [&](bool dev) {
             float* p[8];
             for (int i = 0; i < 8; ++i) p[i] = dev ? ds[size_t(i)]->f() : hs[size_t(i)].data();
-            return cpu::DimbaBlockScratch{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]};
+            return DimbaBlockScratch{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]};
           };
           std::vector<float> want = x;
-          cpu::dimba_block_forward(want.data(), scratch(false), ctx.data(), lens.data(), t0.data(), block(false), s.B,
+          composed_dimba_block_forward(cpu_backend(), want.data(), scratch(false), ctx.data(), lens.data(), t0.data(), block(false), s.B,
                                    s.N, s.L);
           want = added(want);
           Dev dx(x);
           const int* lens_d = static_cast<const int*>(dlens.p);
-          cub->dimba_block_forward(dx.f(), scratch(true), dctx.f(), lens_d, dt0.f(), block(true), s.B, s.N, s.L);
+          cub->dimba_block_forward(*cub, dx.f(), scratch(true), dctx.f(), lens_d, dt0.f(), block(true), s.B, s.N, s.L);
           const std::vector<float> got = added(dx.get());
           std::printf("    %s dimba_block B=%d N=%d L=%d H=%d hd=%d %s\n", reduced ? "tensor-core" : "exact", s.B, s.N,
                       s.L, s.H, s.hd, dtype_name(dt));
@@ -642,7 +642,7 @@ void test_mamba_block() {
           std::vector<std::unique_ptr<Weight>> lin;  // x_proj, dt_proj per direction
           std::vector<std::unique_ptr<Dev>> small;   // the f32 tensors per direction on the device
           Dev dnorm(norm_w);
-          cpu::MambaBlock mh{norm_w.data(), 1e-5f, win.host(), {}, wout.host(), dt, s.C, s.Di, s.Ns, s.R, s.K}, md = mh;
+          MambaBlock mh{norm_w.data(), 1e-5f, win.host(), {}, wout.host(), dt, s.C, s.Di, s.Ns, s.R, s.K}, md = mh;
           md.norm_w = dnorm.f();
           md.in_proj_w = win.dev();
           md.out_proj_w = wout.dev();
@@ -661,12 +661,12 @@ void test_mamba_block() {
           }
           std::vector<float> want(size_t(M) * s.C), h(want.size()), xz(size_t(M) * 2 * s.Di), u(size_t(M) * s.Di),
               xdbl(size_t(M) * xs), dtr(size_t(M) * s.R), delta(u.size()), y(u.size());
-          cpu::mamba_block_forward(want.data(),
+          composed_mamba_block_forward(cpu_backend(), want.data(),
                                    {h.data(), xz.data(), u.data(), xdbl.data(), dtr.data(), delta.data(), y.data()},
                                    res.data(), mh, s.B, s.N);
           Dev dres(res), dout(zeros(int64_t(M) * s.C)), dh(h), dxz(xz), du(u), dxdbl(xdbl), ddt(dtr), ddelta(delta),
               dy(y);
-          cub->mamba_block_forward(dout.f(), {dh.f(), dxz.f(), du.f(), dxdbl.f(), ddt.f(), ddelta.f(), dy.f()}, dres.f(),
+          cub->mamba_block_forward(*cub, dout.f(), {dh.f(), dxz.f(), du.f(), dxdbl.f(), ddt.f(), ddelta.f(), dy.f()}, dres.f(),
                                    md, s.B, s.N);
           std::printf("    %s mamba_block B=%d N=%d C=%d d_inner=%d d_state=%d dt_rank=%d d_conv=%d %s\n",
                       reduced ? "tensor-core" : "exact", s.B, s.N, s.C, s.Di, s.Ns, s.R, s.K, dtype_name(dt));

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <string>
 
+#include "backend/composed.h"
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/ops.h"
 
@@ -60,8 +61,9 @@ struct Backend {
   decltype(&cpu::conv1d_causal_depthwise_silu_forward) conv1d_causal_depthwise_silu_forward;  // Mamba
   decltype(&cpu::self_attention_forward) self_attention_forward;      // Dimba's self-attention
   decltype(&cpu::cross_attention_forward) cross_attention_forward;    // Dimba's cross-attention
-  decltype(&cpu::dimba_block_forward) dimba_block_forward;            // Dimba's attention blocks
-  decltype(&cpu::mamba_block_forward) mamba_block_forward;            // Dimba's Mamba blocks
+  // Dimba's blocks (composed.h), called with the table itself first: be.dimba_block_forward(be, ...).
+  decltype(&composed_dimba_block_forward) dimba_block_forward;
+  decltype(&composed_mamba_block_forward) mamba_block_forward;
 
   // Training (training/dimba_train.cpp). Appended after the forward ops so that a table
   // written positionally before them still compiles; a backend without them leaves them null
@@ -92,18 +94,6 @@ struct Backend {
 
 // The CPU backend (always available).
 const Backend& cpu_backend();
-
-// Ops composed of `be`'s other ops (backend/composed.cpp): what a backend without a kernel of
-// its own for one fills its table entry with.
-void composed_dimba_block_forward(const Backend& be, float* x, const cpu::DimbaBlockScratch& s, const float* ctx,
-                                  const int* ctx_lens, const float* t0, const cpu::DimbaBlock& w, int B, int N, int L);
-void composed_mamba_block_forward(const Backend& be, float* out, const cpu::MambaBlockScratch& s,
-                                  const float* residual, const cpu::MambaBlock& m, int B, int N);
-// out[b] = LN(x[b]) * (1 + scale_b) + shift_b (LayerNorm without affine, eps 1e-6; shift_b =
-// shift + b * mod_stride, likewise scale) in one pass over x: the modulation is LayerNorm's own
-// affine with the per-sample weight 1 + scale_b, formed in `w1` [B, C] from `ones` [C].
-void composed_layernorm_modulate(const Backend& be, float* out, const float* x, const float* shift, const float* scale,
-                                 int64_t mod_stride, const float* ones, float* w1, int B, int N, int C);
 
 // "cpu" or "vulkan"; EngineError(BackendUnavailable) when the backend is not in this build or
 // has no device, InvalidArgument for an unknown name. Choosing by setting: backend/select.h.

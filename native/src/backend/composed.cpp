@@ -27,8 +27,8 @@ void composed_layernorm_modulate(const Backend& be, float* out, const float* x, 
   }
 }
 
-void composed_dimba_block_forward(const Backend& be, float* x, const cpu::DimbaBlockScratch& s, const float* ctx,
-                                  const int* ctx_lens, const float* t0, const cpu::DimbaBlock& w, int B, int N, int L) {
+void composed_dimba_block_forward(const Backend& be, float* x, const DimbaBlockScratch& s, const float* ctx,
+                                  const int* ctx_lens, const float* t0, const DimbaBlock& w, int B, int N, int L) {
   const int C = w.C, H = w.H;
   const int64_t BN = int64_t(B) * N;
   for (int b = 0; b < B; ++b) be.add_forward(s.mod + int64_t(b) * 6 * C, t0 + int64_t(b) * 6 * C, w.table, 6 * C);
@@ -48,14 +48,14 @@ void composed_dimba_block_forward(const Backend& be, float* x, const cpu::DimbaB
   be.gated_residual_forward(x, s.h, gate_mlp, B, N, C, 6 * C);
 }
 
-void composed_mamba_block_forward(const Backend& be, float* out, const cpu::MambaBlockScratch& s,
-                                  const float* residual, const cpu::MambaBlock& m, int B, int N) {
+void composed_mamba_block_forward(const Backend& be, float* out, const MambaBlockScratch& s,
+                                  const float* residual, const MambaBlock& m, int B, int N) {
   const int C = m.C, Di = m.Di, Ns = m.Ns, R = m.R, xs = R + 2 * Ns;  // x_dbl row: [dt_raw | B | C]
   const int64_t BN = int64_t(B) * N;
   be.rmsnorm_forward(s.h, nullptr, residual, m.norm_w, BN, C, m.norm_eps);
   be.linear_forward(s.xz, s.h, m.in_proj_w, m.wdtype, nullptr, int(BN), C, 2 * Di, false);
   for (int dir = 0; dir < 2; ++dir) {
-    const cpu::MambaDirection& d = m.dir[dir];
+    const MambaDirection& d = m.dir[dir];
     const bool reverse = dir == 1;
     for (int b = 0; b < B; ++b)
       be.conv1d_causal_depthwise_silu_forward(s.u + int64_t(b) * N * Di, s.xz + int64_t(b) * N * 2 * Di, d.conv_w,

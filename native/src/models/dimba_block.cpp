@@ -13,14 +13,14 @@ void dimba_block_forward(float* x, const float* yy, const int* y_lens, const flo
                          const float* ones, const DimbaConfig& cfg, int B, int N, int L, const Backend& be,
                          Arena& arena) {
   const int C = cfg.hidden_size, Hm = cfg.mlp_hidden();
-  // Weights in the order of cpu::DimbaBlock: the table, then the Linears' weights, then biases.
-  const cpu::DimbaBlock blk{w.scale_shift_table, ones,
+  // Weights in the order of DimbaBlock: the table, then the Linears' weights, then biases.
+  const DimbaBlock blk{w.scale_shift_table, ones,
                             w.attn_qkv_w.data, w.attn_proj_w.data, w.cross_q_w.data, w.cross_kv_w.data,
                             w.cross_proj_w.data, w.mlp_fc1_w.data, w.mlp_fc2_w.data,
                             w.attn_qkv_b, w.attn_proj_b, w.cross_q_b, w.cross_kv_b, w.cross_proj_b, w.mlp_fc1_b,
                             w.mlp_fc2_b, w.attn_qkv_w.dtype, C, cfg.num_heads, Hm};
   const size_t BN = size_t(B) * N, BL = size_t(B) * L, m0 = arena.mark();
-  cpu::DimbaBlockScratch s;
+  DimbaBlockScratch s;
   s.mod = arena.alloc_f32(size_t(B) * 6 * C);
   s.w1 = arena.alloc_f32(size_t(B) * C);
   s.h = arena.alloc_f32(BN * C);
@@ -31,7 +31,7 @@ void dimba_block_forward(float* x, const float* yy, const int* y_lens, const flo
   s.kv = stage + BN * C;
   s.a = s.kv + BL * 2 * C;
   s.hid = stage;
-  be.dimba_block_forward(x, s, yy, y_lens, t0, blk, B, N, L);
+  be.dimba_block_forward(be, x, s, yy, y_lens, t0, blk, B, N, L);
   arena.reset(m0);
 }
 

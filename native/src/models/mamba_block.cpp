@@ -7,14 +7,14 @@ namespace dimba {
 
 void mamba_block_forward(float* out, const float* residual, const MambaBlockWeights& w, const DimbaConfig& cfg, int B,
                          int N, const Backend& be, Arena& arena) {
-  cpu::MambaBlock m{w.norm_w, 1e-5f, w.in_proj_w.data, {}, w.out_proj_w.data, w.in_proj_w.dtype, cfg.hidden_size,
+  MambaBlock m{w.norm_w, 1e-5f, w.in_proj_w.data, {}, w.out_proj_w.data, w.in_proj_w.dtype, cfg.hidden_size,
                     cfg.d_inner(), cfg.d_state, cfg.dt_rank_resolved(), cfg.d_conv};
   for (int dir = 0; dir < 2; ++dir) {
     const MambaDirWeights& d = dir ? w.bwd : w.fwd;
     m.dir[dir] = {d.conv_w, d.conv_b, d.x_proj_w.data, d.dt_proj_w.data, d.dt_proj_b, d.A, d.D};
   }
   const size_t BN = size_t(B) * N, m0 = arena.mark();
-  cpu::MambaBlockScratch s;
+  MambaBlockScratch s;
   s.h = arena.alloc_f32(BN * m.C);
   s.xz = arena.alloc_f32(BN * 2 * m.Di);
   s.u = arena.alloc_f32(BN * m.Di);
@@ -22,7 +22,7 @@ void mamba_block_forward(float* out, const float* residual, const MambaBlockWeig
   s.dt = arena.alloc_f32(BN * m.R);
   s.delta = arena.alloc_f32(BN * m.Di);
   s.y = arena.alloc_f32(BN * m.Di);
-  be.mamba_block_forward(out, s, residual, m, B, N);
+  be.mamba_block_forward(be, out, s, residual, m, B, N);
   arena.reset(m0);
 }
 

@@ -856,8 +856,8 @@ void cross_attention_forward(float* x, float* q, float* kv, float* a, const floa
 // the gated residual after the self-attention writes the new x in bf16 for the cross-attention's
 // q (gated_residual_to_bf16), and the modules take their bf16 paths from there: against the
 // composition, two f32 passes over [B N, C] and three conversions fewer.
-bool dimba_block_bf16(float* x, const cpu::DimbaBlockScratch& s, const float* ctx, const int* ctx_lens,
-                      const float* t0, const cpu::DimbaBlock& w, int B, int N, int L) {
+bool dimba_block_bf16(float* x, const DimbaBlockScratch& s, const float* ctx, const int* ctx_lens,
+                      const float* t0, const DimbaBlock& w, int B, int N, int L) {
   const int C = w.C, H = w.H;
   if (!bf16_attention_path(w.wdtype, C, H) || B <= 0 || N <= 0 || L <= 0) return false;
   check_module("dimba_block_forward", B, N, L, C, H);

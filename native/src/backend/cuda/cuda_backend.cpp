@@ -27,15 +27,15 @@ void zero(void* p, size_t bytes);
 }  // namespace cu
 
 namespace {
-void dimba_block_forward(float* x, const cpu::DimbaBlockScratch& s, const float* ctx, const int* ctx_lens,
-                         const float* t0, const cpu::DimbaBlock& w, int B, int N, int L) {
+// The blocks' fused bf16 paths where they apply, else the compositions of the ops.
+void dimba_block_forward(const Backend& be, float* x, const DimbaBlockScratch& s, const float* ctx,
+                         const int* ctx_lens, const float* t0, const DimbaBlock& w, int B, int N, int L) {
   if (!cu::dimba_block_bf16(x, s, ctx, ctx_lens, t0, w, B, N, L))
-    composed_dimba_block_forward(cuda_backend(), x, s, ctx, ctx_lens, t0, w, B, N, L);
+    composed_dimba_block_forward(be, x, s, ctx, ctx_lens, t0, w, B, N, L);
 }
-void mamba_block_forward(float* out, const cpu::MambaBlockScratch& s, const float* residual, const cpu::MambaBlock& m,
-                         int B, int N) {
-  if (!cu::mamba_block_bf16(out, s, residual, m, B, N))
-    composed_mamba_block_forward(cuda_backend(), out, s, residual, m, B, N);
+void mamba_block_forward(const Backend& be, float* out, const MambaBlockScratch& s, const float* residual,
+                         const MambaBlock& m, int B, int N) {
+  if (!cu::mamba_block_bf16(out, s, residual, m, B, N)) composed_mamba_block_forward(be, out, s, residual, m, B, N);
 }
 }  // namespace
 

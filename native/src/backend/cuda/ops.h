@@ -6,7 +6,7 @@
 #pragma once
 #include <cstdint>
 
-#include "backend/cpu/ops.h"
+#include "backend/composed.h"
 #include "core/dtype.h"
 
 namespace dimba::cu {
@@ -89,11 +89,11 @@ void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, fl
 // The attention block with its steps handing each other bf16 (tensor-core mode, bf16 weights,
 // the mma.sync attention, head width a multiple of 8 up to 128, text tokens); false, with
 // nothing run, elsewhere (attention.cu).
-bool dimba_block_bf16(float* x, const cpu::DimbaBlockScratch& s, const float* ctx, const int* ctx_lens,
-                      const float* t0, const cpu::DimbaBlock& w, int B, int N, int L);
+bool dimba_block_bf16(float* x, const DimbaBlockScratch& s, const float* ctx, const int* ctx_lens,
+                      const float* t0, const DimbaBlock& w, int B, int N, int L);
 // The Mamba block with its steps handing each other bf16 (tensor-core mode, bf16 weights, the
 // one-pass scan); false, with nothing run, elsewhere: cuda_backend.cpp then composes the ops.
-bool mamba_block_bf16(float* out, const cpu::MambaBlockScratch& s, const float* residual, const cpu::MambaBlock& m,
+bool mamba_block_bf16(float* out, const MambaBlockScratch& s, const float* residual, const MambaBlock& m,
                       int B, int N);
 
 // embed.cu (patches and the sinusoid tables)

@@ -629,7 +629,7 @@ void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, fl
 // half the traffic of f32, and no conversion pass before the Linears); the scan's state, x_dbl
 // (B, C and dt_raw) and the forward direction's y stay f32. u's bf16 values live in the first half
 // of u's f32 buffer; the others in op scratch.
-bool mamba_block_bf16(float* out, const cpu::MambaBlockScratch& s, const float* residual, const cpu::MambaBlock& m,
+bool mamba_block_bf16(float* out, const MambaBlockScratch& s, const float* residual, const MambaBlock& m,
                       int B, int N) {
   // The chunked scan reads f32 only: DIMBA_CUDA_SCAN=chunked runs the block as separate ops.
   if (!reduced_precision() || m.wdtype != DType::BF16 || scan_kernel() != ScanKernel::Warp || B <= 0 || N <= 0)
@@ -645,7 +645,7 @@ bool mamba_block_bf16(float* out, const cpu::MambaBlockScratch& s, const float* 
   auto* u16 = reinterpret_cast<bf16*>(s.u);
   auto* y16 = static_cast<bf16*>(scratch(kScratchG, size_t(M) * Di * 2));
   for (int dir = 0; dir < 2; ++dir) {
-    const cpu::MambaDirection& d = m.dir[dir];
+    const MambaDirection& d = m.dir[dir];
     const bool reverse = dir == 1;
     for (int b = 0; b < B; ++b)
       conv1d<true>(u16 + int64_t(b) * N * Di, xz16 + int64_t(b) * N * 2 * Di, d.conv_w, d.conv_b, N, Di, m.K, 2 * Di,

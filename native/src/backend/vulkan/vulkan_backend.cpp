@@ -20,14 +20,6 @@ void vk_upload(void* dst, const void* src, size_t bytes) { vk::Context::get().up
 void vk_download(void* dst, const void* src, size_t bytes) { vk::Context::get().download(dst, src, bytes); }
 void vk_sync() { vk::Context::get().synchronize(); }
 size_t vk_max_buffer() { return vk::Context::get().max_buffer_bytes(); }
-void vk_dimba_block_forward(float* x, const cpu::DimbaBlockScratch& s, const float* ctx, const int* ctx_lens,
-                            const float* t0, const cpu::DimbaBlock& w, int B, int N, int L) {
-  composed_dimba_block_forward(vulkan_backend(), x, s, ctx, ctx_lens, t0, w, B, N, L);
-}
-void vk_mamba_block_forward(float* out, const cpu::MambaBlockScratch& s, const float* residual, const cpu::MambaBlock& m,
-                            int B, int N) {
-  composed_mamba_block_forward(vulkan_backend(), out, s, residual, m, B, N);
-}
 }  // namespace
 
 bool vulkan_compiled_in() { return true; }
@@ -85,8 +77,8 @@ const Backend& vulkan_backend() {
       vk::conv1d_causal_depthwise_silu_forward,
       vk::self_attention_forward,
       vk::cross_attention_forward,
-      vk_dimba_block_forward,
-      vk_mamba_block_forward,
+      composed_dimba_block_forward,  // no fused kernels: the compositions of the ops above
+      composed_mamba_block_forward,
       vk::zero,
       vk::linear_backward,
       vk::layernorm_backward,
