@@ -21,10 +21,11 @@
 #        --res LIST     resolutions for the bench (default 512,1024)
 # Environment: OUT (default build/cuda-results), DIMBA_CUDA_ARCHITECTURES (default 90),
 #              JOBS (default nproc), DIMBA_CUDA_BUILD_DIR (default build/cuda-device),
-#              DIMBA_CUDA_ATTENTION=wmma, DIMBA_CUDA_SCAN=chunked (the earlier attention and
-#              scan kernels instead of the defaults; both of each are always tested and timed).
-#              When the golden cases fail, the script reruns them with each switch and keeps
-#              the one under which they pass for the bench.
+#              DIMBA_CUDA_BLOCKS=composed (the block ops as compositions of the ops, without
+#              their bf16 paths), DIMBA_CUDA_ATTENTION=wmma, DIMBA_CUDA_SCAN=chunked (the
+#              earlier attention and scan kernels instead of the defaults; both of each are
+#              always tested and timed). When the golden cases fail, the script reruns them
+#              with each switch and keeps the first under which they pass for the bench.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 out=${OUT:-$root/build/cuda-results}
@@ -149,10 +150,10 @@ if grep -q -E "illegal memory access|unspecified launch failure|misaligned addre
   rm -f "$out/test_cuda_ops.blocking.log"
 fi
 if ! step "test_cuda_golden" "$out/test_cuda_golden.log" 240 "$build/test_cuda_golden"; then
-  # Each default kernel has its predecessor behind a switch: find which one the failure follows,
-  # and let the rest of the run (the bench) use the predecessor.
+  # Each default path has its predecessor behind a switch (the fused blocks first: the cheapest
+  # to give up): find which one the failure follows, and let the rest of the run use it.
   passing=""
-  for alt in DIMBA_CUDA_SCAN=chunked DIMBA_CUDA_ATTENTION=wmma; do
+  for alt in DIMBA_CUDA_BLOCKS=composed DIMBA_CUDA_SCAN=chunked DIMBA_CUDA_ATTENTION=wmma; do
     echo "==== rerun with $alt ====" >> "$out/test_cuda_golden.log"
     if step "golden, ${alt#DIMBA_CUDA_}" "$out/test_cuda_golden.alt.log" 240 env "$alt" "$build/test_cuda_golden"; then
       [ -z "$passing" ] && passing=$alt

@@ -859,7 +859,7 @@ void cross_attention_forward(float* x, float* q, float* kv, float* a, const floa
 bool dimba_block_bf16(float* x, const DimbaBlockScratch& s, const float* ctx, const int* ctx_lens,
                       const float* t0, const DimbaBlock& w, int B, int N, int L) {
   const int C = w.C, H = w.H;
-  if (!bf16_attention_path(w.wdtype, C, H) || B <= 0 || N <= 0 || L <= 0) return false;
+  if (!fused_blocks() || !bf16_attention_path(w.wdtype, C, H) || B <= 0 || N <= 0 || L <= 0) return false;
   check_module("dimba_block_forward", B, N, L, C, H);
   const int M = B * N;
   for (int b = 0; b < B; ++b) add_forward(s.mod + int64_t(b) * 6 * C, t0 + int64_t(b) * 6 * C, w.table, 6 * C);

@@ -61,6 +61,12 @@ std::atomic<bool> g_chunked_scan{[] {
   return e && std::string(e) == "chunked";
 }()};
 
+// DIMBA_CUDA_BLOCKS=composed runs the block ops as compositions of the ops (no bf16 paths).
+const bool g_composed_blocks = [] {
+  const char* e = std::getenv("DIMBA_CUDA_BLOCKS");
+  return e && std::string(e) == "composed";
+}();
+
 std::string unavailable(const std::string& why) { return "backend 'cuda' is not available: " + why; }
 
 void start(State& s) {
@@ -145,6 +151,7 @@ void throw_invalid(const std::string& what) { throw EngineError(ErrorCode::Inval
 bool reduced_precision() { return g_reduced.load(); }
 AttentionKernel attention_kernel() { return g_wmma_attention.load() ? AttentionKernel::Wmma : AttentionKernel::Mma; }
 ScanKernel scan_kernel() { return g_chunked_scan.load() ? ScanKernel::Chunked : ScanKernel::Warp; }
+bool fused_blocks() { return !g_composed_blocks; }
 
 size_t max_buffer_bytes() {
   ensure_device();

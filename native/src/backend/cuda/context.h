@@ -53,6 +53,7 @@ enum class AttentionKernel { Mma, Wmma };  // cuda_backend.h: cuda_set_attention
 AttentionKernel attention_kernel();
 enum class ScanKernel { Warp, Chunked };  // cuda_backend.h: cuda_set_scan_kernel
 ScanKernel scan_kernel();
+bool fused_blocks();  // false under DIMBA_CUDA_BLOCKS=composed: the block ops compose the ops
 
 // Lets `kernel` take `bytes` of dynamic shared memory (past the default 48 KiB).
 template <class Kernel>

@@ -632,7 +632,8 @@ void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, fl
 bool mamba_block_bf16(float* out, const MambaBlockScratch& s, const float* residual, const MambaBlock& m,
                       int B, int N) {
   // The chunked scan reads f32 only: DIMBA_CUDA_SCAN=chunked runs the block as separate ops.
-  if (!reduced_precision() || m.wdtype != DType::BF16 || scan_kernel() != ScanKernel::Warp || B <= 0 || N <= 0)
+  if (!fused_blocks() || !reduced_precision() || m.wdtype != DType::BF16 || scan_kernel() != ScanKernel::Warp ||
+      B <= 0 || N <= 0)
     return false;
   const int C = m.C, Di = m.Di, Ns = m.Ns, R = m.R, xs = R + 2 * Ns;
   check_scan("mamba_block_forward", N, Di, Ns);
