@@ -242,13 +242,17 @@ size_t warp_scan_smem(int N) {  // u, delta, z rows per channel, B and C rows pe
 }
 
 // Its arguments: as ScanArgs, with u, delta and z stored as In and y as Out (f32 both for
-// selective_scan_forward; bf16 in the mixer's bf16 path), and y = y_add + the scan's output
-// where y_add is set (accumulate: y_add = y; the mixer's backward direction: the forward's f32 y).
+// selective_scan_forward; bf16 in the Mamba block's bf16 path), y = y_add + the scan's output
+// where y_add is set (accumulate: y_add = y; the block's backward direction: the forward's f32
+// y), and delta_bias [D] (where set) added to delta in f32 before its softplus, as Mamba's
+// kernel adds dt_proj's bias: a bf16 delta then carries the rounding of the product alone, not
+// of the sum with a bias of magnitude ~5 (whose ulp in bf16 would be ~1.5% of softplus's value).
 template <class In, class Out>
 struct WarpScanArgs {
   Out* y;
   const float* y_add;
   const In *u, *delta, *z;
+  const float* delta_bias;
   const float *A, *Bm, *Cm, *Dskip;
   int T, D, N;
   int64_t bc_stride, z_stride;
@@ -279,7 +283,7 @@ __global__ void __launch_bounds__(kWarpsPB * 32) scan_warp_kernel(WarpScanArgs<I
       const int64_t t = row0 + time_of(base + k, a.T, a.reverse);
       const bool ok = dd < a.D;
       const int p = c * kRow + warp_col(k);
-      const float dv = ok ? to_f32(a.delta[t * a.D + dd]) : 0.0f;
+      const float dv = ok ? to_f32(a.delta[t * a.D + dd]) + (a.delta_bias ? a.delta_bias[dd] : 0.0f) : 0.0f;
       sdl[p] = a.delta_softplus ? softplus(dv) : dv;
       su[p] = ok ? to_f32(a.u[t * a.D + dd]) : 0.0f;
       sz[p] = ok ? to_f32(a.z[t * a.z_stride + dd]) : 0.0f;
@@ -521,9 +525,9 @@ void launch_warp_scan(const WarpScanArgs<In, Out>& a, int sequences = 1) {
 
 void scan_forward(ScanArgs a) {
   if (scan_kernel() == ScanKernel::Warp) {
-    launch_warp_scan(WarpScanArgs<float, float>{a.y, a.accumulate ? a.y : nullptr, a.u, a.delta, a.z, a.A, a.Bm, a.Cm,
-                                                a.Dskip, a.T, a.D, a.N, a.bc_stride, a.z_stride, a.reverse,
-                                                a.delta_softplus});
+    launch_warp_scan(WarpScanArgs<float, float>{a.y, a.accumulate ? a.y : nullptr, a.u, a.delta, a.z, nullptr, a.A,
+                                                a.Bm, a.Cm, a.Dskip, a.T, a.D, a.N, a.bc_stride, a.z_stride,
+                                                a.reverse, a.delta_softplus});
     return;
   }
   const int cpb = kThreads / lanes_for(a.N), gx = (a.D + cpb - 1) / cpb;
@@ -655,17 +659,17 @@ bool mamba_block_bf16(float* out, const MambaBlockScratch& s, const float* resid
     copy_rows_forward(s.dt, s.xdbl, M, R, R, xs);
     const void* dt16 = to_16(kScratchC, DType::BF16, s.dt, int64_t(M) * R);
     auto* delta16 = static_cast<const bf16*>(linear_into_16(kScratchF, s.delta, dt16, d.dt_proj_w, m.wdtype,
-                                                            d.dt_proj_b, M, R, Di));
+                                                            nullptr, M, R, Di));  // the scan adds the bias
     // All B samples in one launch (twice the blocks of one, for latency hiding).
     const float* Bm = s.xdbl + R;
     const bf16* z = xz16 + Di;
     if (reverse)  // adds onto the forward direction's y, rounding the sum for out_proj
-      launch_warp_scan(WarpScanArgs<bf16, bf16>{y16, s.y, u16, delta16, z, d.A, Bm, Bm + Ns, d.D, N, Di, Ns, xs, 2 * Di,
-                                                true, true},
+      launch_warp_scan(WarpScanArgs<bf16, bf16>{y16, s.y, u16, delta16, z, d.dt_proj_b, d.A, Bm, Bm + Ns, d.D, N, Di,
+                                                Ns, xs, 2 * Di, true, true},
                        B);
     else
-      launch_warp_scan(WarpScanArgs<bf16, float>{s.y, nullptr, u16, delta16, z, d.A, Bm, Bm + Ns, d.D, N, Di, Ns, xs,
-                                                 2 * Di, false, true},
+      launch_warp_scan(WarpScanArgs<bf16, float>{s.y, nullptr, u16, delta16, z, d.dt_proj_b, d.A, Bm, Bm + Ns, d.D, N,
+                                                 Di, Ns, xs, 2 * Di, false, true},
                        B);
   }
   linear_from_16(out, y16, m.out_proj_w, m.wdtype, nullptr, M, Di, C);
