@@ -190,10 +190,14 @@ inline const Backend& profiled(const Backend& be) {
   wrap<&Backend::dimba_block_forward>(
       b, "dimba_block_forward",
       +[](const Backend&, float*, const DimbaBlockScratch&, const float*, const int*, const float*,
-          const DimbaBlock& w, int B, int N, int L) { return profile_detail::shape("%dx%d text tokens, %d heads", N, L, w.H); });
+          const DimbaBlock& w, int, int N, int L) {
+        return profile_detail::shape("%dx%d text tokens, %d heads", N, L, w.H);
+      });
   wrap<&Backend::mamba_block_forward>(
-      b, "mamba_block_forward", +[](const Backend&, float*, const MambaBlockScratch&, const float*,
-                                    const MambaBlock& m, int B, int N) { return profile_detail::shape("%d tokens x %d, d_inner %d", N, B, m.Di); });
+      b, "mamba_block_forward",
+      +[](const Backend&, float*, const MambaBlockScratch&, const float*, const MambaBlock& m, int B, int N) {
+        return profile_detail::shape("%d tokens x %d, d_inner %d", N, B, m.Di);
+      });
   DIMBA_PROFILE_OP(zero);
   DIMBA_PROFILE_OP(linear_backward);
   DIMBA_PROFILE_OP(layernorm_backward);

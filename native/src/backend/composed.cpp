@@ -1,6 +1,6 @@
 // Ops composed of a backend's other ops, for the backends without a kernel of their own.
 //
-// Dimba's attention block (see ops.h): each stage's scratch is dead once the stage has added
+// Dimba's attention block (composed.h): each stage's scratch is dead once the stage has added
 // its output to x, so the next stage may reuse it.
 //
 // Dimba's Mamba block (MODEL.md section 2): h = RMSNorm(residual), then the bidirectional ("v2")

@@ -627,12 +627,11 @@ void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, fl
     scan_backward<32, 2>(b);
 }
 
-
 // The block's steps (backend/composed.cpp) handing each other bf16 where the next step is a
 // tensor-core GEMM or the scan: the normed input, xz, u, delta and the summed y in bf16 (each
 // half the traffic of f32, and no conversion pass before the Linears); the scan's state, x_dbl
-// (B, C and dt_raw) and the forward direction's y stay f32. u's bf16 values live in the first half
-// of u's f32 buffer; the others in op scratch.
+// (B, C and dt_raw) and the forward direction's y stay f32. u's bf16 values live in the first
+// half of u's f32 buffer; the others in op scratch.
 bool mamba_block_bf16(float* out, const MambaBlockScratch& s, const float* residual, const MambaBlock& m,
                       int B, int N) {
   // The chunked scan reads f32 only: DIMBA_CUDA_SCAN=chunked runs the block as separate ops.
