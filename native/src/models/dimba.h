@@ -139,7 +139,7 @@ struct DimbaWeights {
   const float* final_table;  // (2, C)
   Weight final_w;            // (p*p*out, C)
   const float* final_b;      // (p*p*out)
-  const float* ones;         // (C) all 1, made at load: layernorm_modulate's 1 + scale is one add
+  const float* ones;         // (C) all 1, made at load: composed_layernorm_modulate's 1 + scale is one add
 };
 
 // Called with each named activation as it is produced (golden names: act.x_embedder,
