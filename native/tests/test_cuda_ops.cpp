@@ -947,6 +947,38 @@ void test_backward_attention() {
   }
 }
 
+// The tensor-core backward (reduced mode, head dims up to 80: bf16 operands, f32 accumulation)
+// against the CPU's exact gradients at bf16's tolerance, on the gradients alone (the op adds
+// them onto dq0 and dkv0, which would hide their error): head widths 72, 64 and 33 (padded to
+// 64), several query and key tiles, text lengths {7, Tk, 0}.
+void test_backward_attention_tensor_core() {
+  struct Case { int Tq, Tk, H, hd; bool lens; };
+  const int B = 3;
+  for (Case cs : {Case{200, 200, 2, 72, false}, Case{45, 70, 2, 72, true}, Case{130, 90, 3, 64, true},
+                  Case{20, 9, 2, 33, true}}) {
+    const int C = cs.H * cs.hd, Tq = cs.Tq, Tk = cs.Tk;
+    auto q = randn(size_t(B) * Tq * C), kv = randn(size_t(B) * Tk * 2 * C), g = randn(size_t(B) * Tq * C);
+    auto dq0 = randn(q.size()), dkv0 = randn(kv.size());
+    std::vector<int> lens = {7, Tk, 0};
+    std::vector<float> wq(q.size()), wkv(kv.size());
+    Dev dq(q), dkv(kv), dg(g), dl(lens), gq(dq0), gkv(dkv0);
+    const int* hl = cs.lens ? lens.data() : nullptr;
+    const int* dlp = cs.lens ? static_cast<const int*>(dl.p) : nullptr;
+    cpu::attention_backward(wq.data(), wkv.data(), wkv.data() + C, g.data(), q.data(), kv.data(), kv.data() + C, hl, B,
+                            Tq, Tk, cs.H, cs.hd, C, 2 * C, C);
+    cub->attention_backward(gq.f(), gkv.f(), gkv.f() + C, dg.f(), dq.f(), dkv.f(), dkv.f() + C, dlp, B, Tq, Tk, cs.H,
+                            cs.hd, C, 2 * C, C);
+    auto grad = [](std::vector<float> v, const std::vector<float>& v0) {
+      for (size_t i = 0; i < v.size(); ++i) v[i] -= v0[i];
+      return v;
+    };
+    std::printf("    tensor-core attention_backward B=%d Tq=%d Tk=%d H=%d hd=%d %s\n", B, Tq, Tk, cs.H, cs.hd,
+                cs.lens ? "k_lens {7, Tk, 0}" : "no k_lens");
+    CHECK_REL(grad(gq.get(), dq0).data(), wq.data(), wq.size(), kTolBf16);
+    CHECK_REL(grad(gkv.get(), dkv0).data(), wkv.data(), wkv.size(), kTolBf16);
+  }
+}
+
 void test_backward_mamba() {
   const int T = 19, D = 37, K = 4;
   const int64_t stride = 2 * D + 3;
@@ -1044,6 +1076,7 @@ int main() {
   RUN(test_mamba_block);
   RUN(test_patches_and_embeddings);
   RUN(test_vae_ops);
+  with_precision(true, [] { RUN(test_backward_attention_tensor_core); });
   with_precision(false, [] {
     RUN(test_backward_elementwise);
     RUN(test_backward_norms_and_modulation);

@@ -465,6 +465,11 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
     const int d = nt * 8 + 2 * tig;
     if (d < hd) store(d, o[nt][0] * i0, o[nt][1] * i0, o[nt][2] * i1, o[nt][3] * i1);
   }
+  if (a.lse && tig == 0) {  // the logsumexp of the scaled scores: m scale + ln(l)
+    const int64_t r = (int64_t(b) * a.H + h) * a.Tq;
+    if (ta < a.Tq) a.lse[r + ta] = m0 * a.scale + logf(l0);
+    if (tb < a.Tq) a.lse[r + tb] = m1 * a.scale + logf(l1);
+  }
 }
 
 size_t simt_smem(int hd) { return size_t(8 * hd + 32 * (hd + 1) + 32 * hd) * 4; }
@@ -714,6 +719,286 @@ __global__ void __launch_bounds__(256) attn_bwd_dkv_kernel(BwdArgs a) {
   }
 }
 
+// ---- tensor-core backward ------------------------------------------------------------------
+// The reduced mode's backward for head dims up to 80 (FlashAttention-2's maths, with q, k, v and
+// dO in bf16 [B, H, T, HDP] and f32 accumulation), as two kernels shaped like the forward, so
+// neither needs atomics or a transpose through shared memory:
+// - dQ: a block per 128 queries streams the key tiles: S = Q K^T and dP = dO V^T, then
+//   dS = P (dP - D) with P = exp(S scale - lse), and dQ += dS K (K read transposed, as the
+//   forward reads V);
+// - dK, dV: a block per 128 keys streams the query tiles: S^T = K Q^T and dP^T = V dO^T, then
+//   dV += P^T dO and dK += dS^T Q.
+// lse and D come from the forward run again by attn_mma_kernel (its output in f32).
+struct MmaBwdArgs {
+  float *dq, *dk, *dv;  // accumulated, at BwdArgs' strides
+  HeadRows qh, kh, vh, gh;  // q, k, v, dO in bf16
+  const float *lse, *D;     // [B, H, Tq]
+  const int* k_lens;
+  int B, Tq, Tk, H, hd;
+  int64_t q_stride, kv_stride;
+  float scale, scale_log2;
+};
+
+template <int HDP>
+constexpr size_t mma_bwd_smem_bytes() {  // two 128-row tiles, then two 64-row tiles twice
+  return (2 * size_t(kMmaBQ) + 4 * size_t(kMmaBK)) * (HDP + 8) * 2;
+}
+
+template <int HDP>
+__global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dq_mma_kernel(MmaBwdArgs a) {
+  constexpr int QS = HDP + 8, TILE = kMmaBK * QS;
+  constexpr int KQ = HDP / 16, NS = kMmaBK / 8, NO = HDP / 8, KP = kMmaBK / 16;
+  extern __shared__ __align__(16) unsigned char mma_smem[];
+  __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(mma_smem);  // [BQ][QS]
+  __nv_bfloat16* Gs = Qs + kMmaBQ * QS;                               // dO [BQ][QS]
+  __nv_bfloat16* KV = Gs + kMmaBQ * QS;  // buffer i: K at KV + 2 i TILE, V after it
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tig = lane & 3;
+  const int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * kMmaBQ, hd = a.hd;
+  const int n = keys_of(a.k_lens, b, a.Tk);
+  if (n == 0) return;
+  const int ta = q0 + warp * 16 + g, tb = ta + 8;  // this lane's two query rows
+  const int64_t r0 = (int64_t(b) * a.H + h) * a.Tq;
+  const float la = ta < a.Tq ? a.lse[r0 + ta] * 1.44269504088896341f : 0.0f, da = ta < a.Tq ? a.D[r0 + ta] : 0.0f;
+  const float lb = tb < a.Tq ? a.lse[r0 + tb] * 1.44269504088896341f : 0.0f, db = tb < a.Tq ? a.D[r0 + tb] : 0.0f;
+  const __nv_bfloat16* khead = head_of(a.kh, b, h);
+  const __nv_bfloat16* vhead = head_of(a.vh, b, h);
+  auto load_kv = [&](int j0, int buf) {
+    copy_tile<HDP>(KV + 2 * buf * TILE, a.kh, khead, j0, kMmaBK, n, tid);
+    copy_tile<HDP>(KV + (2 * buf + 1) * TILE, a.vh, vhead, j0, kMmaBK, n, tid);
+    cp_async_commit();
+  };
+  copy_tile<HDP>(Qs, a.qh, head_of(a.qh, b, h), q0, kMmaBQ, a.Tq, tid);
+  copy_tile<HDP>(Gs, a.gh, head_of(a.gh, b, h), q0, kMmaBQ, a.Tq, tid);
+  cp_async_commit();
+  load_kv(0, 0);
+  cp_async_wait<1>();  // Q and dO have landed
+  __syncthreads();
+  const int mi = lane >> 3, mr = lane & 7;
+  uint32_t qf[KQ][4], gf[KQ][4];
+#pragma unroll
+  for (int kk = 0; kk < KQ; ++kk) {
+    const int off = (warp * 16 + (mi & 1) * 8 + mr) * QS + kk * 16 + (mi >> 1) * 8;
+    ldmatrix_x4(qf[kk], Qs + off);
+    ldmatrix_x4(gf[kk], Gs + off);
+  }
+  float acc[NO][4];
+#pragma unroll
+  for (int i = 0; i < NO; ++i) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.0f;
+  for (int j0 = 0, buf = 0; j0 < n; j0 += kMmaBK, buf ^= 1) {
+    const bool more = j0 + kMmaBK < n;
+    if (more) load_kv(j0 + kMmaBK, buf ^ 1);
+    if (more)
+      cp_async_wait<1>();
+    else
+      cp_async_wait<0>();
+    __syncthreads();
+    const __nv_bfloat16* Ks = KV + 2 * buf * TILE;
+    const __nv_bfloat16* Vs = Ks + TILE;
+    float s[NS][4], dp[NS][4];
+#pragma unroll
+    for (int nt = 0; nt < NS; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[nt][e] = dp[nt][e] = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < NS; nt += 2)
+#pragma unroll
+      for (int kk = 0; kk < KQ; ++kk) {
+        const int off = ((nt + (mi >> 1)) * 8 + mr) * QS + kk * 16 + (mi & 1) * 8;
+        uint32_t kf[4], vf[4];
+        ldmatrix_x4(kf, Ks + off);
+        ldmatrix_x4(vf, Vs + off);
+        mma_bf16(s[nt], qf[kk], kf[0], kf[1]);
+        mma_bf16(s[nt + 1], qf[kk], kf[2], kf[3]);
+        mma_bf16(dp[nt], gf[kk], vf[0], vf[1]);
+        mma_bf16(dp[nt + 1], gf[kk], vf[2], vf[3]);
+      }
+    // dS = P (dP - D), P = 2^(S c - lse log2(e)). Keys past the sample's last need no mask:
+    // their rows of K are zeros, which is all their dS meets.
+#pragma unroll
+    for (int nt = 0; nt < NS; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float p = ex2_approx(fmaf(s[nt][e], a.scale_log2, -(e < 2 ? la : lb)));
+        s[nt][e] = p * (dp[nt][e] - (e < 2 ? da : db));
+      }
+#pragma unroll
+    for (int kk = 0; kk < KP; ++kk) {
+      const uint32_t sf[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                              pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                              pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+      for (int nt = 0; nt < NO; nt += 2) {
+        uint32_t kf[4];  // K as V is read in the forward: keys +0 / +8, dim blocks nt and nt + 1
+        ldmatrix_x4_trans(kf, Ks + (kk * 16 + (mi & 1) * 8 + mr) * QS + (nt + (mi >> 1)) * 8);
+        mma_bf16(acc[nt], sf, kf[0], kf[1]);
+        mma_bf16(acc[nt + 1], sf, kf[2], kf[3]);
+      }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int nt = 0; nt < NO; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int d = nt * 8 + 2 * tig + (e & 1), t = e < 2 ? ta : tb;
+      if (d < hd && t < a.Tq) a.dq[(int64_t(b) * a.Tq + t) * a.q_stride + int64_t(h) * hd + d] += acc[nt][e] * a.scale;
+    }
+}
+
+template <int HDP>
+__global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dkv_mma_kernel(MmaBwdArgs a) {
+  constexpr int QS = HDP + 8, TILE = kMmaBK * QS;
+  constexpr int KQ = HDP / 16, NS = kMmaBK / 8, NO = HDP / 8, KP = kMmaBK / 16;
+  extern __shared__ __align__(16) unsigned char mma_smem[];
+  __nv_bfloat16* Ks = reinterpret_cast<__nv_bfloat16*>(mma_smem);  // [BQ][QS]: 128 keys
+  __nv_bfloat16* Vs = Ks + kMmaBQ * QS;
+  __nv_bfloat16* QG = Vs + kMmaBQ * QS;  // buffer i: Q at QG + 2 i TILE, dO after it
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tig = lane & 3;
+  const int b = blockIdx.z, h = blockIdx.y, k0 = blockIdx.x * kMmaBQ, hd = a.hd;
+  const int n = keys_of(a.k_lens, b, a.Tk);
+  if (k0 >= n) return;  // every key of the block is past the sample's last: no gradient
+  const int ja = k0 + warp * 16 + g, jb = ja + 8;  // this lane's two key rows
+  const int64_t r0 = (int64_t(b) * a.H + h) * a.Tq;
+  const __nv_bfloat16* qhead = head_of(a.qh, b, h);
+  const __nv_bfloat16* ghead = head_of(a.gh, b, h);
+  auto load_qg = [&](int i0, int buf) {
+    copy_tile<HDP>(QG + 2 * buf * TILE, a.qh, qhead, i0, kMmaBK, a.Tq, tid);
+    copy_tile<HDP>(QG + (2 * buf + 1) * TILE, a.gh, ghead, i0, kMmaBK, a.Tq, tid);
+    cp_async_commit();
+  };
+  copy_tile<HDP>(Ks, a.kh, head_of(a.kh, b, h), k0, kMmaBQ, n, tid);
+  copy_tile<HDP>(Vs, a.vh, head_of(a.vh, b, h), k0, kMmaBQ, n, tid);
+  cp_async_commit();
+  load_qg(0, 0);
+  cp_async_wait<1>();  // K and V have landed
+  __syncthreads();
+  const int mi = lane >> 3, mr = lane & 7;
+  uint32_t kf[KQ][4], vf[KQ][4];
+#pragma unroll
+  for (int kk = 0; kk < KQ; ++kk) {
+    const int off = (warp * 16 + (mi & 1) * 8 + mr) * QS + kk * 16 + (mi >> 1) * 8;
+    ldmatrix_x4(kf[kk], Ks + off);
+    ldmatrix_x4(vf[kk], Vs + off);
+  }
+  float dk[NO][4], dv[NO][4];
+#pragma unroll
+  for (int i = 0; i < NO; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[i][e] = dv[i][e] = 0.0f;
+  for (int i0 = 0, buf = 0; i0 < a.Tq; i0 += kMmaBK, buf ^= 1) {
+    const bool more = i0 + kMmaBK < a.Tq;
+    if (more) load_qg(i0 + kMmaBK, buf ^ 1);
+    if (more)
+      cp_async_wait<1>();
+    else
+      cp_async_wait<0>();
+    __syncthreads();
+    const __nv_bfloat16* Qt = QG + 2 * buf * TILE;
+    const __nv_bfloat16* Gt = Qt + TILE;
+    float st[NS][4], dpt[NS][4];  // S^T and dP^T: this warp's 16 keys x the tile's 64 queries
+#pragma unroll
+    for (int nt = 0; nt < NS; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) st[nt][e] = dpt[nt][e] = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < NS; nt += 2)
+#pragma unroll
+      for (int kk = 0; kk < KQ; ++kk) {
+        const int off = ((nt + (mi >> 1)) * 8 + mr) * QS + kk * 16 + (mi & 1) * 8;
+        uint32_t qb[4], gb[4];
+        ldmatrix_x4(qb, Qt + off);
+        ldmatrix_x4(gb, Gt + off);
+        mma_bf16(st[nt], kf[kk], qb[0], qb[1]);
+        mma_bf16(st[nt + 1], kf[kk], qb[2], qb[3]);
+        mma_bf16(dpt[nt], vf[kk], gb[0], gb[1]);
+        mma_bf16(dpt[nt + 1], vf[kk], gb[2], gb[3]);
+      }
+    // P^T and dS^T, a query per column; queries past the last are 0.
+#pragma unroll
+    for (int nt = 0; nt < NS; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int t = i0 + nt * 8 + 2 * tig + (e & 1);
+        const bool ok = t < a.Tq;
+        const float p =
+            ok ? ex2_approx(fmaf(st[nt][e], a.scale_log2, -a.lse[r0 + t] * 1.44269504088896341f)) : 0.0f;
+        st[nt][e] = p;
+        dpt[nt][e] = p * (dpt[nt][e] - (ok ? a.D[r0 + t] : 0.0f));
+      }
+#pragma unroll
+    for (int kk = 0; kk < KP; ++kk) {
+      const uint32_t pf[4] = {pack_bf16(st[2 * kk][0], st[2 * kk][1]), pack_bf16(st[2 * kk][2], st[2 * kk][3]),
+                              pack_bf16(st[2 * kk + 1][0], st[2 * kk + 1][1]),
+                              pack_bf16(st[2 * kk + 1][2], st[2 * kk + 1][3])};
+      const uint32_t sf[4] = {pack_bf16(dpt[2 * kk][0], dpt[2 * kk][1]), pack_bf16(dpt[2 * kk][2], dpt[2 * kk][3]),
+                              pack_bf16(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]),
+                              pack_bf16(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3])};
+#pragma unroll
+      for (int nt = 0; nt < NO; nt += 2) {
+        // dO and Q transposed, as V in the forward: queries +0 / +8, dim blocks nt and nt + 1.
+        const int off = (kk * 16 + (mi & 1) * 8 + mr) * QS + (nt + (mi >> 1)) * 8;
+        uint32_t gv[4], qv[4];
+        ldmatrix_x4_trans(gv, Gt + off);
+        ldmatrix_x4_trans(qv, Qt + off);
+        mma_bf16(dv[nt], pf, gv[0], gv[1]);
+        mma_bf16(dv[nt + 1], pf, gv[2], gv[3]);
+        mma_bf16(dk[nt], sf, qv[0], qv[1]);
+        mma_bf16(dk[nt + 1], sf, qv[2], qv[3]);
+      }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int nt = 0; nt < NO; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int d = nt * 8 + 2 * tig + (e & 1), j = e < 2 ? ja : jb;
+      if (d >= hd || j >= n) continue;
+      const int64_t off = (int64_t(b) * a.Tk + j) * a.kv_stride + int64_t(h) * hd + d;
+      a.dk[off] += dk[nt][e] * a.scale;
+      a.dv[off] += dv[nt][e];
+    }
+}
+
+// The reduced mode's backward at padded width HDP: q, k, v, dO packed into bf16 once, the
+// forward again on tensor cores for lse and O (f32), D = rowsum(dO O), then the two kernels.
+template <int HDP>
+void mma_attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                            const float* v, const int* k_lens, int B, int Tq, int Tk, int H, int hd,
+                            int64_t q_stride, int64_t kv_stride, int64_t out_stride) {
+  const float scale = 1.0f / sqrtf(float(hd));
+  const int64_t rows = int64_t(B) * H * Tq, nq = rows * HDP, nk = int64_t(B) * H * Tk * HDP;
+  auto* buf = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(2 * nq + 2 * nk) * 2));
+  __nv_bfloat16 *qp = buf, *gp = buf + nq, *kp = buf + 2 * nq, *vp = kp + nk;
+  pack_heads(qp, q, B, Tq, H, hd, HDP, q_stride);
+  pack_heads(gp, dout, B, Tq, H, hd, HDP, out_stride);
+  pack_heads(kp, k, B, Tk, H, hd, HDP, kv_stride);
+  pack_heads(vp, v, B, Tk, H, hd, HDP, kv_stride);
+  const HeadRows qh{qp, int64_t(H) * Tq * HDP, HDP, int64_t(Tq) * HDP, HDP / 8},
+      gh{gp, int64_t(H) * Tq * HDP, HDP, int64_t(Tq) * HDP, HDP / 8},
+      kh{kp, int64_t(H) * Tk * HDP, HDP, int64_t(Tk) * HDP, HDP / 8},
+      vh{vp, int64_t(H) * Tk * HDP, HDP, int64_t(Tk) * HDP, HDP / 8};
+  float* lse = static_cast<float*>(scratch(kScratchA, size_t(rows) * 2 * 4));
+  float* D = lse + rows;
+  float* o = static_cast<float*>(scratch(kScratchB, size_t(B) * Tq * H * hd * 4));
+  AttnArgs fa{o, q, k, v, k_lens, nullptr, nullptr, lse, B, Tq, Tk, H, hd, q_stride, kv_stride, int64_t(H) * hd, scale};
+  fa.qh = qh;
+  fa.kh = kh;
+  fa.vh = vh;
+  run_mma<HDP>(fa);
+  attn_bwd_dot_kernel<<<unsigned((rows + 7) / 8), dim3(32, 8), 0, stream()>>>(D, dout, o, B, Tq, H, hd, out_stride);
+  check_launch("attn_bwd_dot_kernel");
+  const MmaBwdArgs ba{dq, dk, dv, qh, kh, vh, gh, lse, D, k_lens, B, Tq, Tk, H, hd, q_stride, kv_stride, scale,
+                      scale * 1.44269504088896341f};
+  constexpr size_t sm = mma_bwd_smem_bytes<HDP>();
+  allow_smem(attn_bwd_dq_mma_kernel<HDP>, sm);
+  attn_bwd_dq_mma_kernel<HDP><<<dim3((Tq + kMmaBQ - 1) / kMmaBQ, H, B), kMmaThreads, sm, stream()>>>(ba);
+  check_launch("attn_bwd_dq_mma_kernel");
+  allow_smem(attn_bwd_dkv_mma_kernel<HDP>, sm);
+  attn_bwd_dkv_mma_kernel<HDP><<<dim3((Tk + kMmaBQ - 1) / kMmaBQ, H, B), kMmaThreads, sm, stream()>>>(ba);
+  check_launch("attn_bwd_dkv_mma_kernel");
+}
+
 }  // namespace
 
 void attention_forward(float* out, const float* q, const float* k, const float* v, const int* k_lens, int B, int Tq,
@@ -892,6 +1177,13 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         int64_t kv_stride, int64_t out_stride) {
   check_attn("attention_backward", B, Tq, Tk, H, hd);
   if (B == 0 || Tq == 0 || Tk == 0) return;
+  if (reduced_precision() && hd <= 80 && attention_kernel() == AttentionKernel::Mma) {
+    if (hd <= 64)
+      mma_attention_backward<64>(dq, dk, dv, dout, q, k, v, k_lens, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride);
+    else
+      mma_attention_backward<80>(dq, dk, dv, dout, q, k, v, k_lens, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride);
+    return;
+  }
   const float scale = 1.0f / sqrtf(float(hd));
   const int64_t rows = int64_t(B) * H * Tq;
   float* lse = static_cast<float*>(scratch(kScratchA, size_t(rows) * 2 * 4));
