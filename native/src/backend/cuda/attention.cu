@@ -296,6 +296,15 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
+// The A fragment of k-step kk (columns 16 kk .. 16 kk + 15) from the f32 C fragments c of a
+// 16-row product, rounded to bf16: how P (or dS) becomes the next product's left operand.
+__device__ __forceinline__ void a_fragment(uint32_t (&f)[4], const float (*c)[4], int kk) {
+  f[0] = pack_bf16(c[2 * kk][0], c[2 * kk][1]);
+  f[1] = pack_bf16(c[2 * kk][2], c[2 * kk][3]);
+  f[2] = pack_bf16(c[2 * kk + 1][0], c[2 * kk + 1][1]);
+  f[3] = pack_bf16(c[2 * kk + 1][2], c[2 * kk + 1][3]);
+}
+
 template <int HDP>
 constexpr size_t mma_smem_bytes() {  // Q, then K and V twice
   return (size_t(kMmaBQ) + 4 * size_t(kMmaBK)) * (HDP + 8) * 2;
@@ -441,9 +450,8 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
       }
 #pragma unroll
     for (int kk = 0; kk < KP; ++kk) {
-      const uint32_t pf[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                              pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                              pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      uint32_t pf[4];
+      a_fragment(pf, s, kk);
 #pragma unroll
       for (int nt = 0; nt < NO; nt += 2) {
         // V B fragments (transposed): keys +0 / +8 (i & 1) of dim blocks nt (i < 2) and nt + 1.
@@ -744,6 +752,44 @@ constexpr size_t mma_bwd_smem_bytes() {  // two 128-row tiles, then two 64-row t
   return (2 * size_t(kMmaBQ) + 4 * size_t(kMmaBK)) * (HDP + 8) * 2;
 }
 
+// s = A1 X^T and t = A2 Y^T for a warp's 16 rows against a 64-row tile of X and of Y (KQ
+// k-steps of A's fragments in registers; X, Y rows in shared memory, read as the forward reads
+// K): the two score-shaped products each backward kernel takes per tile.
+template <int KQ, int QS>
+__device__ __forceinline__ void two_products(float (&s)[kMmaBK / 8][4], float (&t)[kMmaBK / 8][4],
+                                             const uint32_t (&a1)[KQ][4], const uint32_t (&a2)[KQ][4],
+                                             const __nv_bfloat16* X, const __nv_bfloat16* Y, int mi, int mr) {
+#pragma unroll
+  for (int nt = 0; nt < kMmaBK / 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) s[nt][e] = t[nt][e] = 0.0f;
+#pragma unroll
+  for (int nt = 0; nt < kMmaBK / 8; nt += 2)
+#pragma unroll
+    for (int kk = 0; kk < KQ; ++kk) {
+      const int off = ((nt + (mi >> 1)) * 8 + mr) * QS + kk * 16 + (mi & 1) * 8;
+      uint32_t xf[4], yf[4];
+      ldmatrix_x4(xf, X + off);
+      ldmatrix_x4(yf, Y + off);
+      mma_bf16(s[nt], a1[kk], xf[0], xf[1]);
+      mma_bf16(s[nt + 1], a1[kk], xf[2], xf[3]);
+      mma_bf16(t[nt], a2[kk], yf[0], yf[1]);
+      mma_bf16(t[nt + 1], a2[kk], yf[2], yf[3]);
+    }
+}
+
+// A fragments of this warp's 16 rows of two 128-row tiles in shared memory, all KQ k-steps.
+template <int KQ, int QS>
+__device__ __forceinline__ void warp_rows(uint32_t (&f1)[KQ][4], uint32_t (&f2)[KQ][4], const __nv_bfloat16* T1,
+                                          const __nv_bfloat16* T2, int warp, int mi, int mr) {
+#pragma unroll
+  for (int kk = 0; kk < KQ; ++kk) {
+    const int off = (warp * 16 + (mi & 1) * 8 + mr) * QS + kk * 16 + (mi >> 1) * 8;
+    ldmatrix_x4(f1[kk], T1 + off);
+    ldmatrix_x4(f2[kk], T2 + off);
+  }
+}
+
 template <int HDP>
 __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dq_mma_kernel(MmaBwdArgs a) {
   constexpr int QS = HDP + 8, TILE = kMmaBK * QS;
@@ -775,12 +821,7 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dq_mma_kernel(MmaBwdA
   __syncthreads();
   const int mi = lane >> 3, mr = lane & 7;
   uint32_t qf[KQ][4], gf[KQ][4];
-#pragma unroll
-  for (int kk = 0; kk < KQ; ++kk) {
-    const int off = (warp * 16 + (mi & 1) * 8 + mr) * QS + kk * 16 + (mi >> 1) * 8;
-    ldmatrix_x4(qf[kk], Qs + off);
-    ldmatrix_x4(gf[kk], Gs + off);
-  }
+  warp_rows<KQ, QS>(qf, gf, Qs, Gs, warp, mi, mr);
   float acc[NO][4];
 #pragma unroll
   for (int i = 0; i < NO; ++i) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.0f;
@@ -794,24 +835,8 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dq_mma_kernel(MmaBwdA
     __syncthreads();
     const __nv_bfloat16* Ks = KV + 2 * buf * TILE;
     const __nv_bfloat16* Vs = Ks + TILE;
-    float s[NS][4], dp[NS][4];
-#pragma unroll
-    for (int nt = 0; nt < NS; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) s[nt][e] = dp[nt][e] = 0.0f;
-#pragma unroll
-    for (int nt = 0; nt < NS; nt += 2)
-#pragma unroll
-      for (int kk = 0; kk < KQ; ++kk) {
-        const int off = ((nt + (mi >> 1)) * 8 + mr) * QS + kk * 16 + (mi & 1) * 8;
-        uint32_t kf[4], vf[4];
-        ldmatrix_x4(kf, Ks + off);
-        ldmatrix_x4(vf, Vs + off);
-        mma_bf16(s[nt], qf[kk], kf[0], kf[1]);
-        mma_bf16(s[nt + 1], qf[kk], kf[2], kf[3]);
-        mma_bf16(dp[nt], gf[kk], vf[0], vf[1]);
-        mma_bf16(dp[nt + 1], gf[kk], vf[2], vf[3]);
-      }
+    float s[NS][4], dp[NS][4];  // S = Q K^T, dP = dO V^T
+    two_products<KQ, QS>(s, dp, qf, gf, Ks, Vs, mi, mr);
     // dS = P (dP - D), P = 2^(S c - lse log2(e)). Keys past the sample's last need no mask:
     // their rows of K are zeros, which is all their dS meets.
 #pragma unroll
@@ -823,9 +848,8 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dq_mma_kernel(MmaBwdA
       }
 #pragma unroll
     for (int kk = 0; kk < KP; ++kk) {
-      const uint32_t sf[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                              pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                              pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      uint32_t sf[4];
+      a_fragment(sf, s, kk);
 #pragma unroll
       for (int nt = 0; nt < NO; nt += 2) {
         uint32_t kf[4];  // K as V is read in the forward: keys +0 / +8, dim blocks nt and nt + 1
@@ -874,12 +898,7 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dkv_mma_kernel(MmaBwd
   __syncthreads();
   const int mi = lane >> 3, mr = lane & 7;
   uint32_t kf[KQ][4], vf[KQ][4];
-#pragma unroll
-  for (int kk = 0; kk < KQ; ++kk) {
-    const int off = (warp * 16 + (mi & 1) * 8 + mr) * QS + kk * 16 + (mi >> 1) * 8;
-    ldmatrix_x4(kf[kk], Ks + off);
-    ldmatrix_x4(vf[kk], Vs + off);
-  }
+  warp_rows<KQ, QS>(kf, vf, Ks, Vs, warp, mi, mr);
   float dk[NO][4], dv[NO][4];
 #pragma unroll
   for (int i = 0; i < NO; ++i)
@@ -895,24 +914,8 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dkv_mma_kernel(MmaBwd
     __syncthreads();
     const __nv_bfloat16* Qt = QG + 2 * buf * TILE;
     const __nv_bfloat16* Gt = Qt + TILE;
-    float st[NS][4], dpt[NS][4];  // S^T and dP^T: this warp's 16 keys x the tile's 64 queries
-#pragma unroll
-    for (int nt = 0; nt < NS; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) st[nt][e] = dpt[nt][e] = 0.0f;
-#pragma unroll
-    for (int nt = 0; nt < NS; nt += 2)
-#pragma unroll
-      for (int kk = 0; kk < KQ; ++kk) {
-        const int off = ((nt + (mi >> 1)) * 8 + mr) * QS + kk * 16 + (mi & 1) * 8;
-        uint32_t qb[4], gb[4];
-        ldmatrix_x4(qb, Qt + off);
-        ldmatrix_x4(gb, Gt + off);
-        mma_bf16(st[nt], kf[kk], qb[0], qb[1]);
-        mma_bf16(st[nt + 1], kf[kk], qb[2], qb[3]);
-        mma_bf16(dpt[nt], vf[kk], gb[0], gb[1]);
-        mma_bf16(dpt[nt + 1], vf[kk], gb[2], gb[3]);
-      }
+    float st[NS][4], dpt[NS][4];  // S^T = K Q^T, dP^T = V dO^T: this warp's 16 keys x 64 queries
+    two_products<KQ, QS>(st, dpt, kf, vf, Qt, Gt, mi, mr);
     // P^T and dS^T, a query per column; queries past the last are 0.
 #pragma unroll
     for (int nt = 0; nt < NS; ++nt)
@@ -927,12 +930,9 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dkv_mma_kernel(MmaBwd
       }
 #pragma unroll
     for (int kk = 0; kk < KP; ++kk) {
-      const uint32_t pf[4] = {pack_bf16(st[2 * kk][0], st[2 * kk][1]), pack_bf16(st[2 * kk][2], st[2 * kk][3]),
-                              pack_bf16(st[2 * kk + 1][0], st[2 * kk + 1][1]),
-                              pack_bf16(st[2 * kk + 1][2], st[2 * kk + 1][3])};
-      const uint32_t sf[4] = {pack_bf16(dpt[2 * kk][0], dpt[2 * kk][1]), pack_bf16(dpt[2 * kk][2], dpt[2 * kk][3]),
-                              pack_bf16(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]),
-                              pack_bf16(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3])};
+      uint32_t pf[4], sf[4];
+      a_fragment(pf, st, kk);
+      a_fragment(sf, dpt, kk);
 #pragma unroll
       for (int nt = 0; nt < NO; nt += 2) {
         // dO and Q transposed, as V in the forward: queries +0 / +8, dim blocks nt and nt + 1.
