@@ -324,6 +324,16 @@ __device__ __forceinline__ void copy_tile(__nv_bfloat16* dst, const HeadRows& ro
   }
 }
 
+// Waits for the streamed tile this iteration reads (the next one, if `more` were started, may
+// still be in flight), then for every thread's copies of it.
+__device__ __forceinline__ void wait_tile(bool more) {
+  if (more)
+    cp_async_wait<1>();
+  else
+    cp_async_wait<0>();
+  __syncthreads();
+}
+
 __device__ __forceinline__ const __nv_bfloat16* head_of(const HeadRows& r, int b, int h) {
   return r.p + b * r.batch + h * r.head;
 }
@@ -384,11 +394,7 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
   for (int j0 = 0, buf = 0; j0 < n; j0 += kMmaBK, buf ^= 1) {
     const bool more = j0 + kMmaBK < n;
     if (more) load_kv(j0 + kMmaBK, buf ^ 1);  // that buffer's last readers passed the barrier below
-    if (more)
-      cp_async_wait<1>();
-    else
-      cp_async_wait<0>();
-    __syncthreads();  // every thread's copies of this tile have landed
+    wait_tile(more);
     const __nv_bfloat16* Ks = KV + 2 * buf * TILE;
     const __nv_bfloat16* Vs = Ks + TILE;
     float s[NS][4];
@@ -508,12 +514,15 @@ __global__ void pack_heads_kernel(__nv_bfloat16* dst, const float* src, int B, i
   }
 }
 
-void pack_heads(__nv_bfloat16* dst, const float* src, int B, int T, int H, int hd, int HDP, int64_t stride) {
+// src repacked into dst, returned as the rows the mma.sync kernels read.
+HeadRows pack_heads(__nv_bfloat16* dst, const float* src, int B, int T, int H, int hd, int HDP, int64_t stride) {
   const int64_t rows = int64_t(B) * H * T;
-  if (rows <= 0) return;
-  pack_heads_kernel<<<unsigned(std::min<int64_t>((rows + 7) / 8, 65536)), dim3(32, 8), 0, stream()>>>(
-      dst, src, B, T, H, hd, HDP, stride);
-  check_launch("pack_heads_kernel");
+  if (rows > 0) {
+    pack_heads_kernel<<<unsigned(std::min<int64_t>((rows + 7) / 8, 65536)), dim3(32, 8), 0, stream()>>>(
+        dst, src, B, T, H, hd, HDP, stride);
+    check_launch("pack_heads_kernel");
+  }
+  return HeadRows{dst, int64_t(H) * T * HDP, HDP, int64_t(T) * HDP, HDP / 8};
 }
 
 // a.qh, a.kh, a.vh set: runs the kernel for padded head width HDP.
@@ -533,13 +542,9 @@ template <int HDP>
 void pack_and_run_mma(AttnArgs a) {
   const int64_t nq = int64_t(a.B) * a.H * a.Tq * HDP, nk = int64_t(a.B) * a.H * a.Tk * HDP;
   __nv_bfloat16* buf = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(nq + 2 * nk) * 2));
-  __nv_bfloat16 *qp = buf, *kp = buf + nq, *vp = buf + nq + nk;
-  pack_heads(qp, a.q, a.B, a.Tq, a.H, a.hd, HDP, a.q_stride);
-  pack_heads(kp, a.k, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
-  pack_heads(vp, a.v, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
-  a.qh = HeadRows{qp, int64_t(a.H) * a.Tq * HDP, HDP, int64_t(a.Tq) * HDP, HDP / 8};
-  a.kh = HeadRows{kp, int64_t(a.H) * a.Tk * HDP, HDP, int64_t(a.Tk) * HDP, HDP / 8};
-  a.vh = HeadRows{vp, int64_t(a.H) * a.Tk * HDP, HDP, int64_t(a.Tk) * HDP, HDP / 8};
+  a.qh = pack_heads(buf, a.q, a.B, a.Tq, a.H, a.hd, HDP, a.q_stride);
+  a.kh = pack_heads(buf + nq, a.k, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
+  a.vh = pack_heads(buf + nq + nk, a.v, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
   run_mma<HDP>(a);
 }
 
@@ -748,8 +753,8 @@ struct MmaBwdArgs {
 };
 
 template <int HDP>
-constexpr size_t mma_bwd_smem_bytes() {  // two 128-row tiles, then two 64-row tiles twice
-  return (2 * size_t(kMmaBQ) + 4 * size_t(kMmaBK)) * (HDP + 8) * 2;
+constexpr size_t mma_bwd_smem_bytes() {  // two 128-row tiles, two 64-row tiles twice, dK/dV's lse and D twice
+  return (2 * size_t(kMmaBQ) + 4 * size_t(kMmaBK)) * (HDP + 8) * 2 + 4 * size_t(kMmaBK) * 4;
 }
 
 // s = A1 X^T and t = A2 Y^T for a warp's 16 rows against a 64-row tile of X and of Y (KQ
@@ -828,11 +833,7 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dq_mma_kernel(MmaBwdA
   for (int j0 = 0, buf = 0; j0 < n; j0 += kMmaBK, buf ^= 1) {
     const bool more = j0 + kMmaBK < n;
     if (more) load_kv(j0 + kMmaBK, buf ^ 1);
-    if (more)
-      cp_async_wait<1>();
-    else
-      cp_async_wait<0>();
-    __syncthreads();
+    wait_tile(more);
     const __nv_bfloat16* Ks = KV + 2 * buf * TILE;
     const __nv_bfloat16* Vs = Ks + TILE;
     float s[NS][4], dp[NS][4];  // S = Q K^T, dP = dO V^T
@@ -877,6 +878,7 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dkv_mma_kernel(MmaBwd
   __nv_bfloat16* Ks = reinterpret_cast<__nv_bfloat16*>(mma_smem);  // [BQ][QS]: 128 keys
   __nv_bfloat16* Vs = Ks + kMmaBQ * QS;
   __nv_bfloat16* QG = Vs + kMmaBQ * QS;  // buffer i: Q at QG + 2 i TILE, dO after it
+  float* LD = reinterpret_cast<float*>(QG + 4 * TILE);  // buffer i: the tile's lse log2(e) and D
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tig = lane & 3;
   const int b = blockIdx.z, h = blockIdx.y, k0 = blockIdx.x * kMmaBQ, hd = a.hd;
   const int n = keys_of(a.k_lens, b, a.Tk);
@@ -885,10 +887,17 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dkv_mma_kernel(MmaBwd
   const int64_t r0 = (int64_t(b) * a.H + h) * a.Tq;
   const __nv_bfloat16* qhead = head_of(a.qh, b, h);
   const __nv_bfloat16* ghead = head_of(a.gh, b, h);
+  // Queries past the last need no mask: their rows of Q and dO are zeros, which is all their P
+  // and dS meet.
   auto load_qg = [&](int i0, int buf) {
     copy_tile<HDP>(QG + 2 * buf * TILE, a.qh, qhead, i0, kMmaBK, a.Tq, tid);
     copy_tile<HDP>(QG + (2 * buf + 1) * TILE, a.gh, ghead, i0, kMmaBK, a.Tq, tid);
     cp_async_commit();
+    for (int i = tid; i < kMmaBK; i += kMmaThreads) {
+      const int t = i0 + i;
+      LD[2 * buf * kMmaBK + i] = t < a.Tq ? a.lse[r0 + t] * 1.44269504088896341f : 0.0f;
+      LD[(2 * buf + 1) * kMmaBK + i] = t < a.Tq ? a.D[r0 + t] : 0.0f;
+    }
   };
   copy_tile<HDP>(Ks, a.kh, head_of(a.kh, b, h), k0, kMmaBQ, n, tid);
   copy_tile<HDP>(Vs, a.vh, head_of(a.vh, b, h), k0, kMmaBQ, n, tid);
@@ -907,26 +916,22 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dkv_mma_kernel(MmaBwd
   for (int i0 = 0, buf = 0; i0 < a.Tq; i0 += kMmaBK, buf ^= 1) {
     const bool more = i0 + kMmaBK < a.Tq;
     if (more) load_qg(i0 + kMmaBK, buf ^ 1);
-    if (more)
-      cp_async_wait<1>();
-    else
-      cp_async_wait<0>();
-    __syncthreads();
+    wait_tile(more);
     const __nv_bfloat16* Qt = QG + 2 * buf * TILE;
     const __nv_bfloat16* Gt = Qt + TILE;
+    const float* Lt = LD + 2 * buf * kMmaBK;
+    const float* Dt = Lt + kMmaBK;
     float st[NS][4], dpt[NS][4];  // S^T = K Q^T, dP^T = V dO^T: this warp's 16 keys x 64 queries
     two_products<KQ, QS>(st, dpt, kf, vf, Qt, Gt, mi, mr);
-    // P^T and dS^T, a query per column; queries past the last are 0.
+    // P^T and dS^T, a query per column.
 #pragma unroll
     for (int nt = 0; nt < NS; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const int t = i0 + nt * 8 + 2 * tig + (e & 1);
-        const bool ok = t < a.Tq;
-        const float p =
-            ok ? ex2_approx(fmaf(st[nt][e], a.scale_log2, -a.lse[r0 + t] * 1.44269504088896341f)) : 0.0f;
+        const int c = nt * 8 + 2 * tig + (e & 1);
+        const float p = ex2_approx(fmaf(st[nt][e], a.scale_log2, -Lt[c]));
         st[nt][e] = p;
-        dpt[nt][e] = p * (dpt[nt][e] - (ok ? a.D[r0 + t] : 0.0f));
+        dpt[nt][e] = p * (dpt[nt][e] - Dt[c]);
       }
 #pragma unroll
     for (int kk = 0; kk < KP; ++kk) {
@@ -960,42 +965,34 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dkv_mma_kernel(MmaBwd
     }
 }
 
-// The reduced mode's backward at padded width HDP: q, k, v, dO packed into bf16 once, the
-// forward again on tensor cores for lse and O (f32), D = rowsum(dO O), then the two kernels.
-template <int HDP>
-void mma_attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
-                            const float* v, const int* k_lens, int B, int Tq, int Tk, int H, int hd,
-                            int64_t q_stride, int64_t kv_stride, int64_t out_stride) {
-  const float scale = 1.0f / sqrtf(float(hd));
-  const int64_t rows = int64_t(B) * H * Tq, nq = rows * HDP, nk = int64_t(B) * H * Tk * HDP;
-  auto* buf = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(2 * nq + 2 * nk) * 2));
-  __nv_bfloat16 *qp = buf, *gp = buf + nq, *kp = buf + 2 * nq, *vp = kp + nk;
-  pack_heads(qp, q, B, Tq, H, hd, HDP, q_stride);
-  pack_heads(gp, dout, B, Tq, H, hd, HDP, out_stride);
-  pack_heads(kp, k, B, Tk, H, hd, HDP, kv_stride);
-  pack_heads(vp, v, B, Tk, H, hd, HDP, kv_stride);
-  const HeadRows qh{qp, int64_t(H) * Tq * HDP, HDP, int64_t(Tq) * HDP, HDP / 8},
-      gh{gp, int64_t(H) * Tq * HDP, HDP, int64_t(Tq) * HDP, HDP / 8},
-      kh{kp, int64_t(H) * Tk * HDP, HDP, int64_t(Tk) * HDP, HDP / 8},
-      vh{vp, int64_t(H) * Tk * HDP, HDP, int64_t(Tk) * HDP, HDP / 8};
-  float* lse = static_cast<float*>(scratch(kScratchA, size_t(rows) * 2 * 4));
-  float* D = lse + rows;
-  float* o = static_cast<float*>(scratch(kScratchB, size_t(B) * Tq * H * hd * 4));
-  AttnArgs fa{o, q, k, v, k_lens, nullptr, nullptr, lse, B, Tq, Tk, H, hd, q_stride, kv_stride, int64_t(H) * hd, scale};
-  fa.qh = qh;
-  fa.kh = kh;
-  fa.vh = vh;
-  run_mma<HDP>(fa);
-  attn_bwd_dot_kernel<<<unsigned((rows + 7) / 8), dim3(32, 8), 0, stream()>>>(D, dout, o, B, Tq, H, hd, out_stride);
+// D = rowsum(dO O) per (b, h, t) (ba.D's buffer), from the forward's output o (both paths).
+void row_dots(float* D, const BwdArgs& ba, const float* o) {
+  const int64_t rows = int64_t(ba.B) * ba.H * ba.Tq;
+  attn_bwd_dot_kernel<<<unsigned((rows + 7) / 8), dim3(32, 8), 0, stream()>>>(D, ba.dout, o, ba.B, ba.Tq, ba.H, ba.hd,
+                                                                              ba.out_stride);
   check_launch("attn_bwd_dot_kernel");
-  const MmaBwdArgs ba{dq, dk, dv, qh, kh, vh, gh, lse, D, k_lens, B, Tq, Tk, H, hd, q_stride, kv_stride, scale,
-                      scale * 1.44269504088896341f};
+}
+
+// The reduced mode's backward at padded width HDP: q, k, v and dO packed into bf16 once, the
+// forward again on tensor cores (fa: its f32 output and logsumexp), D, then the two kernels.
+template <int HDP>
+void mma_attention_backward(AttnArgs fa, const BwdArgs& ba, float* D) {
+  const int64_t nq = int64_t(ba.B) * ba.H * ba.Tq * HDP, nk = int64_t(ba.B) * ba.H * ba.Tk * HDP;
+  auto* buf = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(2 * nq + 2 * nk) * 2));
+  fa.qh = pack_heads(buf, ba.q, ba.B, ba.Tq, ba.H, ba.hd, HDP, ba.q_stride);
+  const HeadRows gh = pack_heads(buf + nq, ba.dout, ba.B, ba.Tq, ba.H, ba.hd, HDP, ba.out_stride);
+  fa.kh = pack_heads(buf + 2 * nq, ba.k, ba.B, ba.Tk, ba.H, ba.hd, HDP, ba.kv_stride);
+  fa.vh = pack_heads(buf + 2 * nq + nk, ba.v, ba.B, ba.Tk, ba.H, ba.hd, HDP, ba.kv_stride);
+  run_mma<HDP>(fa);
+  row_dots(D, ba, fa.out);
+  const MmaBwdArgs mb{ba.dq, ba.dk, ba.dv, fa.qh, fa.kh, fa.vh, gh, ba.lse, ba.D, ba.k_lens, ba.B, ba.Tq, ba.Tk,
+                      ba.H, ba.hd, ba.q_stride, ba.kv_stride, ba.scale, ba.scale * 1.44269504088896341f};
   constexpr size_t sm = mma_bwd_smem_bytes<HDP>();
   allow_smem(attn_bwd_dq_mma_kernel<HDP>, sm);
-  attn_bwd_dq_mma_kernel<HDP><<<dim3((Tq + kMmaBQ - 1) / kMmaBQ, H, B), kMmaThreads, sm, stream()>>>(ba);
+  attn_bwd_dq_mma_kernel<HDP><<<dim3((ba.Tq + kMmaBQ - 1) / kMmaBQ, ba.H, ba.B), kMmaThreads, sm, stream()>>>(mb);
   check_launch("attn_bwd_dq_mma_kernel");
   allow_smem(attn_bwd_dkv_mma_kernel<HDP>, sm);
-  attn_bwd_dkv_mma_kernel<HDP><<<dim3((Tk + kMmaBQ - 1) / kMmaBQ, H, B), kMmaThreads, sm, stream()>>>(ba);
+  attn_bwd_dkv_mma_kernel<HDP><<<dim3((ba.Tk + kMmaBQ - 1) / kMmaBQ, ba.H, ba.B), kMmaThreads, sm, stream()>>>(mb);
   check_launch("attn_bwd_dkv_mma_kernel");
 }
 
@@ -1177,24 +1174,21 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         int64_t kv_stride, int64_t out_stride) {
   check_attn("attention_backward", B, Tq, Tk, H, hd);
   if (B == 0 || Tq == 0 || Tk == 0) return;
-  if (reduced_precision() && hd <= 80 && attention_kernel() == AttentionKernel::Mma) {
-    if (hd <= 64)
-      mma_attention_backward<64>(dq, dk, dv, dout, q, k, v, k_lens, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride);
-    else
-      mma_attention_backward<80>(dq, dk, dv, dout, q, k, v, k_lens, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride);
-    return;
-  }
   const float scale = 1.0f / sqrtf(float(hd));
   const int64_t rows = int64_t(B) * H * Tq;
   float* lse = static_cast<float*>(scratch(kScratchA, size_t(rows) * 2 * 4));
   float* D = lse + rows;
   float* o = static_cast<float*>(scratch(kScratchB, size_t(B) * Tq * H * hd * 4));
-  // The forward again, exact, keeping the logsumexp: O [B, Tq, H*hd] contiguous.
-  AttnArgs fa{o, q, k, v, k_lens, nullptr, nullptr, lse, B, Tq, Tk, H, hd, q_stride, kv_stride, int64_t(H) * hd, scale};
-  launch_simt<false>(fa);
-  attn_bwd_dot_kernel<<<unsigned((rows + 7) / 8), dim3(32, 8), 0, stream()>>>(D, dout, o, B, Tq, H, hd, out_stride);
-  check_launch("attn_bwd_dot_kernel");
-  BwdArgs ba{dq, dk, dv, dout, q, k, v, lse, D, k_lens, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride, scale};
+  // The forward again, keeping the logsumexp: O [B, Tq, H*hd] contiguous.
+  const AttnArgs fa{o, q, k, v, k_lens, nullptr, nullptr, lse, B, Tq, Tk, H, hd, q_stride, kv_stride,
+                    int64_t(H) * hd, scale};
+  const BwdArgs ba{dq, dk, dv, dout, q, k, v, lse, D, k_lens, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride, scale};
+  if (reduced_precision() && hd <= 80 && attention_kernel() == AttentionKernel::Mma) {
+    hd <= 64 ? mma_attention_backward<64>(fa, ba, D) : mma_attention_backward<80>(fa, ba, D);
+    return;
+  }
+  launch_simt<false>(fa);  // exact
+  row_dots(D, ba, o);
   const size_t sm_dq = size_t(16 * hd + 64 * (hd + 1)) * 4;
   allow_smem(attn_bwd_dq_kernel, sm_dq);
   attn_bwd_dq_kernel<<<dim3((Tq + 7) / 8, H, B), dim3(32, 8), sm_dq, stream()>>>(ba);
