@@ -200,9 +200,12 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
   }
   {
     DevBuf qkv(be, size_t(BN) * 3 * C, 4), out(be, size_t(BN) * C, 5);
-    for (bool wmma : {false, true}) {
-      const bool was = cuda_set_attention_kernel(wmma);
-      row(wmma ? "self-attention (flash, WMMA kernel)" : "self-attention (flash, mma.sync kernel)",
+    using K = CudaAttentionKernel;
+    for (K kernel : {K::Mma, K::Mma16, K::Wmma}) {
+      const K was = cuda_set_attention_kernel(kernel);
+      row(kernel == K::Mma     ? "self-attention (flash, mma.sync, 32 rows a warp)"
+          : kernel == K::Mma16 ? "self-attention (flash, mma.sync, 16 rows a warp)"
+                               : "self-attention (flash, WMMA kernel)",
           time_median(be, reps, [&] {
             be.attention_forward(out.p, qkv.p, qkv.p + C, qkv.p + 2 * C, nullptr, B, N, N, H, hd, 3 * C, 3 * C, C);
           }),

@@ -473,13 +473,15 @@ void test_dimba_block() {
     });
 }
 
-// The exact kernel, then both tensor-core kernels (attention.cu keeps the mma.sync and the WMMA
-// one until a GPU run has compared them).
+// The exact kernel, then every tensor-core kernel (attention.cu keeps the mma.sync one with 32
+// and with 16 query rows per warp, and the WMMA one, until a GPU run has compared them).
 void test_attention() {
-  struct Mode { const char* name; bool reduced, wmma; };
-  for (Mode md : {Mode{"exact", false, false}, Mode{"mma.sync", true, false}, Mode{"wmma", true, true}})
+  using K = CudaAttentionKernel;
+  struct Mode { const char* name; bool reduced; K kernel; };
+  for (Mode md : {Mode{"exact", false, K::Mma}, Mode{"mma.sync", true, K::Mma}, Mode{"mma.sync 16 rows", true, K::Mma16},
+                  Mode{"wmma", true, K::Wmma}})
     with_precision(md.reduced, [&] {
-      const bool was = cuda_set_attention_kernel(md.wmma);
+      const K was = cuda_set_attention_kernel(md.kernel);
       const double tol = md.reduced ? kTolBf16 : 1e-5;
       const char* mode = md.name;
       // Self-attention over packed [q|k|v] rows, odd token counts, more keys than one tile.

@@ -22,9 +22,9 @@
 # Environment: OUT (default build/cuda-results), DIMBA_CUDA_ARCHITECTURES (default 90),
 #              JOBS (default nproc), DIMBA_CUDA_BUILD_DIR (default build/cuda-device),
 #              DIMBA_CUDA_BLOCKS=composed (the block ops as compositions of the ops, without
-#              their bf16 paths), DIMBA_CUDA_ATTENTION=wmma, DIMBA_CUDA_SCAN=chunked (the
-#              earlier attention and scan kernels instead of the defaults; both of each are
-#              always tested and timed). When the golden cases fail, the script reruns them
+#              their bf16 paths), DIMBA_CUDA_ATTENTION=mma16 or wmma, DIMBA_CUDA_SCAN=chunked
+#              (the earlier attention and scan kernels instead of the defaults; all of them
+#              are always tested and timed). When the golden cases fail, the script reruns them
 #              with each switch and keeps the first under which they pass for the bench.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -153,7 +153,8 @@ if ! step "test_cuda_golden" "$out/test_cuda_golden.log" 240 "$build/test_cuda_g
   # Each default path has its predecessor behind a switch (the fused blocks first: the cheapest
   # to give up): find which one the failure follows, and let the rest of the run use it.
   passing=""
-  for alt in DIMBA_CUDA_BLOCKS=composed DIMBA_CUDA_SCAN=chunked DIMBA_CUDA_ATTENTION=wmma; do
+  for alt in DIMBA_CUDA_BLOCKS=composed DIMBA_CUDA_SCAN=chunked DIMBA_CUDA_ATTENTION=mma16 \
+             DIMBA_CUDA_ATTENTION=wmma; do
     echo "==== rerun with $alt ====" >> "$out/test_cuda_golden.log"
     if step "golden, ${alt#DIMBA_CUDA_}" "$out/test_cuda_golden.alt.log" 240 env "$alt" "$build/test_cuda_golden"; then
       [ -z "$passing" ] && passing=$alt

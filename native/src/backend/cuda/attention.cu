@@ -2,7 +2,8 @@
 // memory in tiles with an online softmax (running max m and sum l per query row, the output
 // rescaled by exp(m_old - m_new) as the max grows).
 // - attn_mma_kernel (reduced precision, hd <= 128, the default): tensor cores through
-//   mma.sync with S, P and O in registers (FlashAttention-2's layout); see the kernel.
+//   mma.sync with S, P and O in registers (FlashAttention-2's layout), 32 or 16 query rows a
+//   warp (mma_threads); see the kernel.
 // - attn_tc_kernel (reduced precision, hd <= 128, Dimba's 72 included): tensor cores through
 //   WMMA bf16 16x16x16 fragments, f32 accumulation. 64 queries per block (4 warps x 16 rows),
 //   64-key tiles; the head dimension is zero-padded to a multiple of 16 (72 -> 80). Scores
@@ -12,8 +13,9 @@
 //   row, 32-key tiles; lane j scores key j, then every lane updates its hd/32 output dims.
 // - attention_backward: recompute (flash-attention 2 style): the forward's per-row logsumexp,
 //   D = rowsum(dO * O), then dQ (a warp per query row) and dK/dV (a warp per key row).
-// The two tensor-core kernels are both kept until a GPU run has compared them (the op test
-// checks both; bench_cuda times both): cuda_set_attention_kernel() switches.
+// The tensor-core kernels (mma.sync with 32 or 16 rows a warp, WMMA) are all kept until a GPU
+// run has compared them (the op test checks each; bench_cuda times each):
+// cuda_set_attention_kernel() switches.
 // k_lens: sample b sees its first k_lens[b] keys; none -> zero output (and no gradient).
 // - self_attention_forward, cross_attention_forward: PixArt's attention modules, projections
 //   and attention handing each other bf16 in the tensor-core mode (see bf16_attention_path);
@@ -281,7 +283,8 @@ __global__ void __launch_bounds__(128) attn_tc_kernel(AttnArgs a) {
 // n g}; C (16x8 f32) {row g, cols 2tig..+1}, {row g+8, same}. So the score tile S stays in
 // registers, its C fragments ARE the A fragments of P for P V (two 8-key tiles per 16-key
 // step), and the output O stays in registers, rescaled per row (rows g and g+8 per lane).
-// 8 warps x 16 query rows = 128 queries per block; 64-key tiles of K and V, both row-major
+// 128 queries per block (4 warps of 32 rows, or 8 of 16: see mma_threads; the backward's
+// kernels have 8 warps, kMmaThreads); 64-key tiles of K and V, both row-major
 // ([key][dim]) in shared memory with rows padded by 8 bf16 (an odd number of 16-byte chunks,
 // so ldmatrix's eight row reads hit distinct banks). Fragments come from ldmatrix: Q and K as
 // stored (an A fragment, or a K^T B fragment, is a row's two consecutive dims), V transposed
@@ -312,12 +315,12 @@ constexpr size_t mma_smem_bytes() {  // Q, then K and V twice
 
 // Rows first..first+rows of one head (`head`: its row 0 in `rows_of`'s layout) into shared
 // memory rows of stride QS, HDP wide, by cp.async; zeros from row `valid` on and past the
-// row's data. The caller commits.
-template <int HDP>
+// row's data, by the block's NT threads. The caller commits.
+template <int HDP, int NT = kMmaThreads>
 __device__ __forceinline__ void copy_tile(__nv_bfloat16* dst, const HeadRows& rows_of, const __nv_bfloat16* head,
                                           int first, int rows, int valid, int tid) {
   constexpr int V8 = HDP / 8, QS = HDP + 8;
-  for (int idx = tid; idx < rows * V8; idx += kMmaThreads) {
+  for (int idx = tid; idx < rows * V8; idx += NT) {
     const int r = idx / V8, c = idx % V8, row = first + r;
     const bool ok = row < valid && c < rows_of.chunks;
     cp_async16(dst + r * QS + c * 8, head + (ok ? int64_t(row) * rows_of.row + c * 8 : 0), ok);
@@ -338,9 +341,21 @@ __device__ __forceinline__ const __nv_bfloat16* head_of(const HeadRows& r, int b
   return r.p + b * r.batch + h * r.head;
 }
 
-template <int HDP>
-__global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kernel(AttnArgs a) {
-  constexpr int QS = HDP + 8, TILE = kMmaBK * QS;
+// Query rows per warp: 16 MB, as MB m16 blocks. With MB = 2 (FlashAttention-2's layout: 128
+// rows over 4 warps) each K and V fragment a warp loads from shared memory feeds both blocks'
+// products, half the ldmatrix traffic per product of MB = 1 (8 warps of 16 rows). Counted at
+// HDP 80: a warp's 64-key tile is 80 mma.sync and 20 KB of ldmatrix for 16 rows, which at
+// 128 B per clock per SM is more shared-memory time than tensor-core time on an H100; 32 rows
+// take the same 20 KB for 160 products. HDP 128 keeps MB = 1: two blocks' O, S and Q would
+// not fit in 255 registers.
+template <int MB>
+constexpr int mma_threads() {
+  return kMmaBQ / (16 * MB) * 32;
+}
+
+template <int HDP, int MB>
+__global__ void __launch_bounds__(mma_threads<MB>(), HDP <= 80 ? 2 : 1) attn_mma_kernel(AttnArgs a) {
+  constexpr int QS = HDP + 8, TILE = kMmaBK * QS, NT = mma_threads<MB>();
   constexpr int KQ = HDP / 16, NS = kMmaBK / 8, NO = HDP / 8, KP = kMmaBK / 16;
   extern __shared__ __align__(16) unsigned char mma_smem[];
   __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(mma_smem);  // [BQ][QS]
@@ -348,58 +363,69 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tig = lane & 3;
   const int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * kMmaBQ, hd = a.hd;
   const int n = keys_of(a.k_lens, b, a.Tk);
-  const int ta = q0 + warp * 16 + g, tb = ta + 8;  // this lane's two query rows
-  const int64_t oa = (int64_t(b) * a.Tq + ta) * a.out_stride + int64_t(h) * hd;  // output row offsets
-  const int64_t ob = (int64_t(b) * a.Tq + tb) * a.out_stride + int64_t(h) * hd;
-  // Writes this lane's dims d, d + 1 of both rows (hd is even where out16 is used).
-  auto store = [&](int d, float a0, float a1, float b0, float b1) {
+  const int wr = warp * 16 * MB;  // the warp's first row in the block
+  // This lane's rows: row(mb, hf) = q0 + wr + 16 mb + 8 hf + g, the C fragments' regs 2 hf, 2 hf + 1.
+  auto row_of = [&](int mb, int hf) { return q0 + wr + 16 * mb + 8 * hf + g; };
+  // Writes this lane's dims d, d + 1 of query row t < Tq (hd is even where out16 is used).
+  auto store = [&](int t, int d, float v0, float v1) {
+    const int64_t o = (int64_t(b) * a.Tq + t) * a.out_stride + int64_t(h) * hd + d;
     if (a.out16) {
-      if (ta < a.Tq) *reinterpret_cast<__nv_bfloat162*>(a.out16 + oa + d) = __floats2bfloat162_rn(a0, a1);
-      if (tb < a.Tq) *reinterpret_cast<__nv_bfloat162*>(a.out16 + ob + d) = __floats2bfloat162_rn(b0, b1);
-      return;
-    }
-    if (ta < a.Tq) a.out[oa + d] = a0;
-    if (tb < a.Tq) a.out[ob + d] = b0;
-    if (d + 1 < hd) {
-      if (ta < a.Tq) a.out[oa + d + 1] = a1;
-      if (tb < a.Tq) a.out[ob + d + 1] = b1;
+      *reinterpret_cast<__nv_bfloat162*>(a.out16 + o) = __floats2bfloat162_rn(v0, v1);
+    } else {
+      a.out[o] = v0;
+      if (d + 1 < hd) a.out[o + 1] = v1;
     }
   };
   if (n == 0) {
-    for (int d = 2 * tig; d < hd; d += 8) store(d, 0.0f, 0.0f, 0.0f, 0.0f);
+    for (int mb = 0; mb < MB; ++mb)
+      for (int hf = 0; hf < 2; ++hf) {
+        const int t = row_of(mb, hf);
+        for (int d = 2 * tig; d < hd && t < a.Tq; d += 8) store(t, d, 0.0f, 0.0f);
+      }
     return;
   }
   const __nv_bfloat16* khead = head_of(a.kh, b, h);
   const __nv_bfloat16* vhead = head_of(a.vh, b, h);
   auto load_kv = [&](int j0, int buf) {
-    copy_tile<HDP>(KV + 2 * buf * TILE, a.kh, khead, j0, kMmaBK, n, tid);
-    copy_tile<HDP>(KV + (2 * buf + 1) * TILE, a.vh, vhead, j0, kMmaBK, n, tid);
+    copy_tile<HDP, NT>(KV + 2 * buf * TILE, a.kh, khead, j0, kMmaBK, n, tid);
+    copy_tile<HDP, NT>(KV + (2 * buf + 1) * TILE, a.vh, vhead, j0, kMmaBK, n, tid);
     cp_async_commit();
   };
-  copy_tile<HDP>(Qs, a.qh, head_of(a.qh, b, h), q0, kMmaBQ, a.Tq, tid);
+  copy_tile<HDP, NT>(Qs, a.qh, head_of(a.qh, b, h), q0, kMmaBQ, a.Tq, tid);
   cp_async_commit();
   load_kv(0, 0);
   cp_async_wait<1>();  // Q has landed (the first K, V tile may still be in flight)
   __syncthreads();
   // ldmatrix addresses: lane 8 i + r gives row r of matrix i.
   const int mi = lane >> 3, mr = lane & 7;
-  uint32_t qf[KQ][4];  // matrices: rows +0 / +8 (i & 1) of dims +0 / +8 (i >> 1)
+  uint32_t qf[MB][KQ][4];  // matrices: rows +0 / +8 (i & 1) of dims +0 / +8 (i >> 1)
 #pragma unroll
-  for (int kk = 0; kk < KQ; ++kk)
-    ldmatrix_x4(qf[kk], Qs + (warp * 16 + (mi & 1) * 8 + mr) * QS + kk * 16 + (mi >> 1) * 8);
-  float o[NO][4];
+  for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
-  for (int i = 0; i < NO; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
-  float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // rows ta, tb (l: this lane's share)
+    for (int kk = 0; kk < KQ; ++kk)
+      ldmatrix_x4(qf[mb][kk], Qs + (wr + 16 * mb + (mi & 1) * 8 + mr) * QS + kk * 16 + (mi >> 1) * 8);
+  float o[MB][NO][4];
+#pragma unroll
+  for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+    for (int i = 0; i < NO; ++i) o[mb][i][0] = o[mb][i][1] = o[mb][i][2] = o[mb][i][3] = 0.0f;
+  float m[MB][2], l[MB][2];  // per row: the running max, and this lane's share of the sum
+#pragma unroll
+  for (int mb = 0; mb < MB; ++mb) {
+    m[mb][0] = m[mb][1] = -INFINITY;
+    l[mb][0] = l[mb][1] = 0.0f;
+  }
   for (int j0 = 0, buf = 0; j0 < n; j0 += kMmaBK, buf ^= 1) {
     const bool more = j0 + kMmaBK < n;
     if (more) load_kv(j0 + kMmaBK, buf ^ 1);  // that buffer's last readers passed the barrier below
     wait_tile(more);
     const __nv_bfloat16* Ks = KV + 2 * buf * TILE;
     const __nv_bfloat16* Vs = Ks + TILE;
-    float s[NS][4];
+    float s[MB][NS][4];
 #pragma unroll
-    for (int nt = 0; nt < NS; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+    for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+      for (int nt = 0; nt < NS; ++nt) s[mb][nt][0] = s[mb][nt][1] = s[mb][nt][2] = s[mb][nt][3] = 0.0f;
 #pragma unroll
     for (int nt = 0; nt < NS; nt += 2)
 #pragma unroll
@@ -407,82 +433,93 @@ __global__ void __launch_bounds__(kMmaThreads, HDP <= 80 ? 2 : 1) attn_mma_kerne
         // K^T B fragments of key blocks nt (i < 2) and nt + 1, dims +0 / +8 (i & 1).
         uint32_t kf[4];
         ldmatrix_x4(kf, Ks + ((nt + (mi >> 1)) * 8 + mr) * QS + kk * 16 + (mi & 1) * 8);
-        mma_bf16(s[nt], qf[kk], kf[0], kf[1]);
-        mma_bf16(s[nt + 1], qf[kk], kf[2], kf[3]);
+#pragma unroll
+        for (int mb = 0; mb < MB; ++mb) {
+          mma_bf16(s[mb][nt], qf[mb][kk], kf[0], kf[1]);
+          mma_bf16(s[mb][nt + 1], qf[mb][kk], kf[2], kf[3]);
+        }
       }
     // The softmax in base 2 with the scale folded in (FlashAttention-2's form): scores stay
     // unscaled, m is their running max, p = 2^(s c - m c) with c = scale log2(e) is one FFMA
     // and one ex2.
     if (j0 + kMmaBK > n) {  // only the tile that crosses the last key masks
 #pragma unroll
-      for (int nt = 0; nt < NS; ++nt)
+      for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
-        for (int e = 0; e < 2; ++e)
-          if (j0 + nt * 8 + 2 * tig + e >= n) s[nt][e] = s[nt][2 + e] = -INFINITY;
+        for (int nt = 0; nt < NS; ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e)
+            if (j0 + nt * 8 + 2 * tig + e >= n) s[mb][nt][e] = s[mb][nt][2 + e] = -INFINITY;
     }
-    float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
-    for (int nt = 0; nt < NS; ++nt) {
-      mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
-      mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
-    }
-    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-    const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);  // finite: key j0 < n is in the tile
-    const float c0 = ex2_approx((m0 - mn0) * a.scale_log2);  // 0 on the first tile (m = -inf)
-    const float c1 = ex2_approx((m1 - mn1) * a.scale_log2);
-    m0 = mn0;
-    m1 = mn1;
-    l0 *= c0;
-    l1 *= c1;
+    for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
-    for (int i = 0; i < NO; ++i) {
-      o[i][0] *= c0;
-      o[i][1] *= c0;
-      o[i][2] *= c1;
-      o[i][3] *= c1;
-    }
-    const float ms0 = m0 * a.scale_log2, ms1 = m1 * a.scale_log2;
+      for (int hf = 0; hf < 2; ++hf) {  // row g + 8 hf of block mb: regs 2 hf, 2 hf + 1
+        float mx = -INFINITY;
 #pragma unroll
-    for (int nt = 0; nt < NS; ++nt)
+        for (int nt = 0; nt < NS; ++nt) mx = fmaxf(mx, fmaxf(s[mb][nt][2 * hf], s[mb][nt][2 * hf + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float mn = fmaxf(m[mb][hf], mx);                     // finite: key j0 < n is in the tile
+        const float c = ex2_approx((m[mb][hf] - mn) * a.scale_log2);  // 0 on the first tile (m = -inf)
+        m[mb][hf] = mn;
+        l[mb][hf] *= c;
 #pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        s[nt][e] = ex2_approx(fmaf(s[nt][e], a.scale_log2, -ms0));  // -inf (masked) -> 0
-        s[nt][2 + e] = ex2_approx(fmaf(s[nt][2 + e], a.scale_log2, -ms1));
-        l0 += s[nt][e];
-        l1 += s[nt][2 + e];
+        for (int i = 0; i < NO; ++i) {
+          o[mb][i][2 * hf] *= c;
+          o[mb][i][2 * hf + 1] *= c;
+        }
+        const float ms = mn * a.scale_log2;
+#pragma unroll
+        for (int nt = 0; nt < NS; ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            float& p = s[mb][nt][2 * hf + e];
+            p = ex2_approx(fmaf(p, a.scale_log2, -ms));  // -inf (masked) -> 0
+            l[mb][hf] += p;
+          }
       }
 #pragma unroll
     for (int kk = 0; kk < KP; ++kk) {
-      uint32_t pf[4];
-      a_fragment(pf, s, kk);
+      uint32_t pf[MB][4];
+#pragma unroll
+      for (int mb = 0; mb < MB; ++mb) a_fragment(pf[mb], s[mb], kk);
 #pragma unroll
       for (int nt = 0; nt < NO; nt += 2) {
         // V B fragments (transposed): keys +0 / +8 (i & 1) of dim blocks nt (i < 2) and nt + 1.
         uint32_t vf[4];
         ldmatrix_x4_trans(vf, Vs + (kk * 16 + (mi & 1) * 8 + mr) * QS + (nt + (mi >> 1)) * 8);
-        mma_bf16(o[nt], pf, vf[0], vf[1]);
-        mma_bf16(o[nt + 1], pf, vf[2], vf[3]);
+#pragma unroll
+        for (int mb = 0; mb < MB; ++mb) {
+          mma_bf16(o[mb][nt], pf[mb], vf[0], vf[1]);
+          mma_bf16(o[mb][nt + 1], pf[mb], vf[2], vf[3]);
+        }
       }
     }
     __syncthreads();  // every warp is done with this buffer before the next tile's copies reuse it
   }
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-  const float i0 = 1.0f / l0, i1 = 1.0f / l1;
 #pragma unroll
-  for (int nt = 0; nt < NO; ++nt) {
-    const int d = nt * 8 + 2 * tig;
-    if (d < hd) store(d, o[nt][0] * i0, o[nt][1] * i0, o[nt][2] * i1, o[nt][3] * i1);
-  }
-  if (a.lse && tig == 0) {  // the logsumexp of the scaled scores: m scale + ln(l)
-    const int64_t r = (int64_t(b) * a.H + h) * a.Tq;
-    if (ta < a.Tq) a.lse[r + ta] = m0 * a.scale + logf(l0);
-    if (tb < a.Tq) a.lse[r + tb] = m1 * a.scale + logf(l1);
+  for (int mb = 0; mb < MB; ++mb) {
+    float inv[2];
+#pragma unroll
+    for (int hf = 0; hf < 2; ++hf) {
+      float& sum = l[mb][hf];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      inv[hf] = 1.0f / sum;
+    }
+#pragma unroll
+    for (int nt = 0; nt < NO; ++nt)
+#pragma unroll
+      for (int hf = 0; hf < 2; ++hf) {
+        const int d = nt * 8 + 2 * tig, t = row_of(mb, hf);
+        if (d < hd && t < a.Tq) store(t, d, o[mb][nt][2 * hf] * inv[hf], o[mb][nt][2 * hf + 1] * inv[hf]);
+      }
+    if (a.lse && tig == 0)  // the logsumexp of the scaled scores: m scale + ln(l)
+#pragma unroll
+      for (int hf = 0; hf < 2; ++hf)
+        if (row_of(mb, hf) < a.Tq)
+          a.lse[(int64_t(b) * a.H + h) * a.Tq + row_of(mb, hf)] = m[mb][hf] * a.scale + logf(l[mb][hf]);
   }
 }
 
@@ -526,14 +563,22 @@ HeadRows pack_heads(__nv_bfloat16* dst, const float* src, int B, int T, int H, i
 }
 
 // a.qh, a.kh, a.vh set: runs the kernel for padded head width HDP.
+template <int HDP, int MB>
+void run_mma_rows(const AttnArgs& a) {
+  constexpr size_t sm = mma_smem_bytes<HDP>();
+  allow_smem(attn_mma_kernel<HDP, MB>, sm);
+  dim3 grid((a.Tq + kMmaBQ - 1) / kMmaBQ, a.H, a.B);
+  attn_mma_kernel<HDP, MB><<<grid, mma_threads<MB>(), sm, stream()>>>(a);
+  check_launch("attn_mma_kernel");
+}
+
 template <int HDP>
 void run_mma(AttnArgs a) {
   a.scale_log2 = a.scale * 1.44269504088896341f;
-  constexpr size_t sm = mma_smem_bytes<HDP>();
-  allow_smem(attn_mma_kernel<HDP>, sm);
-  dim3 grid((a.Tq + kMmaBQ - 1) / kMmaBQ, a.H, a.B);
-  attn_mma_kernel<HDP><<<grid, kMmaThreads, sm, stream()>>>(a);
-  check_launch("attn_mma_kernel");
+  if constexpr (HDP <= 80) {
+    if (attention_kernel() == AttentionKernel::Mma) return run_mma_rows<HDP, 2>(a);
+  }
+  run_mma_rows<HDP, 1>(a);
 }
 
 // From f32 q, k, v: each repacked once into bf16 [B, H, T, HDP] (zero-padded heads), so a tile
@@ -1004,7 +1049,7 @@ void attention_forward(float* out, const float* q, const float* k, const float* 
   if (B == 0 || Tq == 0) return;
   AttnArgs a{out, q, k, v, k_lens, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride,
              1.0f / sqrtf(float(hd))};
-  if (reduced_precision() && hd <= 128 && attention_kernel() == AttentionKernel::Mma) {
+  if (reduced_precision() && hd <= 128 && attention_kernel() != AttentionKernel::Wmma) {
     mma_attention(a, true);
   } else if (reduced_precision() && hd <= 128) {
     if (hd <= 64)
@@ -1029,7 +1074,7 @@ namespace {
 
 bool bf16_attention_path(DType wdtype, int C, int H) {
   const int hd = C / H;
-  return reduced_precision() && wdtype == DType::BF16 && attention_kernel() == AttentionKernel::Mma && hd <= 128 &&
+  return reduced_precision() && wdtype == DType::BF16 && attention_kernel() != AttentionKernel::Wmma && hd <= 128 &&
          hd % 8 == 0;
 }
 
@@ -1183,7 +1228,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   const AttnArgs fa{o, q, k, v, k_lens, nullptr, nullptr, lse, B, Tq, Tk, H, hd, q_stride, kv_stride,
                     int64_t(H) * hd, scale};
   const BwdArgs ba{dq, dk, dv, dout, q, k, v, lse, D, k_lens, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride, scale};
-  if (reduced_precision() && hd <= 80 && attention_kernel() == AttentionKernel::Mma) {
+  if (reduced_precision() && hd <= 80 && attention_kernel() != AttentionKernel::Wmma) {
     hd <= 64 ? mma_attention_backward<64>(fa, ba, D) : mma_attention_backward<80>(fa, ba, D);
     return;
   }

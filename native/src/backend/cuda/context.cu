@@ -49,10 +49,12 @@ std::atomic<bool> g_reduced{[] {
   return !(e && e[0] == '1');
 }()};
 
-// DIMBA_CUDA_ATTENTION=wmma starts with the WMMA kernel (a rerun can switch without a rebuild).
-std::atomic<bool> g_wmma_attention{[] {
+// DIMBA_CUDA_ATTENTION=mma16 or wmma starts with that kernel (a rerun can switch without a
+// rebuild).
+std::atomic<AttentionKernel> g_attention{[] {
   const char* e = std::getenv("DIMBA_CUDA_ATTENTION");
-  return e && std::string(e) == "wmma";
+  const std::string v = e ? e : "";
+  return v == "wmma" ? AttentionKernel::Wmma : v == "mma16" ? AttentionKernel::Mma16 : AttentionKernel::Mma;
 }()};
 
 // DIMBA_CUDA_SCAN=chunked starts with the chunked two-pass selective scan.
@@ -149,7 +151,7 @@ void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 void throw_invalid(const std::string& what) { throw EngineError(ErrorCode::InvalidArgument, "cuda: " + what); }
 
 bool reduced_precision() { return g_reduced.load(); }
-AttentionKernel attention_kernel() { return g_wmma_attention.load() ? AttentionKernel::Wmma : AttentionKernel::Mma; }
+AttentionKernel attention_kernel() { return g_attention.load(); }
 ScanKernel scan_kernel() { return g_chunked_scan.load() ? ScanKernel::Chunked : ScanKernel::Warp; }
 bool fused_blocks() { return !g_composed_blocks; }
 
@@ -254,7 +256,7 @@ CudaDeviceInfo cuda_device_info() {
 bool cuda_set_reduced_precision(bool on) { return cu::g_reduced.exchange(on); }
 bool cuda_reduced_precision() { return cu::g_reduced.load(); }
 
-bool cuda_set_attention_kernel(bool wmma) { return cu::g_wmma_attention.exchange(wmma); }
+CudaAttentionKernel cuda_set_attention_kernel(CudaAttentionKernel kernel) { return cu::g_attention.exchange(kernel); }
 bool cuda_set_scan_kernel(bool chunked) { return cu::g_chunked_scan.exchange(chunked); }
 
 CudaMemoryStats cuda_memory_stats() {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/cuda/cuda_backend.h"
 #include "core/dtype.h"
 
 namespace dimba::cu {
@@ -49,7 +50,7 @@ inline unsigned blocks_for(int64_t n, int threads) {
 }
 
 bool reduced_precision();
-enum class AttentionKernel { Mma, Wmma };  // cuda_backend.h: cuda_set_attention_kernel
+using AttentionKernel = CudaAttentionKernel;  // cuda_backend.h: cuda_set_attention_kernel
 AttentionKernel attention_kernel();
 enum class ScanKernel { Warp, Chunked };  // cuda_backend.h: cuda_set_scan_kernel
 ScanKernel scan_kernel();

@@ -118,7 +118,7 @@ const Backend& cuda_backend() { not_built(); }
 CudaDeviceInfo cuda_device_info() { not_built(); }
 bool cuda_set_reduced_precision(bool) { not_built(); }
 bool cuda_reduced_precision() { not_built(); }
-bool cuda_set_attention_kernel(bool) { not_built(); }
+CudaAttentionKernel cuda_set_attention_kernel(CudaAttentionKernel) { not_built(); }
 bool cuda_set_scan_kernel(bool) { not_built(); }
 CudaMemoryStats cuda_memory_stats() { not_built(); }
 void cuda_reset_peak_memory() { not_built(); }

@@ -43,11 +43,13 @@ CudaDeviceInfo cuda_device_info();  // throws as cuda_backend() does
 bool cuda_set_reduced_precision(bool on);
 bool cuda_reduced_precision();
 
-// Which tensor-core attention kernel the reduced mode runs (attention.cu): false (default) the
-// mma.sync one with everything in registers, true the WMMA one with its tiles in shared memory
-// (DIMBA_CUDA_ATTENTION=wmma starts with it). Both are kept until a GPU run has compared them.
-// Returns the previous setting.
-bool cuda_set_attention_kernel(bool wmma);
+// Which tensor-core attention kernel the reduced mode runs (attention.cu): Mma (the default),
+// mma.sync with everything in registers and 32 query rows per warp at head dims up to 80;
+// Mma16, the same with 16 rows per warp (DIMBA_CUDA_ATTENTION=mma16 starts with it); Wmma, the
+// WMMA kernel with its tiles in shared memory (DIMBA_CUDA_ATTENTION=wmma). All three are kept
+// until a GPU run has compared them. Returns the previous setting.
+enum class CudaAttentionKernel { Mma, Mma16, Wmma };
+CudaAttentionKernel cuda_set_attention_kernel(CudaAttentionKernel kernel);
 
 // Which selective scan forward runs (scan.cu): false (default) the one-pass kernel with a warp
 // per channel, true the chunked two-pass one (DIMBA_CUDA_SCAN=chunked starts with it). Both are
