@@ -12,7 +12,9 @@
 //   steps) and its fraction of the card's rate, peak memory (the backend's allocations:
 //   weights + activations + op scratch; and the device's used memory, cuBLAS and context included);
 //   the same loop again with each forward replayed from a CUDA graph as the pipeline does it
-//   (pipeline/graphed_forward.h; its output checked equal to the plain forward's);
+//   (pipeline/graphed_forward.h; its output checked equal to the plain forward's); then the
+//   SDXL VAE's decode of one image (random bf16 weights, untiled, as the pipeline decodes up to
+//   1024px) and the seconds per image with it;
 // - where one forward's time goes, op by op (bench/op_profile.h: every op synchronised and
 //   timed, Linears and attention by shape), and the main ops alone at the model's shapes
 //   (median of --reps, default 10, synchronised);
@@ -45,6 +47,7 @@
 #include "dimba_bench_model.h"
 #include "op_profile.h"
 #include "models/dimba.h"
+#include "models/vae.h"
 #include "pipeline/graphed_forward.h"
 #include "sampling/cfg.h"
 #include "sampling/sampler.h"
@@ -307,8 +310,9 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
   }
 }
 
-void bench_resolution(Report& rep, int res, int latent, int steps, int images, int text_len, int depth,
-                      double card_tflops, bool ops, int reps) {
+// Returns the seconds per image of the graph-replayed loop (the pipeline's).
+double bench_resolution(Report& rep, int res, int latent, int steps, int images, int text_len, int depth,
+                        double card_tflops, bool ops, int reps) {
   // The profiling copy calls straight through except around the one profiled forward.
   const Backend& be = bench::profiled(cuda_backend());
   DimbaConfig cfg = DimbaConfig::dimba_l_2(res);
@@ -443,6 +447,41 @@ void bench_resolution(Report& rep, int res, int latent, int steps, int images, i
   if (!finite || graph_diff != 0.0)
     throw EngineError(ErrorCode::Internal, finite ? "the graph's forward differs from the plain forward"
                                                   : "the denoising loop produced non-finite values");
+  return median(per_image_graph);
+}
+
+// The image's decode by the SDXL VAE (random bf16 weights of its real shapes), untiled as the
+// pipeline decodes up to 1024px, from a random latent: seconds (median of up to 3, as many as
+// reps allows, after a warm-up), and with the denoising loop's seconds (s_loop) the image's.
+void bench_vae_decode(Report& rep, int res, int latent, double s_loop, int reps) {
+  const Backend& be = cuda_backend();
+  const VaeConfig vc = VaeConfig::sdxl();
+  const int f = vc.downscale(), S = latent > 0 ? latent : res / f;
+  cuda_reset_peak_memory();
+  VaeModel vae = VaeModel::load(vae_random_checkpoint(vc, 41, DType::BF16), vc, DType::BF16, be);
+  std::vector<float> z(size_t(vc.latent_channels) * S * S), image(size_t(vc.out_channels) * S * f * S * f);
+  fill_normal(z.data(), z.size(), 43, 0);
+  std::vector<double> ts;
+  const int runs = std::min(reps, 3);
+  for (int i = 0; i <= runs; ++i) {
+    const double t0 = now_s();
+    vae.decode(image.data(), z.data(), 1, S, S);
+    if (i > 0) ts.push_back(now_s() - t0);
+  }
+  bool finite = true;
+  for (float v : image) finite = finite && std::isfinite(v);
+  const double s_dec = median(ts);
+  rep.line("");
+  rep.line("### SDXL VAE decode at %dpx (latent %dx%d, bf16 weights, untiled)", S * f, S, S);
+  rep.line("| measure | value |");
+  rep.line("| --- | ---: |");
+  rep.line("| seconds per decode (median of %d after a warm-up) | %.3f |", runs, s_dec);
+  rep.line("| seconds per image with the decode (the graph-replayed loop above + the decode) | %.3f |",
+           s_loop + s_dec);
+  rep.line("| peak memory through the backend (weights %.2f GiB + activations + scratch) | %.2f GiB |",
+           gib(vae.weight_bytes()), gib(cuda_memory_stats().peak_bytes));
+  rep.line("| output finite | %s |", finite ? "yes" : "NO");
+  if (!finite) throw EngineError(ErrorCode::Internal, "the VAE decode produced non-finite values");
 }
 
 void bench_train(Report& rep, int latent, int text_len, int depth) {
@@ -551,7 +590,10 @@ int main(int argc, char** argv) {
     rep.line("card's bf16 matmul rate (cuBLAS %d^3, bf16 in, f32 accumulate): %.0f TFLOP/s with f32 output, %.0f "
              "with bf16 output",
              probe, r32, r16);
-    for (int r : res) bench_resolution(rep, r, latent, steps, images, text_len, depth, card, ops, reps);
+    for (int r : res) {
+      const double s_loop = bench_resolution(rep, r, latent, steps, images, text_len, depth, card, ops, reps);
+      bench_vae_decode(rep, r, latent, s_loop, reps);
+    }
     if (train) bench_train(rep, latent, text_len, depth);
   } catch (const EngineError& e) {
     rep.line("FAILED: %s: %s", error_code_name(e.code), e.what());
