@@ -481,6 +481,24 @@ void bench_vae_decode(Report& rep, int res, int latent, double s_loop, int reps)
   rep.line("| peak memory through the backend (weights %.2f GiB + activations + scratch) | %.2f GiB |",
            gib(vae.weight_bytes()), gib(cuda_memory_stats().peak_bytes));
   rep.line("| output finite | %s |", finite ? "yes" : "NO");
+  // The mid block's attention alone (one head of 512 over every latent pixel): the tensor-core
+  // mode's GEMM path beside the exact kernel it replaced there.
+  {
+    const int T = S * S, C = vc.block_out_channels.back();
+    DevBuf qkv(be, size_t(T) * 3 * C, 51, 0.05f), out(be, size_t(T) * C, 52);
+    auto attend = [&] {
+      be.attention_forward(out.p, qkv.p, qkv.p + C, qkv.p + 2 * C, nullptr, 1, T, T, 1, C, 3 * C, 3 * C, C);
+    };
+    const double flops = 4.0 * double(T) * T * C;
+    const double t_wide = time_median(be, std::min(reps, 3), attend);
+    const bool was = cuda_set_reduced_precision(false);
+    const double t_exact = time_median(be, std::min(reps, 3), attend);
+    cuda_set_reduced_precision(was);
+    rep.line("| mid-block attention alone (%d tokens, one head of %d): GEMMs on tensor cores, ms (TFLOP/s) | %.3f "
+             "(%.1f) |", T, C, 1e3 * t_wide, flops / t_wide / 1e12);
+    rep.line("| the same on the exact f32 kernel, ms (TFLOP/s) | %.3f (%.1f) |", 1e3 * t_exact,
+             flops / t_exact / 1e12);
+  }
   if (!finite) throw EngineError(ErrorCode::Internal, "the VAE decode produced non-finite values");
 }
 

@@ -9,6 +9,8 @@
 //   64-key tiles; the head dimension is zero-padded to a multiple of 16 (72 -> 80). Scores
 //   and the output tile live in shared memory in f32, so the softmax and the rescale are
 //   plain per-row code (2 lanes per row) instead of fragment-layout tricks.
+// - wide_attention (reduced precision, hd > 128: the VAE's 512): the scores through memory,
+//   two cuBLAS GEMMs and a row softmax per chunk of query rows.
 // - attn_simt_kernel (exact f32, any hd up to 512, and T5's attention_bias): a warp per query
 //   row, 32-key tiles; lane j scores key j, then every lane updates its hd/32 output dims.
 // - attention_backward: recompute (flash-attention 2 style): the forward's per-row logsumexp,
@@ -337,7 +339,7 @@ __device__ __forceinline__ void wait_tile(bool more) {
   __syncthreads();
 }
 
-__device__ __forceinline__ const __nv_bfloat16* head_of(const HeadRows& r, int b, int h) {
+__host__ __device__ __forceinline__ const __nv_bfloat16* head_of(const HeadRows& r, int b, int h) {
   return r.p + b * r.batch + h * r.head;
 }
 
@@ -601,6 +603,53 @@ void mma_attention(const AttnArgs& a, bool pack) {
     pack ? pack_and_run_mma<80>(a) : run_mma<80>(a);
   else
     pack ? pack_and_run_mma<128>(a) : run_mma<128>(a);
+}
+
+// ---- wide heads in the tensor-core mode (hd > 128: the VAE's mid-block attention, 512) ------
+// No flash kernel keeps a 512-wide output row in registers, so the scores go through memory,
+// a chunk of at most kWideRows query rows at a time, per (b, h): S = scale Q K^T (cuBLAS, bf16
+// operands packed by pack_heads, f32 out), P = softmax(S) in bf16, O = P V (cuBLAS) into out.
+// S and P take kWideRows Tk 6 bytes of scratch (96 MiB for the SDXL VAE at 1024px: Tk = 16384).
+// Counted there: 0.55 TFLOP, which the exact kernel runs on f32 FMAs each waiting on a shared-
+// memory load, here two GEMMs on tensor cores.
+constexpr int kWideRows = 1024;
+
+// P[r][j] = softmax of S[r][.] over the first n = keys_of(k_lens, b, Tk) keys, 0 past them
+// (everywhere when n = 0), rounded to bf16: a warp per row, rows `ld` apart.
+__global__ void softmax_rows_bf16_kernel(__nv_bfloat16* P, const float* S, int rows, int Tk, int64_t ld,
+                                         const int* k_lens, int b) {
+  const int lane = threadIdx.x & 31, warps = blockDim.x >> 5, n = keys_of(k_lens, b, Tk);
+  for (int r = blockIdx.x * warps + (threadIdx.x >> 5); r < rows; r += gridDim.x * warps) {
+    const float* s = S + r * ld;
+    float mx = -INFINITY, sum = 0.0f;
+    for (int j = lane; j < n; j += 32) mx = fmaxf(mx, s[j]);
+    mx = warp_max(mx);
+    for (int j = lane; j < n; j += 32) sum += __expf(s[j] - mx);
+    const float inv = n > 0 ? 1.0f / warp_sum(sum) : 0.0f;
+    for (int j = lane; j < Tk; j += 32) P[r * ld + j] = __float2bfloat16_rn(j < n ? __expf(s[j] - mx) * inv : 0.0f);
+  }
+}
+
+void wide_attention(const AttnArgs& a) {
+  const int HDP = (a.hd + 7) / 8 * 8, ld = (a.Tk + 7) / 8 * 8, R = std::min(a.Tq, kWideRows);
+  const int64_t nq = int64_t(a.B) * a.H * a.Tq * HDP, nk = int64_t(a.B) * a.H * a.Tk * HDP;
+  auto* buf = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(nq + 2 * nk) * 2));
+  const HeadRows q = pack_heads(buf, a.q, a.B, a.Tq, a.H, a.hd, HDP, a.q_stride);
+  const HeadRows k = pack_heads(buf + nq, a.k, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
+  const HeadRows v = pack_heads(buf + nq + nk, a.v, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
+  float* S = static_cast<float*>(scratch(kScratchB, size_t(R) * ld * 6));
+  auto* P = reinterpret_cast<__nv_bfloat16*>(S + size_t(R) * ld);
+  for (int b = 0; b < a.B; ++b)
+    for (int h = 0; h < a.H; ++h)
+      for (int t0 = 0; t0 < a.Tq; t0 += R) {
+        const int rows = std::min(R, a.Tq - t0);
+        gemm_bf16(false, true, rows, a.Tk, HDP, a.scale, head_of(q, b, h) + int64_t(t0) * HDP, HDP, head_of(k, b, h),
+                  HDP, 0.0f, S, ld);
+        softmax_rows_bf16_kernel<<<blocks_for(rows, 8), 256, 0, stream()>>>(P, S, rows, a.Tk, ld, a.k_lens, b);
+        check_launch("softmax_rows_bf16_kernel");
+        gemm_bf16(false, false, rows, a.hd, a.Tk, 1.0f, P, ld, head_of(v, b, h), HDP, 0.0f,
+                  a.out + (int64_t(b) * a.Tq + t0) * a.out_stride + int64_t(h) * a.hd, int(a.out_stride));
+      }
 }
 
 template <int HDP>
@@ -1049,18 +1098,18 @@ void attention_forward(float* out, const float* q, const float* k, const float* 
   if (B == 0 || Tq == 0) return;
   AttnArgs a{out, q, k, v, k_lens, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride,
              1.0f / sqrtf(float(hd))};
-  if (reduced_precision() && hd <= 128 && attention_kernel() != AttentionKernel::Wmma) {
+  if (!reduced_precision())
+    launch_simt<false>(a);  // exact
+  else if (hd > 128)
+    wide_attention(a);
+  else if (attention_kernel() != AttentionKernel::Wmma)
     mma_attention(a, true);
-  } else if (reduced_precision() && hd <= 128) {
-    if (hd <= 64)
-      launch_tc<64>(a);
-    else if (hd <= 80)
-      launch_tc<80>(a);
-    else
-      launch_tc<128>(a);
-  } else {
-    launch_simt<false>(a);
-  }
+  else if (hd <= 64)
+    launch_tc<64>(a);
+  else if (hd <= 80)
+    launch_tc<80>(a);
+  else
+    launch_tc<128>(a);
 }
 
 // The attention ops' bf16 path: with bf16 weights in the tensor-core mode (mma.sync kernel,

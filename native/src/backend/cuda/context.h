@@ -78,6 +78,11 @@ void zero(void* p, size_t bytes);  // cudaMemsetAsync on the stream
 // n f32 elements rounded to `to` (bf16 or f16) into op scratch `slot`, returned (valid until
 // that slot's next use; matmul.cu).
 const void* to_16(ScratchSlot slot, DType to, const float* src, int64_t n);
+// Row-major C[M, N] (row stride ldc) = alpha op(A) op(B) + beta C with A, B bf16 row-major
+// (row strides lda, ldb; op transposes where asked), on tensor cores with f32 accumulation:
+// sgemm's tensor-core mode after its conversions (matmul.cu).
+void gemm_bf16(bool transA, bool transB, int M, int N, int K, float alpha, const void* A, int lda, const void* B,
+               int ldb, float beta, float* C, int ldc);
 // 16-bit -> f32 widening (matmul.cu).
 void widen_to_f32(float* dst, const void* src, DType from, int64_t n);
 // out[b] = LN(x[b]) (1 + scale_b) + shift_b (shift_b = shift + b mod_stride, likewise scale;

@@ -318,18 +318,23 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
     }
     return;
   }
-  // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B first.
-  const int ob = transB ? kCublasOpT : kCublasOpN, oa = transA ? kCublasOpT : kCublasOpN;
-  if (!reduced_precision()) {
-    gemm(ob, oa, N, M, K, alpha, B, kCudaR32F, ldb, A, kCudaR32F, lda, beta, C, ldc, kCublasCompute32F);
+  if (!reduced_precision()) {  // column-major C^T = op(B)^T op(A)^T, as in gemm_bf16
+    gemm(transB ? kCublasOpT : kCublasOpN, transA ? kCublasOpT : kCublasOpN, N, M, K, alpha, B, kCudaR32F, ldb, A,
+         kCudaR32F, lda, beta, C, ldc, kCublasCompute32F);
     return;
   }
   // bf16 copies of exactly the stored extents (the last row only up to its used columns).
   const int64_t a_rows = transA ? K : M, a_cols = transA ? M : K, b_rows = transB ? N : K, b_cols = transB ? K : N;
   const int64_t na = (a_rows - 1) * lda + a_cols, nb = (b_rows - 1) * ldb + b_cols;
-  const void* a16 = to_16(kScratchA, DType::BF16, A, na);
-  const void* b16 = to_16(kScratchC, DType::BF16, B, nb);
-  gemm(ob, oa, N, M, K, alpha, b16, kCudaR16BF, ldb, a16, kCudaR16BF, lda, beta, C, ldc, kCublasCompute32F);
+  gemm_bf16(transA, transB, M, N, K, alpha, to_16(kScratchA, DType::BF16, A, na), lda,
+            to_16(kScratchC, DType::BF16, B, nb), ldb, beta, C, ldc);
+}
+
+void gemm_bf16(bool transA, bool transB, int M, int N, int K, float alpha, const void* A, int lda, const void* B,
+               int ldb, float beta, float* C, int ldc) {
+  // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B first.
+  gemm(transB ? kCublasOpT : kCublasOpN, transA ? kCublasOpT : kCublasOpN, N, M, K, alpha, B, kCudaR16BF, ldb, A,
+       kCudaR16BF, lda, beta, C, ldc, kCublasCompute32F);
 }
 
 void linear_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int M, int K,
