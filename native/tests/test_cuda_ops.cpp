@@ -8,8 +8,9 @@
 // engine was built without CUDA or no device exists; DIMBA_REQUIRE_CUDA=1 makes that a failure
 // (native/bench/cuda/run_on_device.sh sets it on the GPU machine).
 // defines: main (test_cuda_ops)
-#include <cstdint>
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -545,6 +546,15 @@ void test_attention() {
       bool zero2 = true;
       for (size_t i = size_t(Tq2) * C2; i < got2.size(); ++i) zero2 = zero2 && got2[i] == 0.0f;
       CHECK(zero2);
+      // No keys at all: zeros over an output that starts as ones, narrow heads and wide.
+      for (int hd3 : {72, 512}) {
+        const int Tq3 = 5;
+        Dev dq3(randn(size_t(Tq3) * hd3)), dout3(std::vector<float>(size_t(Tq3) * hd3, 1.0f));
+        cub->attention_forward(dout3.f(), dq3.f(), dq3.f(), dq3.f(), nullptr, 1, Tq3, 0, 1, hd3, hd3, hd3, hd3);
+        const std::vector<float> got3 = dout3.get();
+        std::printf("    %s attention without keys, hd=%d\n", mode, hd3);
+        CHECK(std::all_of(got3.begin(), got3.end(), [](float v) { return v == 0.0f; }));
+      }
       cuda_set_attention_kernel(was);
     });
 }

@@ -1098,8 +1098,8 @@ void attention_forward(float* out, const float* q, const float* k, const float* 
   if (B == 0 || Tq == 0) return;
   AttnArgs a{out, q, k, v, k_lens, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride,
              1.0f / sqrtf(float(hd))};
-  if (!reduced_precision())
-    launch_simt<false>(a);  // exact
+  if (!reduced_precision() || (hd > 128 && Tk == 0))
+    launch_simt<false>(a);  // exact (and zeros for a wide head without keys)
   else if (hd > 128)
     wide_attention(a);
   else if (attention_kernel() != AttentionKernel::Wmma)
