@@ -1,8 +1,12 @@
 // The VAE's channels-last image ops. conv2d is an implicit GEMM done explicitly in slices:
-// im2col of up to ~64M column values at a time into scratch, then linear_forward against the
+// im2col of up to ~64M column values at a time into scratch, then a Linear against the
 // [Cout, k*k*Cin] weight (exactly the [Cout, k, k, Cin] layout), so the convolutions run on
-// cuBLAS in the weight's dtype without a whole-image column buffer.
+// cuBLAS in the weight's dtype without a whole-image column buffer. With 16-bit weights in the
+// tensor-core mode the columns are written in the weights' type, the one rounding
+// linear_forward would give them: at 1024px a 3x3 conv over 128 channels has 1.2G column
+// values, 4 bytes each written and read again and 2 converted, where now 2 are written.
 // defines: conv2d_forward, upsample_nearest_forward
+#include "backend/cuda/activations.h"
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
 
@@ -14,7 +18,8 @@ struct ConvGeom {
 };
 
 // cols[r][(ky*k + kx)*Cin + ci] for output rows r0 .. r0 + rows (r = (b*Ho + ho)*Wo + wo).
-__global__ void im2col_kernel(float* cols, const float* inp, ConvGeom g, int64_t r0, int64_t rows) {
+template <class Out>
+__global__ void im2col_kernel(Out* cols, const float* inp, ConvGeom g, int64_t r0, int64_t rows) {
   const int64_t K = int64_t(g.k) * g.k * g.Cin, n = rows * K;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = r0 + e / K;
@@ -23,7 +28,8 @@ __global__ void im2col_kernel(float* cols, const float* inp, ConvGeom g, int64_t
     const int wo = int(r % g.Wo), ho = int((r / g.Wo) % g.Ho);
     const int64_t b = r / (int64_t(g.Wo) * g.Ho);
     const int hi = ho * g.stride - g.pad_top + ky, wi = wo * g.stride - g.pad_left + kx;
-    cols[e] = (hi >= 0 && hi < g.H && wi >= 0 && wi < g.W) ? inp[((b * g.H + hi) * g.W + wi) * g.Cin + ci] : 0.0f;
+    const bool in = hi >= 0 && hi < g.H && wi >= 0 && wi < g.W;
+    store(cols + e, in ? inp[((b * g.H + hi) * g.W + wi) * g.Cin + ci] : 0.0f);
   }
 }
 
@@ -49,12 +55,24 @@ void conv2d_forward(float* out, const float* inp, const void* weight, DType wdty
   const int64_t rows = int64_t(B) * g.Ho * g.Wo, K = int64_t(k) * k * Cin;
   if (rows <= 0) return;
   const int64_t slice = std::max<int64_t>(1, std::min<int64_t>(rows, (int64_t(64) << 20) / K));
-  float* cols = static_cast<float*>(scratch(kScratchE, size_t(slice * K) * 4));
+  const bool cols16 = reduced_precision() && (wdtype == DType::BF16 || wdtype == DType::F16);
+  void* cols = scratch(kScratchE, size_t(slice * K) * (cols16 ? 2 : 4));
   for (int64_t r0 = 0; r0 < rows; r0 += slice) {
     const int64_t m = std::min(slice, rows - r0);
-    im2col_kernel<<<blocks_for(m * K, 256), 256, 0, stream()>>>(cols, inp, g, r0, m);
+    const unsigned blocks = blocks_for(m * K, 256);
+    if (!cols16) {
+      auto* c32 = static_cast<float*>(cols);
+      im2col_kernel<float><<<blocks, 256, 0, stream()>>>(c32, inp, g, r0, m);
+      check_launch("im2col_kernel");
+      linear_forward(out + r0 * Cout, c32, weight, wdtype, bias, int(m), int(K), Cout, accumulate);
+      continue;
+    }
+    if (wdtype == DType::BF16)
+      im2col_kernel<__nv_bfloat16><<<blocks, 256, 0, stream()>>>(static_cast<__nv_bfloat16*>(cols), inp, g, r0, m);
+    else
+      im2col_kernel<__half><<<blocks, 256, 0, stream()>>>(static_cast<__half*>(cols), inp, g, r0, m);
     check_launch("im2col_kernel");
-    linear_forward(out + r0 * Cout, cols, weight, wdtype, bias, int(m), int(K), Cout, accumulate);
+    linear_from_16(out + r0 * Cout, cols, weight, wdtype, bias, int(m), int(K), Cout, accumulate);
   }
 }
 
