@@ -243,14 +243,14 @@ size_t warp_scan_smem(int N) {  // u, delta, z rows per channel, B and C rows pe
 
 // Its arguments: as ScanArgs, with u, delta and z stored as In and y as Out (f32 both for
 // selective_scan_forward; bf16 in the Mamba block's bf16 path), y = y_add + the scan's output
-// where y_add is set (accumulate: y_add = y; the block's backward direction: the forward's f32
-// y), and delta_bias [D] (where set) added to delta in f32 before its softplus, as Mamba's
+// where y_add is set (stored as Out too; accumulate: y_add = y; the block's backward direction:
+// the forward direction's y, in place), and delta_bias [D] (where set) added to delta in f32 before its softplus, as Mamba's
 // kernel adds dt_proj's bias: a bf16 delta then carries the rounding of the product alone, not
 // of the sum with a bias of magnitude ~5 (whose ulp in bf16 would be ~1.5% of softplus's value).
 template <class In, class Out>
 struct WarpScanArgs {
   Out* y;
-  const float* y_add;
+  const Out* y_add;
   const In *u, *delta, *z;
   const float* delta_bias;
   const float *A, *Bm, *Cm, *Dskip;
@@ -349,7 +349,7 @@ __global__ void __launch_bounds__(kWarpsPB * 32) scan_warp_kernel(WarpScanArgs<I
       if (dd >= a.D) continue;
       const int64_t i = (row0 + time_of(base + k, a.T, a.reverse)) * a.D + dd;
       const float v = su[c * kRow + warp_col(k)];
-      store(a.y + i, a.y_add ? a.y_add[i] + v : v);
+      store(a.y + i, a.y_add ? to_f32(a.y_add[i]) + v : v);
     }
   }
 }
@@ -628,10 +628,10 @@ void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, fl
 }
 
 // The block's steps (backend/composed.cpp) handing each other bf16 where the next step is a
-// tensor-core GEMM or the scan: the normed input, xz, u, delta and the summed y in bf16 (each
-// half the traffic of f32, and no conversion pass before the Linears); the scan's state, x_dbl
-// (B, C and dt_raw) and the forward direction's y stay f32. u's bf16 values live in the first
-// half of u's f32 buffer; the others in op scratch.
+// tensor-core GEMM or the scan: the normed input, xz, u, delta and y in bf16 (each half the
+// traffic of f32, and no conversion pass before the Linears); the scan's state and x_dbl (B, C
+// and dt_raw) stay f32. u's and y's bf16 values live in the first half of their f32 buffers
+// (the backward direction adds onto the forward's y in place); the others in op scratch.
 bool mamba_block_bf16(float* out, const MambaBlockScratch& s, const float* residual, const MambaBlock& m,
                       int B, int N) {
   // The chunked scan reads f32 only: DIMBA_CUDA_SCAN=chunked runs the block as separate ops.
@@ -647,7 +647,7 @@ bool mamba_block_bf16(float* out, const MambaBlockScratch& s, const float* resid
   auto* xz16 = static_cast<const bf16*>(linear_into_16(kScratchE, s.xz, h16, m.in_proj_w, m.wdtype, nullptr, M, C,
                                                         2 * Di));
   auto* u16 = reinterpret_cast<bf16*>(s.u);
-  auto* y16 = static_cast<bf16*>(scratch(kScratchG, size_t(M) * Di * 2));
+  auto* y16 = reinterpret_cast<bf16*>(s.y);
   for (int dir = 0; dir < 2; ++dir) {
     const MambaDirection& d = m.dir[dir];
     const bool reverse = dir == 1;
@@ -662,14 +662,10 @@ bool mamba_block_bf16(float* out, const MambaBlockScratch& s, const float* resid
     // All B samples in one launch (twice the blocks of one, for latency hiding).
     const float* Bm = s.xdbl + R;
     const bf16* z = xz16 + Di;
-    if (reverse)  // adds onto the forward direction's y, rounding the sum for out_proj
-      launch_warp_scan(WarpScanArgs<bf16, bf16>{y16, s.y, u16, delta16, z, d.dt_proj_b, d.A, Bm, Bm + Ns, d.D, N, Di,
-                                                Ns, xs, 2 * Di, true, true},
-                       B);
-    else
-      launch_warp_scan(WarpScanArgs<bf16, float>{s.y, nullptr, u16, delta16, z, d.dt_proj_b, d.A, Bm, Bm + Ns, d.D, N,
-                                                 Di, Ns, xs, 2 * Di, false, true},
-                       B);
+    // The backward direction adds onto the forward's y in place, rounding the sum for out_proj.
+    launch_warp_scan(WarpScanArgs<bf16, bf16>{y16, reverse ? y16 : nullptr, u16, delta16, z, d.dt_proj_b, d.A, Bm,
+                                              Bm + Ns, d.D, N, Di, Ns, xs, 2 * Di, reverse, true},
+                     B);
   }
   linear_from_16(out, y16, m.out_proj_w, m.wdtype, nullptr, M, Di, C);
   return true;
