@@ -33,8 +33,8 @@ __device__ __forceinline__ int64_t conv_src(int64_t t, int k, int K, bool revers
   return reverse ? t + (K - 1) - k : t + k - (K - 1);
 }
 
-template <bool kSilu, class In, class Out>
-__global__ void conv1d_kernel(Out* out, const In* inp, const float* w, const float* bias, int T, int D, int K,
+template <bool kSilu>
+__global__ void conv1d_kernel(float* out, const float* inp, const float* w, const float* bias, int T, int D, int K,
                               int64_t in_stride, bool reverse) {
   const int64_t n = int64_t(T) * D;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
@@ -43,9 +43,31 @@ __global__ void conv1d_kernel(Out* out, const In* inp, const float* w, const flo
     float acc = bias ? bias[d] : 0.0f;
     for (int k = 0; k < K; ++k) {
       const int64_t s = conv_src(t, k, K, reverse);
-      if (s >= 0 && s < T) acc += w[int64_t(d) * K + k] * to_f32(inp[s * in_stride + d]);
+      if (s >= 0 && s < T) acc += w[int64_t(d) * K + k] * inp[s * in_stride + d];
     }
-    store(out + i, kSilu ? silu(acc) : acc);
+    out[i] = kSilu ? silu(acc) : acc;
+  }
+}
+
+// The Mamba block's two convs with their SiLU, in bf16 from one pass over x, for B sequences of
+// T rows (r = b T + t): u_f[r, d] and u_b[r, d] as conv1d_kernel<true> computes them for the
+// forward taps (wf, bf) and the reversed ones (wb, bb).
+__global__ void conv1d_silu_both_kernel(__nv_bfloat16* u_f, __nv_bfloat16* u_b, const __nv_bfloat16* x,
+                                        const float* wf, const float* bf, const float* wb, const float* bb, int B,
+                                        int T, int D, int K, int64_t in_stride) {
+  const int64_t n = int64_t(B) * T * D;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / D;
+    const int d = int(i % D), t = int(r % T);
+    const __nv_bfloat16* xs = x + (r - t) * in_stride + d;  // column d of this sequence
+    float af = bf ? bf[d] : 0.0f, ab = bb ? bb[d] : 0.0f;
+    for (int k = 0; k < K; ++k) {
+      const int64_t sf = conv_src(t, k, K, false), sb = conv_src(t, k, K, true);
+      if (sf >= 0 && sf < T) af += wf[int64_t(d) * K + k] * to_f32(xs[sf * in_stride]);
+      if (sb >= 0 && sb < T) ab += wb[int64_t(d) * K + k] * to_f32(xs[sb * in_stride]);
+    }
+    store(u_f + i, silu(af));
+    store(u_b + i, silu(ab));
   }
 }
 
@@ -244,9 +266,10 @@ size_t warp_scan_smem(int N) {  // u, delta, z rows per channel, B and C rows pe
 // Its arguments: as ScanArgs, with u, delta and z stored as In and y as Out (f32 both for
 // selective_scan_forward; bf16 in the Mamba block's bf16 path), y = y_add + the scan's output
 // where y_add is set (stored as Out too; accumulate: y_add = y; the block's backward direction:
-// the forward direction's y, in place), and delta_bias [D] (where set) added to delta in f32 before its softplus, as Mamba's
-// kernel adds dt_proj's bias: a bf16 delta then carries the rounding of the product alone, not
-// of the sum with a bias of magnitude ~5 (whose ulp in bf16 would be ~1.5% of softplus's value).
+// the forward direction's y, in place), and delta_bias [D] (where set) added to delta in f32
+// before its softplus, as Mamba's kernel adds dt_proj's bias: a bf16 delta then carries the
+// rounding of the product alone, not of the sum with a bias of magnitude ~5 (whose ulp in bf16
+// would be ~1.5% of softplus's value).
 template <class In, class Out>
 struct WarpScanArgs {
   Out* y;
@@ -559,14 +582,13 @@ void check_scan(const char* op, int T, int D, int N) {
                   std::to_string(N) + " (state size 1..64)");
 }
 
-template <bool kSilu, class In, class Out>
-void conv1d(Out* out, const In* inp, const float* weight, const float* bias, int T, int D, int K, int64_t in_stride,
-            bool reverse) {
+template <bool kSilu>
+void conv1d(float* out, const float* inp, const float* weight, const float* bias, int T, int D, int K,
+            int64_t in_stride, bool reverse) {
   if (K < 1 || K > 16) throw_invalid("conv1d: kernel size " + std::to_string(K) + " outside 1..16");
   const int64_t n = int64_t(T) * D;
   if (n <= 0) return;
-  conv1d_kernel<kSilu, In, Out>
-      <<<blocks_for(n, 256), 256, 0, stream()>>>(out, inp, weight, bias, T, D, K, in_stride, reverse);
+  conv1d_kernel<kSilu><<<blocks_for(n, 256), 256, 0, stream()>>>(out, inp, weight, bias, T, D, K, in_stride, reverse);
   check_launch("conv1d_kernel");
 }
 
@@ -630,8 +652,9 @@ void selective_scan_backward(float* du, float* ddelta, float* dA, float* dBm, fl
 // The block's steps (backend/composed.cpp) handing each other bf16 where the next step is a
 // tensor-core GEMM or the scan: the normed input, xz, u, delta and y in bf16 (each half the
 // traffic of f32, and no conversion pass before the Linears); the scan's state and x_dbl (B, C
-// and dt_raw) stay f32. u's and y's bf16 values live in the first half of their f32 buffers
-// (the backward direction adds onto the forward's y in place); the others in op scratch.
+// and dt_raw) stay f32. Both directions' u come from one pass over x, into the two halves of
+// u's f32 buffer; y's bf16 values live in the first half of its f32 buffer (the backward
+// direction adds onto the forward's y in place); the others in op scratch.
 bool mamba_block_bf16(float* out, const MambaBlockScratch& s, const float* residual, const MambaBlock& m,
                       int B, int N) {
   // The chunked scan reads f32 only: DIMBA_CUDA_SCAN=chunked runs the block as separate ops.
@@ -646,14 +669,17 @@ bool mamba_block_bf16(float* out, const MambaBlockScratch& s, const float* resid
   rmsnorm_to_bf16(h16, residual, m.norm_w, M, C, m.norm_eps);
   auto* xz16 = static_cast<const bf16*>(linear_into_16(kScratchE, s.xz, h16, m.in_proj_w, m.wdtype, nullptr, M, C,
                                                         2 * Di));
-  auto* u16 = reinterpret_cast<bf16*>(s.u);
+  bf16* const u_dir[2] = {reinterpret_cast<bf16*>(s.u), reinterpret_cast<bf16*>(s.u) + int64_t(M) * Di};
   auto* y16 = reinterpret_cast<bf16*>(s.y);
+  if (m.K < 1 || m.K > 16) throw_invalid("mamba_block_forward: conv kernel size outside 1..16");
+  conv1d_silu_both_kernel<<<blocks_for(int64_t(M) * Di, 256), 256, 0, stream()>>>(
+      u_dir[0], u_dir[1], xz16, m.dir[0].conv_w, m.dir[0].conv_b, m.dir[1].conv_w, m.dir[1].conv_b, B, N, Di, m.K,
+      2 * Di);
+  check_launch("conv1d_silu_both_kernel");
   for (int dir = 0; dir < 2; ++dir) {
     const MambaDirection& d = m.dir[dir];
     const bool reverse = dir == 1;
-    for (int b = 0; b < B; ++b)
-      conv1d<true>(u16 + int64_t(b) * N * Di, xz16 + int64_t(b) * N * 2 * Di, d.conv_w, d.conv_b, N, Di, m.K, 2 * Di,
-                   reverse);
+    const bf16* u16 = u_dir[dir];
     linear_from_16(s.xdbl, u16, d.x_proj_w, m.wdtype, nullptr, M, Di, xs);
     copy_rows_forward(s.dt, s.xdbl, M, R, R, xs);
     const void* dt16 = to_16(kScratchC, DType::BF16, s.dt, int64_t(M) * R);
