@@ -187,7 +187,7 @@ void op_table(Report& rep, const Backend& be, const DimbaConfig& c, int N, int L
           q(be, size_t(BN) * C, 18), hid(be, size_t(BN) * Hm, 19), t0(be, size_t(B) * 6 * C, 20, 0.1f),
           table(be, size_t(6) * C, 21, 0.1f), ones(be, size_t(C), 22);
       const DimbaBlock blk{table.p, ones.p, dw, dw, dw, dw, dw, dw, dw, b.p, b.p, b.p, b.p, b.p, b.p, b.p,
-                                DType::BF16, C, H, Hm};
+                           DType::BF16, C, H, Hm};
       const DimbaBlockScratch sc{mod.p, w1.p, h.p, y.p, q.p, kv.p, a, hid.p};
       row("attention block as its ops (f32 between them)", time_median(be, reps, [&] {
             composed_dimba_block_forward(be, x.p, sc, ctx.p, dl, t0.p, blk, B, N, L);

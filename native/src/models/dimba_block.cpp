@@ -15,10 +15,10 @@ void dimba_block_forward(float* x, const float* yy, const int* y_lens, const flo
   const int C = cfg.hidden_size, Hm = cfg.mlp_hidden();
   // Weights in the order of DimbaBlock: the table, then the Linears' weights, then biases.
   const DimbaBlock blk{w.scale_shift_table, ones,
-                            w.attn_qkv_w.data, w.attn_proj_w.data, w.cross_q_w.data, w.cross_kv_w.data,
-                            w.cross_proj_w.data, w.mlp_fc1_w.data, w.mlp_fc2_w.data,
-                            w.attn_qkv_b, w.attn_proj_b, w.cross_q_b, w.cross_kv_b, w.cross_proj_b, w.mlp_fc1_b,
-                            w.mlp_fc2_b, w.attn_qkv_w.dtype, C, cfg.num_heads, Hm};
+                       w.attn_qkv_w.data, w.attn_proj_w.data, w.cross_q_w.data, w.cross_kv_w.data,
+                       w.cross_proj_w.data, w.mlp_fc1_w.data, w.mlp_fc2_w.data,
+                       w.attn_qkv_b, w.attn_proj_b, w.cross_q_b, w.cross_kv_b, w.cross_proj_b, w.mlp_fc1_b,
+                       w.mlp_fc2_b, w.attn_qkv_w.dtype, C, cfg.num_heads, Hm};
   const size_t BN = size_t(B) * N, BL = size_t(B) * L, m0 = arena.mark();
   DimbaBlockScratch s;
   s.mod = arena.alloc_f32(size_t(B) * 6 * C);

@@ -8,7 +8,7 @@ namespace dimba {
 void mamba_block_forward(float* out, const float* residual, const MambaBlockWeights& w, const DimbaConfig& cfg, int B,
                          int N, const Backend& be, Arena& arena) {
   MambaBlock m{w.norm_w, 1e-5f, w.in_proj_w.data, {}, w.out_proj_w.data, w.in_proj_w.dtype, cfg.hidden_size,
-                    cfg.d_inner(), cfg.d_state, cfg.dt_rank_resolved(), cfg.d_conv};
+               cfg.d_inner(), cfg.d_state, cfg.dt_rank_resolved(), cfg.d_conv};
   for (int dir = 0; dir < 2; ++dir) {
     const MambaDirWeights& d = dir ? w.bwd : w.fwd;
     m.dir[dir] = {d.conv_w, d.conv_b, d.x_proj_w.data, d.dt_proj_w.data, d.dt_proj_b, d.A, d.D};

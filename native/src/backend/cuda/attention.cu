@@ -310,6 +310,31 @@ __device__ __forceinline__ void a_fragment(uint32_t (&f)[4], const float (*c)[4]
   f[3] = pack_bf16(c[2 * kk + 1][2], c[2 * kk + 1][3]);
 }
 
+// acc[mb] += c[mb] T for MB 16-row blocks: c[mb] the f32 C fragments of a 16 x 64 product,
+// taken as bf16 A fragments (4 k-steps of 16), T a 64-row tile [row][QS] in shared memory read
+// transposed (a B fragment holds two consecutive rows of one column), each of its fragments
+// loaded once for all MB blocks. P V in the forward; dS K for dQ, P^T dO and dS^T Q for dK/dV.
+template <int MB, int NO, int QS>
+__device__ __forceinline__ void mma_tile_transposed(float (*acc)[NO][4], const float (*c)[kMmaBK / 8][4],
+                                                    const __nv_bfloat16* T, int mi, int mr) {
+#pragma unroll
+  for (int kk = 0; kk < kMmaBK / 16; ++kk) {
+    uint32_t af[MB][4];
+#pragma unroll
+    for (int mb = 0; mb < MB; ++mb) a_fragment(af[mb], c[mb], kk);
+#pragma unroll
+    for (int nt = 0; nt < NO; nt += 2) {
+      uint32_t f[4];  // rows 16 kk + 0 / + 8 (i & 1) of column blocks nt (i < 2) and nt + 1
+      ldmatrix_x4_trans(f, T + (kk * 16 + (mi & 1) * 8 + mr) * QS + (nt + (mi >> 1)) * 8);
+#pragma unroll
+      for (int mb = 0; mb < MB; ++mb) {
+        mma_bf16(acc[mb][nt], af[mb], f[0], f[1]);
+        mma_bf16(acc[mb][nt + 1], af[mb], f[2], f[3]);
+      }
+    }
+  }
+}
+
 template <int HDP>
 constexpr size_t mma_smem_bytes() {  // Q, then K and V twice
   return (size_t(kMmaBQ) + 4 * size_t(kMmaBK)) * (HDP + 8) * 2;
@@ -358,7 +383,7 @@ constexpr int mma_threads() {
 template <int HDP, int MB>
 __global__ void __launch_bounds__(mma_threads<MB>(), HDP <= 80 ? 2 : 1) attn_mma_kernel(AttnArgs a) {
   constexpr int QS = HDP + 8, TILE = kMmaBK * QS, NT = mma_threads<MB>();
-  constexpr int KQ = HDP / 16, NS = kMmaBK / 8, NO = HDP / 8, KP = kMmaBK / 16;
+  constexpr int KQ = HDP / 16, NS = kMmaBK / 8, NO = HDP / 8;
   extern __shared__ __align__(16) unsigned char mma_smem[];
   __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(mma_smem);  // [BQ][QS]
   __nv_bfloat16* KV = Qs + kMmaBQ * QS;  // buffer i: K at KV + 2 i TILE, V after it, each [BK][QS]
@@ -481,23 +506,7 @@ __global__ void __launch_bounds__(mma_threads<MB>(), HDP <= 80 ? 2 : 1) attn_mma
             l[mb][hf] += p;
           }
       }
-#pragma unroll
-    for (int kk = 0; kk < KP; ++kk) {
-      uint32_t pf[MB][4];
-#pragma unroll
-      for (int mb = 0; mb < MB; ++mb) a_fragment(pf[mb], s[mb], kk);
-#pragma unroll
-      for (int nt = 0; nt < NO; nt += 2) {
-        // V B fragments (transposed): keys +0 / +8 (i & 1) of dim blocks nt (i < 2) and nt + 1.
-        uint32_t vf[4];
-        ldmatrix_x4_trans(vf, Vs + (kk * 16 + (mi & 1) * 8 + mr) * QS + (nt + (mi >> 1)) * 8);
-#pragma unroll
-        for (int mb = 0; mb < MB; ++mb) {
-          mma_bf16(o[mb][nt], pf[mb], vf[0], vf[1]);
-          mma_bf16(o[mb][nt + 1], pf[mb], vf[2], vf[3]);
-        }
-      }
-    }
+    mma_tile_transposed<MB, NO, QS>(o, s, Vs, mi, mr);
     __syncthreads();  // every warp is done with this buffer before the next tile's copies reuse it
   }
 #pragma unroll
@@ -892,7 +901,7 @@ __device__ __forceinline__ void warp_rows(uint32_t (&f1)[KQ][4], uint32_t (&f2)[
 template <int HDP>
 __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dq_mma_kernel(MmaBwdArgs a) {
   constexpr int QS = HDP + 8, TILE = kMmaBK * QS;
-  constexpr int KQ = HDP / 16, NS = kMmaBK / 8, NO = HDP / 8, KP = kMmaBK / 16;
+  constexpr int KQ = HDP / 16, NS = kMmaBK / 8, NO = HDP / 8;
   extern __shared__ __align__(16) unsigned char mma_smem[];
   __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(mma_smem);  // [BQ][QS]
   __nv_bfloat16* Gs = Qs + kMmaBQ * QS;                               // dO [BQ][QS]
@@ -941,18 +950,7 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dq_mma_kernel(MmaBwdA
         const float p = ex2_approx(fmaf(s[nt][e], a.scale_log2, -(e < 2 ? la : lb)));
         s[nt][e] = p * (dp[nt][e] - (e < 2 ? da : db));
       }
-#pragma unroll
-    for (int kk = 0; kk < KP; ++kk) {
-      uint32_t sf[4];
-      a_fragment(sf, s, kk);
-#pragma unroll
-      for (int nt = 0; nt < NO; nt += 2) {
-        uint32_t kf[4];  // K as V is read in the forward: keys +0 / +8, dim blocks nt and nt + 1
-        ldmatrix_x4_trans(kf, Ks + (kk * 16 + (mi & 1) * 8 + mr) * QS + (nt + (mi >> 1)) * 8);
-        mma_bf16(acc[nt], sf, kf[0], kf[1]);
-        mma_bf16(acc[nt + 1], sf, kf[2], kf[3]);
-      }
-    }
+    mma_tile_transposed<1, NO, QS>(&acc, &s, Ks, mi, mr);  // K read as the forward reads V
     __syncthreads();
   }
 #pragma unroll
@@ -967,7 +965,7 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dq_mma_kernel(MmaBwdA
 template <int HDP>
 __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dkv_mma_kernel(MmaBwdArgs a) {
   constexpr int QS = HDP + 8, TILE = kMmaBK * QS;
-  constexpr int KQ = HDP / 16, NS = kMmaBK / 8, NO = HDP / 8, KP = kMmaBK / 16;
+  constexpr int KQ = HDP / 16, NS = kMmaBK / 8, NO = HDP / 8;
   extern __shared__ __align__(16) unsigned char mma_smem[];
   __nv_bfloat16* Ks = reinterpret_cast<__nv_bfloat16*>(mma_smem);  // [BQ][QS]: 128 keys
   __nv_bfloat16* Vs = Ks + kMmaBQ * QS;
@@ -1027,24 +1025,8 @@ __global__ void __launch_bounds__(kMmaThreads, 1) attn_bwd_dkv_mma_kernel(MmaBwd
         st[nt][e] = p;
         dpt[nt][e] = p * (dpt[nt][e] - Dt[c]);
       }
-#pragma unroll
-    for (int kk = 0; kk < KP; ++kk) {
-      uint32_t pf[4], sf[4];
-      a_fragment(pf, st, kk);
-      a_fragment(sf, dpt, kk);
-#pragma unroll
-      for (int nt = 0; nt < NO; nt += 2) {
-        // dO and Q transposed, as V in the forward: queries +0 / +8, dim blocks nt and nt + 1.
-        const int off = (kk * 16 + (mi & 1) * 8 + mr) * QS + (nt + (mi >> 1)) * 8;
-        uint32_t gv[4], qv[4];
-        ldmatrix_x4_trans(gv, Gt + off);
-        ldmatrix_x4_trans(qv, Qt + off);
-        mma_bf16(dv[nt], pf, gv[0], gv[1]);
-        mma_bf16(dv[nt + 1], pf, gv[2], gv[3]);
-        mma_bf16(dk[nt], sf, qv[0], qv[1]);
-        mma_bf16(dk[nt + 1], sf, qv[2], qv[3]);
-      }
-    }
+    mma_tile_transposed<1, NO, QS>(&dv, &st, Gt, mi, mr);  // dO and Q read as the forward reads V
+    mma_tile_transposed<1, NO, QS>(&dk, &dpt, Qt, mi, mr);
     __syncthreads();
   }
 #pragma unroll

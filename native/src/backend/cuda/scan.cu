@@ -582,10 +582,15 @@ void check_scan(const char* op, int T, int D, int N) {
                   std::to_string(N) + " (state size 1..64)");
 }
 
+// The conv kernels' bound on taps (conv1d_back_weight_kernel keeps K sums in registers).
+void check_conv(const char* op, int K) {
+  if (K < 1 || K > 16) throw_invalid(std::string(op) + ": kernel size " + std::to_string(K) + " outside 1..16");
+}
+
 template <bool kSilu>
 void conv1d(float* out, const float* inp, const float* weight, const float* bias, int T, int D, int K,
             int64_t in_stride, bool reverse) {
-  if (K < 1 || K > 16) throw_invalid("conv1d: kernel size " + std::to_string(K) + " outside 1..16");
+  check_conv("conv1d", K);
   const int64_t n = int64_t(T) * D;
   if (n <= 0) return;
   conv1d_kernel<kSilu><<<blocks_for(n, 256), 256, 0, stream()>>>(out, inp, weight, bias, T, D, K, in_stride, reverse);
@@ -607,7 +612,7 @@ void conv1d_causal_depthwise_silu_forward(float* out, const float* inp, const fl
 
 void conv1d_causal_depthwise_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                                       const float* weight, int T, int D, int K, int64_t in_stride, bool reverse) {
-  if (K < 1 || K > 16) throw_invalid("conv1d: kernel size " + std::to_string(K) + " outside 1..16");
+  check_conv("conv1d", K);
   const int64_t n = int64_t(T) * D;
   if (n <= 0) return;
   if (dinp) {
@@ -671,7 +676,7 @@ bool mamba_block_bf16(float* out, const MambaBlockScratch& s, const float* resid
                                                         2 * Di));
   bf16* const u_dir[2] = {reinterpret_cast<bf16*>(s.u), reinterpret_cast<bf16*>(s.u) + int64_t(M) * Di};
   auto* y16 = reinterpret_cast<bf16*>(s.y);
-  if (m.K < 1 || m.K > 16) throw_invalid("mamba_block_forward: conv kernel size outside 1..16");
+  check_conv("mamba_block_forward", m.K);
   conv1d_silu_both_kernel<<<blocks_for(int64_t(M) * Di, 256), 256, 0, stream()>>>(
       u_dir[0], u_dir[1], xz16, m.dir[0].conv_w, m.dir[0].conv_b, m.dir[1].conv_w, m.dir[1].conv_b, B, N, Di, m.K,
       2 * Di);
