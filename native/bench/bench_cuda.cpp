@@ -481,8 +481,8 @@ void bench_vae_decode(Report& rep, int res, int latent, double s_loop, int reps)
   rep.line("| peak memory through the backend (weights %.2f GiB + activations + scratch) | %.2f GiB |",
            gib(vae.weight_bytes()), gib(cuda_memory_stats().peak_bytes));
   rep.line("| output finite | %s |", finite ? "yes" : "NO");
-  // The mid block's attention alone (one head of 512 over every latent pixel): the tensor-core
-  // mode's GEMM path beside the exact kernel it replaced there.
+  // The mid block's attention alone (one head of 512 over every latent pixel, the GEMM path in
+  // either mode): on tensor cores beside the exact mode's f32 GEMMs.
   {
     const int T = S * S, C = vc.block_out_channels.back();
     DevBuf qkv(be, size_t(T) * 3 * C, 51, 0.05f), out(be, size_t(T) * C, 52);
@@ -496,7 +496,7 @@ void bench_vae_decode(Report& rep, int res, int latent, double s_loop, int reps)
     cuda_set_reduced_precision(was);
     rep.line("| mid-block attention alone (%d tokens, one head of %d): GEMMs on tensor cores, ms (TFLOP/s) | %.3f "
              "(%.1f) |", T, C, 1e3 * t_wide, flops / t_wide / 1e12);
-    rep.line("| the same on the exact f32 kernel, ms (TFLOP/s) | %.3f (%.1f) |", 1e3 * t_exact,
+    rep.line("| the same in the exact mode (f32 GEMMs), ms (TFLOP/s) | %.3f (%.1f) |", 1e3 * t_exact,
              flops / t_exact / 1e12);
   }
   if (!finite) throw EngineError(ErrorCode::Internal, "the VAE decode produced non-finite values");

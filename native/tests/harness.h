@@ -1,7 +1,8 @@
 // A small test harness for the engine's C++ tests (no framework: the GPU machine has no
 // extras). Each test file is one executable; main() calls RUN(test_fn) for each case and
 // returns harness_summary(), which prints "N passed, N failed".
-// defines: CHECK, CHECK_THROWS_CODE, RUN, rel_l2, golden_path, harness_summary, backend_or_skip
+// defines: CHECK, CHECK_THROWS_CODE, RUN, rel_l2, golden_path, harness_summary, backend_or_skip,
+//          selected (DIMBA_TEST_ONLY)
 #pragma once
 #include <cmath>
 #include <cstdio>
@@ -54,8 +55,16 @@ inline const dimba::Backend* backend_or_skip(const char* test, const char* requi
   }
 }
 
+// DIMBA_TEST_ONLY=a,b runs only the cases named (a ctest variant that reruns the cases a
+// device setting changes, e.g. the CUDA op test under a smaller GPU's shared memory).
+inline bool selected(const char* name) {
+  const char* only = std::getenv("DIMBA_TEST_ONLY");
+  return !only || (std::string(",") + only + ",").find(std::string(",") + name + ",") != std::string::npos;
+}
+
 template <class F>
 void run(const char* name, F&& fn) {
+  if (!selected(name)) return;
   current_ok = true;
   try {
     fn();
@@ -70,6 +79,10 @@ void run(const char* name, F&& fn) {
 }
 
 inline int summary() {
+  if (passed + failed == 0) {  // a DIMBA_TEST_ONLY that names no case must not pass
+    std::printf("no test ran (DIMBA_TEST_ONLY=%s)\n", std::getenv("DIMBA_TEST_ONLY"));
+    return 1;
+  }
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

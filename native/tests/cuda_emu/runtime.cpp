@@ -467,7 +467,17 @@ namespace {
 std::recursive_mutex g_mu;  // one launch at a time (the fibers' state is global)
 cudaError_t g_last = cudaSuccess;
 constexpr size_t kDeviceMemory = size_t(8) << 30;
-constexpr size_t kSharedDefault = 48 << 10, kSharedOptin = 227 << 10;
+constexpr size_t kSharedDefault = 48 << 10;
+
+// The shared memory a block may opt into: the H100's 227 KiB, or DIMBA_CUDA_EMU_SMEM_OPTIN
+// bytes (101376: the 99 KiB of sm_86/89/120 cards), so the kernel choices that follow it run.
+size_t shared_optin() {
+  static const size_t v = [] {
+    const char* e = std::getenv("DIMBA_CUDA_EMU_SMEM_OPTIN");
+    return e ? size_t(std::strtoull(e, nullptr, 10)) : size_t(227) << 10;
+  }();
+  return v;
+}
 
 struct Mapping {
   void* base;
@@ -519,7 +529,7 @@ cudaError_t validate(const emu::LaunchConfig& cfg, const void* kernel) {
   if (!g.x || !g.y || !g.z || !b.x || !b.y || !b.z) return cudaErrorInvalidConfiguration;
   if (g.y > 65535 || g.z > 65535 || g.x > 0x7fffffffu) return cudaErrorInvalidConfiguration;
   if (b.z > 64 || size_t(b.x) * b.y * b.z > 1024) return cudaErrorInvalidConfiguration;
-  if (cfg.smem > kSharedOptin) return cudaErrorInvalidValue;
+  if (cfg.smem > shared_optin()) return cudaErrorInvalidValue;
   if (cfg.smem > kSharedDefault) {
     auto it = g_max_dynamic_smem.find(kernel);
     if (it == g_max_dynamic_smem.end() || size_t(it->second) < cfg.smem) return cudaErrorInvalidValue;
@@ -577,7 +587,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
   std::snprintf(p->name, sizeof p->name, "CUDA emulator (CPU)");
   p->totalGlobalMem = kDeviceMemory;
   p->sharedMemPerBlock = kSharedDefault;
-  p->sharedMemPerBlockOptin = kSharedOptin;
+  p->sharedMemPerBlockOptin = shared_optin();
   p->multiProcessorCount = 132;
   p->major = 9;
   p->minor = 0;
@@ -709,7 +719,7 @@ cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
 }
 
 cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int value) {
-  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || size_t(value) > kSharedOptin)
+  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || size_t(value) > shared_optin())
     return set_error(cudaErrorInvalidValue);
   g_max_dynamic_smem[func] = value;
   return cudaSuccess;

@@ -9,10 +9,12 @@
 //   64-key tiles; the head dimension is zero-padded to a multiple of 16 (72 -> 80). Scores
 //   and the output tile live in shared memory in f32, so the softmax and the rescale are
 //   plain per-row code (2 lanes per row) instead of fragment-layout tricks.
-// - wide_attention (reduced precision, hd > 128: the VAE's 512): the scores through memory,
+// - wide_attention (hd > 128: the VAE's 512, either mode; and hd 81..128 in the tensor-core
+//   mode where those kernels do not fit the GPU's shared memory): the scores through memory,
 //   two cuBLAS GEMMs and a row softmax per chunk of query rows.
-// - attn_simt_kernel (exact f32, any hd up to 512, and T5's attention_bias): a warp per query
-//   row, 32-key tiles; lane j scores key j, then every lane updates its hd/32 output dims.
+// - attn_simt_kernel (exact f32 up to hd 128, T5's attention_bias, the exact backward's
+//   forward): a warp per query row, 32-key tiles; lane j scores key j, then every lane updates
+//   its hd/32 output dims.
 // - attention_backward: recompute (flash-attention 2 style): the forward's per-row logsumexp,
 //   D = rowsum(dO * O), then dQ (a warp per query row) and dK/dV (a warp per key row).
 // The tensor-core kernels (mma.sync with 32 or 16 rows a warp, WMMA) are all kept until a GPU
@@ -30,6 +32,7 @@
 #include <cstdio>
 #include <string>
 
+#include "backend/cuda/activations.h"
 #include "backend/cuda/context.h"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/ptx.h"
@@ -539,7 +542,7 @@ size_t simt_smem(int hd) { return size_t(8 * hd + 32 * (hd + 1) + 32 * hd) * 4; 
 template <bool kBias>
 void launch_simt(const AttnArgs& a) {
   const size_t sm = simt_smem(a.hd);
-  allow_smem(attn_simt_kernel<kBias>, sm);
+  allow_smem(attn_simt_kernel<kBias>, sm, "attention (exact kernel) with head dimension " + std::to_string(a.hd));
   dim3 grid((a.Tq + 7) / 8, a.H, a.B);
   attn_simt_kernel<kBias><<<grid, dim3(32, 8), sm, stream()>>>(a);
   check_launch("attn_simt_kernel");
@@ -577,7 +580,7 @@ HeadRows pack_heads(__nv_bfloat16* dst, const float* src, int B, int T, int H, i
 template <int HDP, int MB>
 void run_mma_rows(const AttnArgs& a) {
   constexpr size_t sm = mma_smem_bytes<HDP>();
-  allow_smem(attn_mma_kernel<HDP, MB>, sm);
+  allow_smem(attn_mma_kernel<HDP, MB>, sm, "attn_mma_kernel");
   dim3 grid((a.Tq + kMmaBQ - 1) / kMmaBQ, a.H, a.B);
   attn_mma_kernel<HDP, MB><<<grid, mma_threads<MB>(), sm, stream()>>>(a);
   check_launch("attn_mma_kernel");
@@ -614,57 +617,85 @@ void mma_attention(const AttnArgs& a, bool pack) {
     pack ? pack_and_run_mma<128>(a) : run_mma<128>(a);
 }
 
-// ---- wide heads in the tensor-core mode (hd > 128: the VAE's mid-block attention, 512) ------
+// Whether the tensor-core flash kernel attention_kernel() picks for head dimension hd fits this
+// GPU's shared memory: up to 80 everywhere (66 KiB at most); the 128-wide kernels take 102 KiB
+// (mma.sync) and 104 KiB (WMMA), more than sm_86/89/120 give: there wide_attention runs instead.
+bool flash_fits(int hd) {
+  if (hd <= 80) return true;
+  return smem_fits(attention_kernel() == AttentionKernel::Wmma ? tc_smem_bytes<128>() : mma_smem_bytes<128>());
+}
+
+// ---- wide heads (hd > 128: the VAE's mid-block attention, 512) ------------------------------
 // No flash kernel keeps a 512-wide output row in registers, so the scores go through memory,
-// a chunk of at most kWideRows query rows at a time, per (b, h): S = scale Q K^T (cuBLAS, bf16
-// operands packed by pack_heads, f32 out), P = softmax(S) in bf16, O = P V (cuBLAS) into out.
-// S and P take kWideRows Tk 6 bytes of scratch (96 MiB for the SDXL VAE at 1024px: Tk = 16384).
-// Counted there: 0.55 TFLOP, which the exact kernel runs on f32 FMAs each waiting on a shared-
-// memory load, here two GEMMs on tensor cores.
+// a chunk of at most kWideRows query rows at a time, per (b, h): S = scale Q K^T, P = softmax(S),
+// O = P V into out, the products by cuBLAS: in the tensor-core mode on bf16 operands (q, k, v
+// packed by pack_heads) with P in bf16, in the exact mode in f32 on the strided rows as they
+// are, P over S. Counted for the SDXL VAE at 1024px (Tk = 16384, one head): 0.55 TFLOP, which the
+// SIMT kernel runs on FMAs each waiting on a shared-memory load, and 144 KiB of shared memory a
+// block that the RTX cards do not have; here 64 MiB (exact) or 96 MiB of scratch.
+// Also where a 128-wide tensor-core kernel does not fit the GPU's shared memory (flash_fits).
 constexpr int kWideRows = 1024;
 
-// P[r][j] = softmax of S[r][.] over the first n = keys_of(k_lens, b, Tk) keys, 0 past them
-// (everywhere when n = 0), rounded to bf16: a warp per row, rows `ld` apart.
-__global__ void softmax_rows_bf16_kernel(__nv_bfloat16* P, const float* S, int rows, int Tk, int64_t ld,
-                                         const int* k_lens, int b) {
+// out[r][j] = softmax of S[r][.] over the first n = keys_of(k_lens, b, Tk) keys, 0 past them
+// (everywhere when n = 0), stored as P (in place over S for f32): a warp per row, rows `ld` apart.
+template <class P>
+__global__ void softmax_rows_kernel(P* out, const float* S, int rows, int Tk, int64_t ld, const int* k_lens, int b) {
   const int lane = threadIdx.x & 31, warps = blockDim.x >> 5, n = keys_of(k_lens, b, Tk);
   for (int r = blockIdx.x * warps + (threadIdx.x >> 5); r < rows; r += gridDim.x * warps) {
     const float* s = S + r * ld;
     float mx = -INFINITY, sum = 0.0f;
     for (int j = lane; j < n; j += 32) mx = fmaxf(mx, s[j]);
     mx = warp_max(mx);
-    for (int j = lane; j < n; j += 32) sum += __expf(s[j] - mx);
+    for (int j = lane; j < n; j += 32) sum += expf(s[j] - mx);
     const float inv = n > 0 ? 1.0f / warp_sum(sum) : 0.0f;
-    for (int j = lane; j < Tk; j += 32) P[r * ld + j] = __float2bfloat16_rn(j < n ? __expf(s[j] - mx) * inv : 0.0f);
+    for (int j = lane; j < Tk; j += 32) store(out + r * ld + j, j < n ? expf(s[j] - mx) * inv : 0.0f);
   }
 }
 
 void wide_attention(const AttnArgs& a) {
+  if (a.Tk == 0) {  // no keys: O = P V over an empty inner dimension, zeros (sgemm writes them)
+    sgemm(false, false, a.B * a.Tq, a.H * a.hd, 0, 1.0f, nullptr, 1, nullptr, 1, 0.0f, a.out, int(a.out_stride));
+    return;
+  }
+  const bool bf16 = reduced_precision();
   const int HDP = (a.hd + 7) / 8 * 8, ld = (a.Tk + 7) / 8 * 8, R = std::min(a.Tq, kWideRows);
-  const int64_t nq = int64_t(a.B) * a.H * a.Tq * HDP, nk = int64_t(a.B) * a.H * a.Tk * HDP;
-  auto* buf = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(nq + 2 * nk) * 2));
-  const HeadRows q = pack_heads(buf, a.q, a.B, a.Tq, a.H, a.hd, HDP, a.q_stride);
-  const HeadRows k = pack_heads(buf + nq, a.k, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
-  const HeadRows v = pack_heads(buf + nq + nk, a.v, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
-  float* S = static_cast<float*>(scratch(kScratchB, size_t(R) * ld * 6));
-  auto* P = reinterpret_cast<__nv_bfloat16*>(S + size_t(R) * ld);
+  HeadRows q{}, k{}, v{};
+  if (bf16) {
+    const int64_t nq = int64_t(a.B) * a.H * a.Tq * HDP, nk = int64_t(a.B) * a.H * a.Tk * HDP;
+    auto* buf = static_cast<__nv_bfloat16*>(scratch(kScratchF, size_t(nq + 2 * nk) * 2));
+    q = pack_heads(buf, a.q, a.B, a.Tq, a.H, a.hd, HDP, a.q_stride);
+    k = pack_heads(buf + nq, a.k, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
+    v = pack_heads(buf + nq + nk, a.v, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
+  }
+  float* S = static_cast<float*>(scratch(kScratchB, size_t(R) * ld * (bf16 ? 6 : 4)));
+  auto* P16 = reinterpret_cast<__nv_bfloat16*>(S + size_t(R) * ld);
   for (int b = 0; b < a.B; ++b)
     for (int h = 0; h < a.H; ++h)
       for (int t0 = 0; t0 < a.Tq; t0 += R) {
         const int rows = std::min(R, a.Tq - t0);
-        gemm_bf16(false, true, rows, a.Tk, HDP, a.scale, head_of(q, b, h) + int64_t(t0) * HDP, HDP, head_of(k, b, h),
-                  HDP, 0.0f, S, ld);
-        softmax_rows_bf16_kernel<<<blocks_for(rows, 8), 256, 0, stream()>>>(P, S, rows, a.Tk, ld, a.k_lens, b);
-        check_launch("softmax_rows_bf16_kernel");
-        gemm_bf16(false, false, rows, a.hd, a.Tk, 1.0f, P, ld, head_of(v, b, h), HDP, 0.0f,
-                  a.out + (int64_t(b) * a.Tq + t0) * a.out_stride + int64_t(h) * a.hd, int(a.out_stride));
+        float* o = a.out + (int64_t(b) * a.Tq + t0) * a.out_stride + int64_t(h) * a.hd;
+        const unsigned grid = blocks_for(rows, 8);
+        if (bf16) {
+          gemm_bf16(false, true, rows, a.Tk, HDP, a.scale, head_of(q, b, h) + int64_t(t0) * HDP, HDP,
+                    head_of(k, b, h), HDP, 0.0f, S, ld);
+          softmax_rows_kernel<__nv_bfloat16><<<grid, 256, 0, stream()>>>(P16, S, rows, a.Tk, ld, a.k_lens, b);
+          check_launch("softmax_rows_kernel");
+          gemm_bf16(false, false, rows, a.hd, a.Tk, 1.0f, P16, ld, head_of(v, b, h), HDP, 0.0f, o, int(a.out_stride));
+        } else {
+          const float* qf = a.q + (int64_t(b) * a.Tq + t0) * a.q_stride + int64_t(h) * a.hd;
+          const int64_t kv = int64_t(b) * a.Tk * a.kv_stride + int64_t(h) * a.hd;
+          sgemm(false, true, rows, a.Tk, a.hd, a.scale, qf, int(a.q_stride), a.k + kv, int(a.kv_stride), 0.0f, S, ld);
+          softmax_rows_kernel<float><<<grid, 256, 0, stream()>>>(S, S, rows, a.Tk, ld, a.k_lens, b);
+          check_launch("softmax_rows_kernel");
+          sgemm(false, false, rows, a.hd, a.Tk, 1.0f, S, ld, a.v + kv, int(a.kv_stride), 0.0f, o, int(a.out_stride));
+        }
       }
 }
 
 template <int HDP>
 void launch_tc(const AttnArgs& a) {
   constexpr size_t sm = tc_smem_bytes<HDP>();
-  allow_smem(attn_tc_kernel<HDP>, sm);
+  allow_smem(attn_tc_kernel<HDP>, sm, "attn_tc_kernel");
   dim3 grid((a.Tq + kBQ - 1) / kBQ, a.H, a.B);
   attn_tc_kernel<HDP><<<grid, 128, sm, stream()>>>(a);
   check_launch("attn_tc_kernel");
@@ -1064,10 +1095,10 @@ void mma_attention_backward(AttnArgs fa, const BwdArgs& ba, float* D) {
   const MmaBwdArgs mb{ba.dq, ba.dk, ba.dv, fa.qh, fa.kh, fa.vh, gh, ba.lse, ba.D, ba.k_lens, ba.B, ba.Tq, ba.Tk,
                       ba.H, ba.hd, ba.q_stride, ba.kv_stride, ba.scale, ba.scale * 1.44269504088896341f};
   constexpr size_t sm = mma_bwd_smem_bytes<HDP>();
-  allow_smem(attn_bwd_dq_mma_kernel<HDP>, sm);
+  allow_smem(attn_bwd_dq_mma_kernel<HDP>, sm, "attn_bwd_dq_mma_kernel");
   attn_bwd_dq_mma_kernel<HDP><<<dim3((ba.Tq + kMmaBQ - 1) / kMmaBQ, ba.H, ba.B), kMmaThreads, sm, stream()>>>(mb);
   check_launch("attn_bwd_dq_mma_kernel");
-  allow_smem(attn_bwd_dkv_mma_kernel<HDP>, sm);
+  allow_smem(attn_bwd_dkv_mma_kernel<HDP>, sm, "attn_bwd_dkv_mma_kernel");
   attn_bwd_dkv_mma_kernel<HDP><<<dim3((ba.Tk + kMmaBQ - 1) / kMmaBQ, ba.H, ba.B), kMmaThreads, sm, stream()>>>(mb);
   check_launch("attn_bwd_dkv_mma_kernel");
 }
@@ -1080,10 +1111,10 @@ void attention_forward(float* out, const float* q, const float* k, const float* 
   if (B == 0 || Tq == 0) return;
   AttnArgs a{out, q, k, v, k_lens, nullptr, nullptr, nullptr, B, Tq, Tk, H, hd, q_stride, kv_stride, out_stride,
              1.0f / sqrtf(float(hd))};
-  if (!reduced_precision() || (hd > 128 && Tk == 0))
-    launch_simt<false>(a);  // exact (and zeros for a wide head without keys)
-  else if (hd > 128)
+  if (hd > 128 || (reduced_precision() && !flash_fits(hd)))
     wide_attention(a);
+  else if (!reduced_precision())
+    launch_simt<false>(a);  // exact
   else if (attention_kernel() != AttentionKernel::Wmma)
     mma_attention(a, true);
   else if (hd <= 64)
@@ -1106,7 +1137,7 @@ namespace {
 bool bf16_attention_path(DType wdtype, int C, int H) {
   const int hd = C / H;
   return reduced_precision() && wdtype == DType::BF16 && attention_kernel() != AttentionKernel::Wmma && hd <= 128 &&
-         hd % 8 == 0;
+         hd % 8 == 0 && flash_fits(hd);
 }
 
 void check_module(const char* op, int B, int N, int L, int C, int H) {
@@ -1263,14 +1294,15 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
     hd <= 64 ? mma_attention_backward<64>(fa, ba, D) : mma_attention_backward<80>(fa, ba, D);
     return;
   }
-  launch_simt<false>(fa);  // exact
+  // Exact: the SIMT kernels (the shared memory asked first, so a refusal names this op).
+  const std::string op = "attention_backward with head dimension " + std::to_string(hd);
+  const size_t sm_dq = size_t(16 * hd + 64 * (hd + 1)) * 4, sm_kv = sm_dq + 64 * 4;
+  allow_smem(attn_bwd_dq_kernel, sm_dq, op);
+  allow_smem(attn_bwd_dkv_kernel, sm_kv, op);
+  launch_simt<false>(fa);
   row_dots(D, ba, o);
-  const size_t sm_dq = size_t(16 * hd + 64 * (hd + 1)) * 4;
-  allow_smem(attn_bwd_dq_kernel, sm_dq);
   attn_bwd_dq_kernel<<<dim3((Tq + 7) / 8, H, B), dim3(32, 8), sm_dq, stream()>>>(ba);
   check_launch("attn_bwd_dq_kernel");
-  const size_t sm_kv = size_t(16 * hd + 64 * (hd + 1) + 64) * 4;
-  allow_smem(attn_bwd_dkv_kernel, sm_kv);
   attn_bwd_dkv_kernel<<<dim3((Tk + 7) / 8, H, B), dim3(32, 8), sm_kv, stream()>>>(ba);
   check_launch("attn_bwd_dkv_kernel");
 }

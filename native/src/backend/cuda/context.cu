@@ -3,7 +3,7 @@
 // Start-up checks, in order, each an E_BACKEND_UNAVAILABLE naming the cause: a driver and a
 // device (cudaGetDeviceCount), a kernel image for the device's architecture (a probe kernel:
 // this build's kernels are compiled for CMake's DIMBA_CUDA_ARCHITECTURES), then cuBLAS.
-// defines: ensure_device, stream, check, check_launch, scratch, reduced_precision,
+// defines: ensure_device, stream, check, check_launch, scratch, reduced_precision, smem_optin,
 //          device memory entry points, cuda_device_info, cuda_set_reduced_precision,
 //          cuda_memory_stats, cuda_reset_peak_memory, cuda_graph_capture, cuda_graph_launch,
 //          cublas_handle
@@ -155,6 +155,8 @@ AttentionKernel attention_kernel() { return g_attention.load(); }
 ScanKernel scan_kernel() { return g_chunked_scan.load() ? ScanKernel::Chunked : ScanKernel::Warp; }
 bool fused_blocks() { return !g_composed_blocks; }
 
+size_t smem_optin() { return st().prop.sharedMemPerBlockOptin; }
+
 size_t max_buffer_bytes() {
   ensure_device();
   return st().prop.totalGlobalMem;
@@ -249,6 +251,7 @@ CudaDeviceInfo cuda_device_info() {
   d.sm = s.prop.major * 10 + s.prop.minor;
   d.multiprocessors = s.prop.multiProcessorCount;
   d.memory_bytes = s.prop.totalGlobalMem;
+  d.smem_optin = s.prop.sharedMemPerBlockOptin;
   d.cublas = s.cublas_desc;
   return d;
 }

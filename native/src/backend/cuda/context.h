@@ -3,7 +3,7 @@
 // the precision policy (cuda_backend.h). Every op launches on stream() and never
 // synchronises; upload/download/synchronize/free do.
 // defines: Context helpers (ensure_device, stream, check, check_launch, scratch, blocks_for,
-//          reduced_precision), device memory entry points used by cuda_backend.cpp
+//          reduced_precision, smem_fits, allow_smem), device memory entry points used by cuda_backend.cpp
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -56,15 +56,25 @@ enum class ScanKernel { Warp, Chunked };  // cuda_backend.h: cuda_set_scan_kerne
 ScanKernel scan_kernel();
 bool fused_blocks();  // false under DIMBA_CUDA_BLOCKS=composed: the block ops compose the ops
 
-// Lets `kernel` take `bytes` of dynamic shared memory (past the default 48 KiB).
-template <class Kernel>
-void allow_smem(Kernel kernel, size_t bytes) {
-  if (bytes > 48 * 1024)
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)),
-          "cudaFuncSetAttribute(shared memory)");
-}
-
 void throw_invalid(const std::string& what);  // EngineError(InvalidArgument)
+
+// The shared memory a block may opt into on this GPU: 227 KiB on the H100, 163 KiB on the
+// A100, 99 KiB on sm_86/89/120 (the RTX 30, 40 and 50 cards). Kernel choices that need more
+// than the 48 KiB every GPU gives ask smem_fits first.
+size_t smem_optin();
+inline bool smem_fits(size_t bytes) { return bytes <= 48 * 1024 || bytes <= smem_optin(); }
+
+// Lets `kernel` take `bytes` of dynamic shared memory (past the default 48 KiB). Where this GPU
+// has less, throws InvalidArgument naming `op` (sizes this GPU cannot take).
+template <class Kernel>
+void allow_smem(Kernel kernel, size_t bytes, const std::string& op) {
+  if (bytes <= 48 * 1024) return;
+  if (!smem_fits(bytes))
+    throw_invalid(op + ": needs " + std::to_string(bytes >> 10) + " KiB of shared memory a block; " +
+                  "this GPU allows " + std::to_string(smem_optin() >> 10) + " KiB");
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)),
+        "cudaFuncSetAttribute(shared memory)");
+}
 
 // Memory entry points of the Backend table (cuda_backend.cpp fills the table with them).
 size_t max_buffer_bytes();

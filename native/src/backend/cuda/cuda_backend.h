@@ -29,6 +29,7 @@ struct CudaDeviceInfo {
   int sm = 0;               // compute capability, e.g. 90
   int multiprocessors = 0;
   size_t memory_bytes = 0;
+  size_t smem_optin = 0;    // the shared memory a block may opt into (kernel choices follow it)
   std::string cublas;       // the cuBLAS library opened and its version
 };
 CudaDeviceInfo cuda_device_info();  // throws as cuda_backend() does

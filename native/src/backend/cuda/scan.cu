@@ -540,7 +540,7 @@ const float* chunk_starts(ScanArgs a, int nc, ScratchSlot slot) {
 template <class In, class Out>
 void launch_warp_scan(const WarpScanArgs<In, Out>& a, int sequences = 1) {
   const size_t sm = warp_scan_smem(a.N);
-  allow_smem(scan_warp_kernel<In, Out>, sm);
+  allow_smem(scan_warp_kernel<In, Out>, sm, "scan_warp_kernel");
   const dim3 grid((a.D + kWarpsPB - 1) / kWarpsPB, sequences);
   scan_warp_kernel<In, Out><<<grid, kWarpsPB * 32, sm, stream()>>>(a);
   check_launch("scan_warp_kernel");
