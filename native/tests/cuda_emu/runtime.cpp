@@ -4,7 +4,7 @@
 // A launch runs its blocks one after another. A block's threads are fibers on this OS thread,
 // each running until it reaches a barrier or returns. Warps run one at a time, each as far as
 // it can get (to a __syncthreads or its end) before the next starts: first warp first, or
-// with DIMBA_CUDA_EMU_ORDER=reverse the last warp (and lane) first, so a missing barrier shows
+// with DIMBA_CUDA_EMU_ORDER=reverse the last block, warp and lane first, so a missing barrier shows
 // as a wrong result, whether a warp reads what another has yet to write or overwrites what
 // another has yet to read. A barrier
 // releases when every thread it waits for has arrived; if no thread can run and some have not
@@ -514,12 +514,15 @@ void run_grid(const emu::LaunchConfig& cfg, const std::function<void()>& thread)
   g_thread = &thread;
   g_block_dim = cfg.block;
   g_grid_dim = cfg.grid;
-  for (unsigned z = 0; z < cfg.grid.z; ++z)
-    for (unsigned y = 0; y < cfg.grid.y; ++y)
-      for (unsigned x = 0; x < cfg.grid.x; ++x) {
-        g_block_idx = {x, y, z};
-        run_block(cfg.smem);
-      }
+  // Blocks in order, or last first under DIMBA_CUDA_EMU_ORDER=reverse: a kernel whose blocks
+  // depend on each other's writes within one launch (which a GPU runs in no set order) gives
+  // another result in one of the two orders.
+  const uint64_t gx = cfg.grid.x, gxy = gx * cfg.grid.y, blocks = gxy * cfg.grid.z;
+  for (uint64_t i = 0; i < blocks; ++i) {
+    const uint64_t b = reverse_order() ? blocks - 1 - i : i;
+    g_block_idx = {unsigned(b % gx), unsigned(b % gxy / gx), unsigned(b / gxy)};
+    run_block(cfg.smem);
+  }
   g_dynamic_smem = nullptr;
   g_thread = nullptr;
 }
