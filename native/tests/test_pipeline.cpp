@@ -3,8 +3,9 @@
 // channels, the golden tiny SentencePiece model): the model times it calls are the sampler's,
 // guidance runs one call on [uncond; cond] with the reference's mask rule, the same recipe
 // gives the same pixels, image k of a count is the count-1 image of seed + k, cancellation
-// stops before the next model call, previews arrive every k steps, and bad recipes and
-// manifests are refused with codes naming the field.
+// stops before the next model call, previews arrive every k steps, bad recipes and
+// manifests are refused with codes naming the field, and T5 moves to the CPU where the
+// device has no room for it.
 // defines: main (test_pipeline)
 #include <sys/stat.h>
 #include <unistd.h>
@@ -466,6 +467,69 @@ static void bf16_weights_deterministic() {
 
 // The backend option: a missing backend is a typed error, auto says why, and on Vulkan (when a
 // device exists; lavapipe in CI) the same recipe gives the CPU's pixels up to rounding.
+// A device with a fixed number of bytes, on the CPU's ops and host memory (host_memory false,
+// so the models allocate and stage through it as on a GPU; buffers of at most 64 KiB, so a
+// model's weights take several and a load can fail part way).
+namespace tight_device {
+size_t budget = 0, live = 0;
+size_t max_buffer() { return size_t(64) << 10; }
+std::map<void*, size_t> sizes;
+void* alloc(size_t bytes) {
+  if (live + bytes > budget) throw EngineError(ErrorCode::OutOfMemory, "tight: out of memory");
+  void* p = cpu_backend().alloc(bytes);
+  sizes[p] = bytes;
+  live += bytes;
+  return p;
+}
+void release(void* p) {
+  live -= sizes.at(p);
+  sizes.erase(p);
+  cpu_backend().free(p);
+}
+Backend backend() {
+  Backend b = cpu_backend();
+  b.name = "tight";
+  b.host_memory = false;
+  b.max_buffer_bytes = max_buffer;
+  b.alloc = alloc;
+  b.free = release;
+  return b;
+}
+}  // namespace tight_device
+
+// T5 on the model's device while it fits; where loading it runs the device out of memory, on
+// the CPU with a note saying so, and what the failed load had allocated there freed. The
+// embeddings are the same either way (both run the CPU's arithmetic here).
+static void text_encoder_falls_back_to_cpu() {
+  const std::string folder = tiny_model().dir + "/t5";
+  const Backend dev = tight_device::backend();
+  std::vector<int32_t> ids(kMaxLen, 0);
+  for (int i = 0; i < 5; ++i) ids[size_t(i)] = 7 + 113 * i;
+  auto embed = [&](T5Encoder& t5) {
+    std::vector<float> y(size_t(kMaxLen) * kCaption);
+    t5.forward(y.data(), ids.data(), nullptr, 1, kMaxLen);
+    return y;
+  };
+  std::vector<float> on_device;
+  size_t t5_bytes = 0;
+  tight_device::budget = size_t(1) << 30;
+  {
+    PlacedTextEncoder roomy = load_text_encoder(folder, T5WeightFormat::F32, dev);
+    CHECK(roomy.backend == &dev && roomy.note.empty());
+    t5_bytes = tight_device::live;
+    on_device = embed(roomy.t5);
+  }
+  CHECK(t5_bytes > 0 && tight_device::live == 0);
+  tight_device::budget = t5_bytes / 2;
+  PlacedTextEncoder cramped = load_text_encoder(folder, T5WeightFormat::F32, dev);
+  std::printf("    T5 takes %zu bytes of the device; with room for %zu: %s\n", t5_bytes, tight_device::budget,
+              cramped.note.c_str());
+  CHECK(cramped.backend == &cpu_backend());
+  CHECK(cramped.note.rfind("the text encoder on cpu (tight has no room for it: tight: out of memory", 0) == 0);
+  CHECK(tight_device::live == 0 && tight_device::sizes.empty());
+  CHECK(embed(cramped.t5) == on_device);
+}
+
 static void backend_option() {
   PipelineOptions opt{DType::F32};
   opt.backend = "cuda";
@@ -517,6 +581,7 @@ int main(int argc, char** argv) {
   RUN(mismatched_parts);
   RUN(bf16_weights_deterministic);
   RUN(backend_option);
+  RUN(text_encoder_falls_back_to_cpu);
   const std::string cmd = "rm -rf '" + tiny_model().dir + "'";
   if (std::system(cmd.c_str()) != 0) std::printf("could not remove %s\n", tiny_model().dir.c_str());
   return harness::summary();

@@ -1,6 +1,6 @@
 // The text-to-image pipeline: loading a manifest's parts and running recipes (text_to_image.h
 // says what each stage does and why the masks, seeds and batching are as they are).
-// defines: Pipeline, pipeline_stage_name
+// defines: Pipeline, pipeline_stage_name, load_text_encoder
 #include "pipeline/text_to_image.h"
 
 #include <chrono>
@@ -74,6 +74,16 @@ StepAction report(const GenerateHooks& h, const GenerateProgress& p) {
 
 }  // namespace
 
+PlacedTextEncoder load_text_encoder(const std::string& folder, T5WeightFormat format, const Backend& device) {
+  try {
+    return {T5Encoder::load_pretrained(folder, format, device), &device, ""};
+  } catch (const EngineError& e) {
+    if (e.code != ErrorCode::OutOfMemory || &device == &cpu_backend()) throw;
+    return {T5Encoder::load_pretrained(folder, format, cpu_backend()), &cpu_backend(),
+            std::string("the text encoder on cpu (") + device.name + " has no room for it: " + e.what() + ")"};
+  }
+}
+
 const char* pipeline_stage_name(PipelineStage s) {
   switch (s) {
     case PipelineStage::Text: return "text";
@@ -117,9 +127,6 @@ Pipeline Pipeline::load(const ModelManifest& m, const PipelineOptions& opt) {
     throw EngineError(ErrorCode::InvalidArgument, "weights must be f32 or bf16 (f16 overflows in T5 and the VAE)");
   const BackendChoice be = choose_backend(opt.backend);
   Tokenizer tok = Tokenizer::load(m.tokenizer);
-  const T5WeightFormat t5f =
-      opt.t5_int8 ? T5WeightFormat::Int8 : opt.weights == DType::BF16 ? T5WeightFormat::BF16 : T5WeightFormat::F32;
-  T5Encoder t5 = T5Encoder::load_pretrained(m.t5_folder, t5f, *be.backend);
   DimbaModel dimba;
   {
     Checkpoint ck = load_checkpoint(m.dimba_weights);  // the model keeps what it uses in place
@@ -127,16 +134,19 @@ Pipeline Pipeline::load(const ModelManifest& m, const PipelineOptions& opt) {
   }
   std::optional<VaeModel> vae;
   if (!m.pixel_space) vae = VaeModel::load_folder(m.vae_folder, opt.weights, *be.backend);
+  const T5WeightFormat t5f =
+      opt.t5_int8 ? T5WeightFormat::Int8 : opt.weights == DType::BF16 ? T5WeightFormat::BF16 : T5WeightFormat::F32;
+  PlacedTextEncoder text = load_text_encoder(m.t5_folder, t5f, *be.backend);
   PipelineModelInfo info;
   info.backend = be.backend->name;
-  info.backend_reason = be.reason;
+  info.backend_reason = text.note.empty() ? be.reason : be.reason + "; " + text.note;
   info.id = m.id;
   info.name = m.name;
   info.manifest_hash = m.hash;
   info.weights = opt.weights == DType::BF16 ? "bf16" : "f32";
   info.defaults = m.defaults;
   info.resolution = m.resolution;
-  Pipeline p = from_parts_optional_vae(std::move(info), std::move(tok), std::move(t5), std::move(dimba),
+  Pipeline p = from_parts_optional_vae(std::move(info), std::move(tok), std::move(text.t5), std::move(dimba),
                                       std::move(vae), opt.embedding_cache_bytes);
   p.s_->cuda_graphs = opt.cuda_graphs;
   return p;

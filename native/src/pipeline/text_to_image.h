@@ -29,7 +29,8 @@
 // Threads: generate() serialises callers (the models hold one activation arena each); callbacks
 // run on the calling thread.
 // defines: PipelineOptions, PipelineStage, PreviewImage, GenerateProgress, ModelCallInfo,
-//          GenerateHooks, StageTimes, GenerateResult, PipelineModelInfo, Pipeline
+//          GenerateHooks, StageTimes, GenerateResult, PipelineModelInfo, Pipeline, PlacedTextEncoder,
+//          load_text_encoder
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -162,5 +163,17 @@ class Pipeline {
 };
 
 const char* pipeline_stage_name(PipelineStage s);  // "text", "sampling", "decoding"
+
+// The text encoder of `folder` on `device`, or on the CPU where `device` runs out of memory
+// loading it: T5-XXL is 9.5 GB in bf16, which beside Dimba-L few GPUs hold (Pipeline::load
+// loads Dimba and the VAE first, as they must run on the device). Its embeddings are host data
+// either way (cached by prompt), so only the text stage's speed depends on where it runs.
+// `note` is empty on the device, else says that T5 runs on the CPU and why.
+struct PlacedTextEncoder {
+  T5Encoder t5;
+  const Backend* backend;
+  std::string note;
+};
+PlacedTextEncoder load_text_encoder(const std::string& folder, T5WeightFormat format, const Backend& device);
 
 }  // namespace dimba
