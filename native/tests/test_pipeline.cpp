@@ -465,8 +465,6 @@ static void bf16_weights_deterministic() {
   CHECK(p.info().weights == "bf16");
 }
 
-// The backend option: a missing backend is a typed error, auto says why, and on Vulkan (when a
-// device exists; lavapipe in CI) the same recipe gives the CPU's pixels up to rounding.
 // A device with a fixed number of bytes, on the CPU's ops and host memory (host_memory false,
 // so the models allocate and stage through it as on a GPU; buffers of at most 64 KiB, so a
 // model's weights take several and a load can fail part way).
@@ -530,6 +528,8 @@ static void text_encoder_falls_back_to_cpu() {
   CHECK(embed(cramped.t5) == on_device);
 }
 
+// The backend option: a missing backend is a typed error, auto says why, and on Vulkan (when a
+// device exists; lavapipe in CI) the same recipe gives the CPU's pixels up to rounding.
 static void backend_option() {
   PipelineOptions opt{DType::F32};
   opt.backend = "cuda";
