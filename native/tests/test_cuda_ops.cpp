@@ -20,52 +20,27 @@
 #include "backend/backend.h"
 #include "backend/cuda/cuda_backend.h"
 #include "core/dtype.h"
+#include "device_op_cases.h"
 #include "harness.h"
 
 using namespace dimba;
 
 namespace {
 
-const Backend* cub = nullptr;
-std::mt19937 rng(4321);
+using namespace device_ops;
+const Backend*& cub = device_ops::device;  // the backend under test, which Dev allocates on
 
 // Tolerances of the tensor-core mode: a bf16 input carries a relative rounding error up to
 // 2^-9 (rel_l2 of a product sum about 2^-9 / sqrt(3) ~ 1.1e-3 per rounded operand), f16 and
 // TF32 2^-12.
 constexpr double kTolBf16 = 1e-2, kTolF16 = 2e-3;
 
-std::vector<float> randn(size_t n, float scale = 1.0f, float mean = 0.0f) {
-  std::normal_distribution<float> d(mean, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 std::vector<float> uniform(size_t n, float lo, float hi) {
   std::uniform_real_distribution<float> d(lo, hi);
   std::vector<float> v(n);
   for (auto& x : v) x = d(rng);
   return v;
 }
-std::vector<float> zeros(int64_t n) { return std::vector<float>(static_cast<size_t>(n)); }
-
-struct Dev {
-  void* p = nullptr;
-  size_t bytes = 0;
-  template <class T>
-  explicit Dev(const std::vector<T>& h) : bytes(h.size() * sizeof(T)) {
-    p = cub->alloc(bytes);
-    cub->upload(p, h.data(), bytes);
-  }
-  ~Dev() { cub->free(p); }
-  float* f() const { return static_cast<float*>(p); }
-  std::vector<float> get() const {
-    std::vector<float> h(bytes / 4);
-    cub->download(h.data(), p, bytes);
-    return h;
-  }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
-};
 
 // A weight matrix in type dt, on the host (for the CPU's op) and on the device.
 struct Weight {
@@ -145,55 +120,6 @@ void test_elementwise() {
     CHECK_THROWS_CODE(cub->copy_rows_forward(dflat.f(), dsrc.f(), rows, wide, wide - 1, wide),
                       ErrorCode::InvalidArgument);
   });
-}
-
-void test_norms() {
-  for (int rows : {1, 3, 1000}) {
-    for (int C : {5, 72, 1155}) {
-      const size_t n = size_t(rows) * C;
-      auto x = randn(n, 3.0f, 5.0f), w = randn(C), b = randn(C);
-      Dev dx(x), dw(w), db(b), dout(zeros(int64_t(n))), dmean(zeros(rows)), drstd(zeros(rows));
-      std::vector<float> want(n), mean(rows), rstd(rows);
-      std::printf("    rows=%d C=%d: layernorm (out, mean, rstd), in place; rmsnorm (out, rstd), in place\n", rows, C);
-      cpu::layernorm_forward(want.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), rows, C, 1e-6f);
-      cub->layernorm_forward(dout.f(), dmean.f(), drstd.f(), dx.f(), dw.f(), db.f(), rows, C, 1e-6f);
-      CHECK_REL(dout.get().data(), want.data(), n, 1e-5);
-      CHECK_REL(dmean.get().data(), mean.data(), size_t(rows), 1e-5);
-      CHECK_REL(drstd.get().data(), rstd.data(), size_t(rows), 1e-5);
-      cpu::layernorm_forward(want.data(), nullptr, nullptr, x.data(), nullptr, nullptr, rows, C, 1e-6f);
-      cub->layernorm_forward(dx.f(), nullptr, nullptr, dx.f(), nullptr, nullptr, rows, C, 1e-6f);
-      CHECK_REL(dx.get().data(), want.data(), n, 1e-5);
-      cub->upload(dx.p, x.data(), n * 4);
-      cpu::rmsnorm_forward(want.data(), rstd.data(), x.data(), w.data(), rows, C, 1e-5f);
-      cub->rmsnorm_forward(dout.f(), drstd.f(), dx.f(), dw.f(), rows, C, 1e-5f);
-      CHECK_REL(dout.get().data(), want.data(), n, 1e-5);
-      CHECK_REL(drstd.get().data(), rstd.data(), size_t(rows), 1e-5);
-      cpu::rmsnorm_forward(want.data(), nullptr, x.data(), nullptr, rows, C, 1e-5f);
-      cub->rmsnorm_forward(dx.f(), nullptr, dx.f(), nullptr, rows, C, 1e-5f);
-      CHECK_REL(dx.get().data(), want.data(), n, 1e-5);
-    }
-  }
-}
-
-void test_modulate_and_gated_residual() {
-  for (int B : {1, 3}) {
-    const int T = 17, C = 72;
-    const size_t n = size_t(B) * T * C;
-    auto x = randn(n), y = randn(n), table = randn(size_t(B) * 6 * C);
-    Dev dx(x), dy(y), dt(table), dout(zeros(int64_t(n)));
-    std::vector<float> want(n);
-    std::printf("    B=%d T=%d C=%d: modulate, gated_residual with gate, without\n", B, T, C);
-    cpu::modulate_forward(want.data(), x.data(), table.data() + C, table.data() + 4 * C, B, T, C, 6 * C);
-    cub->modulate_forward(dout.f(), dx.f(), dt.f() + C, dt.f() + 4 * C, B, T, C, 6 * C);
-    CHECK_REL(dout.get().data(), want.data(), n, 1e-6);
-    want = x;
-    cpu::gated_residual_forward(want.data(), y.data(), table.data() + 2 * C, B, T, C, 6 * C);
-    cub->gated_residual_forward(dx.f(), dy.f(), dt.f() + 2 * C, B, T, C, 6 * C);
-    CHECK_REL(dx.get().data(), want.data(), n, 1e-6);
-    cpu::gated_residual_forward(want.data(), y.data(), nullptr, B, T, C, 0);
-    cub->gated_residual_forward(dx.f(), dy.f(), nullptr, B, T, C, 0);
-    CHECK_REL(dx.get().data(), want.data(), n, 1e-6);
-  }
 }
 
 void test_linear() {
@@ -558,26 +484,6 @@ void test_attention() {
       }
       cuda_set_attention_kernel(was);
     });
-}
-
-void test_attention_bias() {
-  const int B = 3, T = 70, H = 2, hd = 72, C = H * hd;
-  auto qkv = randn(size_t(B) * T * 3 * C), bias = randn(size_t(H) * T * T);
-  std::vector<int> mask(size_t(B) * T, 1);
-  for (int j = 0; j < T; ++j) mask[size_t(T) + j] = j >= 64 && j % 2 == 0;
-  for (int j = 0; j < T; ++j) mask[size_t(2) * T + j] = 0;
-  Dev dqkv(qkv), dbias(bias), dmask(mask), dout(zeros(int64_t(B) * T * C));
-  std::vector<float> want(size_t(B) * T * C);
-  for (bool with : {true, false}) {
-    std::printf("    attention_bias B=%d T=%d H=%d hd=%d %s\n", B, T, H, hd, with ? "bias + mask" : "neither");
-    cpu::attention_bias_forward(want.data(), qkv.data(), qkv.data() + C, qkv.data() + 2 * C,
-                                with ? bias.data() : nullptr, with ? mask.data() : nullptr, B, T, T, H, hd, 3 * C,
-                                3 * C, C);
-    cub->attention_bias_forward(dout.f(), dqkv.f(), dqkv.f() + C, dqkv.f() + 2 * C, with ? dbias.f() : nullptr,
-                                with ? static_cast<const int32_t*>(dmask.p) : nullptr, B, T, T, H, hd, 3 * C, 3 * C,
-                                C);
-    CHECK_REL(dout.get().data(), want.data(), want.size(), 1e-5);
-  }
 }
 
 void test_conv1d() {
