@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -469,7 +470,7 @@ static void bf16_weights_deterministic() {
 // so the models allocate and stage through it as on a GPU; buffers of at most 64 KiB, so a
 // model's weights take several and a load can fail part way).
 namespace tight_device {
-size_t budget = 0, live = 0;
+size_t budget = 0, live = 0, peak = 0;
 size_t max_buffer() { return size_t(64) << 10; }
 std::map<void*, size_t> sizes;
 void* alloc(size_t bytes) {
@@ -477,6 +478,7 @@ void* alloc(size_t bytes) {
   void* p = cpu_backend().alloc(bytes);
   sizes[p] = bytes;
   live += bytes;
+  peak = std::max(peak, live);
   return p;
 }
 void release(void* p) {
@@ -526,6 +528,47 @@ static void text_encoder_falls_back_to_cpu() {
   CHECK(cramped.note.rfind("the text encoder on cpu (tight has no room for it: tight: out of memory", 0) == 0);
   CHECK(tight_device::live == 0 && tight_device::sizes.empty());
   CHECK(embed(cramped.t5) == on_device);
+}
+
+// A recipe that runs the device out of memory with T5 on it: T5 moves to the CPU (its device
+// bytes freed), the recipe runs again from the text stage and gives the pixels it gives with
+// room to spare; with no room even then, OutOfMemory.
+static void text_encoder_moves_to_cpu_when_a_recipe_needs_room() {
+  const Backend dev = tight_device::backend();
+  PipelineOptions opt{DType::F32};
+  opt.device = &dev;
+  const Recipe r = base_recipe();
+  int text_reports = 0;
+  GenerateHooks hooks;
+  hooks.on_progress = [&](const GenerateProgress& p) {
+    text_reports += p.stage == PipelineStage::Text;
+    return StepAction::Continue;
+  };
+  tight_device::budget = size_t(1) << 30;
+  tight_device::peak = 0;
+  std::vector<uint8_t> want;
+  size_t loaded = 0, kept = 0;
+  {
+    Pipeline roomy = Pipeline::load(load_manifest(tiny_model().manifest), opt);
+    loaded = tight_device::live;
+    want = roomy.generate(r, hooks).images.at(0).rgb;
+    kept = tight_device::live;
+  }
+  const size_t peak = tight_device::peak;
+  CHECK(text_reports == 1 && tight_device::live == 0 && loaded < peak);
+  tight_device::budget = peak - 1;
+  text_reports = 0;
+  {
+    Pipeline cramped = Pipeline::load(load_manifest(tiny_model().manifest), opt);
+    const std::vector<uint8_t> got = cramped.generate(r, hooks).images.at(0).rgb;
+    std::printf("    loaded %zu bytes, peak %zu; with room for %zu: %d text stages, %zu bytes kept (was %zu)\n",
+                loaded, peak, tight_device::budget, text_reports, tight_device::live, kept);
+    CHECK(text_reports == 2 && tight_device::live < kept);
+    CHECK(got == want);
+  }
+  tight_device::budget = loaded;
+  Pipeline starved = Pipeline::load(load_manifest(tiny_model().manifest), opt);
+  CHECK_THROWS_CODE(starved.generate(r), ErrorCode::OutOfMemory);
 }
 
 // The backend option: a missing backend is a typed error, auto says why, and on Vulkan (when a
@@ -582,6 +625,7 @@ int main(int argc, char** argv) {
   RUN(bf16_weights_deterministic);
   RUN(backend_option);
   RUN(text_encoder_falls_back_to_cpu);
+  RUN(text_encoder_moves_to_cpu_when_a_recipe_needs_room);
   const std::string cmd = "rm -rf '" + tiny_model().dir + "'";
   if (std::system(cmd.c_str()) != 0) std::printf("could not remove %s\n", tiny_model().dir.c_str());
   return harness::summary();

@@ -29,6 +29,10 @@ struct Pipeline::State {
   PromptEncoder prompts;  // references tokenizer, t5 and cache above (State never moves)
   std::mutex mu;          // one generate() at a time: each model has one activation arena
   bool cuda_graphs = true;  // PipelineOptions::cuda_graphs
+  // Where T5 came from while it is on a device (Pipeline::load), so that generate() can reload
+  // it on the CPU; empty on the CPU or for parts built by the caller.
+  std::string t5_folder;
+  T5WeightFormat t5_format = T5WeightFormat::F32;
 
   State(PipelineModelInfo i, Tokenizer tok, T5Encoder enc, DimbaModel d, std::optional<VaeModel> v, size_t cache_bytes)
       : info(std::move(i)), tokenizer(std::move(tok)), t5(std::move(enc)), dimba(std::move(d)), vae(std::move(v)),
@@ -125,7 +129,13 @@ Pipeline Pipeline::from_parts_optional_vae(PipelineModelInfo info, Tokenizer tok
 Pipeline Pipeline::load(const ModelManifest& m, const PipelineOptions& opt) {
   if (opt.weights != DType::F32 && opt.weights != DType::BF16)
     throw EngineError(ErrorCode::InvalidArgument, "weights must be f32 or bf16 (f16 overflows in T5 and the VAE)");
-  const BackendChoice be = choose_backend(opt.backend);
+  BackendChoice be;
+  if (opt.device) {
+    be.backend = opt.device;
+    be.reason = std::string(opt.device->name) + ": the caller's";
+  } else {
+    be = choose_backend(opt.backend);
+  }
   Tokenizer tok = Tokenizer::load(m.tokenizer);
   DimbaModel dimba;
   {
@@ -149,6 +159,10 @@ Pipeline Pipeline::load(const ModelManifest& m, const PipelineOptions& opt) {
   Pipeline p = from_parts_optional_vae(std::move(info), std::move(tok), std::move(text.t5), std::move(dimba),
                                       std::move(vae), opt.embedding_cache_bytes);
   p.s_->cuda_graphs = opt.cuda_graphs;
+  if (text.backend != &cpu_backend()) {
+    p.s_->t5_folder = m.t5_folder;
+    p.s_->t5_format = t5f;
+  }
   return p;
 }
 
@@ -185,11 +199,10 @@ Recipe Pipeline::default_recipe() const {
   return r;
 }
 
-GenerateResult Pipeline::generate(const Recipe& r, const GenerateHooks& hooks) {
-  if (!s_) throw EngineError(ErrorCode::InvalidArgument, "model: the pipeline holds no model; load a manifest first");
-  validate_recipe(r, limits());
-  State& s = *s_;
-  std::lock_guard<std::mutex> lock(s.mu);
+namespace {
+
+// generate()'s work, under its lock: text, sampling and decoding for each image of the recipe.
+GenerateResult run_recipe(Pipeline::State& s, const Recipe& r, const GenerateHooks& hooks) {
   const SamplerKind kind = parse_sampler_kind(r.sampler);
   const DiscreteVpSchedule& schedule = DiscreteVpSchedule::dimba();
   const DimbaConfig& dc = s.dimba.config();
@@ -307,6 +320,25 @@ GenerateResult Pipeline::generate(const Recipe& r, const GenerateHooks& hooks) {
     result.images.push_back(std::move(img));
   }
   return result;
+}
+
+}  // namespace
+
+GenerateResult Pipeline::generate(const Recipe& r, const GenerateHooks& hooks) {
+  if (!s_) throw EngineError(ErrorCode::InvalidArgument, "model: the pipeline holds no model; load a manifest first");
+  validate_recipe(r, limits());
+  State& s = *s_;
+  std::lock_guard<std::mutex> lock(s.mu);
+  try {
+    return run_recipe(s, r, hooks);
+  } catch (const EngineError& e) {
+    if (e.code != ErrorCode::OutOfMemory || s.t5_folder.empty()) throw;
+  }
+  // The assignment frees T5's device buffers once its CPU copy is loaded; the prompt encoder
+  // refers to s.t5 itself, and the embedding cache's entries stay valid (same weights id).
+  s.t5 = T5Encoder::load_pretrained(s.t5_folder, s.t5_format, cpu_backend());
+  s.t5_folder.clear();
+  return run_recipe(s, r, hooks);
 }
 
 }  // namespace dimba

@@ -56,9 +56,13 @@ struct PipelineOptions {
   DType weights = DType::BF16;  // Dimba and VAE weights (F32 or BF16); T5 follows unless set
   bool t5_int8 = false;         // T5 weights quantised to int8 at load (XXL: 4.8 GB instead of 9.5)
   size_t embedding_cache_bytes = size_t(64) << 20;
-  // "auto", "cpu", "vulkan" or "cuda" (backend/select.h): every model runs there; a backend
-  // that is not available throws EngineError(BackendUnavailable).
+  // "auto", "cpu", "vulkan" or "cuda" (backend/select.h): every model runs there (T5 may move
+  // to the CPU, see load_text_encoder and Pipeline::generate); a backend that is not available
+  // throws EngineError(BackendUnavailable).
   std::string backend = "cpu";
+  // A backend table of the caller's own, used instead of `backend` where set (tests: a device
+  // with a byte budget).
+  const Backend* device = nullptr;
   // On CUDA, replay each image's denoising forward from a graph (pipeline/graphed_forward.h;
   // the same pixels either way). Off: one plain forward per step.
   bool cuda_graphs = true;
@@ -140,7 +144,10 @@ class Pipeline {
                                          size_t embedding_cache_bytes = size_t(64) << 20);
 
   // Runs a recipe. Throws InvalidArgument naming the bad recipe field (or "model" for an empty
-  // pipeline), Cancelled, or what the models throw.
+  // pipeline), Cancelled, or what the models throw. Where the device runs out of memory with T5
+  // loaded on it (a large image's activations beside T5-XXL's 9.5 GB), T5 moves to the CPU for
+  // good, freeing its weights there, and the recipe runs again from its start (progress starts
+  // over); a second OutOfMemory is thrown.
   GenerateResult generate(const Recipe& recipe, const GenerateHooks& hooks = {});
 
   // Swaps in other Dimba weights of the same architecture (a tuned checkpoint, a variant
