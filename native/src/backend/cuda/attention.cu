@@ -652,11 +652,8 @@ __global__ void softmax_rows_kernel(P* out, const float* S, int rows, int Tk, in
   }
 }
 
+// Without keys (Tk = 0) S is empty and O = P V a product without terms: zeros, by the GEMMs.
 void wide_attention(const AttnArgs& a) {
-  if (a.Tk == 0) {  // no keys: O = P V over an empty inner dimension, zeros (sgemm writes them)
-    sgemm(false, false, a.B * a.Tq, a.H * a.hd, 0, 1.0f, nullptr, 1, nullptr, 1, 0.0f, a.out, int(a.out_stride));
-    return;
-  }
   const bool bf16 = reduced_precision();
   const int HDP = (a.hd + 7) / 8 * 8, ld = (a.Tk + 7) / 8 * 8, R = std::min(a.Tq, kWideRows);
   HeadRows q{}, k{}, v{};
@@ -668,7 +665,6 @@ void wide_attention(const AttnArgs& a) {
     v = pack_heads(buf + nq + nk, a.v, a.B, a.Tk, a.H, a.hd, HDP, a.kv_stride);
   }
   float* S = static_cast<float*>(scratch(kScratchB, size_t(R) * ld * (bf16 ? 6 : 4)));
-  auto* P16 = reinterpret_cast<__nv_bfloat16*>(S + size_t(R) * ld);
   for (int b = 0; b < a.B; ++b)
     for (int h = 0; h < a.H; ++h)
       for (int t0 = 0; t0 < a.Tq; t0 += R) {
@@ -676,6 +672,7 @@ void wide_attention(const AttnArgs& a) {
         float* o = a.out + (int64_t(b) * a.Tq + t0) * a.out_stride + int64_t(h) * a.hd;
         const unsigned grid = blocks_for(rows, 8);
         if (bf16) {
+          auto* P16 = reinterpret_cast<__nv_bfloat16*>(S + size_t(R) * ld);  // after S
           gemm_bf16(false, true, rows, a.Tk, HDP, a.scale, head_of(q, b, h) + int64_t(t0) * HDP, HDP,
                     head_of(k, b, h), HDP, 0.0f, S, ld);
           softmax_rows_kernel<__nv_bfloat16><<<grid, 256, 0, stream()>>>(P16, S, rows, a.Tk, ld, a.k_lens, b);

@@ -62,13 +62,14 @@ void throw_invalid(const std::string& what);  // EngineError(InvalidArgument)
 // A100, 99 KiB on sm_86/89/120 (the RTX 30, 40 and 50 cards). Kernel choices that need more
 // than the 48 KiB every GPU gives ask smem_fits first.
 size_t smem_optin();
-inline bool smem_fits(size_t bytes) { return bytes <= 48 * 1024 || bytes <= smem_optin(); }
+constexpr size_t kSmemDefault = 48 * 1024;  // what a block gets without opting in
+inline bool smem_fits(size_t bytes) { return bytes <= kSmemDefault || bytes <= smem_optin(); }
 
-// Lets `kernel` take `bytes` of dynamic shared memory (past the default 48 KiB). Where this GPU
-// has less, throws InvalidArgument naming `op` (sizes this GPU cannot take).
+// Lets `kernel` take `bytes` of dynamic shared memory (past kSmemDefault). Where this GPU has
+// less, throws InvalidArgument naming `op` (sizes this GPU cannot take).
 template <class Kernel>
 void allow_smem(Kernel kernel, size_t bytes, const std::string& op) {
-  if (bytes <= 48 * 1024) return;
+  if (bytes <= kSmemDefault) return;
   if (!smem_fits(bytes))
     throw_invalid(op + ": needs " + std::to_string(bytes >> 10) + " KiB of shared memory a block; " +
                   "this GPU allows " + std::to_string(smem_optin() >> 10) + " KiB");
@@ -90,7 +91,7 @@ void zero(void* p, size_t bytes);  // cudaMemsetAsync on the stream
 const void* to_16(ScratchSlot slot, DType to, const float* src, int64_t n);
 // Row-major C[M, N] (row stride ldc) = alpha op(A) op(B) + beta C with A, B bf16 row-major
 // (row strides lda, ldb; op transposes where asked), on tensor cores with f32 accumulation:
-// sgemm's tensor-core mode after its conversions (matmul.cu).
+// sgemm's tensor-core mode after its conversions (matmul.cu). K = 0: C = beta C, as sgemm.
 void gemm_bf16(bool transA, bool transB, int M, int N, int K, float alpha, const void* A, int lda, const void* B,
                int ldb, float beta, float* C, int ldc);
 // 16-bit -> f32 widening (matmul.cu).

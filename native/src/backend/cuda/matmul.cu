@@ -222,6 +222,18 @@ void linear_core(float* y, const float* x, const void* w, DType wt, const float*
   linear_gemm(y, xa, wa, type, compute, bias, M, K, N, accumulate);
 }
 
+// C = beta C where the product has no terms (K = 0) or C no elements, as BLAS defines it:
+// done here for every GEMM entry point rather than left to cuBLAS's quick returns. True when the
+// product is empty (and handled).
+bool empty_product(int M, int N, int K, float beta, float* C, int ldc) {
+  if (M > 0 && N > 0 && K > 0) return false;
+  if (M > 0 && N > 0 && beta != 1.0f) {
+    scale_rows_kernel<<<blocks_for(int64_t(M) * N, 256), 256, 0, stream()>>>(C, M, N, ldc, beta);
+    check_launch("scale_rows_kernel");
+  }
+  return true;
+}
+
 void check_sizes(const char* op, int M, int K, int N) {
   if (M < 0 || K < 0 || N < 0)
     throw_invalid(std::string(op) + ": bad sizes M=" + std::to_string(M) + " K=" + std::to_string(K) +
@@ -310,14 +322,7 @@ const void* linear_into_16(ScratchSlot slot, float* y32, const void* x16, const 
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
            int ldb, float beta, float* C, int ldc) {
   if (M < 0 || N < 0 || K < 0) throw_invalid("sgemm: negative sizes");
-  if (M == 0 || N == 0) return;
-  if (K == 0) {  // C = beta C
-    if (beta != 1.0f) {
-      scale_rows_kernel<<<blocks_for(int64_t(M) * N, 256), 256, 0, stream()>>>(C, M, N, ldc, beta);
-      check_launch("scale_rows_kernel");
-    }
-    return;
-  }
+  if (empty_product(M, N, K, beta, C, ldc)) return;
   if (!reduced_precision()) {  // column-major C^T = op(B)^T op(A)^T, as in gemm_bf16
     gemm(transB ? kCublasOpT : kCublasOpN, transA ? kCublasOpT : kCublasOpN, N, M, K, alpha, B, kCudaR32F, ldb, A,
          kCudaR32F, lda, beta, C, ldc, kCublasCompute32F);
@@ -332,6 +337,7 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
 
 void gemm_bf16(bool transA, bool transB, int M, int N, int K, float alpha, const void* A, int lda, const void* B,
                int ldb, float beta, float* C, int ldc) {
+  if (empty_product(M, N, K, beta, C, ldc)) return;
   // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B first.
   gemm(transB ? kCublasOpT : kCublasOpN, transA ? kCublasOpT : kCublasOpN, N, M, K, alpha, B, kCudaR16BF, ldb, A,
        kCudaR16BF, lda, beta, C, ldc, kCublasCompute32F);
